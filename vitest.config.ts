@@ -1,0 +1,30 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: pure unit tests (no cluster) and e2e tests that share one real control plane,
+// started once per run by the global setup and torn down after it.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["src/**/*.test.ts", "test/unit/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/e2e/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // One shared control plane; files run in parallel workers, each in its own namespace.
+          fileParallelism: true,
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
