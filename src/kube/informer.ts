@@ -1,0 +1,185 @@
+// A supervised informer. client-node's ListWatch stops for good on most errors (anything but
+// 410 and client timeouts); this wrapper restarts it with jittered backoff, tracks whether the
+// cache is synced, and re-emits every object periodically (client-node has no resync).
+import { EventEmitter } from "node:events";
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from "@kubernetes/client-node";
+
+export interface InformerOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Re-emit every cached object as 'resync' this often (0 = never). */
+  resyncMs?: number;
+  /** Restart the watch if nothing (not even a reconnect) was seen for this long. */
+  staleMs?: number;
+  onError?: (name: string, err: unknown, restartInMs: number) => void;
+}
+
+export type InformerEvent = "add" | "update" | "delete" | "resync";
+
+export class SupervisedInformer<T extends KubernetesObject> extends EventEmitter {
+  private lw: ListWatch<T> | undefined;
+  private stopped = false;
+  private failures = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** True once the initial list completed and the watch is running. */
+  synced = false;
+  lastActivity = 0;
+  restarts = 0;
+  private errors = 0;
+
+  readonly name: string;
+  private readonly kc: KubeConfig;
+  private readonly path: string;
+  private readonly listFn: () => Promise<KubernetesListObject<T>>;
+  private readonly opts: InformerOptions;
+
+  constructor(
+    name: string,
+    kc: KubeConfig,
+    path: string,
+    listFn: () => Promise<KubernetesListObject<T>>,
+    opts: InformerOptions = {},
+  ) {
+    super();
+    this.name = name;
+    this.kc = kc;
+    this.path = path;
+    this.listFn = listFn;
+    this.opts = opts;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    const lw = new ListWatch<T>(
+      this.path,
+      new Watch(this.kc),
+      this.listFn,
+      false,
+      this.opts.labelSelector,
+      this.opts.fieldSelector,
+    );
+    this.lw = lw;
+    // Handlers must never throw: a throw inside ListWatch becomes an unhandled rejection.
+    const relay = (event: InformerEvent) => (obj: T) => {
+      this.lastActivity = Date.now();
+      try {
+        this.emit(event, obj);
+      } catch (err) {
+        this.opts.onError?.(this.name, err, 0);
+      }
+    };
+    lw.on("add", relay("add"));
+    lw.on("update", relay("update"));
+    lw.on("delete", relay("delete"));
+    lw.on("connect", () => {
+      this.lastActivity = Date.now();
+    });
+    lw.on("error", (err) => {
+      this.errors++;
+      this.scheduleRestart(lw, err);
+    });
+    await this.runStart(lw);
+    if (this.opts.resyncMs && !this.resyncTimer) {
+      this.resyncTimer = setInterval(() => {
+        for (const o of this.list()) this.emit("resync", o);
+      }, this.opts.resyncMs);
+      this.resyncTimer.unref();
+    }
+    const staleMs = this.opts.staleMs ?? 120_000;
+    if (!this.watchdog) {
+      this.watchdog = setInterval(() => {
+        if (this.synced && Date.now() - this.lastActivity > staleMs)
+          this.scheduleRestart(this.lw, new Error("stale watch"));
+      }, staleMs / 4);
+      this.watchdog.unref();
+    }
+  }
+
+  private scheduleRestart(lw: ListWatch<T> | undefined, err: unknown): void {
+    if (this.stopped || lw !== this.lw || this.restartTimer) return;
+    this.synced = false;
+    this.emit("unsynced", err);
+    const delay = Math.min(30_000, 500 * 2 ** this.failures) * (0.75 + Math.random() * 0.5);
+    this.failures++;
+    this.opts.onError?.(this.name, err, Math.round(delay));
+    void lw?.stop();
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.restarts++;
+      // Restarting the same ListWatch keeps its cache and resourceVersion: a 410 relists.
+      if (!this.stopped && lw) void this.runStart(lw);
+    }, delay);
+  }
+
+  /** ListWatch.start() resolves even when its list failed (it reports via 'error'), so count errors. */
+  private async runStart(lw: ListWatch<T>): Promise<void> {
+    const before = this.errors;
+    try {
+      await lw.start();
+    } catch (err) {
+      this.scheduleRestart(lw, err);
+      return;
+    }
+    if (this.lw !== lw || this.stopped || this.errors !== before) return;
+    this.synced = true;
+    this.failures = 0;
+    this.lastActivity = Date.now();
+    this.emit("synced");
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.lw?.get(name, namespace);
+  }
+
+  list(namespace?: string): T[] {
+    return [...(this.lw?.list(namespace) ?? [])];
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.synced = false;
+    clearTimeout(this.restartTimer);
+    clearInterval(this.resyncTimer);
+    clearInterval(this.watchdog);
+    this.resyncTimer = undefined;
+    this.watchdog = undefined;
+    void this.lw?.stop();
+  }
+}
+
+/** Resolves when every informer is synced; rejects after timeoutMs naming the ones that are not. */
+export function waitForSync(
+  informers: SupervisedInformer<KubernetesObject>[],
+  timeoutMs: number,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => informers.every((i) => i.synced);
+    if (check()) return resolve();
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      reject(
+        new Error(
+          `informers not synced after ${timeoutMs} ms: ${informers
+            .filter((i) => !i.synced)
+            .map((i) => i.name)
+            .join(", ")}`,
+        ),
+      );
+    }, timeoutMs);
+    const poll = setInterval(() => {
+      if (check()) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve();
+      }
+    }, 50);
+  });
+}

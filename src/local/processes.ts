@@ -1,0 +1,168 @@
+// Child processes of the local control plane, tracked by PID so every one of them is ended:
+// on stop(), on the owner's exit, and — if the owner was SIGKILLed — by the next run, which
+// reaps processes listed in registry files whose owner is gone.
+import { type ChildProcess, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  command: string;
+  logFile: string;
+  child: ChildProcess;
+  /** Resolves when the process exits, with its exit code or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  running: boolean;
+}
+
+interface RegistryEntry {
+  name: string;
+  pid: number;
+  command: string;
+}
+
+const live = new Set<ManagedProcess>();
+let exitHookInstalled = false;
+let groupCounter = 0;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort: 'exit' handlers must be synchronous, so SIGKILL whatever is still alive.
+  process.on("exit", () => {
+    for (const p of live) {
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills processes recorded by owners that no longer exist (e.g. a test runner killed with -9). */
+export function reapOrphans(registryDir: string): string[] {
+  const reaped: string[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(registryDir);
+  } catch {
+    return reaped;
+  }
+  for (const f of files) {
+    const owner = Number(f.split("-")[0]);
+    if (!Number.isInteger(owner) || alive(owner)) continue;
+    let entries: RegistryEntry[] = [];
+    try {
+      entries = JSON.parse(readFileSync(join(registryDir, f), "utf8")) as RegistryEntry[];
+    } catch {
+      /* unreadable: drop it */
+    }
+    for (const e of entries) {
+      let cmdline = "";
+      try {
+        cmdline = readFileSync(`/proc/${e.pid}/cmdline`, "utf8");
+      } catch {
+        continue;
+      }
+      // Only kill a PID that still runs the same binary: PIDs get reused.
+      if (!cmdline.startsWith(e.command)) continue;
+      try {
+        process.kill(e.pid, "SIGKILL");
+        reaped.push(`${e.name} (pid ${e.pid})`);
+      } catch {
+        /* gone */
+      }
+    }
+    rmSync(join(registryDir, f), { force: true });
+  }
+  return reaped;
+}
+
+export class ProcessGroup extends EventEmitter {
+  readonly processes = new Map<string, ManagedProcess>();
+  private readonly registryFile: string;
+  private stopping = false;
+
+  private readonly logDir: string;
+
+  constructor(logDir: string, registryDir: string) {
+    super();
+    this.logDir = logDir;
+    mkdirSync(logDir, { recursive: true });
+    mkdirSync(registryDir, { recursive: true });
+    this.registryFile = join(registryDir, `${process.pid}-${++groupCounter}.json`);
+    installExitHook();
+  }
+
+  spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ManagedProcess {
+    const logFile = join(this.logDir, `${name}.log`);
+    const log = createWriteStream(logFile, { flags: "a" });
+    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+    const proc: ManagedProcess = {
+      name,
+      pid: child.pid,
+      command,
+      logFile,
+      child,
+      running: true,
+      exited: new Promise((resolve) => {
+        child.once("exit", (code, signal) => {
+          proc.running = false;
+          live.delete(proc);
+          this.writeRegistry();
+          resolve({ code, signal });
+          if (!this.stopping) this.emit("exit", name, code, signal);
+        });
+      }),
+    };
+    child.once("error", (err) => this.emit("error", new Error(`${name}: ${err.message}`)));
+    this.processes.set(name, proc);
+    live.add(proc);
+    this.writeRegistry();
+    return proc;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(name: string, graceMs = 5000): Promise<void> {
+    const p = this.processes.get(name);
+    if (!p?.running) return;
+    p.child.kill("SIGTERM");
+    const timer = setTimeout(() => p.child.kill("SIGKILL"), graceMs);
+    await p.exited;
+    clearTimeout(timer);
+  }
+
+  /** Hard kill without grace, for fault-injection tests. */
+  kill(name: string): void {
+    const p = this.processes.get(name);
+    if (p?.running) p.child.kill("SIGKILL");
+  }
+
+  async stopAll(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    for (const name of [...this.processes.keys()].reverse()) await this.stop(name, graceMs);
+    rmSync(this.registryFile, { force: true });
+  }
+
+  private writeRegistry(): void {
+    const entries: RegistryEntry[] = [...this.processes.values()]
+      .filter((p) => p.running)
+      .map((p) => ({ name: p.name, pid: p.pid, command: p.command }));
+    writeFileSync(this.registryFile, JSON.stringify(entries));
+  }
+}
