@@ -1,8 +1,14 @@
 // Per framework x agent gates that do not depend on what is left on the agent.
 
-import { meetsAny } from "./resources.ts";
-import type { AgentSnapshot, AllocatorConfig, AttributeConstraint, FrameworkSnapshot, Resources, Scalars } from "./types.ts";
-import { isEmpty } from "./resources.ts";
+import { isEmpty, meetsAny } from "./resources.ts";
+import type {
+  AgentSnapshot,
+  AllocatorConfig,
+  AttributeConstraint,
+  FrameworkSnapshot,
+  Resources,
+  Scalars,
+} from "./types.ts";
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
 const MIB = 1024 * 1024;
