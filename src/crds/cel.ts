@@ -1,9 +1,13 @@
 // Kubernetes-specific schema metadata carried on zod schemas. The converter (openapi.ts) emits
 // every key verbatim, so CEL rules and x-kubernetes-* extensions live next to the types they
 // constrain instead of in a second, hand-written YAML.
-import type { z } from "zod";
+import { z } from "zod";
 
-export type CelReason = "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired" | "FieldValueDuplicate";
+export type CelReason =
+  | "FieldValueInvalid"
+  | "FieldValueForbidden"
+  | "FieldValueRequired"
+  | "FieldValueDuplicate";
 
 /** One `x-kubernetes-validations` entry. */
 export interface CelRule {
@@ -25,6 +29,10 @@ export interface K8sMeta {
   "x-kubernetes-map-type"?: "atomic" | "granular";
   maxProperties?: number;
   minProperties?: number;
+  // Value keywords for int-or-string nodes, whose zod union the converter replaces wholesale.
+  pattern?: string;
+  maxLength?: number;
+  minimum?: number;
 }
 
 const VALIDATIONS = "x-kubernetes-validations";
@@ -58,4 +66,19 @@ export function checked<T extends z.ZodType>(
   const path = rule.fieldPath ? rule.fieldPath.split(".").filter((s) => s !== "") : [];
   const refined = schema.refine((v) => check(v as z.output<T>), { message: rule.message, path });
   return withCel(refined as T, rule);
+}
+
+/**
+ * A string-keyed map with at most `max` entries. `maxProperties` bounds the CEL cost estimate of
+ * every rule on or under the map; zod enforces the same bound at runtime.
+ */
+export function boundedRecord<K extends z.ZodType<string>, V extends z.ZodType>(
+  key: K,
+  value: V,
+  max: number,
+) {
+  const record = z
+    .record(key, value)
+    .refine((r) => Object.keys(r).length <= max, { message: `must have at most ${max} entries` });
+  return k8s(record, { maxProperties: max });
 }

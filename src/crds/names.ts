@@ -18,7 +18,10 @@ export const LABEL_VALUE_PATTERN = "^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0
 
 const re = (p: string) => new RegExp(p);
 
-export const DnsLabelSchema = z.string().max(63).regex(re(DNS_LABEL_PATTERN), "must be a lowercase RFC 1123 label");
+export const DnsLabelSchema = z
+  .string()
+  .max(63)
+  .regex(re(DNS_LABEL_PATTERN), "must be a lowercase RFC 1123 label");
 export const DnsSubdomainSchema = z
   .string()
   .max(253)
@@ -27,12 +30,20 @@ export const RoleNameSchema = z
   .string()
   .max(253)
   .regex(re(ROLE_PATTERN), 'must be "*" or lowercase DNS labels joined by "/" (e.g. "eng/frontend")')
-  .describe('A Mesos role: "*" (the default role) or lowercase DNS labels joined by "/", e.g. "eng/frontend".');
+  .describe(
+    'A Mesos role: "*" (the default role) or lowercase DNS labels joined by "/", e.g. "eng/frontend".',
+  );
 export const QualifiedNameSchema = z
   .string()
   .max(317)
-  .regex(re(QUALIFIED_NAME_PATTERN), 'must be a qualified name such as "zone" or "topology.kubernetes.io/zone"');
-export const LabelValueSchema = z.string().max(63).regex(re(LABEL_VALUE_PATTERN), "must be a valid label value");
+  .regex(
+    re(QUALIFIED_NAME_PATTERN),
+    'must be a qualified name such as "zone" or "topology.kubernetes.io/zone"',
+  );
+export const LabelValueSchema = z
+  .string()
+  .max(63)
+  .regex(re(LABEL_VALUE_PATTERN), "must be a valid label value");
 
 const roleRe = re(ROLE_PATTERN);
 const subdomainRe = re(DNS_SUBDOMAIN_PATTERN);
@@ -47,7 +58,8 @@ export function isRoleName(s: string): boolean {
  * the default role always exists with weight 1 and no quota.
  */
 export function roleToObjectName(role: string): string {
-  if (role === "*" || !isRoleName(role)) throw new Error(`role ${JSON.stringify(role)} has no ResourceRole name`);
+  if (role === "*" || !isRoleName(role))
+    throw new Error(`role ${JSON.stringify(role)} has no ResourceRole name`);
   return role.replaceAll("/", ".");
 }
 

@@ -18,7 +18,8 @@ interface Exact {
 }
 
 function exact(q: string | number): Exact | undefined {
-  if (typeof q === "number") return Number.isSafeInteger(q) && q >= 0 ? { num: BigInt(q), den: 1n } : undefined;
+  if (typeof q === "number")
+    return Number.isSafeInteger(q) && q >= 0 ? { num: BigInt(q), den: 1n } : undefined;
   const m = QUANTITY_RE.exec(q);
   if (!m) return undefined;
   const mantissa = m[1] ?? "";
