@@ -12,7 +12,7 @@ import {
   TimestampSchema,
 } from "./meta.ts";
 import { DnsLabelSchema, DnsSubdomainSchema, QualifiedNameSchema, RoleNameSchema } from "./names.ts";
-import { QuantityMapSchema, ResourcesSchema } from "./resources.ts";
+import { QuantityMapSchema, ResourcesSchema, resourcesField } from "./resources.ts";
 
 export const MAX_DYNAMIC_RESERVATIONS = 256;
 
@@ -35,7 +35,7 @@ export const DynamicReservationSchema = checked(
       framework: FrameworkRefSchema.optional().describe(
         "Framework (namespace/name) that made the reservation; released when it is torn down unless the operator is configured to keep reservations.",
       ),
-      resources: ResourcesSchema.describe("Reserved resources, a part of this agent's resources."),
+      resources: resourcesField("Reserved resources, a part of this agent's resources."),
       offer: DnsSubdomainSchema.optional().describe("The ResourceOffer whose answer made the reservation."),
       createdAt: TimestampSchema.optional(),
     })
@@ -70,7 +70,7 @@ export const AgentStatusSchema = checked(
   z
     .object({
       node: DnsSubdomainSchema.describe("The node this agent runs on (also the object's name)."),
-      resources: ResourcesSchema.describe(
+      resources: resourcesField(
         "What the node contributes to the pool: allocatable minus requests of Pods kube-offers does not own, minus the configured reserve; includes reserved resources and port ranges.",
       ),
       allocatable: QuantityMapSchema.optional().describe("The node's status.allocatable."),

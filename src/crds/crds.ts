@@ -106,7 +106,8 @@ export const KINDS: readonly KindDef[] = [
       { name: "Memory", type: "string", jsonPath: ".spec.resources.memory" },
       { name: "Phase", type: "string", jsonPath: ".status.phase" },
       { name: "Reason", type: "string", jsonPath: ".status.reason", priority: 1 },
-      { name: "Expires", type: "date", jsonPath: ".spec.expiresAt", priority: 1 },
+      // A date column would print "<invalid>" for a time in the future.
+      { name: "Expires", type: "string", jsonPath: ".spec.expiresAt", priority: 1 },
       AGE,
     ],
     // Field selectors (GA in 1.32): agents and frameworks can watch just their offers.

@@ -18,7 +18,7 @@ import {
   QualifiedNameSchema,
   RoleNameSchema,
 } from "./names.ts";
-import { ResourcesSchema } from "./resources.ts";
+import { resourcesField } from "./resources.ts";
 
 export const MAX_TASKS_PER_OPERATION = 128;
 export const MAX_OPERATIONS = 32;
@@ -56,7 +56,7 @@ export type PodTemplate = z.infer<typeof PodTemplateSchema>;
 export const TaskInfoSchema = z
   .object({
     id: TaskIdSchema,
-    resources: ResourcesSchema.describe(
+    resources: resourcesField(
       "What the task uses out of the offer; becomes the container's requests and limits, ports become host ports.",
     ),
     template: PodTemplateSchema,
@@ -73,11 +73,11 @@ export const LaunchGroupSchema = z
   .object({ tasks: TasksSchema.describe("Tasks of the group, one container each in a single Pod.") })
   .describe("Mesos LAUNCH_GROUP: one Pod with a container per task, launched all or nothing.");
 export const ReserveSchema = z
-  .object({ resources: ResourcesSchema.describe("Resources of this offer to reserve for the offer's role.") })
+  .object({ resources: resourcesField("Resources of this offer to reserve for the offer's role.") })
   .describe("Mesos RESERVE: dynamically reserve part of the offer for the offer's role.");
 export const UnreserveSchema = z
   .object({
-    resources: ResourcesSchema.describe("Reserved resources of this offer to release."),
+    resources: resourcesField("Reserved resources of this offer to release."),
     id: DnsLabelSchema.optional().describe(
       "The dynamic reservation to release (spec.reservations[].id); when omitted the operator releases from this framework's reservations for the role.",
     ),
@@ -163,7 +163,7 @@ export const OfferReservationSchema = z
     id: DnsLabelSchema.optional().describe(
       "Dynamic reservation id (pass it to unreserve); absent for static ones.",
     ),
-    resources: ResourcesSchema,
+    resources: resourcesField("The reserved part of spec.resources."),
   })
   .describe("A part of spec.resources that is reserved for the offer's role.");
 
@@ -202,7 +202,7 @@ export const ResourceOfferSpecSchema = withCel(
         "The role the resources are offered under; the framework is subscribed to it.",
       ),
       agent: DnsSubdomainSchema.describe("The Agent (= node name) whose resources are offered."),
-      resources: ResourcesSchema.describe("The offered resources."),
+      resources: resourcesField("The offered resources."),
       attributes: boundedRecord(QualifiedNameSchema, z.string().max(256), 64)
         .default({})
         .describe("The agent's attributes (from node labels), e.g. {zone: a, rack: r3}."),

@@ -9,14 +9,18 @@ import { isQuantity, QUANTITY_PATTERN } from "./quantity.ts";
 export const MAX_RESOURCE_NAMES = 32;
 export const MAX_PORT_RANGES = 64;
 
+const QUANTITY_MESSAGE =
+  'must be a non-negative Kubernetes quantity: a string such as "500m" or "4Gi", or an integer';
+
 /**
  * A Kubernetes quantity: a string ("500m", "4Gi", "1e3") or a non-negative integer. Write
  * fractions as strings: the API server's int-or-string type rejects 0.5.
  */
 export const QuantitySchema = k8s(
-  z.union([z.string(), z.int()]).refine(isQuantity, {
-    message: 'must be a non-negative Kubernetes quantity, e.g. "500m", 2 or "4Gi"',
-  }),
+  // z.number(), not z.int(): 0.5 should fail with the quantity message, not "expected int".
+  z
+    .union([z.string(), z.number()], { error: QUANTITY_MESSAGE })
+    .refine(isQuantity, { message: QUANTITY_MESSAGE }),
   {
     description: 'A non-negative Kubernetes quantity, e.g. "500m", 2, "4Gi". Write fractions as strings.',
     "x-kubernetes-int-or-string": true,
@@ -75,6 +79,10 @@ export const PortRangesSchema = z
   })
   .describe("Host port ranges, e.g. [{begin: 31000, end: 31999}]. Ranges must not overlap.");
 
+/** How every resources field reads in `kubectl explain`. */
+export const RESOURCES_HELP =
+  'Resource name -> quantity (cpu: "500m", memory: 4Gi, nvidia.com/gpu: 1, or any extended resource), plus ports: [{begin, end}] host port ranges.';
+
 /** Resource names the schema declares (so kubectl explain, printer columns and CEL see them). */
 const WELL_KNOWN = {
   cpu: 'CPU, e.g. "500m" or "2".',
@@ -117,10 +125,14 @@ export const ResourcesSchema = k8s(
       }
     }),
   {
-    description:
-      'Kubernetes resource names and quantities, plus ports as ranges: {cpu: "8", memory: 16Gi, nvidia.com/gpu: 1, ports: [{begin: 31000, end: 31999}]}. Names other than cpu, memory, ephemeral-storage and nvidia.com/gpu are accepted as extended resources and checked by the operator.',
+    description: RESOURCES_HELP,
     "x-kubernetes-preserve-unknown-fields": true,
     maxProperties: MAX_RESOURCE_NAMES + 1,
   },
 );
 export type Resources = z.infer<typeof ResourcesSchema>;
+
+/** ResourcesSchema with a field-specific description in front of the general one. */
+export function resourcesField(what: string) {
+  return ResourcesSchema.describe(`${what} ${RESOURCES_HELP}`);
+}
