@@ -102,3 +102,4 @@ export const AgentSchema = objectSchema(KIND.agent, AgentSpecSchema.prefault({})
   "A node's contribution to the offer pool (Mesos agent registration); cluster-scoped, named after the node.",
 );
 export type Agent = z.infer<typeof AgentSchema>;
+export type AgentInput = z.input<typeof AgentSchema>;

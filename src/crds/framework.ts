@@ -195,3 +195,4 @@ export const FrameworkSchema = withCel(
   NAME_RULE,
 );
 export type Framework = z.infer<typeof FrameworkSchema>;
+export type FrameworkInput = z.input<typeof FrameworkSchema>;

@@ -4,8 +4,10 @@ import { celRules } from "./cel.ts";
 import {
   OfferOperationSchema,
   type ResourceOffer,
+  ResourceOfferSchema,
   ResourceOfferSpecSchema,
   responseTaskIds,
+  taskPodName,
 } from "./offer.ts";
 import { toOpenAPI } from "./openapi.ts";
 import { offerUpdateErrors, parseResourceOffer } from "./validate.ts";
@@ -214,6 +216,12 @@ describe("ResourceOffer schema", () => {
       /0/,
     ],
     ["status phase", { ...example(), status: { phase: "Done" } }, "status.phase", /Offered/],
+    [
+      "name longer than a label value",
+      { ...example(), metadata: { name: "o".repeat(64) } },
+      "metadata.name",
+      /kubeoffers\.io\/offer label/,
+    ],
   ];
   for (const [name, input, path, message] of bad) {
     it(`rejects a bad ${name}, naming ${path}`, () => {
@@ -251,6 +259,12 @@ describe("ResourceOffer CEL", () => {
     );
   });
 
+  it("limits the object name to a label value's 63 characters", () => {
+    expect(celRules(ResourceOfferSchema)).toEqual([
+      expect.objectContaining({ rule: "size(self.metadata.name) <= 63" }),
+    ]);
+  });
+
   it("keys tasks by id so the API server rejects duplicates within a launch", () => {
     const ops = spec.properties?.response?.properties?.operations?.items;
     const tasks = ops?.properties?.launch?.properties?.tasks;
@@ -285,5 +299,11 @@ describe("offerUpdateErrors", () => {
       "spec.resources",
       "spec.expiresAt",
     ]);
+  });
+});
+
+describe("taskPodName", () => {
+  it("is <framework>-<task id>", () => {
+    expect(taskPodName("analytics", "task-0001")).toBe("analytics-task-0001");
   });
 });

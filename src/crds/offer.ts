@@ -291,11 +291,31 @@ export const ResourceOfferStatusSchema = z
   .describe("Written by the operator only.");
 export type ResourceOfferStatus = z.infer<typeof ResourceOfferStatusSchema>;
 
-export const ResourceOfferSchema = objectSchema(
-  KIND.resourceOffer,
-  ResourceOfferSpecSchema,
-  ResourceOfferStatusSchema,
-).describe(
-  "An offer of one agent's resources to one framework under one role, as in Mesos. The framework answers by writing spec.response once: Accept with operations (launch, launchGroup, reserve, unreserve) or Decline.",
+/** Offer names become the `kubeoffers.io/offer` label value of task Pods: at most 63 characters. */
+export const MAX_OFFER_NAME = 63;
+const OFFER_NAME_RULE = {
+  rule: `size(self.metadata.name) <= ${MAX_OFFER_NAME}`,
+  message: `metadata.name must be at most ${MAX_OFFER_NAME} characters: it becomes the kubeoffers.io/offer label value of task Pods`,
+};
+
+export const ResourceOfferSchema = withCel(
+  objectSchema(KIND.resourceOffer, ResourceOfferSpecSchema, ResourceOfferStatusSchema)
+    .refine((o) => (o.metadata.name ?? "").length <= MAX_OFFER_NAME, {
+      message: OFFER_NAME_RULE.message,
+      path: ["metadata", "name"],
+    })
+    .describe(
+      "An offer of one agent's resources to one framework under one role, as in Mesos. The framework answers by writing spec.response once: Accept with operations (launch, launchGroup, reserve, unreserve) or Decline.",
+    ),
+  OFFER_NAME_RULE,
 );
 export type ResourceOffer = z.infer<typeof ResourceOfferSchema>;
+export type ResourceOfferInput = z.input<typeof ResourceOfferSchema>;
+export type ResourceOfferSpecInput = z.input<typeof ResourceOfferSpecSchema>;
+export type OfferResponseInput = z.input<typeof OfferResponseSchema>;
+export type TaskInfoInput = z.input<typeof TaskInfoSchema>;
+
+/** The Pod of a task (design.md: `<framework>-<task id>`); deterministic, so a replayed accept cannot launch twice. */
+export function taskPodName(framework: string, taskId: string): string {
+  return `${framework}-${taskId}`;
+}

@@ -73,3 +73,4 @@ export const ResourceRoleSchema = objectSchema(
   'A Mesos role: weight and quota (guarantees, limits). The object name is the role with "/" written as ".", e.g. eng.frontend for eng/frontend.',
 );
 export type ResourceRole = z.infer<typeof ResourceRoleSchema>;
+export type ResourceRoleInput = z.input<typeof ResourceRoleSchema>;
