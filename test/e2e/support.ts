@@ -1,5 +1,7 @@
 // Shared e2e helpers: the control plane's admin client, a namespace per test, polling waits.
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { inject } from "vitest";
 import { isNotFound } from "../../src/kube/errors.ts";
@@ -14,6 +16,20 @@ export function adminKubeConfig(): KubeConfig {
 /** A restricted identity on the shared control plane (client certificate; RBAC decides). */
 export function mintUser(user: string, groups: string[] = []): Identity {
   return mintIdentity(inject("stateDir"), inject("server"), user, groups);
+}
+
+/** Runs the real kubectl against the shared control plane; resolves stdout, rejects with stderr. */
+export function kubectl(args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      join(inject("binDir"), "kubectl"),
+      ["--kubeconfig", inject("kubeconfig"), ...args],
+      { timeout: 30_000 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`kubectl ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
 }
 
 export function uniqueName(prefix: string): string {

@@ -1,0 +1,254 @@
+// The per-node agent: reports what its node contributes to the pool as the Agent's status and
+// renews a Lease for liveness. Writes happen only when the report changed.
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  V1MicroTime,
+  type V1Node,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { fromResources, parseQuantity } from "../allocator/quantity.ts";
+import type { PortRange, Scalars } from "../allocator/types.ts";
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../crds/constants.ts";
+import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
+import { SupervisedInformer } from "../kube/informer.ts";
+import { applyPatch, mergePatch, microTime } from "../kube/patch.ts";
+import { type Contribution, computeContribution } from "./contribution.ts";
+
+export const AGENT_LEASE_LABEL = "kubeoffers.io/lease";
+export const AGENT_LABEL = "kubeoffers.io/agent";
+export const DEFAULT_LEASE_NAMESPACE = "kube-offers-system";
+export const FIELD_MANAGER = "kube-offers-agent";
+export const POOL_LABEL = "kubeoffers.io/pool";
+export const AGENT_VERSION = "0.1.0";
+
+export function agentLeaseName(node: string): string {
+  return `agent-${node}`;
+}
+
+export interface AgentOptions {
+  nodeName: string;
+  /** Namespace of the agent's liveness Lease. */
+  leaseNamespace?: string;
+  leaseDurationSeconds?: number;
+  renewIntervalMs?: number;
+  /** Held back from the pool, as quantities: {cpu: "500m"}. */
+  reserve?: Record<string, string>;
+  ports?: PortRange[];
+  /** Static reservations per role: {batch: {cpu: "2"}}. */
+  staticReservations?: Record<string, Record<string, string | PortRange[]>>;
+  attributeExcludePrefixes?: string[];
+  /** Pool this agent's node belongs to (labels the Agent kubeoffers.io/pool). */
+  pool?: string;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export class NodeAgent {
+  readonly nodeName: string;
+  private readonly co: CustomObjectsApi;
+  private readonly coord: CoordinationV1Api;
+  private readonly nodeInformer: SupervisedInformer<V1Node>;
+  private readonly podInformer: SupervisedInformer<V1Pod>;
+  private readonly opts: Required<Omit<AgentOptions, "log" | "pool">> & Pick<AgentOptions, "log" | "pool">;
+  private reserve: Scalars = {};
+  private lastReport = "";
+  private debounce: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private stopped = false;
+  writes = 0;
+
+  constructor(kc: KubeConfig, opts: AgentOptions) {
+    this.nodeName = opts.nodeName;
+    this.opts = {
+      leaseNamespace: DEFAULT_LEASE_NAMESPACE,
+      leaseDurationSeconds: 20,
+      renewIntervalMs: ((opts.leaseDurationSeconds ?? 20) * 1000) / 4,
+      reserve: {},
+      ports: [{ begin: 31000, end: 32000 }],
+      staticReservations: {},
+      attributeExcludePrefixes: [
+        "kubernetes.io/",
+        "beta.kubernetes.io/",
+        "node.kubernetes.io/",
+        "node-role.kubernetes.io/",
+      ],
+      ...opts,
+    };
+    for (const [k, v] of Object.entries(this.opts.reserve)) this.reserve[k] = parseQuantity(k, v);
+    this.co = kc.makeApiClient(CustomObjectsApi);
+    this.coord = kc.makeApiClient(CoordinationV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    const onError = (n: string, err: unknown, ms: number) =>
+      this.log(`${n} watch failed, restarting in ${ms} ms: ${String(err)}`);
+    this.nodeInformer = new SupervisedInformer<V1Node>(
+      "agent-node",
+      kc,
+      "/api/v1/nodes",
+      () => core.listNode({ fieldSelector: `metadata.name=${this.nodeName}` }),
+      { fieldSelector: `metadata.name=${this.nodeName}`, onError, resyncMs: 30_000 },
+    );
+    this.podInformer = new SupervisedInformer<V1Pod>(
+      "agent-pods",
+      kc,
+      "/api/v1/pods",
+      () => core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` }),
+      { fieldSelector: `spec.nodeName=${this.nodeName}`, onError },
+    );
+    for (const inf of [this.nodeInformer, this.podInformer]) {
+      for (const ev of ["add", "update", "delete", "resync"]) inf.on(ev, () => this.schedule());
+    }
+  }
+
+  private log(msg: string, fields: Record<string, unknown> = {}): void {
+    this.opts.log?.(msg, { agent: this.nodeName, ...fields });
+  }
+
+  async start(): Promise<void> {
+    await this.renewLease();
+    await Promise.all([this.nodeInformer.start(), this.podInformer.start()]);
+    this.renewTimer = setInterval(() => void this.renewLease(), this.opts.renewIntervalMs);
+    this.renewTimer.unref();
+    this.schedule(0);
+  }
+
+  /** Coalesces bursts of Pod events into one recomputation. */
+  private schedule(ms = 100): void {
+    if (this.stopped || this.debounce) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      this.writing = this.writing
+        .then(() => this.report())
+        .catch((err: unknown) => {
+          this.log(`report failed: ${String(err)}`);
+          this.schedule(1000);
+        });
+    }, ms);
+  }
+
+  /** The current contribution, or undefined if the Node is not known (yet). */
+  contribution(): Contribution | undefined {
+    const node = this.nodeInformer.get(this.nodeName);
+    if (!node) return undefined;
+    return computeContribution(node as never, this.podInformer.list() as never, {
+      reserve: this.reserve,
+      ports: this.opts.ports,
+      attributeExcludePrefixes: this.opts.attributeExcludePrefixes,
+    });
+  }
+
+  private async report(): Promise<void> {
+    if (this.stopped || !this.nodeInformer.synced || !this.podInformer.synced) return;
+    const node = this.nodeInformer.get(this.nodeName);
+    const c = this.contribution();
+    if (!node || !c) return;
+    const status = {
+      node: this.nodeName,
+      resources: fromResources(c.resources),
+      allocatable: fromResources({ scalars: c.allocatable, ports: [] }),
+      reserved: this.opts.staticReservations,
+      attributes: c.attributes,
+      available: c.unavailable === undefined,
+      ...(c.unavailable ? { unavailable: c.unavailable } : {}),
+      agentVersion: AGENT_VERSION,
+    };
+    const key = JSON.stringify(status);
+    if (key === this.lastReport) return;
+    await this.ensureAgentObject(node);
+    await this.co.patchClusterCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL.agent,
+        name: this.nodeName,
+        body: {
+          apiVersion: API_VERSION,
+          kind: KIND.agent,
+          metadata: { name: this.nodeName },
+          // Apply semantics: a field this manager no longer sends (unavailable) is removed.
+          status: { ...status, updatedAt: new Date().toISOString() },
+        },
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      },
+      applyPatch,
+    );
+    this.lastReport = key;
+    this.writes++;
+    this.log("reported contribution", { resources: status.resources, unavailable: c.unavailable?.reason });
+  }
+
+  private async ensureAgentObject(node: V1Node): Promise<void> {
+    try {
+      await this.co.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL.agent,
+        body: {
+          apiVersion: API_VERSION,
+          kind: KIND.agent,
+          metadata: {
+            name: this.nodeName,
+            labels: {
+              [AGENT_LABEL]: this.nodeName,
+              ...(this.opts.pool ? { [POOL_LABEL]: this.opts.pool } : {}),
+            },
+            // The Agent goes when its Node goes.
+            ownerReferences: [
+              { apiVersion: "v1", kind: "Node", name: this.nodeName, uid: node.metadata?.uid ?? "" },
+            ],
+          },
+          spec: {},
+        },
+      });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+
+  private async renewLease(): Promise<void> {
+    if (this.stopped) return;
+    const name = agentLeaseName(this.nodeName);
+    const namespace = this.opts.leaseNamespace;
+    const spec = {
+      holderIdentity: this.nodeName,
+      leaseDurationSeconds: this.opts.leaseDurationSeconds,
+      renewTime: microTime(),
+    };
+    try {
+      await this.coord.patchNamespacedLease({ name, namespace, body: { spec } }, mergePatch);
+    } catch (err) {
+      if (!isNotFound(err)) {
+        this.log(`lease renewal failed: ${String(err)}`);
+        return;
+      }
+      try {
+        await this.coord.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: {
+              name,
+              namespace,
+              labels: { [AGENT_LEASE_LABEL]: "agent", [AGENT_LABEL]: this.nodeName },
+            },
+            spec: { ...spec, renewTime: new V1MicroTime(), acquireTime: new V1MicroTime() },
+          },
+        });
+      } catch (e) {
+        if (!isAlreadyExists(e)) this.log(`lease creation failed: ${String(e)}`);
+      }
+    }
+  }
+
+  /** Stops reporting; the lease is left to lapse, as when a real agent dies. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.debounce);
+    clearInterval(this.renewTimer);
+    this.nodeInformer.stop();
+    this.podInformer.stop();
+    await this.writing;
+  }
+}

@@ -1,0 +1,419 @@
+// The allocation loop: on an interval (Mesos --allocation_interval) and on triggers (a new
+// agent, a new or revived framework, resources freed), batched, it rescinds offers that can no
+// longer be honoured, asks the pure allocator for decisions and writes them as ResourceOffers.
+import pLimit from "p-limit";
+import { agentLeaseName } from "../agent/agent.ts";
+import { allocate } from "../allocator/allocate.ts";
+import { DEFAULT_MIN_ALLOCATABLE } from "../allocator/eligibility.ts";
+import { fromResources, parseQuantity } from "../allocator/quantity.ts";
+import { add, contains, emptyResources, portsIntersection } from "../allocator/resources.ts";
+import type {
+  AgentSnapshot,
+  Allocation,
+  FrameworkSnapshot,
+  OfferDecision,
+  Resources,
+  RoleSnapshot,
+  Scalars,
+  Snapshot,
+} from "../allocator/types.ts";
+import { API_VERSION, KIND, LABEL_FRAMEWORK, LABEL_ROLE } from "../crds/constants.ts";
+import type { Framework } from "../crds/framework.ts";
+import { objectNameToRole } from "../crds/names.ts";
+import type { ResourceOffer } from "../crds/offer.ts";
+import { isConflict, isNotFound } from "../kube/errors.ts";
+import type { ClusterCache, Obj } from "./cache.ts";
+import { LABEL_POOL, type OperatorConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { frameworkId, LABEL_AGENT, offerName, roleLabelValue } from "./names.ts";
+import type { Assumptions, FilterStore } from "./state.ts";
+import {
+  type AgentView,
+  agentView,
+  frameworkConnectivity,
+  offerAllocation,
+  offerPhase,
+  podAllocation,
+  timeOf,
+} from "./views.ts";
+import type { KubeWriter } from "./writer.ts";
+
+export interface LoopDeps {
+  cache: ClusterCache;
+  writer: KubeWriter;
+  assumptions: Assumptions;
+  filters: FilterStore;
+  config: OperatorConfig;
+  log: Logger;
+  metrics: Metrics;
+  /** False while this replica is not the leader: the loop then does nothing. */
+  isLeader: () => boolean;
+  /** Offers currently being answered by the offer reconciler (never rescinded under it). */
+  busyOffers: ReadonlySet<string>;
+}
+
+function scalarsOf(map: Record<string, unknown> | undefined): Scalars {
+  const out: Scalars = {};
+  for (const [k, v] of Object.entries(map ?? {})) out[k] = parseQuantity(k, v as string | number);
+  return out;
+}
+
+export class AllocationLoop {
+  private readonly d: LoopDeps;
+  private timer: NodeJS.Timeout | undefined;
+  private batch: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+  cycles = 0;
+
+  constructor(deps: LoopDeps) {
+    this.d = deps;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.trigger("interval"), this.d.config.allocationIntervalMs);
+    this.timer.unref();
+    this.trigger("start");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.batch);
+    await this.running;
+  }
+
+  /** Requests a cycle soon; triggers within batchDelayMs coalesce into one. */
+  trigger(_reason: string): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.batch) return;
+    this.batch = setTimeout(() => {
+      this.batch = undefined;
+      this.running = this.runCycle().finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.trigger("again");
+        }
+      });
+    }, this.d.config.batchDelayMs);
+  }
+
+  private async runCycle(): Promise<void> {
+    if (this.stopped || !this.d.isLeader() || !this.d.cache.synced) return;
+    const end = this.d.metrics.allocationCycle.startTimer();
+    try {
+      await this.cycle(Date.now());
+      this.cycles++;
+    } catch (err) {
+      this.d.log.error({ err: String(err) }, "allocation cycle failed");
+    } finally {
+      end();
+    }
+  }
+
+  /** One cycle at `now`: rescind what cannot be honoured, then offer what is free. */
+  async cycle(now: number): Promise<void> {
+    const { cache, config } = this.d;
+    const agents = new Map<string, AgentView>();
+    for (const a of cache.agents.list()) {
+      const lease = cache.leases.get(agentLeaseName(a.metadata.name ?? ""), config.agentLeaseNamespace);
+      const v = agentView(a, lease, now);
+      if (v) agents.set(v.name, v);
+    }
+    const frameworks = new Map<string, Obj<Framework>>();
+    for (const f of cache.frameworks.list())
+      frameworks.set(frameworkId(f.metadata.namespace ?? "", f.metadata.name ?? ""), f);
+    const connected = (f: Obj<Framework>) => {
+      const lease = f.spec?.liveness?.leaseName
+        ? cache.leases.get(f.spec.liveness.leaseName, f.metadata.namespace)
+        : undefined;
+      return frameworkConnectivity(f, lease, now).connected;
+    };
+
+    // Everything held: running tasks, outstanding offers, and writes not yet seen.
+    const allocations: Allocation[] = [];
+    const usedOn = new Map<string, Resources>();
+    const hold = (a: Allocation) => {
+      allocations.push(a);
+      usedOn.set(a.agent, add(usedOn.get(a.agent) ?? emptyResources(), a.resources));
+    };
+    for (const p of cache.pods.list()) {
+      const a = podAllocation(p);
+      if (a) hold(a);
+    }
+    for (const a of this.d.assumptions.pending(
+      (k) => {
+        const [ns, n] = k.split("/");
+        return cache.offers.get(n ?? "", ns) !== undefined;
+      },
+      (k) => {
+        const [ns, n] = k.split("/");
+        return cache.pods.get(n ?? "", ns) !== undefined;
+      },
+    )) {
+      hold(a);
+    }
+
+    // Outstanding offers, oldest first, so capacity that shrank rescinds the newest.
+    const outstanding = cache.offers
+      .list()
+      .filter((o) => offerPhase(o) === "Offered")
+      .sort((a, b) => timeOf(a.metadata.creationTimestamp) - timeOf(b.metadata.creationTimestamp));
+    const rescinds: { offer: Obj<ResourceOffer>; reason: string; message: string }[] = [];
+    const touched = new Set<string>();
+    for (const o of outstanding) {
+      const alloc = offerAllocation(o);
+      if (!alloc) continue;
+      const key = `${o.metadata.namespace}/${o.metadata.name}`;
+      // An answered offer belongs to the offer reconciler now; it still holds its resources.
+      if (o.spec.response || this.d.busyOffers.has(key)) {
+        hold(alloc);
+        continue;
+      }
+      const fw = frameworks.get(alloc.framework);
+      const agent = agents.get(alloc.agent);
+      let why: [string, string] | undefined;
+      if (!fw || fw.metadata.deletionTimestamp)
+        why = ["FrameworkRemoved", `framework ${alloc.framework} is being torn down`];
+      else if (!connected(fw))
+        why = ["FrameworkDisconnected", "the framework's scheduler stopped renewing its liveness Lease"];
+      else if (!agent) why = ["AgentRemoved", `agent ${alloc.agent} is gone`];
+      else if (!agent.offerable)
+        why = [agent.reason ?? "AgentUnavailable", `agent ${alloc.agent} is ${agent.reason}`];
+      else {
+        const used = add(usedOn.get(alloc.agent) ?? emptyResources(), alloc.resources);
+        if (!contains(agent.total, used))
+          why = ["ResourcesWithdrawn", `agent ${alloc.agent} no longer has the offered resources`];
+      }
+      if (why) {
+        rescinds.push({ offer: o, reason: why[0], message: why[1] });
+        touched.add(alloc.agent);
+        // Until the rescind is written and seen, keep counting it: never offer the same twice.
+        hold(alloc);
+      } else {
+        hold(alloc);
+      }
+    }
+    await this.writeRescinds(rescinds);
+
+    const snapshot = this.snapshot(now, agents, frameworks, connected, allocations, touched);
+    const decisions = allocate(snapshot, now);
+    this.d.metrics.allocationDecisions.inc(decisions.length);
+    await this.writeOffers(decisions, frameworks, agents, now);
+  }
+
+  private snapshot(
+    now: number,
+    agents: Map<string, AgentView>,
+    frameworks: Map<string, Obj<Framework>>,
+    connected: (f: Obj<Framework>) => boolean,
+    allocations: Allocation[],
+    skipAgents: Set<string>,
+  ): Snapshot {
+    const agentSnaps: AgentSnapshot[] = [];
+    for (const a of agents.values()) {
+      agentSnaps.push({
+        name: a.name,
+        attributes: a.attributes,
+        total: a.total,
+        reservations: a.reservations,
+        available: a.offerable && !skipAgents.has(a.name),
+      });
+    }
+    const fwSnaps: FrameworkSnapshot[] = [];
+    for (const [id, f] of frameworks) {
+      if (f.metadata.deletionTimestamp || f.status?.phase === "Invalid") continue;
+      const spec = f.spec;
+      let minAllocatable: Record<string, Scalars[]> | undefined;
+      try {
+        if (spec.minAllocatable) {
+          minAllocatable = {};
+          for (const [role, alts] of Object.entries(spec.minAllocatable))
+            minAllocatable[role] = alts.map((m) => scalarsOf(m));
+        }
+      } catch {
+        minAllocatable = undefined;
+      }
+      fwSnaps.push({
+        id,
+        roles: spec.roles ?? ["*"],
+        suppressedRoles: spec.suppressedRoles ?? [],
+        gpuResources: spec.capabilities?.gpuResources ?? false,
+        ...(minAllocatable ? { minAllocatable } : {}),
+        constraints: (spec.constraints ?? []).map((c) => ({
+          attribute: c.attribute,
+          operator: c.operator,
+          ...(c.values ? { values: c.values } : {}),
+        })),
+        active: connected(f),
+      });
+    }
+    const roles: RoleSnapshot[] = [];
+    for (const r of this.d.cache.roles.list()) {
+      try {
+        roles.push({
+          name: objectNameToRole(r.metadata.name ?? ""),
+          weight: r.spec?.weight ?? 1,
+          guarantees: scalarsOf(r.spec?.guarantees),
+          limits: scalarsOf(r.spec?.limits),
+        });
+      } catch (err) {
+        this.d.log.warn({ role: r.metadata.name, err: String(err) }, "ignoring role with unreadable quota");
+      }
+    }
+    return {
+      agents: agentSnaps,
+      frameworks: fwSnaps,
+      roles,
+      allocations,
+      filters: this.d.filters.active(now),
+      config: {
+        minAllocatable: this.d.config.minAllocatable ?? DEFAULT_MIN_ALLOCATABLE,
+        fairShareExcludedResources: this.d.config.fairShareExcludedResources,
+        seed: this.d.config.seed + this.cycles,
+      },
+    };
+  }
+
+  private async writeRescinds(
+    list: { offer: Obj<ResourceOffer>; reason: string; message: string }[],
+  ): Promise<void> {
+    const limit = pLimit(16);
+    await Promise.all(
+      list.map(({ offer, reason, message }) =>
+        limit(async () => {
+          const ns = offer.metadata.namespace ?? "";
+          const name = offer.metadata.name ?? "";
+          try {
+            // The resourceVersion precondition loses to a framework that answered meanwhile.
+            await this.d.writer.patchOfferStatus(
+              ns,
+              name,
+              { phase: "Rescinded", reason, message, conditions: [finished("Rescinded", reason, message)] },
+              offer.metadata.resourceVersion,
+            );
+            this.d.metrics.offers.inc({ outcome: "rescinded" });
+            this.d.log.info(
+              { offer: name, namespace: ns, agent: offer.spec.agent, reason },
+              "offer rescinded",
+            );
+            void this.d.writer.event(
+              { kind: KIND.resourceOffer, namespace: ns, name, uid: offer.metadata.uid ?? "" },
+              "Warning",
+              "Rescinded",
+              message,
+            );
+          } catch (err) {
+            if (!isConflict(err) && !isNotFound(err))
+              this.d.log.warn({ offer: name, err: String(err) }, "rescind failed");
+          }
+        }),
+      ),
+    );
+  }
+
+  private async writeOffers(
+    decisions: OfferDecision[],
+    frameworks: Map<string, Obj<Framework>>,
+    agents: Map<string, AgentView>,
+    now: number,
+  ): Promise<void> {
+    const limit = pLimit(16);
+    await Promise.all(
+      decisions.map((d) =>
+        limit(async () => {
+          const fw = frameworks.get(d.framework);
+          const agent = agents.get(d.agent);
+          if (!fw || !agent) return;
+          const namespace = fw.metadata.namespace ?? "";
+          const fwName = fw.metadata.name ?? "";
+          const name = offerName(fwName, d.agent);
+          const timeout = fw.spec.offerTimeoutSeconds ?? this.d.config.defaultOfferTimeoutSeconds;
+          const reserved = agent.reservations[d.role];
+          const reservedPart = reserved ? intersect(reserved, d.resources) : undefined;
+          const offer: ResourceOffer = {
+            apiVersion: API_VERSION,
+            kind: KIND.resourceOffer,
+            metadata: {
+              name,
+              namespace,
+              labels: {
+                [LABEL_FRAMEWORK]: fwName,
+                [LABEL_AGENT]: d.agent,
+                [LABEL_ROLE]: roleLabelValue(d.role),
+                ...(this.d.config.pool ? { [LABEL_POOL]: this.d.config.pool } : {}),
+              },
+              ownerReferences: [
+                {
+                  apiVersion: API_VERSION,
+                  kind: KIND.framework,
+                  name: fwName,
+                  uid: fw.metadata.uid ?? "",
+                  controller: true,
+                },
+              ],
+            },
+            spec: {
+              framework: fwName,
+              role: d.role,
+              agent: d.agent,
+              resources: fromResources(d.resources) as ResourceOffer["spec"]["resources"],
+              attributes: agent.attributes,
+              ...(reservedPart
+                ? { reservations: [{ resources: fromResources(reservedPart) as never }] }
+                : {}),
+              ...(timeout ? { expiresAt: new Date(now + timeout * 1000).toISOString() } : {}),
+            },
+          } as ResourceOffer;
+          const key = `${namespace}/${name}`;
+          this.d.assumptions.assumeOffer(key, { ...d });
+          try {
+            const created = await this.d.writer.createOffer(offer);
+            await this.d.writer.patchOfferStatus(
+              namespace,
+              name,
+              { phase: "Offered" },
+              created.metadata.resourceVersion,
+            );
+            this.d.metrics.offers.inc({ outcome: "offered" });
+          } catch (err) {
+            if (isConflict(err)) return; // the framework already answered: the status is its business now
+            this.d.assumptions.forgetOffer(key);
+            this.d.log.warn(
+              { framework: d.framework, agent: d.agent, err: String(err) },
+              "could not create offer",
+            );
+          }
+        }),
+      ),
+    );
+  }
+}
+
+function intersect(a: Resources, b: Resources): Resources | undefined {
+  const scalars: Scalars = {};
+  for (const [k, v] of Object.entries(a.scalars)) {
+    const m = Math.min(v, b.scalars[k] ?? 0);
+    if (m > 0) scalars[k] = m;
+  }
+  const ports = portsIntersection(a.ports, b.ports);
+  return Object.keys(scalars).length || ports.length ? { scalars, ports } : undefined;
+}
+
+export function finished(type: string, reason: string, message: string) {
+  return {
+    type: "Finished",
+    status: "True" as const,
+    reason,
+    message: message || type,
+    lastTransitionTime: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,43 @@
+import type { Scalars } from "../allocator/types.ts";
+
+/** Labels scoping an operator to one pool of agents and frameworks (unset: the unlabelled ones). */
+export const LABEL_POOL = "kubeoffers.io/pool";
+
+export interface OperatorConfig {
+  /** Allocation cycle interval (Mesos --allocation_interval, default 1 s). */
+  allocationIntervalMs: number;
+  /** Triggers within this window are batched into one cycle. */
+  batchDelayMs: number;
+  /** How long a finished offer stays for the framework to read its final status. */
+  offerRetentionMs: number;
+  /** Offer timeout for frameworks that set none (undefined: offers never expire). */
+  defaultOfferTimeoutSeconds?: number;
+  /** Namespace of the agents' liveness Leases. */
+  agentLeaseNamespace: string;
+  /** Default minimum offer size alternatives (Mesos --min_allocatable_resources). */
+  minAllocatable?: Scalars[];
+  fairShareExcludedResources: string[];
+  seed: number;
+  /** Manage only agents and frameworks labelled kubeoffers.io/pool=<pool>. */
+  pool?: string;
+  /** Identity used in Events and leader election. */
+  instance: string;
+}
+
+export function defaultOperatorConfig(overrides: Partial<OperatorConfig> = {}): OperatorConfig {
+  return {
+    allocationIntervalMs: 1000,
+    batchDelayMs: 50,
+    offerRetentionMs: 60_000,
+    agentLeaseNamespace: "kube-offers-system",
+    fairShareExcludedResources: [],
+    seed: 1,
+    instance: `kube-offers-${process.pid}`,
+    ...overrides,
+  };
+}
+
+/** Label selector for objects of this operator's pool. */
+export function poolSelector(pool: string | undefined): string {
+  return pool ? `${LABEL_POOL}=${pool}` : `!${LABEL_POOL}`;
+}

@@ -1,0 +1,305 @@
+// Turns an accepted offer's answer into Pods to create, or into a reason it is invalid.
+// Pure: the launcher does the I/O. Everything the API server cannot judge is checked here —
+// resources beyond the offer, ports outside it, duplicate task ids — so a bad answer ends
+// Invalid with a message naming the task and the field, and nothing is launched.
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { formatQuantity, fromResources, toResources } from "../allocator/quantity.ts";
+import { add, contains, emptyResources, portCount, portsIntersection } from "../allocator/resources.ts";
+import type { PortRange, Resources } from "../allocator/types.ts";
+import {
+  API_VERSION,
+  KIND,
+  LABEL_FRAMEWORK,
+  LABEL_OFFER,
+  LABEL_ROLE,
+  LABEL_TASK_ID,
+} from "../crds/constants.ts";
+import type { OfferTaskStatus, ResourceOffer, TaskInfo } from "../crds/offer.ts";
+import { OfferResponseSchema } from "../crds/offer.ts";
+import {
+  ANNOTATION_RESOURCES,
+  ANNOTATION_ROLE,
+  ANNOTATION_TASK_GROUP,
+  LABEL_AGENT,
+  roleLabelValue,
+  taskPodName,
+} from "./names.ts";
+
+export interface PlannedPod {
+  name: string;
+  taskIds: string[];
+  resources: Resources;
+  pod: V1Pod;
+}
+
+export type LaunchPlan =
+  | { ok: true; pods: PlannedPod[]; tasks: OfferTaskStatus[] }
+  | { ok: false; reason: string; message: string; tasks: OfferTaskStatus[] };
+
+export interface PlanContext {
+  frameworkUid: string;
+  /** Pods of this framework that exist now: Pod name → the offer that launched it. */
+  existingPods: ReadonlyMap<string, string>;
+  /** Extra labels every task Pod carries (e.g. the operator's pool). */
+  labels?: Record<string, string>;
+}
+
+function fmt(r: Resources): string {
+  const parts = Object.entries(r.scalars).map(([k, v]) => `${k} ${formatQuantity(k, v)}`);
+  if (r.ports.length)
+    parts.push(
+      `ports ${r.ports.map((p) => (p.begin === p.end ? p.begin : `${p.begin}-${p.end}`)).join(",")}`,
+    );
+  return parts.join(", ") || "nothing";
+}
+
+function taskErrors(offer: ResourceOffer, reason: string, message: string): OfferTaskStatus[] {
+  const ops = offer.spec.response?.operations ?? [];
+  return ops.flatMap((op) =>
+    [...(op.launch?.tasks ?? []), ...(op.launchGroup?.tasks ?? [])].map((t) => ({
+      id: t.id,
+      pod: taskPodName(offer.spec.framework, t.id),
+      state: "TASK_ERROR" as const,
+      reason,
+      message,
+    })),
+  );
+}
+
+export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
+  const response = offer.spec.response;
+  const invalid = (reason: string, message: string): LaunchPlan => ({
+    ok: false,
+    reason,
+    message,
+    tasks: taskErrors(offer, reason, message),
+  });
+  if (response?.action !== "Accept") return invalid("NotAccepted", "the offer was not accepted");
+  const parsed = OfferResponseSchema.safeParse(response);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = ["spec", "response", ...(issue?.path ?? [])].join(".");
+    const dup = issue?.message.startsWith("duplicate task id");
+    return invalid(dup ? "DuplicateTaskId" : "InvalidResponse", `${path}: ${issue?.message}`);
+  }
+  let offered: Resources;
+  try {
+    offered = toResources(offer.spec.resources as Record<string, string | PortRange[]>);
+  } catch (err) {
+    return invalid("InvalidOffer", `spec.resources: ${(err as Error).message}`);
+  }
+  const fw = offer.spec.framework;
+  let used = emptyResources();
+  const pods: PlannedPod[] = [];
+  const tasks: OfferTaskStatus[] = [];
+  const ops = response.operations ?? [];
+  for (const [i, op] of ops.entries()) {
+    const where = `spec.response.operations[${i}]`;
+    if (op.reserve || op.unreserve) {
+      return invalid(
+        "UnsupportedOperation",
+        `${where}: ${op.reserve ? "reserve" : "unreserve"} is not supported by this operator yet`,
+      );
+    }
+    const group = op.launchGroup !== undefined;
+    const list = op.launch?.tasks ?? op.launchGroup?.tasks ?? [];
+    const kind = group ? "launchGroup" : "launch";
+    const planned: { task: TaskInfo; resources: Resources }[] = [];
+    for (const [j, task] of list.entries()) {
+      const field = `${where}.${kind}.tasks[${j}]`;
+      let r: Resources;
+      try {
+        r = toResources(task.resources as Record<string, string | PortRange[]>);
+      } catch (err) {
+        return invalid("InvalidResources", `${field}.resources: ${(err as Error).message}`);
+      }
+      for (const name of Object.keys(r.scalars)) {
+        if ((r.scalars[name] ?? 0) > 0 && offered.scalars[name] === undefined) {
+          return invalid(
+            "InsufficientResources",
+            `task ${task.id} asks for ${name}, which the offer does not hold`,
+          );
+        }
+      }
+      if (r.ports.length && portCount(portsIntersection(r.ports, offered.ports)) !== portCount(r.ports)) {
+        return invalid(
+          "UnknownPorts",
+          `task ${task.id} asks for ports ${fmt({ scalars: {}, ports: r.ports })} outside the offered ${fmt({ scalars: {}, ports: offered.ports })}`,
+        );
+      }
+      if (r.ports.length && portCount(portsIntersection(r.ports, used.ports)) > 0) {
+        return invalid(
+          "PortConflict",
+          `task ${task.id} asks for ports another task of this answer already uses`,
+        );
+      }
+      const next = add(used, r);
+      if (!contains(offered, next)) {
+        const over =
+          Object.keys(next.scalars).find((k) => (next.scalars[k] ?? 0) > (offered.scalars[k] ?? 0)) ?? "";
+        return invalid(
+          "InsufficientResources",
+          `task ${task.id} asks ${over} ${formatQuantity(over, r.scalars[over] ?? 0)}, more than the ${formatQuantity(over, (offered.scalars[over] ?? 0) - (used.scalars[over] ?? 0))} left of the offer (offered: ${fmt(offered)})`,
+        );
+      }
+      used = next;
+      const podName = taskPodName(fw, task.id);
+      const owner = ctx.existingPods.get(podName);
+      if (owner !== undefined && owner !== offer.metadata.name) {
+        return invalid(
+          "DuplicateTaskId",
+          `task id ${task.id} is already used by Pod ${podName} (offer ${owner})`,
+        );
+      }
+      planned.push({ task, resources: r });
+    }
+    if (group && planned.length) {
+      const first = planned[0]!;
+      const ids = planned.map((p) => p.task.id);
+      const total = planned.reduce((acc, p) => add(acc, p.resources), emptyResources());
+      // Every task of the group shares one Pod: its name must not clash with a task of another offer.
+      for (const id of ids.slice(1)) {
+        const owner = ctx.existingPods.get(taskPodName(fw, id));
+        if (owner !== undefined && owner !== offer.metadata.name) {
+          return invalid("DuplicateTaskId", `task id ${id} is already used by Pod ${taskPodName(fw, id)}`);
+        }
+      }
+      const name = taskPodName(fw, first.task.id);
+      pods.push({
+        name,
+        taskIds: ids,
+        resources: total,
+        pod: buildGroupPod(offer, name, planned, total, ctx),
+      });
+      for (const id of ids) tasks.push({ id, pod: name, state: "TASK_STAGING" });
+    } else {
+      for (const p of planned) {
+        const name = taskPodName(fw, p.task.id);
+        pods.push({
+          name,
+          taskIds: [p.task.id],
+          resources: p.resources,
+          pod: buildTaskPod(offer, name, p.task, p.resources, ctx),
+        });
+        tasks.push({ id: p.task.id, pod: name, state: "TASK_STAGING" });
+      }
+    }
+  }
+  return { ok: true, pods, tasks };
+}
+
+function limitsOf(r: Resources): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.scalars)) if (v > 0) out[k] = formatQuantity(k, v);
+  return out;
+}
+
+function portList(r: Resources): number[] {
+  const out: number[] = [];
+  for (const p of r.ports) for (let x = p.begin; x <= p.end && out.length < 1000; x++) out.push(x);
+  return out;
+}
+
+/** Requests = limits = the task's resources; ports as host ports (Mesos tasks use host ports). */
+function withTaskResources(c: V1Container, taskId: string, r: Resources): V1Container {
+  const ports = portList(r);
+  const limits = limitsOf(r);
+  return {
+    ...c,
+    resources: { ...c.resources, requests: limits, limits },
+    ports: [
+      ...(c.ports ?? []).filter((p) => !p.hostPort),
+      ...ports.map((p) => ({ containerPort: p, hostPort: p, protocol: "TCP" })),
+    ],
+    env: [
+      ...(c.env ?? []),
+      { name: "KUBEOFFERS_TASK_ID", value: taskId },
+      ...(ports.length ? [{ name: "PORTS", value: ports.join(",") }] : []),
+      ...ports.slice(0, 16).map((p, i) => ({ name: `PORT${i}`, value: String(p) })),
+    ],
+  };
+}
+
+function podBase(
+  offer: ResourceOffer,
+  name: string,
+  taskId: string,
+  r: Resources,
+  ctx: PlanContext,
+  template: TaskInfo["template"],
+): V1Pod {
+  const fw = offer.spec.framework;
+  const tmplMeta = template.metadata ?? {};
+  const spec = (template.spec ?? {}) as V1Pod["spec"] & Record<string, unknown>;
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name,
+      namespace: offer.metadata.namespace,
+      labels: {
+        ...(tmplMeta.labels ?? {}),
+        [LABEL_FRAMEWORK]: fw,
+        [LABEL_TASK_ID]: taskId,
+        [LABEL_ROLE]: roleLabelValue(offer.spec.role),
+        [LABEL_OFFER]: offer.metadata.name ?? "",
+        [LABEL_AGENT]: offer.spec.agent,
+        ...(ctx.labels ?? {}),
+      },
+      annotations: {
+        ...(tmplMeta.annotations ?? {}),
+        [ANNOTATION_RESOURCES]: JSON.stringify(fromResources(r)),
+        [ANNOTATION_ROLE]: offer.spec.role,
+      },
+      ownerReferences: [
+        { apiVersion: API_VERSION, kind: KIND.framework, name: fw, uid: ctx.frameworkUid, controller: true },
+      ],
+    },
+    spec: {
+      ...spec,
+      containers: spec.containers ?? [],
+      nodeName: offer.spec.agent,
+      // A task runs once: Mesos does not restart finished or failed tasks, frameworks do.
+      restartPolicy: "Never",
+    },
+  };
+}
+
+function buildTaskPod(
+  offer: ResourceOffer,
+  name: string,
+  task: TaskInfo,
+  r: Resources,
+  ctx: PlanContext,
+): V1Pod {
+  const pod = podBase(offer, name, task.id, r, ctx, task.template);
+  const containers = pod.spec?.containers ?? [];
+  if (pod.spec && containers.length > 0) {
+    // The task's resources go to its first container; others (sidecars) share that budget.
+    pod.spec.containers = [withTaskResources(containers[0]!, task.id, r), ...containers.slice(1)];
+  }
+  return pod;
+}
+
+function buildGroupPod(
+  offer: ResourceOffer,
+  name: string,
+  planned: { task: TaskInfo; resources: Resources }[],
+  total: Resources,
+  ctx: PlanContext,
+): V1Pod {
+  const first = planned[0]!;
+  const pod = podBase(offer, name, first.task.id, total, ctx, first.task.template);
+  if (pod.metadata?.annotations)
+    pod.metadata.annotations[ANNOTATION_TASK_GROUP] = planned.map((p) => p.task.id).join(",");
+  if (pod.spec) {
+    pod.spec.containers = planned.map((p) => {
+      const c = ((p.task.template.spec as { containers?: V1Container[] } | undefined)?.containers ??
+        [])[0] ?? {
+        name: p.task.id,
+      };
+      return withTaskResources({ ...c, name: p.task.id }, p.task.id, p.resources);
+    });
+  }
+  return pod;
+}

@@ -1,0 +1,299 @@
+// Reconciles one ResourceOffer: applies the framework's answer (launch Pods / record a decline
+// filter), expires unanswered offers, tracks launched tasks, and deletes finished offers after
+// their retention. Level-based: it reads the offer as it is now, so replays are harmless.
+import { agentLeaseName } from "../agent/agent.ts";
+import { DEFAULT_REFUSE_SECONDS, KIND, LABEL_OFFER } from "../crds/constants.ts";
+import type { OfferTaskStatus, ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
+import { apiMessage, isAlreadyExists, isConflict, statusCode } from "../kube/errors.ts";
+import { taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
+import { finished } from "./allocation-loop.ts";
+import type { ClusterCache, Obj } from "./cache.ts";
+import { LABEL_POOL, type OperatorConfig } from "./config.ts";
+import { planLaunch } from "./launch-plan.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { frameworkId, splitKey } from "./names.ts";
+import type { Assumptions, FilterStore } from "./state.ts";
+import { nodeHealth, offerPhase, timeOf } from "./views.ts";
+import type { ReconcileResult } from "./workqueue.ts";
+import type { KubeWriter } from "./writer.ts";
+
+export interface OfferReconcilerDeps {
+  cache: ClusterCache;
+  writer: KubeWriter;
+  assumptions: Assumptions;
+  filters: FilterStore;
+  config: OperatorConfig;
+  log: Logger;
+  metrics: Metrics;
+  busy: Set<string>;
+  /** Ask the allocation loop for a cycle (resources were freed). */
+  trigger: (reason: string) => void;
+}
+
+/** Test hook: crash the process between creating Pods and recording them (crash-safety e2e). */
+const FAILPOINT = process.env.KUBE_OFFERS_FAILPOINT;
+
+const MAX_REFUSE_SECONDS = 365 * 24 * 3600;
+
+export class OfferReconciler {
+  private readonly d: OfferReconcilerDeps;
+
+  constructor(deps: OfferReconcilerDeps) {
+    this.d = deps;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const { namespace, name } = splitKey(key);
+    const offer = this.d.cache.offers.get(name, namespace);
+    if (!offer) return undefined;
+    const now = Date.now();
+    const phase = offerPhase(offer);
+    if (phase === "Offered") {
+      if (offer.spec.response) {
+        this.d.busy.add(key);
+        try {
+          await this.answer(offer, now);
+        } finally {
+          this.d.busy.delete(key);
+        }
+        return { requeueAfterMs: this.d.config.offerRetentionMs };
+      }
+      const expiresAt = offer.spec.expiresAt ? timeOf(offer.spec.expiresAt) : Number.NaN;
+      if (expiresAt <= now) {
+        await this.finish(
+          offer,
+          {
+            phase: "Expired",
+            reason: "OfferTimeout",
+            message: `not answered before ${offer.spec.expiresAt}`,
+          },
+          "expired",
+        );
+        return { requeueAfterMs: this.d.config.offerRetentionMs };
+      }
+      if (!offer.status?.phase) await this.d.writer.patchOfferStatus(namespace, name, { phase: "Offered" });
+      return Number.isFinite(expiresAt) ? { requeueAfterMs: expiresAt - now + 10 } : undefined;
+    }
+    if (offer.spec.response && (phase === "Expired" || phase === "Rescinded") && !offer.status?.answeredAt) {
+      // The answer lost the race with expiry or rescind: say so, launch nothing.
+      await this.d.writer.patchOfferStatus(namespace, name, {
+        answeredAt: new Date(now).toISOString(),
+        message:
+          `${offer.status?.message ?? ""}; the answer arrived after the offer was ${phase} and was ignored: nothing was launched`.replace(
+            /^; /,
+            "",
+          ),
+      });
+      this.d.metrics.offers.inc({ outcome: "answer_ignored" });
+    }
+    if (phase === "Accepted") await this.refreshTasks(offer, now);
+    const finishedAt = this.finishedAt(offer);
+    const deleteAt = finishedAt + this.d.config.offerRetentionMs;
+    if (now >= deleteAt) {
+      await this.d.writer.deleteOffer(namespace, name);
+      return undefined;
+    }
+    return { requeueAfterMs: Math.max(50, deleteAt - now) };
+  }
+
+  private finishedAt(offer: ResourceOffer): number {
+    const cond = offer.status?.conditions?.find((c) => c.type === "Finished");
+    const t = timeOf(cond?.lastTransitionTime ?? offer.status?.answeredAt);
+    return Number.isFinite(t) ? t : Date.now();
+  }
+
+  private async finish(
+    offer: Obj<ResourceOffer>,
+    status: Partial<ResourceOfferStatus> & { phase: ResourceOfferStatus["phase"] },
+    outcome: string,
+  ): Promise<void> {
+    const ns = offer.metadata.namespace ?? "";
+    const name = offer.metadata.name ?? "";
+    try {
+      await this.d.writer.patchOfferStatus(
+        ns,
+        name,
+        {
+          ...status,
+          conditions: [finished(status.phase, status.reason ?? status.phase, status.message ?? "")],
+        },
+        offer.metadata.resourceVersion,
+      );
+    } catch (err) {
+      if (isConflict(err)) throw new Error(`offer ${ns}/${name} changed while being finished; retrying`);
+      throw err;
+    }
+    this.d.metrics.offers.inc({ outcome });
+    this.d.log.info(
+      { offer: name, namespace: ns, agent: offer.spec.agent, phase: status.phase, reason: status.reason },
+      "offer finished",
+    );
+    if (status.phase === "Invalid" || status.phase === "Expired") {
+      void this.d.writer.event(
+        { kind: KIND.resourceOffer, namespace: ns, name, uid: offer.metadata.uid ?? "" },
+        status.phase === "Invalid" ? "Warning" : "Normal",
+        status.reason ?? status.phase,
+        status.message ?? status.phase,
+      );
+    }
+    this.d.trigger(`offer ${status.phase}`);
+  }
+
+  private refuseUntil(offer: ResourceOffer, now: number): number {
+    const s = offer.spec.response?.filters?.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
+    return now + Math.min(Math.max(0, s), MAX_REFUSE_SECONDS) * 1000;
+  }
+
+  private async answer(offer: Obj<ResourceOffer>, now: number): Promise<void> {
+    const ns = offer.metadata.namespace ?? "";
+    const fwId = frameworkId(ns, offer.spec.framework);
+    const response = offer.spec.response!;
+    const answeredAt = new Date(now).toISOString();
+    if (response.action === "Decline") {
+      this.d.filters.add(fwId, offer.spec.agent, this.refuseUntil(offer, now));
+      await this.finish(offer, { phase: "Declined", reason: "Declined", answeredAt }, "declined");
+      return;
+    }
+    const fw = this.d.cache.frameworks.get(offer.spec.framework, ns);
+    if (!fw || fw.metadata.deletionTimestamp) {
+      await this.finish(
+        offer,
+        { phase: "Invalid", reason: "FrameworkRemoved", message: `framework ${fwId} is gone`, answeredAt },
+        "invalid",
+      );
+      return;
+    }
+    const existingPods = new Map<string, string>();
+    for (const p of this.d.cache.podsOf(ns, offer.spec.framework)) {
+      existingPods.set(p.metadata?.name ?? "", p.metadata?.labels?.[LABEL_OFFER] ?? "");
+    }
+    const plan = planLaunch(offer, {
+      frameworkUid: fw.metadata.uid ?? "",
+      existingPods,
+      ...(this.d.config.pool ? { labels: { [LABEL_POOL]: this.d.config.pool } } : {}),
+    });
+    if (!plan.ok) {
+      await this.finish(
+        offer,
+        { phase: "Invalid", reason: plan.reason, message: plan.message, tasks: plan.tasks, answeredAt },
+        "invalid",
+      );
+      return;
+    }
+    const tasks: OfferTaskStatus[] = [];
+    let launched = 0;
+    let firstError = "";
+    for (const planned of plan.pods) {
+      const podKey = `${ns}/${planned.name}`;
+      this.d.assumptions.assumePod(podKey, {
+        framework: fwId,
+        role: offer.spec.role,
+        agent: offer.spec.agent,
+        resources: planned.resources,
+      });
+      let state: OfferTaskStatus["state"] = "TASK_STAGING";
+      let reason: string | undefined;
+      let message: string | undefined;
+      try {
+        await this.d.writer.createPod(planned.pod);
+      } catch (err) {
+        if (isAlreadyExists(err)) {
+          // A replay after a crash finds its own Pod; anything else is a duplicate task id.
+          const existing =
+            this.d.cache.pods.get(planned.name, ns) ?? (await this.d.writer.readPod(ns, planned.name));
+          if (existing?.metadata?.labels?.[LABEL_OFFER] !== offer.metadata.name) {
+            state = "TASK_ERROR";
+            reason = "DuplicateTaskId";
+            message = `Pod ${planned.name} already exists for another offer`;
+          }
+        } else if ([400, 403, 422].includes(statusCode(err) ?? 0)) {
+          state = "TASK_ERROR";
+          reason = "PodRejected";
+          message = `the API server rejected the task's Pod: ${apiMessage(err)}`;
+        } else {
+          throw err; // transient: the whole answer is retried, idempotently
+        }
+      }
+      if (state === "TASK_ERROR") {
+        this.d.assumptions.forgetPod(podKey);
+        firstError ||= message ?? "";
+      } else {
+        launched++;
+      }
+      for (const id of planned.taskIds) {
+        tasks.push({
+          id,
+          pod: planned.name,
+          state,
+          ...(reason ? { reason } : {}),
+          ...(message ? { message } : {}),
+        });
+      }
+    }
+    if (FAILPOINT === "after-launch-before-status") process.kill(process.pid, "SIGKILL");
+    this.d.filters.add(fwId, offer.spec.agent, this.refuseUntil(offer, now));
+    if (launched === 0 && tasks.length > 0) {
+      await this.finish(
+        offer,
+        { phase: "Invalid", reason: "PodRejected", message: firstError, tasks, answeredAt },
+        "invalid",
+      );
+      return;
+    }
+    await this.finish(
+      offer,
+      {
+        phase: "Accepted",
+        reason: "Accepted",
+        message: `launched ${launched} Pod(s) for ${tasks.length} task(s)${firstError ? `; some failed: ${firstError}` : ""}`,
+        tasks,
+        answeredAt,
+      },
+      "accepted",
+    );
+    this.d.log.info(
+      {
+        offer: offer.metadata.name,
+        namespace: ns,
+        framework: fwId,
+        agent: offer.spec.agent,
+        tasks: tasks.map((t) => t.id),
+      },
+      "offer accepted",
+    );
+  }
+
+  /** Keeps status.tasks in step with the Pods, through the shared task-state mapping. */
+  private async refreshTasks(offer: Obj<ResourceOffer>, now: number): Promise<void> {
+    const ns = offer.metadata.namespace ?? "";
+    const tasks = offer.status?.tasks ?? [];
+    if (!tasks.length) return;
+    const answered = timeOf(offer.status?.answeredAt);
+    let changed = false;
+    const next = tasks.map((t) => {
+      if (t.state === "TASK_ERROR") return t;
+      const pod = this.d.cache.pods.get(t.pod, ns);
+      const node = this.d.cache.nodes.get(offer.spec.agent);
+      const lease = this.d.cache.leases.get(
+        agentLeaseName(offer.spec.agent),
+        this.d.config.agentLeaseNamespace,
+      );
+      const health = nodeHealth(node, lease, now);
+      let s: ReturnType<typeof taskStatusOf> | undefined;
+      if (pod) s = taskStatusOf(pod, health);
+      else if (now - answered > 5000 && t.state !== "TASK_FINISHED" && t.state !== "TASK_FAILED")
+        s = vanishedTaskStatus(health);
+      if (!s || (s.state === t.state && s.reason === t.reason)) return t;
+      changed = true;
+      return {
+        id: t.id,
+        pod: t.pod,
+        state: s.state,
+        ...(s.reason ? { reason: s.reason } : {}),
+        ...(s.message ? { message: s.message } : {}),
+      };
+    });
+    if (changed) await this.d.writer.patchOfferStatus(ns, offer.metadata.name ?? "", { tasks: next });
+  }
+}

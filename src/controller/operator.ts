@@ -1,0 +1,210 @@
+// The operator: informers → cache → de-duplicating work queues → level-based reconcilers, plus
+// the allocation loop. Only the leader allocates and launches; every replica keeps its cache
+// warm so a standby takes over at once.
+import type { KubeConfig, V1Lease, V1Pod } from "@kubernetes/client-node";
+import { LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/constants.ts";
+import type { Framework } from "../crds/framework.ts";
+import type { ResourceOffer } from "../crds/offer.ts";
+import { AllocationLoop } from "./allocation-loop.ts";
+import { ClusterCache, type Obj } from "./cache.ts";
+import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
+import { FrameworkReconciler } from "./framework-reconciler.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { OfferReconciler } from "./offer-reconciler.ts";
+import { Assumptions, FilterStore } from "./state.ts";
+import { offerPhase, timeOf } from "./views.ts";
+import { WorkQueue } from "./workqueue.ts";
+import { KubeWriter } from "./writer.ts";
+
+export interface OperatorOptions {
+  config?: Partial<OperatorConfig>;
+  log?: Logger;
+  metrics?: Metrics;
+  /** Leadership check; default: always leader (single replica). */
+  isLeader?: () => boolean;
+}
+
+export class Operator {
+  readonly config: OperatorConfig;
+  readonly cache: ClusterCache;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly loop: AllocationLoop;
+  readonly offerQueue: WorkQueue;
+  readonly frameworkQueue: WorkQueue;
+  private readonly filters = new FilterStore();
+  private readonly assumptions = new Assumptions();
+  private readonly busyOffers = new Set<string>();
+  private readonly offers: OfferReconciler;
+  private readonly frameworks: FrameworkReconciler;
+  private readonly isLeader: () => boolean;
+  private workers: Promise<unknown> | undefined;
+  private leading = false;
+
+  constructor(kc: KubeConfig, opts: OperatorOptions = {}) {
+    this.config = defaultOperatorConfig(opts.config);
+    this.log = opts.log ?? createLogger("kube-offers-controller");
+    this.metrics = opts.metrics ?? new Metrics();
+    this.isLeader = opts.isLeader ?? (() => true);
+    const m = this.metrics;
+    this.cache = new ClusterCache(kc, this.config.pool, (name, err, ms) => {
+      m.informerRestarts.inc({ informer: name });
+      this.log.warn({ informer: name, err: String(err), restartInMs: ms }, "informer failed; restarting");
+    });
+    const writer = new KubeWriter(kc, this.config.instance, (verb, resource, code) =>
+      m.apiRequests.inc({ verb, resource, code: String(code) }),
+    );
+    const hooks = {
+      onResult: (queue: string, result: string, seconds: number, err?: unknown) => {
+        m.reconcile.inc({ controller: queue, result });
+        m.reconcileTime.observe({ controller: queue }, seconds);
+        if (err) this.log.warn({ controller: queue, err: String(err) }, "reconcile failed; will retry");
+      },
+      onDepth: (queue: string, depth: number) => m.queueDepth.set({ queue }, depth),
+      onLatency: (queue: string, seconds: number) => m.queueLatency.observe({ queue }, seconds),
+    };
+    this.offerQueue = new WorkQueue("offers", { concurrency: 8, hooks });
+    this.frameworkQueue = new WorkQueue("frameworks", { concurrency: 4, hooks });
+    const trigger = (reason: string) => this.loop.trigger(reason);
+    const common = {
+      cache: this.cache,
+      writer,
+      filters: this.filters,
+      config: this.config,
+      log: this.log,
+      metrics: m,
+      trigger,
+    };
+    this.loop = new AllocationLoop({
+      ...common,
+      assumptions: this.assumptions,
+      isLeader: () => this.leading,
+      busyOffers: this.busyOffers,
+    });
+    this.offers = new OfferReconciler({ ...common, assumptions: this.assumptions, busy: this.busyOffers });
+    this.frameworks = new FrameworkReconciler(common);
+    this.route();
+  }
+
+  /** Informer events only enqueue keys: handlers never do work or throw. */
+  private route(): void {
+    const c = this.cache;
+    const key = (o: { metadata?: { namespace?: string; name?: string } }) =>
+      `${o.metadata?.namespace}/${o.metadata?.name}`;
+    for (const ev of ["add", "update", "delete", "resync"]) {
+      c.offers.on(ev, (o: Obj<ResourceOffer>) => {
+        this.offerQueue.add(key(o));
+        this.frameworkQueue.add(`${o.metadata.namespace}/${o.spec?.framework}`);
+        if (ev !== "resync" && offerPhase(o) !== "Offered") this.loop.trigger("offer finished");
+      });
+      c.frameworks.on(ev, (f: Obj<Framework>) => {
+        this.frameworkQueue.add(key(f));
+        if (ev !== "resync") this.loop.trigger("framework changed");
+      });
+      c.pods.on(ev, (p: V1Pod) => {
+        const ns = p.metadata?.namespace;
+        const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
+        const offer = p.metadata?.labels?.[LABEL_OFFER];
+        if (fw) this.frameworkQueue.add(`${ns}/${fw}`);
+        if (offer) this.offerQueue.add(`${ns}/${offer}`);
+        const phase = p.status?.phase;
+        if (ev === "delete" || phase === "Succeeded" || phase === "Failed")
+          this.loop.trigger("resources freed");
+      });
+      c.agents.on(ev, () => {
+        if (ev !== "resync") this.loop.trigger("agent changed");
+      });
+      c.nodes.on(ev, (n: { metadata?: { name?: string } }) => {
+        if (ev === "resync") return;
+        // Tasks on this node may have become unreachable or lost: refresh their rollups.
+        for (const p of c.pods.list()) {
+          if (p.spec?.nodeName !== n.metadata?.name) continue;
+          const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
+          const offer = p.metadata?.labels?.[LABEL_OFFER];
+          if (fw) this.frameworkQueue.add(`${p.metadata?.namespace}/${fw}`);
+          if (offer) this.offerQueue.add(`${p.metadata?.namespace}/${offer}`);
+        }
+      });
+      c.leases.on(ev, (l: V1Lease) => {
+        if (ev === "resync") return;
+        const ns = l.metadata?.namespace;
+        if (ns === this.config.agentLeaseNamespace && l.metadata?.name?.startsWith("agent-")) {
+          this.loop.trigger("agent lease");
+          return;
+        }
+        for (const f of c.frameworks.list(ns)) {
+          if (f.spec?.liveness?.leaseName === l.metadata?.name) this.frameworkQueue.add(key(f));
+        }
+      });
+    }
+  }
+
+  /** Rebuilds in-memory state from the API server: refusal filters from retained answers. */
+  private rebuild(): void {
+    const now = Date.now();
+    for (const o of this.cache.offers.list()) {
+      const r = o.spec?.response;
+      const answered = timeOf(o.status?.answeredAt);
+      if (!r || !Number.isFinite(answered)) continue;
+      const until = answered + (r.filters?.refuseSeconds ?? 5) * 1000;
+      if (until > now) this.filters.add(`${o.metadata.namespace}/${o.spec.framework}`, o.spec.agent, until);
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.cache.start();
+    for (const inf of this.cache.all()) {
+      this.metrics.informerSynced.set({ informer: inf.name }, 1);
+      inf.on("synced", () => this.metrics.informerSynced.set({ informer: inf.name }, 1));
+      inf.on("unsynced", () => this.metrics.informerSynced.set({ informer: inf.name }, 0));
+    }
+    this.rebuild();
+    this.loop.start();
+    // Workers run on every replica but act only while leading.
+    this.workers = Promise.all([
+      this.offerQueue.run((k) => (this.leading ? this.offers.reconcile(k) : Promise.resolve(undefined))),
+      this.frameworkQueue.run((k) =>
+        this.leading ? this.frameworks.reconcile(k) : Promise.resolve(undefined),
+      ),
+    ]);
+    if (this.isLeader()) this.startLeading();
+  }
+
+  /** Called when this replica becomes leader: reconcile everything from the cache. */
+  startLeading(): void {
+    if (this.leading) return;
+    this.leading = true;
+    this.metrics.leader.set(1);
+    this.rebuild();
+    for (const o of this.cache.offers.list())
+      this.offerQueue.add(`${o.metadata.namespace}/${o.metadata.name}`);
+    for (const f of this.cache.frameworks.list())
+      this.frameworkQueue.add(`${f.metadata.namespace}/${f.metadata.name}`);
+    this.loop.trigger("leading");
+    this.log.info({ instance: this.config.instance }, "leading: allocating and launching");
+  }
+
+  /** Leadership lost: stop acting at once (queued work is dropped; the new leader relists). */
+  stopLeading(): void {
+    this.leading = false;
+    this.metrics.leader.set(0);
+  }
+
+  get ready(): boolean {
+    return this.cache.synced;
+  }
+
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  async stop(): Promise<void> {
+    this.leading = false;
+    await this.loop.stop();
+    this.offerQueue.stop();
+    this.frameworkQueue.stop();
+    this.cache.stop();
+    await this.workers;
+  }
+}

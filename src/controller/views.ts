@@ -1,0 +1,134 @@
+// Derived views of cached objects, shared by the allocation loop and the reconcilers. Pure
+// functions of their inputs (plus `now`), so they are unit-tested without a cluster.
+import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
+import { toResources } from "../allocator/quantity.ts";
+import type { Allocation, PortRange, Resources } from "../allocator/types.ts";
+import type { Agent } from "../crds/agent.ts";
+import { LABEL_FRAMEWORK } from "../crds/constants.ts";
+import type { Framework } from "../crds/framework.ts";
+import type { ResourceOffer } from "../crds/offer.ts";
+import type { NodeHealth } from "../tasks/state.ts";
+import { ANNOTATION_RESOURCES, ANNOTATION_ROLE, frameworkId } from "./names.ts";
+
+/** Timestamps arrive as Date (typed list) or string (watch events). */
+export function timeOf(v: unknown): number {
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === "string") return Date.parse(v);
+  return Number.NaN;
+}
+
+export function leaseExpired(lease: V1Lease | undefined, now: number): boolean {
+  if (!lease?.spec?.renewTime) return true;
+  const until = timeOf(lease.spec.renewTime) + (lease.spec.leaseDurationSeconds ?? 0) * 1000;
+  return !(until > now);
+}
+
+/** When the lease lapsed (renew time + duration), for failover timing. */
+export function leaseLapsedAt(lease: V1Lease | undefined): number | undefined {
+  if (!lease?.spec?.renewTime) return undefined;
+  return timeOf(lease.spec.renewTime) + (lease.spec.leaseDurationSeconds ?? 0) * 1000;
+}
+
+export interface AgentView {
+  name: string;
+  total: Resources;
+  reservations: Record<string, Resources>;
+  attributes: Record<string, string>;
+  /** Reported available and its lease is live: new offers may go here. */
+  offerable: boolean;
+  /** Why not offerable, when it is not. */
+  reason?: string;
+}
+
+export function agentView(agent: Agent, lease: V1Lease | undefined, now: number): AgentView | undefined {
+  const st = agent.status;
+  if (!st?.resources) return undefined;
+  let total: Resources;
+  const reservations: Record<string, Resources> = {};
+  try {
+    total = toResources(st.resources as Record<string, string | PortRange[]>);
+    for (const [role, r] of Object.entries(st.reserved ?? {})) {
+      reservations[role] = toResources(r as Record<string, string | PortRange[]>);
+    }
+  } catch {
+    return undefined;
+  }
+  const name = agent.metadata.name ?? "";
+  let reason: string | undefined;
+  if (leaseExpired(lease, now)) reason = "AgentLost";
+  else if (st.available === false) reason = st.unavailable?.reason ?? "Unavailable";
+  return {
+    name,
+    total,
+    reservations,
+    attributes: st.attributes ?? {},
+    offerable: reason === undefined,
+    ...(reason ? { reason } : {}),
+  };
+}
+
+export function isTerminalPod(p: V1Pod): boolean {
+  return p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
+}
+
+/** A task Pod's hold on its agent: until it has finished, even while being deleted. */
+export function podAllocation(p: V1Pod): Allocation | undefined {
+  if (isTerminalPod(p)) return undefined;
+  const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
+  const raw = p.metadata?.annotations?.[ANNOTATION_RESOURCES];
+  const agent = p.spec?.nodeName;
+  if (!fw || !raw || !agent) return undefined;
+  try {
+    return {
+      framework: frameworkId(p.metadata?.namespace ?? "", fw),
+      role: p.metadata?.annotations?.[ANNOTATION_ROLE] ?? "*",
+      agent,
+      resources: toResources(JSON.parse(raw) as Record<string, string | PortRange[]>),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function offerPhase(o: ResourceOffer): string {
+  return o.status?.phase ?? "Offered";
+}
+
+/** An outstanding offer holds its resources until it is answered, expires or is rescinded. */
+export function offerAllocation(o: ResourceOffer): Allocation | undefined {
+  if (offerPhase(o) !== "Offered") return undefined;
+  try {
+    return {
+      framework: frameworkId(o.metadata.namespace ?? "", o.spec.framework),
+      role: o.spec.role,
+      agent: o.spec.agent,
+      resources: toResources(o.spec.resources as Record<string, string | PortRange[]>),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Connectivity {
+  connected: boolean;
+  /** When the scheduler's lease lapsed (epoch ms), if disconnected. */
+  since?: number;
+}
+
+export function frameworkConnectivity(fw: Framework, lease: V1Lease | undefined, now: number): Connectivity {
+  if (!fw.spec?.liveness?.leaseName) return { connected: true };
+  if (!leaseExpired(lease, now)) return { connected: true };
+  const since = leaseLapsedAt(lease) ?? timeOf(fw.metadata.creationTimestamp);
+  return { connected: false, ...(Number.isFinite(since) ? { since } : {}) };
+}
+
+export function nodeHealth(
+  node: V1Node | undefined,
+  agentLease: V1Lease | undefined,
+  now: number,
+): NodeHealth {
+  if (!node) return { exists: false, ready: false };
+  const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+  // A node whose agent stopped renewing is unreachable as far as the pool is concerned.
+  return { exists: true, ready: ready && !leaseExpired(agentLease, now) };
+}

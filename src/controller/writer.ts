@@ -1,0 +1,206 @@
+// Every write the operator makes goes through here: one place for field managers, optimistic
+// concurrency, error classification and API request metrics.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  type KubeConfig,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../crds/constants.ts";
+import type { FrameworkStatus } from "../crds/framework.ts";
+import type { ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
+import { isNotFound, statusCode } from "../kube/errors.ts";
+import { jsonPatch, mergePatch } from "../kube/patch.ts";
+
+export const FIELD_MANAGER = "kube-offers-controller";
+
+export type RequestHook = (verb: string, resource: string, code: number) => void;
+
+export class KubeWriter {
+  private readonly co: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly events: EventsV1Api;
+  private readonly onRequest: RequestHook;
+  readonly instance: string;
+
+  constructor(kc: KubeConfig, instance: string, onRequest: RequestHook = () => {}) {
+    this.co = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.events = kc.makeApiClient(EventsV1Api);
+    this.onRequest = onRequest;
+    this.instance = instance;
+  }
+
+  private async call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      const out = await fn();
+      this.onRequest(verb, resource, 200);
+      return out;
+    } catch (err) {
+      this.onRequest(verb, resource, statusCode(err) ?? 0);
+      throw err;
+    }
+  }
+
+  async createOffer(offer: ResourceOffer): Promise<ResourceOffer> {
+    return this.call("create", PLURAL.resourceOffer, () =>
+      this.co.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: offer.metadata.namespace ?? "",
+        plural: PLURAL.resourceOffer,
+        body: offer,
+        fieldManager: FIELD_MANAGER,
+      }),
+    ) as Promise<ResourceOffer>;
+  }
+
+  /** Merge-patches an offer's status; with `resourceVersion`, fails with 409 if the offer changed since. */
+  async patchOfferStatus(
+    namespace: string,
+    name: string,
+    status: Partial<ResourceOfferStatus>,
+    resourceVersion?: string,
+  ): Promise<void> {
+    await this.call("patch", `${PLURAL.resourceOffer}/status`, () =>
+      this.co.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL.resourceOffer,
+          name,
+          body: { metadata: resourceVersion ? { resourceVersion } : {}, status },
+          fieldManager: FIELD_MANAGER,
+        },
+        mergePatch,
+      ),
+    );
+  }
+
+  async deleteOffer(namespace: string, name: string): Promise<void> {
+    await this.call("delete", PLURAL.resourceOffer, () =>
+      this.co.deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL.resourceOffer,
+        name,
+      }),
+    ).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+
+  async createPod(pod: V1Pod): Promise<V1Pod> {
+    return this.call("create", "pods", () =>
+      this.core.createNamespacedPod({
+        namespace: pod.metadata?.namespace ?? "",
+        body: pod,
+        fieldManager: FIELD_MANAGER,
+        // Unknown fields in a task's template are an error the framework should see, not silently dropped.
+        fieldValidation: "Strict",
+      }),
+    );
+  }
+
+  async readPod(namespace: string, name: string): Promise<V1Pod | undefined> {
+    try {
+      return await this.call("get", "pods", () => this.core.readNamespacedPod({ namespace, name }));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async deletePod(namespace: string, name: string, uid?: string): Promise<void> {
+    await this.call("delete", "pods", () =>
+      this.core.deleteNamespacedPod({
+        namespace,
+        name,
+        ...(uid ? { body: { preconditions: { uid } } } : {}),
+      }),
+    ).catch((err: unknown) => {
+      if (!isNotFound(err) && statusCode(err) !== 409) throw err;
+    });
+  }
+
+  /** Replaces the whole status (a merge patch would keep map keys that disappeared). */
+  async putFrameworkStatus(namespace: string, name: string, status: FrameworkStatus): Promise<void> {
+    await this.call("patch", `${PLURAL.framework}/status`, () =>
+      this.co.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL.framework,
+          name,
+          body: [{ op: "add", path: "/status", value: status }],
+          fieldManager: FIELD_MANAGER,
+        },
+        jsonPatch,
+      ),
+    );
+  }
+
+  /** Replaces the finalizer list with a JSON-patch `test` on resourceVersion: no lost updates. */
+  async setFrameworkFinalizers(
+    namespace: string,
+    name: string,
+    finalizers: string[],
+    resourceVersion: string,
+  ): Promise<void> {
+    await this.call("patch", PLURAL.framework, () =>
+      this.co.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL.framework,
+          name,
+          body: [
+            { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
+            { op: "add", path: "/metadata/finalizers", value: finalizers },
+          ],
+          fieldManager: FIELD_MANAGER,
+        },
+        jsonPatch,
+      ),
+    );
+  }
+
+  /** A Kubernetes Event on an object, for transitions a user must see. Best effort. */
+  async event(
+    regarding: { kind: string; namespace?: string; name: string; uid?: string; apiVersion?: string },
+    type: "Normal" | "Warning",
+    reason: string,
+    note: string,
+  ): Promise<void> {
+    const namespace = regarding.namespace || "default";
+    await this.call("create", "events", () =>
+      this.events.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${regarding.name.slice(0, 200)}.`, namespace },
+          eventTime: new Date() as never,
+          reportingController: "kubeoffers.io/controller",
+          reportingInstance: this.instance,
+          action: reason,
+          reason,
+          type,
+          note: note.slice(0, 1000),
+          regarding: {
+            apiVersion: regarding.apiVersion ?? API_VERSION,
+            kind: regarding.kind,
+            namespace: regarding.namespace,
+            name: regarding.name,
+            uid: regarding.uid,
+          },
+        },
+      }),
+    ).catch(() => {});
+  }
+}
+
+export { KIND };

@@ -1,0 +1,40 @@
+// Installs (server-side applies) the generated CRDs from config/crd and waits until the API
+// server serves them. Used by the local harness, tests and `npm start`; Helm does it in clusters.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ApiextensionsV1Api,
+  type KubeConfig,
+  type V1CustomResourceDefinition,
+} from "@kubernetes/client-node";
+import { parse } from "yaml";
+import { repoRoot } from "../local/binaries.ts";
+import { applyPatch } from "./patch.ts";
+
+export function loadCrds(dir = join(repoRoot, "config/crd")): V1CustomResourceDefinition[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f) => parse(readFileSync(join(dir, f), "utf8")) as V1CustomResourceDefinition);
+}
+
+export async function installCrds(kc: KubeConfig, timeoutMs = 30_000): Promise<void> {
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  const crds = loadCrds();
+  for (const crd of crds) {
+    await ext.patchCustomResourceDefinition(
+      { name: crd.metadata?.name ?? "", body: crd, fieldManager: "kube-offers-installer", force: true },
+      applyPatch,
+    );
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (const crd of crds) {
+    for (;;) {
+      const got = await ext.readCustomResourceDefinition({ name: crd.metadata?.name ?? "" });
+      if (got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+      if (Date.now() > deadline)
+        throw new Error(`CRD ${crd.metadata?.name} not established after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { type PodLike, taskStatusOf } from "./state.ts";
+
+const ready = { exists: true, ready: true };
+
+describe("taskStatusOf", () => {
+  const cases: [string, PodLike | undefined, { exists: boolean; ready: boolean } | undefined, string][] = [
+    ["no pod", undefined, ready, "TASK_LOST"],
+    ["just created", { status: {} }, ready, "TASK_STAGING"],
+    ["pending on node", { status: { phase: "Pending", startTime: "t" } }, ready, "TASK_STARTING"],
+    ["running", { status: { phase: "Running" } }, ready, "TASK_RUNNING"],
+    ["succeeded", { status: { phase: "Succeeded" } }, ready, "TASK_FINISHED"],
+    ["failed", { status: { phase: "Failed" } }, ready, "TASK_FAILED"],
+    [
+      "failed wins over deletion",
+      { metadata: { deletionTimestamp: "t" }, status: { phase: "Failed" } },
+      ready,
+      "TASK_FAILED",
+    ],
+    [
+      "being deleted",
+      { metadata: { deletionTimestamp: "t" }, status: { phase: "Running" } },
+      ready,
+      "TASK_KILLED",
+    ],
+    ["node gone", { status: { phase: "Running" } }, { exists: false, ready: false }, "TASK_LOST"],
+    ["node not ready", { status: { phase: "Running" } }, { exists: true, ready: false }, "TASK_UNREACHABLE"],
+    [
+      "finished on a dead node stays finished",
+      { status: { phase: "Succeeded" } },
+      { exists: false, ready: false },
+      "TASK_FINISHED",
+    ],
+  ];
+  it.each(cases)("%s", (_name, pod, node, want) => {
+    expect(taskStatusOf(pod, node).state).toBe(want);
+  });
+
+  it("names the exit code and OOM kills", () => {
+    const failed = (terminated: object) =>
+      taskStatusOf({ status: { phase: "Failed", containerStatuses: [{ state: { terminated } }] } });
+    expect(failed({ exitCode: 3 }).message).toBe("exited with code 3");
+    expect(failed({ exitCode: 137, reason: "OOMKilled" }).reason).toBe("REASON_CONTAINER_LIMITATION_MEMORY");
+  });
+});
