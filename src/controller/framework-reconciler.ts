@@ -9,7 +9,7 @@ import type { Resources, Scalars } from "../allocator/types.ts";
 import { KIND } from "../crds/constants.ts";
 import type { Framework, FrameworkStatus } from "../crds/framework.ts";
 import { isConflict } from "../kube/errors.ts";
-import { type TaskState, taskStatusOf } from "../tasks/state.ts";
+import { NODE_STATE_ANNOTATION, type TaskState, taskStatusOf } from "../tasks/state.ts";
 import { finished } from "./allocation-loop.ts";
 import type { ClusterCache, Obj } from "./cache.ts";
 import type { OperatorConfig } from "./config.ts";
@@ -95,6 +95,7 @@ export class FrameworkReconciler {
         (lease.spec.leaseDurationSeconds ?? 0) * 1000;
       requeue = Math.min(requeue, Math.max(50, lapse - now + 10));
     }
+    await this.markNodeTrouble(fw, now);
     const status = this.rollUp(fw, conn, now);
     const before = JSON.stringify(stripTimes(fw.status ?? {}));
     if (JSON.stringify(stripTimes(status)) !== before) {
@@ -105,6 +106,20 @@ export class FrameworkReconciler {
       }
     }
     return { requeueAfterMs: requeue };
+  }
+
+  /** Keeps the node-state annotation on live task Pods in step with their node's health. */
+  private async markNodeTrouble(fw: Obj<Framework>, now: number): Promise<void> {
+    const ns = fw.metadata.namespace ?? "";
+    for (const p of this.d.cache.podsOf(ns, fw.metadata.name ?? "")) {
+      if (isTerminalPod(p)) continue;
+      const nodeName = p.spec?.nodeName ?? "";
+      const lease = this.d.cache.leases.get(agentLeaseName(nodeName), this.d.config.agentLeaseNamespace);
+      const h = nodeHealth(this.d.cache.nodes.get(nodeName), lease, now);
+      const want = !h.exists ? "lost" : !h.ready ? "unreachable" : null;
+      const have = p.metadata?.annotations?.[NODE_STATE_ANNOTATION] ?? null;
+      if (want !== have) await this.d.writer.annotatePod(ns, p.metadata?.name ?? "", NODE_STATE_ANNOTATION, want);
+    }
   }
 
   private noticeRevive(key: string, fw: Obj<Framework>): void {

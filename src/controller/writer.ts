@@ -114,6 +114,18 @@ export class KubeWriter {
     }
   }
 
+  /** Sets (or, with null, removes) one annotation on a Pod. */
+  async annotatePod(namespace: string, name: string, key: string, value: string | null): Promise<void> {
+    await this.call("patch", "pods", () =>
+      this.core.patchNamespacedPod(
+        { namespace, name, body: { metadata: { annotations: { [key]: value } } }, fieldManager: FIELD_MANAGER },
+        mergePatch,
+      ),
+    ).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+
   async deletePod(namespace: string, name: string, uid?: string): Promise<void> {
     await this.call("delete", "pods", () =>
       this.core.deleteNamespacedPod({

@@ -36,6 +36,13 @@ describe("taskStatusOf", () => {
     expect(taskStatusOf(pod, node).state).toBe(want);
   });
 
+  it("falls back to the operator's node-state annotation", () => {
+    const pod = (v: string) => ({ metadata: { annotations: { "kubeoffers.io/node-state": v } }, status: { phase: "Running" } });
+    expect(taskStatusOf(pod("unreachable")).state).toBe("TASK_UNREACHABLE");
+    expect(taskStatusOf(pod("lost")).state).toBe("TASK_LOST");
+    expect(taskStatusOf(pod("unreachable"), ready).state).toBe("TASK_RUNNING");
+  });
+
   it("names the exit code and OOM kills", () => {
     const failed = (terminated: object) =>
       taskStatusOf({ status: { phase: "Failed", containerStatuses: [{ state: { terminated } }] } });

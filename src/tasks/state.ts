@@ -64,8 +64,24 @@ export interface TaskStatus {
 /** Annotation the operator sets on a Pod it deletes because the framework asked, or was torn down. */
 export const KILL_ANNOTATION = "kubeoffers.io/killed-by";
 
+/**
+ * Annotation the operator keeps on task Pods whose node is in trouble ("unreachable": not
+ * Ready or its agent stopped renewing; "lost": the Node is gone), so that readers without
+ * access to Nodes and agent Leases (framework schedulers, the Mesos API) map states the same.
+ */
+export const NODE_STATE_ANNOTATION = "kubeoffers.io/node-state";
+
+export function nodeHealthFromPod(pod: PodLike): NodeHealth | undefined {
+  const v = pod.metadata?.annotations?.[NODE_STATE_ANNOTATION];
+  if (v === "lost") return { exists: false, ready: false };
+  if (v === "unreachable") return { exists: true, ready: false };
+  return undefined;
+}
+
+/** Maps a Pod to its task state. Without `node`, the operator's node-state annotation is used. */
 export function taskStatusOf(pod: PodLike | undefined, node?: NodeHealth): TaskStatus {
   if (!pod) return { state: "TASK_LOST", reason: "REASON_RECONCILIATION", message: "task is unknown" };
+  node ??= nodeHealthFromPod(pod);
   const phase = pod.status?.phase ?? "Pending";
   const terminated = pod.status?.containerStatuses
     ?.map((c) => c.state?.terminated)
