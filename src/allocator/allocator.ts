@@ -44,6 +44,8 @@ interface Member extends Ranked {
 interface Fw {
   idx: number;
   id: string;
+  /** Position of id in name order: the DRF tie-break. */
+  rank: number;
   /** Null for a placeholder: a framework known only from allocations. */
   snap: FrameworkSnapshot | null;
   members: Map<RoleNode, Member>;
@@ -108,6 +110,8 @@ interface Agent {
   unresUsed: Vec;
   allocs: Map<Member, Resources>;
   usedPorts: PortRange[];
+  /** Cache of unreserved ports not in use; null when stale. */
+  freePorts: PortRange[] | null;
   filtered: Uint32Array;
   excluded: Uint32Array;
   /** This agent's share of availableHeadroom. */
@@ -255,8 +259,8 @@ export class Allocator {
       need: [],
       kidsNeed: [],
     };
-    node.leaf = { role: node, leaf: true, share: 0, key: name };
-    node.node = { role: node, leaf: false, share: 0, key: name };
+    node.leaf = { role: node, leaf: true, share: 0, rank: 0 };
+    node.node = { role: node, leaf: false, share: 0, rank: 0 };
     parent?.children.push(node);
     this.roles.set(name, node);
     this.dirty = true;
@@ -295,6 +299,7 @@ export class Allocator {
       unresUsed: [],
       allocs: new Map(),
       usedPorts: [],
+      freePorts: null,
       filtered: new Uint32Array(this.words),
       excluded: new Uint32Array(this.words),
       headroom: [],
@@ -323,6 +328,7 @@ export class Allocator {
     }
     a.unresTotal = unres.map(max0);
     a.unresPorts = portsDifference(snap.total.ports, reservedPorts);
+    a.freePorts = null;
     // Reservations changed: recompute what each role uses of the unreserved pool.
     a.unresUsed = [];
     for (const [role, used] of a.allocByRole) {
@@ -360,7 +366,15 @@ export class Allocator {
       idx = this.fwByIdx.length;
       if (idx >= this.words * 32) this.growWords(this.words * 2);
     }
-    const fw: Fw = { idx, id, snap: null, members: new Map(), listedMembers: [], timedFilters: new Map() };
+    const fw: Fw = {
+      idx,
+      id,
+      rank: 0,
+      snap: null,
+      members: new Map(),
+      listedMembers: [],
+      timedFilters: new Map(),
+    };
     this.fwByIdx[idx] = fw;
     this.frameworks.set(id, fw);
     this.dirty = true;
@@ -381,7 +395,7 @@ export class Allocator {
   private member(fw: Fw, role: RoleNode): Member {
     let m = fw.members.get(role);
     if (!m) {
-      m = { fw, role, alloc: [], listed: false, visit: -1, share: 0, key: fw.id };
+      m = { fw, role, alloc: [], listed: false, visit: -1, share: 0, rank: fw.rank };
       fw.members.set(role, m);
     }
     return m;
@@ -543,17 +557,30 @@ export class Allocator {
     if (m) this.untrack(m, a, resources);
   }
 
-  private track(m: Member, a: Agent, res: Resources): void {
+  /** Records res as held by m on a. `owned`: res is a fresh object this class may keep. */
+  private track(m: Member, a: Agent, res: Resources, owned = false): void {
     const prev = a.allocs.get(m);
-    const scalars: Scalars = prev ? { ...prev.scalars } : {};
-    for (const k in res.scalars) {
-      const v = (scalars[k] ?? 0) + (res.scalars[k] ?? 0);
-      if (v !== 0) scalars[k] = v;
+    if (prev) {
+      const scalars: Scalars = { ...prev.scalars };
+      for (const k in res.scalars) {
+        const v = (scalars[k] ?? 0) + (res.scalars[k] ?? 0);
+        if (v !== 0) scalars[k] = v;
+      }
+      a.allocs.set(m, { scalars, ports: portsUnion(prev.ports, res.ports) });
+    } else {
+      a.allocs.set(m, owned ? res : { scalars: { ...res.scalars }, ports: res.ports.slice() });
     }
-    const ports = prev ? portsUnion(prev.ports, res.ports) : res.ports;
-    a.allocs.set(m, { scalars, ports });
-    if (res.ports.length > 0) a.usedPorts = portsUnion(a.usedPorts, res.ports);
+    if (res.ports.length > 0) {
+      a.usedPorts = portsUnion(a.usedPorts, res.ports);
+      if (a.freePorts !== null) a.freePorts = portsDifference(a.freePorts, res.ports);
+    }
     this.account(m, a, res.scalars, 1);
+  }
+
+  private freeUnreservedPorts(a: Agent): PortRange[] {
+    if (a.freePorts === null)
+      a.freePorts = a.unresPorts.length > 0 ? portsDifference(a.unresPorts, a.usedPorts) : [];
+    return a.freePorts;
   }
 
   private untrack(m: Member, a: Agent, res: Resources): void {
@@ -571,13 +598,21 @@ export class Allocator {
         any = true;
       }
     }
-    const ports = res.ports.length > 0 ? portsDifference(prev.ports, res.ports) : prev.ports;
+    const freed =
+      res.ports.length > 0 && prev.ports.length > 0 ? portsIntersection(prev.ports, res.ports) : [];
+    const ports = freed.length > 0 ? portsDifference(prev.ports, freed) : prev.ports;
     if (any || ports.length > 0) a.allocs.set(m, { scalars: left, ports });
     else a.allocs.delete(m);
-    if (ports !== prev.ports) {
-      let used: PortRange[] = [];
-      for (const r of a.allocs.values()) if (r.ports.length > 0) used = portsUnion(used, r.ports);
+    if (freed.length > 0) {
+      // A port stays in use while another allocation on the agent still holds it.
+      let used = portsDifference(a.usedPorts, freed);
+      for (const [other, r] of a.allocs) {
+        if (other === m || r.ports.length === 0) continue;
+        const still = portsIntersection(r.ports, freed);
+        if (still.length > 0) used = portsUnion(used, still);
+      }
       a.usedPorts = used;
+      a.freePorts = null;
     }
     this.account(m, a, removed, -1);
   }
@@ -779,6 +814,11 @@ export class Allocator {
       }
     }
     // Eligible members, in DRF order.
+    const fws = [...this.frameworks.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const [i, fw] of fws.entries()) {
+      fw.rank = i;
+      for (const m of fw.members.values()) m.rank = i;
+    }
     this.candidates.fill(0);
     this.gpuCapable.fill(0);
     this.candidateCount = 0;
@@ -787,7 +827,8 @@ export class Allocator {
       if (s?.gpuResources) setBit(this.gpuCapable, fw.idx);
       for (const m of fw.members.values()) {
         m.share = this.share(m.alloc, 1);
-        m.listed = s?.active === true && s.roles.includes(m.role.name) && !s.suppressedRoles.includes(m.role.name);
+        m.listed =
+          s?.active === true && s.roles.includes(m.role.name) && !s.suppressedRoles.includes(m.role.name);
         if (m.listed) {
           m.role.members.push(m);
           fw.listedMembers.push(m);
@@ -798,10 +839,12 @@ export class Allocator {
         this.candidateCount++;
       }
     }
-    const byRank = (a: Ranked, b: Ranked) =>
-      a.share - b.share || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    const byRank = (a: Ranked, b: Ranked) => a.share - b.share || a.rank - b.rank;
     this.topEntries.length = 0;
-    for (const n of roles) {
+    roles.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const [i, n] of roles.entries()) {
+      n.leaf.rank = i;
+      n.node.rank = i;
       n.members.sort(byRank);
       n.leaf.share = this.share(n.own, n.weight);
       n.node.share = this.share(n.subtree, n.weight);
@@ -844,6 +887,13 @@ export class Allocator {
 
   // ---------------------------------------------------------------- the cycle
 
+  /** Rebuilds derived state now instead of in the next allocate(), e.g. after a bulk load. */
+  refresh(): void {
+    if (this.dirty) this.rebuild();
+    this.roleOrder();
+    this.sortedAgents();
+  }
+
   /** One allocation cycle. Offered resources are tracked as allocated until recovered. */
   allocate(now: number): OfferDecision[] {
     this.expireFilters(now);
@@ -867,7 +917,7 @@ export class Allocator {
   private agentEmpty(a: Agent): boolean {
     for (let i = 0; i < a.unresTotal.length; i++)
       if ((a.unresTotal[i] ?? 0) > (a.unresUsed[i] ?? 0)) return false;
-    if (a.unresPorts.length > 0 && portsDifference(a.unresPorts, a.usedPorts).length > 0) return false;
+    if (this.freeUnreservedPorts(a).length > 0) return false;
     for (const [role, res] of a.reservations) {
       const used = a.allocByRole.get(role) ?? [];
       for (let i = 0; i < res.vec.length; i++) if ((res.vec[i] ?? 0) > (used[i] ?? 0)) return false;
@@ -936,12 +986,7 @@ export class Allocator {
           if (fw) for (const m of fw.listedMembers) picked.push(m);
         }
       }
-      picked.sort(
-        (x, y) =>
-          x.role.orderPos - y.role.orderPos ||
-          x.share - y.share ||
-          (x.key < y.key ? -1 : x.key > y.key ? 1 : 0),
-      );
+      picked.sort((x, y) => x.role.orderPos - y.role.orderPos || x.share - y.share || x.rank - y.rank);
       for (const m of picked) {
         this.offer(m, a, false);
         if (this.agentEmpty(a)) return;
@@ -1013,7 +1058,7 @@ export class Allocator {
       }
     }
     const res = a.reservations.get(role);
-    let ports = a.unresPorts.length > 0 ? portsDifference(a.unresPorts, a.usedPorts) : [];
+    let ports = this.freeUnreservedPorts(a);
     if (res) {
       const used = a.allocByRole.get(role) ?? [];
       for (let i = 0; i < res.vec.length; i++) {
@@ -1052,12 +1097,15 @@ export class Allocator {
         framework: m.fw.id,
         role: m.role.name,
         agent: a.name,
-        resources: { scalars: { ...offer.scalars }, ports: offer.ports.map((p) => ({ ...p })) },
+        resources: {
+          scalars: { ...offer.scalars },
+          ports: offer.ports.map((p) => ({ begin: p.begin, end: p.end })),
+        },
       };
       this.out.push(d);
       if (this.stage1Ran) a.decisions?.set(m, d);
     }
-    this.track(m, a, offer);
+    this.track(m, a, offer, true);
   }
 
   // ---------------------------------------------------------------- introspection

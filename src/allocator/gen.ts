@@ -65,19 +65,30 @@ const agentArb = (i: number): fc.Arbitrary<AgentSnapshot> =>
       reservationRole: fc.option(fc.constantFrom(...ROLE_POOL), { nil: undefined }),
       quarters: fc.integer({ min: 1, max: 3 }),
       portMask: fc.integer({ min: 0, max: 7 }),
-      available: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+      available: fc.oneof(
+        { weight: 5, arbitrary: fc.constant(true) },
+        { weight: 1, arbitrary: fc.constant(false) },
+      ),
     })
     .map(({ total, zone, reservationRole, quarters, portMask, available }) => ({
       name: `agent-${i}`,
-      attributes: zone ? { zone } : {},
+      attributes: (zone ? { zone } : {}) as Record<string, string>,
       total,
       reservations: reservationRole ? { [reservationRole]: part(total, quarters, portMask) } : {},
       available,
     }));
 
 const constraintArb: fc.Arbitrary<AttributeConstraint> = fc.oneof(
-  fc.record({ attribute: fc.constant("zone"), operator: fc.constant("In" as const), values: fc.constant(["a"]) }),
-  fc.record({ attribute: fc.constant("zone"), operator: fc.constant("NotIn" as const), values: fc.constant(["a"]) }),
+  fc.record({
+    attribute: fc.constant("zone"),
+    operator: fc.constant("In" as const),
+    values: fc.constant<string[]>(["a"]),
+  }),
+  fc.record({
+    attribute: fc.constant("zone"),
+    operator: fc.constant("NotIn" as const),
+    values: fc.constant<string[]>(["a"]),
+  }),
   fc.record({ attribute: fc.constant("zone"), operator: fc.constant("Exists" as const) }),
 );
 
@@ -88,11 +99,17 @@ const frameworkArb = (i: number): fc.Arbitrary<FrameworkSnapshot> =>
       suppress: fc.integer({ min: 0, max: 7 }),
       gpu: fc.boolean(),
       constraints: fc.oneof(
-        { weight: 4, arbitrary: fc.constant([]) },
+        { weight: 4, arbitrary: fc.constant<AttributeConstraint[]>([]) },
         { weight: 1, arbitrary: fc.array(constraintArb, { maxLength: 1 }) },
       ),
-      active: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-      bigMin: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      active: fc.oneof(
+        { weight: 5, arbitrary: fc.constant(true) },
+        { weight: 1, arbitrary: fc.constant(false) },
+      ),
+      bigMin: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(false) },
+        { weight: 1, arbitrary: fc.constant(true) },
+      ),
     })
     .map(({ roles, suppress, gpu, constraints, active, bigMin }) => ({
       id: `ns/fw-${i}`,
@@ -132,7 +149,10 @@ export function clusterArb(opts: ClusterOptions = {}): fc.Arbitrary<Snapshot> {
       agentCount: fc.integer({ min: 1, max: maxAgents }),
       fwCount: fc.integer({ min: 1, max: maxFrameworks }),
       seed: fc.integer({ min: 0, max: 1000 }),
-      roles: opts.quota === false ? fc.constant([]) : fc.uniqueArray(roleArb, { maxLength: 3, selector: (r) => r.name }),
+      roles:
+        opts.quota === false
+          ? fc.constant<RoleSnapshot[]>([])
+          : fc.uniqueArray(roleArb, { maxLength: 3, selector: (r) => r.name }),
       minAlloc: fc.constantFrom("default", "none", "cpu"),
       excludeDisk: fc.boolean(),
     })
@@ -152,7 +172,11 @@ export function clusterArb(opts: ClusterOptions = {}): fc.Arbitrary<Snapshot> {
             { maxLength: 4 },
           ),
           filterSpecs: fc.array(
-            fc.record({ f: fc.nat(), a: fc.nat(), until: fc.constantFrom(NOW - 1, NOW, NOW + 5000, Infinity) }),
+            fc.record({
+              f: fc.nat(),
+              a: fc.nat(),
+              until: fc.constantFrom(NOW - 1, NOW, NOW + 5000, Infinity),
+            }),
             { maxLength: 4 },
           ),
         })
@@ -170,9 +194,18 @@ export function clusterArb(opts: ClusterOptions = {}): fc.Arbitrary<Snapshot> {
             const unreservedPorts = agent.total.ports.filter(
               (p) => !Object.values(agent.reservations).some((r) => r.ports.some((q) => q.begin === p.begin)),
             );
-            const res = part({ scalars: agent.total.scalars, ports: unreservedPorts }, s.quarters, s.portMask);
+            const res = part(
+              { scalars: agent.total.scalars, ports: unreservedPorts },
+              s.quarters,
+              s.portMask,
+            );
             // Ports may only be used once across allocations.
-            res.ports = res.ports.filter((p) => !allocations.some((x) => x.agent === agent.name && x.resources.ports.some((q) => q.begin === p.begin)));
+            res.ports = res.ports.filter(
+              (p) =>
+                !allocations.some(
+                  (x) => x.agent === agent.name && x.resources.ports.some((q) => q.begin === p.begin),
+                ),
+            );
             allocations.push({ framework: fw.id, role, agent: agent.name, resources: res });
           }
           const filters: RefusalFilter[] = filterSpecs.map((s) => ({

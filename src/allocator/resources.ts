@@ -50,6 +50,7 @@ export function portsUnion(a: readonly PortRange[], b: readonly PortRange[]): Po
 }
 
 export function portsDifference(a: readonly PortRange[], b: readonly PortRange[]): PortRange[] {
+  if (a === b) return [];
   if (b.length === 0 || a.length === 0) return a.map((p) => ({ begin: p.begin, end: p.end }));
   const out: PortRange[] = [];
   let j = 0;

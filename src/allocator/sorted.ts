@@ -1,35 +1,43 @@
-// Arrays kept sorted by (share, key), as Mesos's DRF sorter orders its clients. An entry moves
-// with two native splices when its share changes, instead of re-sorting everything.
+// Arrays kept sorted by (share, rank), as Mesos's DRF sorter orders its clients (rank is the
+// position of the client's name in name order, so ties break by name without string compares).
+// An entry whose share changes slides to its new place; nothing is re-sorted.
 
 export interface Ranked {
   share: number;
-  key: string;
+  rank: number;
 }
 
 export function compareRanked(a: Ranked, b: Ranked): number {
-  return a.share - b.share || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  return a.share - b.share || a.rank - b.rank;
 }
 
-function lowerBound<T extends Ranked>(list: readonly T[], share: number, key: string): number {
-  let lo = 0;
-  let hi = list.length;
+function before(e: Ranked, share: number, rank: number): boolean {
+  return e.share < share || (e.share === share && e.rank < rank);
+}
+
+function lowerBound<T extends Ranked>(
+  list: readonly T[],
+  share: number,
+  rank: number,
+  lo = 0,
+  hi = list.length,
+): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const e = list[mid] as T;
-    if (e.share < share || (e.share === share && e.key < key)) lo = mid + 1;
+    if (before(list[mid] as T, share, rank)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
 export function insertRanked<T extends Ranked>(list: T[], e: T): number {
-  const i = lowerBound(list, e.share, e.key);
+  const i = lowerBound(list, e.share, e.rank);
   list.splice(i, 0, e);
   return i;
 }
 
 export function removeRanked<T extends Ranked>(list: T[], e: T): number {
-  const i = lowerBound(list, e.share, e.key);
+  const i = lowerBound(list, e.share, e.rank);
   if (list[i] !== e) return -1;
   list.splice(i, 1);
   return i;
@@ -38,18 +46,23 @@ export function removeRanked<T extends Ranked>(list: T[], e: T): number {
 /** Gives `e` a new share and moves it; true when its position changed. */
 export function updateRanked<T extends Ranked>(list: T[], e: T, share: number): boolean {
   if (share === e.share) return false;
-  const i = lowerBound(list, e.share, e.key);
-  if (list[i] !== e) {
-    e.share = share;
-    return false;
+  const i = lowerBound(list, e.share, e.rank);
+  e.share = share;
+  if (list[i] !== e) return false;
+  const next = list[i + 1];
+  if (next && compareRanked(e, next) > 0) {
+    // Moves right. Two native splices beat copyWithin and JS loops on long arrays.
+    const j = lowerBound(list, share, e.rank, i + 1) - 1;
+    list.splice(i, 1);
+    list.splice(j, 0, e);
+    return true;
   }
   const prev = list[i - 1];
-  const next = list[i + 1];
-  e.share = share;
-  // Cheap check for the common case of not moving at all.
-  if ((!prev || compareRanked(prev, e) < 0) && (!next || compareRanked(e, next) < 0)) return false;
-  list.splice(i, 1);
-  const j = lowerBound(list, e.share, e.key);
-  list.splice(j, 0, e);
-  return i !== j;
+  if (prev && compareRanked(prev, e) > 0) {
+    const j = lowerBound(list, share, e.rank, 0, i);
+    list.splice(i, 1);
+    list.splice(j, 0, e);
+    return true;
+  }
+  return false;
 }
