@@ -1,4 +1,5 @@
 import type { Scalars } from "../allocator/types.ts";
+import type { PodPolicy } from "./pod-policy.ts";
 
 /** Labels scoping an operator to one pool of agents and frameworks (unset: the unlabelled ones). */
 export const LABEL_POOL = "kubeoffers.io/pool";
@@ -22,6 +23,8 @@ export interface OperatorConfig {
   pool?: string;
   /** Identity used in Events and leader election. */
   instance: string;
+  /** Cluster-level launch policy checked for every task Pod (undefined: none; see pod-policy.ts). */
+  podPolicy?: PodPolicy;
 }
 
 export function defaultOperatorConfig(overrides: Partial<OperatorConfig> = {}): OperatorConfig {

@@ -24,6 +24,7 @@ import {
   roleLabelValue,
   taskPodName,
 } from "./names.ts";
+import { checkPodPolicy, type PodPolicy } from "./pod-policy.ts";
 
 export interface PlannedPod {
   name: string;
@@ -42,6 +43,8 @@ export interface PlanContext {
   existingPods: ReadonlyMap<string, string>;
   /** Extra labels every task Pod carries (e.g. the operator's pool). */
   labels?: Record<string, string>;
+  /** The cluster-level launch policy every task Pod must satisfy (pod-policy.ts). */
+  policy?: PodPolicy | undefined;
 }
 
 function fmt(r: Resources): string {
@@ -184,6 +187,10 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
         tasks.push({ id: p.task.id, pod: name, state: "TASK_STAGING" });
       }
     }
+  }
+  for (const p of pods) {
+    const violation = checkPodPolicy(p.pod, ctx.policy);
+    if (violation) return invalid("PolicyViolation", `task ${p.taskIds.join(",")}: ${violation}`);
   }
   return { ok: true, pods, tasks };
 }

@@ -1,6 +1,11 @@
 // Prometheus metrics under one prefix, named per Prometheus conventions (base units,
 // counters end in _total, bounded label sets).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { agentLeaseName } from "../agent/agent.ts";
+import { parseQuantity } from "../allocator/quantity.ts";
+import { objectNameToRole } from "../crds/names.ts";
+import type { ClusterCache } from "./cache.ts";
+import { agentView, offerPhase } from "./views.ts";
 
 export const PREFIX = "kubeoffers_";
 
@@ -21,6 +26,15 @@ export class Metrics {
   readonly leader: Gauge;
   readonly informerSynced: Gauge<"informer">;
   readonly informerRestarts: Counter<"informer">;
+  readonly quotaGuarantee: Gauge<"role" | "resource">;
+  readonly quotaLimit: Gauge<"role" | "resource">;
+  readonly roleWeight: Gauge<"role">;
+  readonly poolResources: Gauge<"resource">;
+  readonly agents: Gauge<"state">;
+  readonly outstandingOffers: Gauge<"namespace" | "framework">;
+  readonly leaderTransitions: Counter;
+  private clusterSource: ClusterMetricsSource | undefined;
+  private lastClusterCollect = 0;
 
   constructor(withProcessMetrics = true) {
     const r = this.registry;
@@ -43,24 +57,28 @@ export class Metrics {
       registers: [r],
     });
     this.tasks = new Gauge({
+      collect: () => this.collectCluster(),
       name: `${PREFIX}tasks`,
       help: "Tasks by framework and Mesos state.",
       labelNames: ["namespace", "framework", "state"],
       registers: [r],
     });
     this.dominantShare = new Gauge({
+      collect: () => this.collectCluster(),
       name: `${PREFIX}framework_dominant_share`,
       help: "The framework's DRF dominant share (0..1).",
       labelNames: ["namespace", "framework"],
       registers: [r],
     });
     this.allocated = new Gauge({
+      collect: () => this.collectCluster(),
       name: `${PREFIX}framework_allocated`,
       help: "Resources allocated to a framework's tasks, per role (cpu in cores, memory in bytes).",
       labelNames: ["namespace", "framework", "role", "resource"],
       registers: [r],
     });
     this.quotaConsumed = new Gauge({
+      collect: () => this.collectCluster(),
       name: `${PREFIX}role_quota_consumed`,
       help: "Resources a role holds (tasks and outstanding offers), against its quota.",
       labelNames: ["role", "resource"],
@@ -115,5 +133,174 @@ export class Metrics {
       labelNames: ["informer"],
       registers: [r],
     });
+    const collect = () => this.collectCluster();
+    this.quotaGuarantee = new Gauge({
+      name: `${PREFIX}role_quota_guarantee`,
+      help: "A role's quota guarantee from its ResourceRole (cpu in cores, memory in bytes).",
+      labelNames: ["role", "resource"],
+      registers: [r],
+      collect,
+    });
+    this.quotaLimit = new Gauge({
+      name: `${PREFIX}role_quota_limit`,
+      help: "A role's quota limit from its ResourceRole (cpu in cores, memory in bytes).",
+      labelNames: ["role", "resource"],
+      registers: [r],
+      collect,
+    });
+    this.roleWeight = new Gauge({
+      name: `${PREFIX}role_weight`,
+      help: "A role's DRF weight from its ResourceRole.",
+      labelNames: ["role"],
+      registers: [r],
+      collect,
+    });
+    this.poolResources = new Gauge({
+      name: `${PREFIX}pool_resources`,
+      help: "What the agents contribute to the pool in total (cpu in cores, memory in bytes).",
+      labelNames: ["resource"],
+      registers: [r],
+      collect,
+    });
+    this.agents = new Gauge({
+      name: `${PREFIX}agents`,
+      help: "Agents by state: available (offerable) or unavailable (lost, cordoned, draining).",
+      labelNames: ["state"],
+      registers: [r],
+      collect,
+    });
+    this.outstandingOffers = new Gauge({
+      name: `${PREFIX}offers_outstanding`,
+      help: "Offers waiting for their framework's answer.",
+      labelNames: ["namespace", "framework"],
+      registers: [r],
+      collect,
+    });
+    this.leaderTransitions = new Counter({
+      name: `${PREFIX}leader_election_transitions_total`,
+      help: "Times this replica started or stopped leading.",
+      registers: [r],
+    });
+  }
+
+  /**
+   * Derives the per-framework and per-role gauges at scrape time from the informer cache (the
+   * Frameworks' status roll-ups, ResourceRoles, Agents, offers), so every replica reports the same
+   * values and series of deleted frameworks disappear. Dashboards aggregate with max by(...).
+   */
+  bindCluster(source: ClusterMetricsSource): void {
+    this.clusterSource = source;
+  }
+
+  private collectCluster(): void {
+    const src = this.clusterSource;
+    if (!src) return;
+    const now = Date.now();
+    if (now - this.lastClusterCollect < 250) return; // one computation per scrape
+    this.lastClusterCollect = now;
+    for (const g of [
+      this.tasks,
+      this.dominantShare,
+      this.allocated,
+      this.quotaConsumed,
+      this.quotaGuarantee,
+      this.quotaLimit,
+      this.roleWeight,
+      this.poolResources,
+      this.agents,
+      this.outstandingOffers,
+    ] as Gauge<string>[])
+      g.reset();
+    const { cache } = src;
+    const consumed = new Map<string, number>();
+    const addTo = (role: string, res: Record<string, unknown> | undefined) => {
+      // Hierarchical roles: a parent's quota covers its children (Mesos quota semantics).
+      const parts = role.split("/");
+      for (const [k, v] of Object.entries(res ?? {})) {
+        const n = baseUnits(k, v);
+        if (n === undefined) continue;
+        for (let i = 1; i <= parts.length; i++) {
+          const key = `${parts.slice(0, i).join("/")}\u0000${k}`;
+          consumed.set(key, (consumed.get(key) ?? 0) + n);
+        }
+      }
+    };
+    for (const f of cache.frameworks.list()) {
+      const st = f.status;
+      if (!st) continue;
+      const labels = { namespace: f.metadata.namespace ?? "", framework: f.metadata.name ?? "" };
+      if (st.dominantShare !== undefined) this.dominantShare.set(labels, st.dominantShare);
+      for (const [state, n] of Object.entries(st.tasks ?? {})) this.tasks.set({ ...labels, state }, n ?? 0);
+      for (const [role, res] of Object.entries(st.allocated ?? {})) {
+        for (const [k, v] of Object.entries(res ?? {})) {
+          const n = baseUnits(k, v);
+          if (n !== undefined) this.allocated.set({ ...labels, role, resource: k }, n);
+        }
+        addTo(role, res as Record<string, unknown>);
+      }
+      for (const [role, res] of Object.entries(st.offered ?? {})) addTo(role, res as Record<string, unknown>);
+    }
+    for (const [key, n] of consumed) {
+      const [role = "", resource = ""] = key.split("\u0000");
+      this.quotaConsumed.set({ role, resource }, n);
+    }
+    for (const r of cache.roles.list()) {
+      let role: string;
+      try {
+        role = objectNameToRole(r.metadata.name ?? "");
+      } catch {
+        continue;
+      }
+      this.roleWeight.set({ role }, r.spec?.weight ?? 1);
+      for (const [k, v] of Object.entries(r.spec?.guarantees ?? {})) {
+        const n = baseUnits(k, v);
+        if (n !== undefined) this.quotaGuarantee.set({ role, resource: k }, n);
+      }
+      for (const [k, v] of Object.entries(r.spec?.limits ?? {})) {
+        const n = baseUnits(k, v);
+        if (n !== undefined) this.quotaLimit.set({ role, resource: k }, n);
+      }
+    }
+    let available = 0;
+    let unavailable = 0;
+    const pool = new Map<string, number>();
+    for (const a of cache.agents.list()) {
+      const lease = cache.leases.get(agentLeaseName(a.metadata.name ?? ""), src.agentLeaseNamespace);
+      const v = agentView(a, lease, now);
+      if (!v) continue;
+      if (v.offerable) available++;
+      else unavailable++;
+      for (const [k, n] of Object.entries(v.total.scalars))
+        pool.set(k, (pool.get(k) ?? 0) + (k === "cpu" ? n / 1000 : n));
+    }
+    this.agents.set({ state: "available" }, available);
+    this.agents.set({ state: "unavailable" }, unavailable);
+    for (const [k, n] of pool) this.poolResources.set({ resource: k }, n);
+    const outstanding = new Map<string, number>();
+    for (const o of cache.offers.list()) {
+      if (offerPhase(o) !== "Offered") continue;
+      const key = `${o.metadata.namespace ?? ""}/${o.spec?.framework ?? ""}`;
+      outstanding.set(key, (outstanding.get(key) ?? 0) + 1);
+    }
+    for (const [key, n] of outstanding) {
+      const i = key.indexOf("/");
+      this.outstandingOffers.set({ namespace: key.slice(0, i), framework: key.slice(i + 1) }, n);
+    }
+  }
+}
+
+export interface ClusterMetricsSource {
+  cache: ClusterCache;
+  agentLeaseNamespace: string;
+}
+
+/** A quantity in Prometheus base units: cpu in cores, bytes for memory, counts otherwise. */
+function baseUnits(resource: string, v: unknown): number | undefined {
+  if (typeof v !== "string" && typeof v !== "number") return undefined; // port ranges
+  try {
+    const n = parseQuantity(resource, v);
+    return resource === "cpu" ? n / 1000 : n;
+  } catch {
+    return undefined;
   }
 }

@@ -171,6 +171,7 @@ export class OfferReconciler {
     const plan = planLaunch(offer, {
       frameworkUid: fw.metadata.uid ?? "",
       existingPods,
+      policy: this.d.config.podPolicy,
       ...(this.d.config.pool ? { labels: { [LABEL_POOL]: this.d.config.pool } } : {}),
     });
     if (!plan.ok) {
