@@ -139,6 +139,8 @@ export interface ClusterOptions {
   maxAgents?: number;
   maxFrameworks?: number;
   quota?: boolean;
+  /** Existing allocations fit the agent: a role uses only its own reservation and the unreserved part. */
+  fit?: boolean;
 }
 
 export function clusterArb(opts: ClusterOptions = {}): fc.Arbitrary<Snapshot> {
@@ -194,8 +196,14 @@ export function clusterArb(opts: ClusterOptions = {}): fc.Arbitrary<Snapshot> {
             const unreservedPorts = agent.total.ports.filter(
               (p) => !Object.values(agent.reservations).some((r) => r.ports.some((q) => q.begin === p.begin)),
             );
+            const reservation = Object.entries(agent.reservations)[0];
+            let base = agent.total.scalars;
+            if (opts.fit && reservation && reservation[0] !== role) {
+              base = { ...base };
+              for (const [k, v] of Object.entries(reservation[1].scalars)) base[k] = (base[k] ?? 0) - v;
+            }
             const res = part(
-              { scalars: agent.total.scalars, ports: unreservedPorts },
+              { scalars: base, ports: unreservedPorts },
               s.quarters,
               s.portMask,
             );
