@@ -1,0 +1,57 @@
+// Building tasks: a TaskInfo from an image and a command, without writing a PodSpec by hand.
+import type { TaskInfoInput } from "../crds/offer.ts";
+import type { ResourceMap } from "./resources.ts";
+
+/**
+ * Annotations the local node simulator (src/local/node-simulator.ts) obeys, so tasks complete on
+ * simulated nodes (`npm start`, tests). Real kubelets ignore them.
+ */
+export const SIM_START_SECONDS = "sim.kubeoffers.io/start-seconds";
+export const SIM_RUN_SECONDS = "sim.kubeoffers.io/run-seconds";
+export const SIM_EXIT_CODE = "sim.kubeoffers.io/exit-code";
+
+export interface CommandTaskOptions {
+  /** Unique within the framework (a DNS label): the Pod is `<framework>-<id>`. */
+  id: string;
+  /** What to take from the offer, e.g. from OfferBin.place(). */
+  resources: ResourceMap;
+  image?: string;
+  /** A shell command line run with `sh -c` (ignored when `command` is set). */
+  shell?: string;
+  command?: string[];
+  args?: string[];
+  env?: Record<string, string>;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** On simulated nodes: seconds before it starts, seconds it runs (omit: until killed), exit code. */
+  simulate?: { startSeconds?: number; runSeconds?: number; exitCode?: number };
+}
+
+/** A task running one container. Its resources become the container's requests and limits. */
+export function commandTask(o: CommandTaskOptions): TaskInfoInput {
+  const annotations: Record<string, string> = { ...(o.annotations ?? {}) };
+  if (o.simulate?.startSeconds !== undefined)
+    annotations[SIM_START_SECONDS] = String(o.simulate.startSeconds);
+  if (o.simulate?.runSeconds !== undefined) annotations[SIM_RUN_SECONDS] = String(o.simulate.runSeconds);
+  if (o.simulate?.exitCode !== undefined) annotations[SIM_EXIT_CODE] = String(o.simulate.exitCode);
+  const command = o.command ?? (o.shell !== undefined ? ["sh", "-c", o.shell] : undefined);
+  const container: Record<string, unknown> = {
+    name: "main",
+    image: o.image ?? "busybox:1.36",
+    ...(command ? { command } : {}),
+    ...(o.args ? { args: o.args } : {}),
+    ...(o.env ? { env: Object.entries(o.env).map(([name, value]) => ({ name, value })) } : {}),
+  };
+  const metadata = {
+    ...(o.labels && Object.keys(o.labels).length ? { labels: o.labels } : {}),
+    ...(Object.keys(annotations).length ? { annotations } : {}),
+  };
+  return {
+    id: o.id,
+    resources: o.resources as TaskInfoInput["resources"],
+    template: {
+      ...(Object.keys(metadata).length ? { metadata } : {}),
+      spec: { containers: [container] },
+    },
+  };
+}
