@@ -206,6 +206,15 @@ export class AllocationLoop {
 
     const snapshot = this.snapshot(now, agents, frameworks, connected, allocations, touched);
     const decisions = allocate(snapshot, now);
+    this.d.log.debug(
+      {
+        agents: snapshot.agents.length,
+        frameworks: snapshot.frameworks.length,
+        filters: snapshot.filters.length,
+        decisions: decisions.length,
+      },
+      "allocation cycle",
+    );
     this.d.metrics.allocationDecisions.inc(decisions.length);
     await this.writeOffers(decisions, frameworks, agents, now);
   }
@@ -384,6 +393,7 @@ export class AllocationLoop {
               created.metadata.resourceVersion,
             );
             this.d.metrics.offers.inc({ outcome: "offered" });
+            this.d.log.debug({ offer: name, namespace, agent: d.agent, role: d.role }, "offer made");
           } catch (err) {
             if (isConflict(err)) return; // the framework already answered: the status is its business now
             this.d.assumptions.forgetOffer(key);

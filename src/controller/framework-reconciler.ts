@@ -8,7 +8,7 @@ import { add, emptyResources } from "../allocator/resources.ts";
 import type { Resources, Scalars } from "../allocator/types.ts";
 import { KIND } from "../crds/constants.ts";
 import type { Framework, FrameworkStatus } from "../crds/framework.ts";
-import { isConflict } from "../kube/errors.ts";
+import { isConflict, isNotFound } from "../kube/errors.ts";
 import { NODE_STATE_ANNOTATION, type TaskState, taskStatusOf } from "../tasks/state.ts";
 import { finished } from "./allocation-loop.ts";
 import type { ClusterCache, Obj } from "./cache.ts";
@@ -51,6 +51,15 @@ export class FrameworkReconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    try {
+      return await this.reconcileOnce(key);
+    } catch (err) {
+      if (isNotFound(err)) return undefined; // deleted meanwhile: the delete event brings us back
+      throw err;
+    }
+  }
+
+  private async reconcileOnce(key: string): Promise<ReconcileResult | undefined> {
     const { namespace, name } = splitKey(key);
     const fw = this.d.cache.frameworks.get(name, namespace);
     if (!fw) {
@@ -118,7 +127,8 @@ export class FrameworkReconciler {
       const h = nodeHealth(this.d.cache.nodes.get(nodeName), lease, now);
       const want = !h.exists ? "lost" : !h.ready ? "unreachable" : null;
       const have = p.metadata?.annotations?.[NODE_STATE_ANNOTATION] ?? null;
-      if (want !== have) await this.d.writer.annotatePod(ns, p.metadata?.name ?? "", NODE_STATE_ANNOTATION, want);
+      if (want !== have)
+        await this.d.writer.annotatePod(ns, p.metadata?.name ?? "", NODE_STATE_ANNOTATION, want);
     }
   }
 

@@ -118,7 +118,9 @@ export class OfferReconciler {
           ...status,
           conditions: [finished(status.phase, status.reason ?? status.phase, status.message ?? "")],
         },
-        offer.metadata.resourceVersion,
+        // Only expiry races with the framework (an answer written meanwhile must win); an
+        // answered offer's spec cannot change any more, so its outcome is written unconditionally.
+        offer.spec.response ? undefined : offer.metadata.resourceVersion,
       );
     } catch (err) {
       if (isConflict(err)) throw new Error(`offer ${ns}/${name} changed while being finished; retrying`);
@@ -233,7 +235,6 @@ export class OfferReconciler {
       }
     }
     if (FAILPOINT === "after-launch-before-status") process.kill(process.pid, "SIGKILL");
-    this.d.filters.add(fwId, offer.spec.agent, this.refuseUntil(offer, now));
     if (launched === 0 && tasks.length > 0) {
       await this.finish(
         offer,
@@ -242,6 +243,8 @@ export class OfferReconciler {
       );
       return;
     }
+    // Mesos applies the answer's filter to the resources an accept leaves unused, too.
+    this.d.filters.add(fwId, offer.spec.agent, this.refuseUntil(offer, now));
     await this.finish(
       offer,
       {

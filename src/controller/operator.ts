@@ -5,6 +5,7 @@ import type { KubeConfig, V1Lease, V1Pod } from "@kubernetes/client-node";
 import { LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/constants.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
+import { apiMessage } from "../kube/errors.ts";
 import { AllocationLoop } from "./allocation-loop.ts";
 import { ClusterCache, type Obj } from "./cache.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
@@ -50,7 +51,7 @@ export class Operator {
     const m = this.metrics;
     this.cache = new ClusterCache(kc, this.config.pool, (name, err, ms) => {
       m.informerRestarts.inc({ informer: name });
-      this.log.warn({ informer: name, err: String(err), restartInMs: ms }, "informer failed; restarting");
+      this.log.warn({ informer: name, err: apiMessage(err), restartInMs: ms }, "informer failed; restarting");
     });
     const writer = new KubeWriter(kc, this.config.instance, (verb, resource, code) =>
       m.apiRequests.inc({ verb, resource, code: String(code) }),
@@ -59,7 +60,7 @@ export class Operator {
       onResult: (queue: string, result: string, seconds: number, err?: unknown) => {
         m.reconcile.inc({ controller: queue, result });
         m.reconcileTime.observe({ controller: queue }, seconds);
-        if (err) this.log.warn({ controller: queue, err: String(err) }, "reconcile failed; will retry");
+        if (err) this.log.warn({ controller: queue, err: apiMessage(err) }, "reconcile failed; will retry");
       },
       onDepth: (queue: string, depth: number) => m.queueDepth.set({ queue }, depth),
       onLatency: (queue: string, seconds: number) => m.queueLatency.observe({ queue }, seconds),

@@ -118,7 +118,12 @@ export class KubeWriter {
   async annotatePod(namespace: string, name: string, key: string, value: string | null): Promise<void> {
     await this.call("patch", "pods", () =>
       this.core.patchNamespacedPod(
-        { namespace, name, body: { metadata: { annotations: { [key]: value } } }, fieldManager: FIELD_MANAGER },
+        {
+          namespace,
+          name,
+          body: { metadata: { annotations: { [key]: value } } },
+          fieldManager: FIELD_MANAGER,
+        },
         mergePatch,
       ),
     ).catch((err: unknown) => {
@@ -158,6 +163,22 @@ export class KubeWriter {
 
   /** Replaces the finalizer list with a JSON-patch `test` on resourceVersion: no lost updates. */
   async setFrameworkFinalizers(
+    namespace: string,
+    name: string,
+    finalizers: string[],
+    resourceVersion: string,
+  ): Promise<void> {
+    try {
+      await this.patchFinalizers(namespace, name, finalizers, resourceVersion);
+    } catch (err) {
+      if (isNotFound(err)) return; // already gone: nothing to finalize
+      // A failed `test` op is a 422: the object changed under us; retry from a fresh cache.
+      if (statusCode(err) === 422) throw new Error(`framework ${namespace}/${name} changed; retrying`);
+      throw err;
+    }
+  }
+
+  private async patchFinalizers(
     namespace: string,
     name: string,
     finalizers: string[],

@@ -1,0 +1,325 @@
+// The controller process: flags and environment → Operator, leader election on a Lease, and the
+// HTTP endpoints (/metrics, /healthz, /readyz). Every replica keeps its informer cache warm;
+// only the one holding the Lease allocates and launches. Run: node src/controller/main.ts --help
+
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { parseQuantity } from "../allocator/quantity.ts";
+import type { OperatorConfig } from "./config.ts";
+import { type Check, startHttpServer } from "./http-server.ts";
+import { LEASE_DURATION_MS, LeaderElector, RENEW_DEADLINE_MS, RETRY_PERIOD_MS } from "./leader-election.ts";
+import { createLogger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { Operator } from "./operator.ts";
+import { STRICT_POD_POLICY } from "./pod-policy.ts";
+
+const HELP = `kube-offers controller
+
+Usage: node src/controller/main.ts [flags]   (every flag also reads the environment variable shown)
+
+  --kubeconfig PATH                 KUBECONFIG; default: $KUBECONFIG, ~/.kube/config, in-cluster
+  --config PATH                     CONFIG_FILE; YAML or JSON operator settings (see below)
+  --http-port N                     HTTP_PORT (8080): /metrics, /healthz, /readyz
+  --http-host ADDR                  HTTP_HOST (0.0.0.0)
+  --leader-elect BOOL               LEADER_ELECT (true); false: act alone, for a single replica
+  --leader-election-namespace NS    LEADER_ELECTION_NAMESPACE, else POD_NAMESPACE (kube-offers-system)
+  --leader-election-id NAME         LEADER_ELECTION_ID (kube-offers-controller): the Lease's name
+  --lease-duration D                LEASE_DURATION (15s)
+  --renew-deadline D                RENEW_DEADLINE (10s)
+  --retry-period D                  RETRY_PERIOD (2s)
+  --identity ID                     POD_NAME, else <hostname>_<uuid>
+  --pool NAME                       POOL: manage only agents/frameworks labelled kubeoffers.io/pool=NAME
+  --agent-lease-namespace NS        AGENT_LEASE_NAMESPACE, else POD_NAMESPACE (kube-offers-system)
+  --log-level LEVEL                 LOG_LEVEL (info)
+
+The config file holds any of: allocationIntervalMs, batchDelayMs, offerRetentionMs,
+defaultOfferTimeoutSeconds, minAllocatable, fairShareExcludedResources, seed, pool,
+agentLeaseNamespace, podPolicy {forbidHostPortsOutsideOffer, forbidHostNamespaces,
+forbidHostPath, forbidPrivileged} (each default true). Durations: 15s, 1500ms, 1m.
+`;
+
+const PodPolicySchema = z
+  .object({
+    forbidHostPortsOutsideOffer: z.boolean().optional(),
+    forbidHostNamespaces: z.boolean().optional(),
+    forbidHostPath: z.boolean().optional(),
+    forbidPrivileged: z.boolean().optional(),
+  })
+  .strict();
+
+const FileConfigSchema = z
+  .object({
+    allocationIntervalMs: z.number().int().positive().optional(),
+    batchDelayMs: z.number().int().nonnegative().optional(),
+    offerRetentionMs: z.number().int().nonnegative().optional(),
+    defaultOfferTimeoutSeconds: z.number().int().positive().optional(),
+    /** Alternatives of minimum offer sizes as Kubernetes quantities: [{cpu: "100m", memory: 32Mi}]. */
+    minAllocatable: z.array(z.record(z.string(), z.union([z.string(), z.number()]))).optional(),
+    fairShareExcludedResources: z.array(z.string()).optional(),
+    seed: z.number().int().optional(),
+    pool: z.string().optional(),
+    agentLeaseNamespace: z.string().optional(),
+    podPolicy: PodPolicySchema.optional(),
+  })
+  .strict();
+
+export function parseDuration(s: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
+  if (!m) throw new Error(`${what}: ${JSON.stringify(s)} is not a duration (e.g. 15s, 1500ms)`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === "ms" ? n : m[2] === "m" ? n * 60_000 : n * 1000);
+}
+
+function parseBool(s: string, what: string): boolean {
+  if (/^(true|1|yes)$/i.test(s)) return true;
+  if (/^(false|0|no)$/i.test(s)) return false;
+  throw new Error(`${what}: ${JSON.stringify(s)} is not a boolean`);
+}
+
+export interface MainSettings {
+  kubeconfig?: string;
+  operator: Partial<OperatorConfig>;
+  httpPort: number;
+  httpHost: string;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  identity: string;
+  logLevel: string;
+}
+
+/** Flags over environment over config file over defaults. Throws a readable message on bad input. */
+export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettings | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      kubeconfig: { type: "string" },
+      config: { type: "string" },
+      "http-port": { type: "string" },
+      "http-host": { type: "string" },
+      "leader-elect": { type: "string" },
+      "leader-election-namespace": { type: "string" },
+      "leader-election-id": { type: "string" },
+      "lease-duration": { type: "string" },
+      "renew-deadline": { type: "string" },
+      "retry-period": { type: "string" },
+      identity: { type: "string" },
+      pool: { type: "string" },
+      "agent-lease-namespace": { type: "string" },
+      "log-level": { type: "string" },
+    },
+  });
+  if (values.help) return "help";
+  const pick = (flag: string | undefined, ...envs: (string | undefined)[]) =>
+    flag ?? envs.find((e) => e !== undefined && e !== "");
+  const podNamespace = env.POD_NAMESPACE || undefined;
+  const configPath = pick(values.config, env.CONFIG_FILE);
+  let file: z.infer<typeof FileConfigSchema> = {};
+  if (configPath) {
+    const raw = parseYaml(readFileSync(configPath, "utf8")) ?? {};
+    const parsed = FileConfigSchema.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      throw new Error(`config file ${configPath}: ${i?.path.join(".") || "(root)"}: ${i?.message}`);
+    }
+    file = parsed.data;
+  }
+  const identity = pick(values.identity, env.POD_NAME) ?? `${hostname()}_${randomUUID()}`;
+  const pool = pick(values.pool, env.POOL) ?? file.pool;
+  const { podPolicy, minAllocatable, ...rest } = file;
+  const operator: Partial<OperatorConfig> = {
+    ...rest,
+    ...(minAllocatable
+      ? {
+          minAllocatable: minAllocatable.map((alt) =>
+            Object.fromEntries(Object.entries(alt).map(([k, v]) => [k, parseQuantity(k, v)])),
+          ),
+        }
+      : {}),
+    instance: identity,
+    agentLeaseNamespace:
+      pick(values["agent-lease-namespace"], env.AGENT_LEASE_NAMESPACE) ??
+      file.agentLeaseNamespace ??
+      podNamespace ??
+      "kube-offers-system",
+    // A cluster policy is always in force; the config may relax single rules.
+    podPolicy: { ...STRICT_POD_POLICY, ...(podPolicy ?? {}) },
+    ...(pool ? { pool } : {}),
+  };
+  const port = Number(pick(values["http-port"], env.HTTP_PORT) ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`http port ${port} is invalid`);
+  const kubeconfig = pick(values.kubeconfig);
+  return {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    operator,
+    httpPort: port,
+    httpHost: pick(values["http-host"], env.HTTP_HOST) ?? "0.0.0.0",
+    leaderElect: parseBool(pick(values["leader-elect"], env.LEADER_ELECT) ?? "true", "leader-elect"),
+    leaseNamespace:
+      pick(values["leader-election-namespace"], env.LEADER_ELECTION_NAMESPACE) ??
+      podNamespace ??
+      "kube-offers-system",
+    leaseName: pick(values["leader-election-id"], env.LEADER_ELECTION_ID) ?? "kube-offers-controller",
+    leaseDurationMs: parseDuration(
+      pick(values["lease-duration"], env.LEASE_DURATION) ?? `${LEASE_DURATION_MS}ms`,
+      "lease-duration",
+    ),
+    renewDeadlineMs: parseDuration(
+      pick(values["renew-deadline"], env.RENEW_DEADLINE) ?? `${RENEW_DEADLINE_MS}ms`,
+      "renew-deadline",
+    ),
+    retryPeriodMs: parseDuration(
+      pick(values["retry-period"], env.RETRY_PERIOD) ?? `${RETRY_PERIOD_MS}ms`,
+      "retry-period",
+    ),
+    identity,
+    logLevel: pick(values["log-level"], env.LOG_LEVEL) ?? "info",
+  };
+}
+
+async function main(): Promise<void> {
+  let settings: MainSettings | "help";
+  try {
+    settings = settingsFrom(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`kube-offers controller: ${(err as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  if (settings === "help") {
+    process.stdout.write(HELP);
+    return;
+  }
+  const s = settings;
+  const log = createLogger("kube-offers-controller", s.logLevel);
+  process.on("unhandledRejection", (err) => {
+    log.fatal({ err: String(err) }, "unhandled rejection; exiting");
+    process.exit(1);
+  });
+  const kc = new KubeConfig();
+  if (s.kubeconfig) kc.loadFromFile(s.kubeconfig);
+  else kc.loadFromDefault();
+
+  const metrics = new Metrics();
+  let elector: LeaderElector | undefined;
+  const operator = new Operator(kc, {
+    config: s.operator,
+    log,
+    metrics,
+    isLeader: () => (s.leaderElect ? (elector?.isLeader ?? false) : true),
+  });
+  metrics.bindCluster({ cache: operator.cache, agentLeaseNamespace: operator.config.agentLeaseNamespace });
+  let started = false;
+  const readiness: Check[] = [
+    {
+      name: "informers",
+      run: () => {
+        if (operator.ready) return undefined;
+        const waiting = operator.cache
+          .all()
+          .filter((i) => !i.synced)
+          .map((i) => i.name);
+        return `caches not synced: ${waiting.join(", ")}`;
+      },
+    },
+    { name: "operator", run: () => (started ? undefined : "starting") },
+    {
+      name: "leader-election",
+      run: () =>
+        elector?.isLeader && !elector.holdsLease()
+          ? `leading but the lease was not renewed for ${Date.now() - elector.lastRenew} ms`
+          : undefined,
+    },
+  ];
+  const http = await startHttpServer({
+    port: s.httpPort,
+    host: s.httpHost,
+    registry: metrics.registry,
+    readiness,
+    onError: (err) => log.warn({ err: String(err) }, "metrics collection failed"),
+  });
+  log.info(
+    {
+      instance: s.identity,
+      http: http.url,
+      pool: s.operator.pool,
+      leaderElection: s.leaderElect ? `${s.leaseNamespace}/${s.leaseName}` : "disabled",
+    },
+    "controller starting",
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down: stop acting, finish in-flight work, release the lease");
+    const hard = setTimeout(() => {
+      log.error("shutdown took too long; exiting");
+      process.exit(1);
+    }, 25_000);
+    hard.unref();
+    operator.stopLeading();
+    await operator.stop().catch((err: unknown) => log.warn({ err: String(err) }, "operator stop failed"));
+    await elector?.stop(true);
+    await http.close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void shutdown(sig));
+
+  try {
+    await operator.start();
+  } catch (err) {
+    log.fatal({ err: String(err) }, "could not start (caches did not sync); exiting");
+    process.exit(1);
+  }
+  if (stopping) return;
+  started = true;
+  log.info("caches synced");
+  if (!s.leaderElect) return; // Operator.start() began leading: isLeader() is true.
+  elector = new LeaderElector(kc, {
+    namespace: s.leaseNamespace,
+    name: s.leaseName,
+    identity: s.identity,
+    leaseDurationMs: s.leaseDurationMs,
+    renewDeadlineMs: s.renewDeadlineMs,
+    retryPeriodMs: s.retryPeriodMs,
+    log,
+    onStartedLeading: () => {
+      metrics.leaderTransitions.inc();
+      operator.startLeading();
+    },
+    onStoppedLeading: (why) => {
+      metrics.leaderTransitions.inc();
+      operator.stopLeading();
+      if (why === "lost" && !stopping) {
+        // As controller-runtime does: a replica that lost its lease exits, so nothing it still
+        // has in flight can act alongside the new leader; its restart rejoins as a standby.
+        log.error("leadership lost; exiting so a fresh process rejoins as a standby");
+        setImmediate(() => process.exit(1));
+      }
+    },
+    onNewLeader: (id) => {
+      if (id !== s.identity) log.info({ leader: id }, "observed a new leader");
+    },
+  });
+  elector.start();
+}
+
+if (import.meta.main) {
+  main().catch((err: unknown) => {
+    process.stderr.write(
+      `kube-offers controller failed: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  });
+}

@@ -1,0 +1,135 @@
+// Framework-side helpers for protocol tests: read offers, answer them, read Pods — the raw
+// Kubernetes way, so the tests exercise the API contract itself, not the SDK.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import type { Framework } from "../../src/crds/framework.ts";
+import type { OfferResponse, ResourceOffer } from "../../src/crds/offer.ts";
+import { mergePatch } from "../../src/kube/patch.ts";
+import { RUN_SECONDS } from "../../src/local/node-simulator.ts";
+
+export class FrameworkSide {
+  readonly kc: KubeConfig;
+  readonly namespace: string;
+  constructor(kc: KubeConfig, namespace: string) {
+    this.kc = kc;
+    this.namespace = namespace;
+  }
+
+  private get co() {
+    return this.kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async createFramework(
+    name: string,
+    labels: Record<string, string>,
+    spec: Record<string, unknown> = {},
+  ): Promise<void> {
+    await this.co.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: this.namespace,
+      plural: PLURAL.framework,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "Framework", metadata: { name, labels }, spec },
+    });
+  }
+
+  async deleteFramework(name: string): Promise<void> {
+    await this.co
+      .deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: this.namespace,
+        plural: PLURAL.framework,
+        name,
+      })
+      .catch(() => {});
+  }
+
+  async framework(name: string): Promise<Framework> {
+    return (await this.co.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: this.namespace,
+      plural: PLURAL.framework,
+      name,
+    })) as Framework;
+  }
+
+  async offers(framework?: string, phase?: string): Promise<ResourceOffer[]> {
+    const list = (await this.co.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: this.namespace,
+      plural: PLURAL.resourceOffer,
+    })) as { items: ResourceOffer[] };
+    return list.items.filter(
+      (o) =>
+        (!framework || o.spec.framework === framework) &&
+        (!phase || (o.status?.phase ?? "Offered") === phase),
+    );
+  }
+
+  async offer(name: string): Promise<ResourceOffer | undefined> {
+    try {
+      return (await this.co.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: this.namespace,
+        plural: PLURAL.resourceOffer,
+        name,
+      })) as ResourceOffer;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async answer(offer: string, response: OfferResponse | Record<string, unknown>): Promise<void> {
+    await this.co.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: this.namespace,
+        plural: PLURAL.resourceOffer,
+        name: offer,
+        body: { spec: { response } },
+      },
+      mergePatch,
+    );
+  }
+
+  async pods(framework?: string): Promise<V1Pod[]> {
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const list = await core.listNamespacedPod({
+      namespace: this.namespace,
+      labelSelector: framework ? `kubeoffers.io/framework=${framework}` : "kubeoffers.io/framework",
+    });
+    return list.items;
+  }
+}
+
+/** A launch of one task; runSeconds undefined = runs until killed. */
+export function task(
+  id: string,
+  resources: Record<string, unknown>,
+  opts: { runSeconds?: number; exitCode?: number; spec?: Record<string, unknown> } = {},
+) {
+  const annotations: Record<string, string> = {};
+  if (opts.runSeconds !== undefined) annotations[RUN_SECONDS] = String(opts.runSeconds);
+  if (opts.exitCode !== undefined) annotations["sim.kubeoffers.io/exit-code"] = String(opts.exitCode);
+  return {
+    id,
+    resources,
+    template: {
+      metadata: { annotations },
+      spec: opts.spec ?? { containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }] },
+    },
+  };
+}
+
+export function accept(tasks: ReturnType<typeof task>[], refuseSeconds?: number) {
+  return {
+    action: "Accept",
+    operations: [{ launch: { tasks } }],
+    ...(refuseSeconds !== undefined ? { filters: { refuseSeconds } } : {}),
+  };
+}
