@@ -785,9 +785,14 @@ export class FrameworkClient {
 
   // ---------------------------------------------------------------- control
 
-  /** Stops offers for these roles (all roles when none given): Mesos SUPPRESS. */
-  suppress(...roles: string[]): Promise<void> {
-    return this.setSuppressed(roles, true);
+  /**
+   * Stops offers for these roles (all roles when none given): Mesos SUPPRESS. Outstanding offers
+   * of those roles are declined too, so an idle framework holds nothing (Mesos's advice).
+   */
+  async suppress(...roles: string[]): Promise<void> {
+    await this.setSuppressed(roles, true);
+    const held = this.offers().filter((o) => roles.length === 0 || roles.includes(o.role));
+    await Promise.all(held.map((o) => this.decline(o).catch(() => false)));
   }
 
   /**
