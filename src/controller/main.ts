@@ -57,7 +57,8 @@ const FileConfigSchema = z
     allocationIntervalMs: z.number().int().positive().optional(),
     batchDelayMs: z.number().int().nonnegative().optional(),
     offerRetentionMs: z.number().int().nonnegative().optional(),
-    defaultOfferTimeoutSeconds: z.number().int().positive().optional(),
+    /** 0: offers never expire. */
+    defaultOfferTimeoutSeconds: z.number().int().nonnegative().optional(),
     /** Alternatives of minimum offer sizes as Kubernetes quantities: [{cpu: "100m", memory: 32Mi}]. */
     minAllocatable: z.array(z.record(z.string(), z.union([z.string(), z.number()]))).optional(),
     fairShareExcludedResources: z.array(z.string()).optional(),
@@ -136,9 +137,10 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
   }
   const identity = pick(values.identity, env.POD_NAME) ?? `${hostname()}_${randomUUID()}`;
   const pool = pick(values.pool, env.POOL) ?? file.pool;
-  const { podPolicy, minAllocatable, ...rest } = file;
+  const { podPolicy, minAllocatable, defaultOfferTimeoutSeconds, ...rest } = file;
   const operator: Partial<OperatorConfig> = {
     ...rest,
+    ...(defaultOfferTimeoutSeconds ? { defaultOfferTimeoutSeconds } : {}),
     ...(minAllocatable
       ? {
           minAllocatable: minAllocatable.map((alt) =>
