@@ -50,6 +50,8 @@ function sizes(): [number, number][] {
     ];
   return flag("quick") ? QUICK_SIZES : DEFAULT_SIZES;
 }
+// For profiling: stop DeclineOffers early.
+const maxRounds = Number(option("max-rounds", "BENCH_MAX_ROUNDS") ?? Number.POSITIVE_INFINITY);
 const scenarios = new Set((option("scenarios", "BENCH_SCENARIOS") ?? "decline,suppress,quota").split(","));
 
 // ---------------------------------------------------------------- Mesos's published figures (notes §4.2)
@@ -164,7 +166,7 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
   let total = 0;
   // Mesos runs 2 x frameworks rounds; after `frameworks` rounds every agent is filtered by
   // everyone and rounds make no offers, so we stop at the first empty round.
-  for (let round = 0; round <= 2 * frameworks; round++) {
+  for (let round = 0; round <= 2 * frameworks && round < maxRounds; round++) {
     for (const o of offers) {
       alloc.recoverResources(o.framework, o.role, o.agent, o.resources);
       alloc.addFilter({ framework: o.framework, agent: o.agent, until: Number.POSITIVE_INFINITY });

@@ -10,10 +10,11 @@
 
 import { clearBit, grow, hasBit, popcount32, setBit } from "./bitset.ts";
 import { GPU_RESOURCE, matchesConstraints } from "./eligibility.ts";
+import { type HeapEntry, RankHeap } from "./heap.ts";
 import { meetsAny, portsDifference, portsIntersection, portsUnion } from "./resources.ts";
 import { cycleSeed, makeRng, shuffleInPlace } from "./rng.ts";
 import { effectiveWeight, parentRole } from "./roles.ts";
-import { type Ranked, removeRanked, updateRanked } from "./sorted.ts";
+import { type Ranked, updateRanked } from "./sorted.ts";
 import type {
   AgentSnapshot,
   Allocation,
@@ -31,14 +32,13 @@ import type {
 /** Integer vector indexed by resource id; a missing entry is 0. */
 type Vec = number[];
 
-interface Member extends Ranked {
+interface Member extends HeapEntry {
   fw: Fw;
   role: RoleNode;
   /** What the framework holds in this role (all agents). */
   alloc: Vec;
   /** In role.members: framework active and not suppressed in this role. */
   listed: boolean;
-  visit: number;
 }
 
 interface Fw {
@@ -71,8 +71,8 @@ interface RoleNode {
   leaf: RoleEntry;
   node: RoleEntry;
   sortedKids: RoleEntry[];
-  /** Eligible members, in DRF order. */
-  members: Member[];
+  /** Eligible members, a heap in DRF order. */
+  members: RankHeap<Member>;
   orderPos: number;
   /** Quota: reservations + unreserved allocation, own and of the subtree. */
   consumedOwn: Vec;
@@ -170,12 +170,13 @@ export class Allocator {
   private guaranteeCount = 0;
 
   private heap: HeapItem[] = [];
+  private deferring = false;
+  private pendingMembers: Member[] = [];
   private dirty = true;
   private orderDirty = true;
   private order: RoleNode[] = [];
   private agentOrder: Agent[] | null = null;
   private cycle = 0;
-  private stamp = 0;
   private stage1Ran = false;
   private out: OfferDecision[] = [];
 
@@ -248,7 +249,7 @@ export class Allocator {
       leaf: undefined as unknown as RoleEntry,
       node: undefined as unknown as RoleEntry,
       sortedKids: [],
-      members: [],
+      members: new RankHeap<Member>(),
       orderPos: -1,
       consumedOwn: [],
       consumed: [],
@@ -395,7 +396,7 @@ export class Allocator {
   private member(fw: Fw, role: RoleNode): Member {
     let m = fw.members.get(role);
     if (!m) {
-      m = { fw, role, alloc: [], listed: false, visit: -1, share: 0, rank: fw.rank };
+      m = { fw, role, alloc: [], listed: false, share: 0, rank: fw.rank, hpos: -1 };
       fw.members.set(role, m);
     }
     return m;
@@ -432,7 +433,7 @@ export class Allocator {
       clearBit(a.filtered, fw.idx);
       clearBit(a.excluded, fw.idx);
     }
-    for (const m of fw.members.values()) if (m.listed) removeRanked(m.role.members, m);
+    for (const m of fw.members.values()) if (m.listed) m.role.members.remove(m);
     this.frameworks.delete(id);
     this.constrained.delete(fw);
     this.fwByIdx[fw.idx] = undefined;
@@ -657,9 +658,14 @@ export class Allocator {
       }
     }
     if (this.dirty) return; // everything derived is recomputed at the next cycle anyway
-    if (m.listed) updateRanked(role.members, m, this.share(m.alloc, 1));
-    this.reshareRole(role);
     if (quotaChanged && this.guaranteeCount > 0) this.updateNeed(role);
+    if (this.deferring) {
+      // Mid-agent: the order for this agent is fixed already; re-rank when the agent is done.
+      this.pendingMembers.push(m);
+      return;
+    }
+    if (m.listed) role.members.update(m, this.share(m.alloc, 1));
+    this.reshareRole(role);
   }
 
   private reshareRole(role: RoleNode): void {
@@ -762,7 +768,6 @@ export class Allocator {
       n.consumed = [];
       n.need = [];
       n.kidsNeed = [];
-      n.members = [];
       n.sortedKids = [];
     }
     for (const n of roles) {
@@ -819,6 +824,7 @@ export class Allocator {
       fw.rank = i;
       for (const m of fw.members.values()) m.rank = i;
     }
+    const listed = new Map<RoleNode, Member[]>();
     this.candidates.fill(0);
     this.gpuCapable.fill(0);
     this.candidateCount = 0;
@@ -830,8 +836,10 @@ export class Allocator {
         m.listed =
           s?.active === true && s.roles.includes(m.role.name) && !s.suppressedRoles.includes(m.role.name);
         if (m.listed) {
-          m.role.members.push(m);
           fw.listedMembers.push(m);
+          const l = listed.get(m.role);
+          if (l) l.push(m);
+          else listed.set(m.role, [m]);
         }
       }
       if (fw.listedMembers.length > 0) {
@@ -845,7 +853,7 @@ export class Allocator {
     for (const [i, n] of roles.entries()) {
       n.leaf.rank = i;
       n.node.rank = i;
-      n.members.sort(byRank);
+      n.members.reset(listed.get(n) ?? []);
       n.leaf.share = this.share(n.own, n.weight);
       n.node.share = this.share(n.subtree, n.weight);
       n.sortedKids.push(n.leaf);
@@ -864,7 +872,7 @@ export class Allocator {
     const visit = (entries: RoleEntry[]) => {
       for (const e of entries) {
         if (!e.leaf) visit(e.role.sortedKids);
-        else if (e.role.members.length > 0) {
+        else if (e.role.members.size > 0) {
           e.role.orderPos = out.length;
           out.push(e.role);
         }
@@ -944,25 +952,29 @@ export class Allocator {
   }
 
   private stage1(a: Agent): void {
-    if (this.agentEmpty(a)) return;
-    if (this.wanting(a) === 0) return;
+    if (this.agentEmpty(a) || this.wanting(a) === 0) return;
+    this.deferring = true;
     for (const role of this.roleOrder()) {
       if (!this.anyPathUnmet(role)) continue;
-      const stamp = ++this.stamp;
-      const list = role.members;
-      let i = 0;
-      while (i < list.length) {
-        const m = list[i] as Member;
-        if (m.visit === stamp || !hasBit(this.scratch, m.fw.idx)) {
-          i++;
-          continue;
-        }
-        m.visit = stamp;
-        if (!this.anyPathUnmet(role)) break;
-        if (this.offer(m, a, true) && list[i] !== m) continue;
-        i++;
-      }
+      role.members.forEachInOrder((m) => {
+        if (!hasBit(this.scratch, m.fw.idx)) return true;
+        if (!this.anyPathUnmet(role)) return false;
+        this.offer(m, a, true);
+        return true;
+      });
     }
+    this.flush();
+  }
+
+  /** Re-ranks what changed while an agent was being allocated. */
+  private flush(): void {
+    this.deferring = false;
+    const pending = this.pendingMembers;
+    for (const m of pending) {
+      if (m.listed) m.role.members.update(m, this.share(m.alloc, 1));
+      this.reshareRole(m.role);
+    }
+    pending.length = 0;
   }
 
   private stage2(a: Agent): void {
@@ -973,6 +985,7 @@ export class Allocator {
     const useList =
       this.strategy === "list" ||
       (this.strategy === "auto" && (count <= 4 || count * count <= 4 * this.candidateCount));
+    this.deferring = true;
     if (useList) {
       // Few frameworks still want this agent: order just those.
       const picked: Member[] = [];
@@ -987,32 +1000,21 @@ export class Allocator {
         }
       }
       picked.sort((x, y) => x.role.orderPos - y.role.orderPos || x.share - y.share || x.rank - y.rank);
-      for (const m of picked) {
-        this.offer(m, a, false);
-        if (this.agentEmpty(a)) return;
-      }
-      return;
-    }
-    // Many want it: walk the DRF order, skipping the few that do not.
-    for (const role of roles) {
-      const stamp = ++this.stamp;
-      const list = role.members;
-      let i = 0;
-      while (i < list.length) {
-        const m = list[i] as Member;
-        if (m.visit === stamp || !hasBit(this.scratch, m.fw.idx)) {
-          i++;
-          continue;
-        }
-        m.visit = stamp;
-        // An allocation moves m to the right; the next member then sits at i.
-        if (this.offer(m, a, false)) {
-          if (this.agentEmpty(a)) return;
-          if (list[i] !== m) continue;
-        }
-        i++;
+      for (const m of picked) if (this.offer(m, a, false) && this.agentEmpty(a)) break;
+    } else {
+      // Many want it: walk the DRF order, skipping the few that do not.
+      let done = false;
+      const visit = (m: Member) => {
+        if (!hasBit(this.scratch, m.fw.idx)) return true;
+        done = this.offer(m, a, false) && this.agentEmpty(a);
+        return !done;
+      };
+      for (const role of roles) {
+        role.members.forEachInOrder(visit);
+        if (done) break;
       }
     }
+    this.flush();
   }
 
   /** Offers member m what it may take of agent a in this stage; true when something was offered. */

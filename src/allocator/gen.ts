@@ -202,11 +202,7 @@ export function clusterArb(opts: ClusterOptions = {}): fc.Arbitrary<Snapshot> {
               base = { ...base };
               for (const [k, v] of Object.entries(reservation[1].scalars)) base[k] = (base[k] ?? 0) - v;
             }
-            const res = part(
-              { scalars: base, ports: unreservedPorts },
-              s.quarters,
-              s.portMask,
-            );
+            const res = part({ scalars: base, ports: unreservedPorts }, s.quarters, s.portMask);
             // Ports may only be used once across allocations.
             res.ports = res.ports.filter(
               (p) =>

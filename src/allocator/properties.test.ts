@@ -9,7 +9,14 @@ import { clusterArb, NOW } from "./gen.ts";
 import { referenceAllocate } from "./reference.ts";
 import { addScalars, portsIntersection, portsUnion } from "./resources.ts";
 import { isSelfOrDescendant } from "./roles.ts";
-import type { AgentSnapshot, Allocation, FrameworkSnapshot, OfferDecision, Scalars, Snapshot } from "./types.ts";
+import type {
+  AgentSnapshot,
+  Allocation,
+  FrameworkSnapshot,
+  OfferDecision,
+  Scalars,
+  Snapshot,
+} from "./types.ts";
 
 const max0 = (x: number) => Math.max(x, 0);
 
@@ -19,7 +26,8 @@ function consumed(s: Snapshot, allocations: Allocation[], role: string): Scalars
   const agents = new Map(s.agents.map((a) => [a.name, a]));
   const byRoleAgent = new Map<string, { role: string; agent: string; used: Scalars }>();
   for (const a of s.agents)
-    for (const [r, res] of Object.entries(a.reservations)) if (isSelfOrDescendant(r, role)) addScalars(out, res.scalars);
+    for (const [r, res] of Object.entries(a.reservations))
+      if (isSelfOrDescendant(r, role)) addScalars(out, res.scalars);
   for (const al of allocations) {
     if (!isSelfOrDescendant(al.role, role)) continue;
     const key = `${al.role} ${al.agent}`;
@@ -49,7 +57,10 @@ describe("invariants on random clusters", () => {
           for (const r of [...existing, ...mine.map((d) => d.resources)]) addScalars(used, r.scalars);
           for (const k in used) expect(used[k]).toBeLessThanOrEqual(a.total.scalars[k] ?? 0);
           // Ports: within the agent's, and no port held or offered twice.
-          let seen = existing.reduce((p, r) => portsUnion(p, r.ports), [] as { begin: number; end: number }[]);
+          let seen = existing.reduce(
+            (p, r) => portsUnion(p, r.ports),
+            [] as { begin: number; end: number }[],
+          );
           for (const d of mine) {
             expect(portsIntersection(seen, d.resources.ports)).toEqual([]);
             expect(portsIntersection(a.total.ports, d.resources.ports)).toEqual(d.resources.ports);
@@ -84,17 +95,23 @@ describe("invariants on random clusters", () => {
           fc.record({ cpu: fc.integer({ min: 1, max: 16 }), mem: fc.integer({ min: 1, max: 16 }) }),
           { minLength: 1, maxLength: 6 },
         ),
-        roles: fc.array(fc.record({ cpu: fc.nat(10), mem: fc.nat(10), limit: fc.boolean(), weight: fc.constantFrom(1, 2) }), {
-          minLength: 1,
-          maxLength: 4,
-        }),
+        roles: fc.array(
+          fc.record({ cpu: fc.nat(10), mem: fc.nat(10), limit: fc.boolean(), weight: fc.constantFrom(1, 2) }),
+          {
+            minLength: 1,
+            maxLength: 4,
+          },
+        ),
         bystanders: fc.integer({ min: 0, max: 3 }),
         seed: fc.nat(100),
       })
       .filter(({ agents, roles }) => {
         const sum = (f: (x: { cpu: number; mem: number }) => number, xs: { cpu: number; mem: number }[]) =>
           xs.reduce((s, x) => s + f(x), 0);
-        return sum((x) => x.cpu, roles) <= sum((x) => x.cpu, agents) && sum((x) => x.mem, roles) <= sum((x) => x.mem, agents);
+        return (
+          sum((x) => x.cpu, roles) <= sum((x) => x.cpu, agents) &&
+          sum((x) => x.mem, roles) <= sum((x) => x.mem, agents)
+        );
       });
     fc.assert(
       fc.property(arb, ({ agents, roles, bystanders, seed }) => {
@@ -154,7 +171,8 @@ describe("invariants on random clusters", () => {
           const alloc = new Allocator(defaultConfig({ seed }));
           for (const a of snaps) alloc.addAgent(a);
           const ids = Array.from({ length: frameworks }, (_, i) => `f${i}`);
-          for (const [i, id] of ids.entries()) alloc.addFramework(fw(id, [layout === "one role" ? "r" : `r${i}`]));
+          for (const [i, id] of ids.entries())
+            alloc.addFramework(fw(id, [layout === "one role" ? "r" : `r${i}`]));
           const totals: Scalars = {};
           for (const a of snaps) addScalars(totals, a.total.scalars);
           const oneOffer = Math.max(...snaps.map((a) => dominantShare(a.total.scalars, totals, new Set())));
@@ -164,7 +182,8 @@ describe("invariants on random clusters", () => {
               if (i % batches === cycle) alloc.updateAgent({ ...a, available: true });
             });
             // Offers become allocations: the frameworks take everything.
-            for (const d of alloc.allocate(NOW + cycle * 1000)) addScalars(held.get(d.framework) ?? {}, d.resources.scalars);
+            for (const d of alloc.allocate(NOW + cycle * 1000))
+              addScalars(held.get(d.framework) ?? {}, d.resources.scalars);
             const shares = ids.map((id) => dominantShare(held.get(id) ?? {}, totals, new Set()));
             expect(Math.max(...shares) - Math.min(...shares)).toBeLessThanOrEqual(oneOffer + 1e-12);
           }
@@ -218,13 +237,16 @@ describe("the incremental Allocator agrees with the reference over several cycle
             const target = frameworks[act.suppress % frameworks.length];
             if (target && act.suppress % 3 === 0) {
               alloc.suppress(target.id);
-              frameworks = frameworks.map((f) => (f.id === target.id ? { ...f, suppressedRoles: [...f.roles] } : f));
+              frameworks = frameworks.map((f) =>
+                f.id === target.id ? { ...f, suppressedRoles: [...f.roles] } : f,
+              );
             }
             const revived = frameworks[act.revive % frameworks.length];
             if (revived && act.revive % 4 === 0) {
               alloc.revive(revived.id);
               frameworks = frameworks.map((f) => (f.id === revived.id ? { ...f, suppressedRoles: [] } : f));
-              for (let i = filters.length - 1; i >= 0; i--) if (filters[i]?.framework === revived.id) filters.splice(i, 1);
+              for (let i = filters.length - 1; i >= 0; i--)
+                if (filters[i]?.framework === revived.id) filters.splice(i, 1);
             }
             s = { ...s, frameworks, filters, allocations: [...s.allocations, ...kept] };
           }
