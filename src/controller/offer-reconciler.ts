@@ -4,7 +4,7 @@
 import { agentLeaseName } from "../agent/agent.ts";
 import { DEFAULT_REFUSE_SECONDS, KIND, LABEL_OFFER } from "../crds/constants.ts";
 import type { OfferTaskStatus, ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
-import { apiMessage, isAlreadyExists, isConflict, statusCode } from "../kube/errors.ts";
+import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
 import { finished } from "./allocation-loop.ts";
 import type { ClusterCache, Obj } from "./cache.ts";
@@ -44,6 +44,15 @@ export class OfferReconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    try {
+      return await this.reconcileOnce(key);
+    } catch (err) {
+      if (isNotFound(err)) return undefined; // deleted meanwhile (retention, or its framework's GC)
+      throw err;
+    }
+  }
+
+  private async reconcileOnce(key: string): Promise<ReconcileResult | undefined> {
     const { namespace, name } = splitKey(key);
     const offer = this.d.cache.offers.get(name, namespace);
     if (!offer) return undefined;

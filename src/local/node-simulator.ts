@@ -388,8 +388,8 @@ export class NodeSimulator {
       await this.core.deleteNamespacedPod({
         name: p.metadata?.name ?? "",
         namespace: p.metadata?.namespace ?? "",
-        gracePeriodSeconds: 0,
-        body: { preconditions: { uid: p.metadata?.uid } },
+        // With a body, the API server ignores query options: grace period goes in the body.
+        body: { gracePeriodSeconds: 0, preconditions: { uid: p.metadata?.uid } },
       });
       this.stats.deleted++;
     } catch (err) {
