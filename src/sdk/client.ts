@@ -708,6 +708,8 @@ export class FrameworkClient {
     if (this.inflight.has(name))
       throw new OfferAlreadyAnsweredError(name, "an answer from this process is being written");
     this.inflight.add(name);
+    let agent = "";
+    let role = "";
     try {
       for (let attempt = 0; ; attempt++) {
         let cur: ResourceOffer;
@@ -719,6 +721,8 @@ export class FrameworkClient {
           if (err instanceof ApiError && err.status === 404) throw new OfferNotUsableError(name, "Gone");
           throw err;
         }
+        agent = cur.spec.agent;
+        role = cur.spec.role;
         if (cur.spec.framework !== this.name)
           throw new InvalidLaunchError(
             `offer ${name} is for framework ${cur.spec.framework}, not ${this.name}`,
@@ -773,11 +777,7 @@ export class FrameworkClient {
     }
     this.offersT.markAnswered(name);
     if (ids.length) {
-      const groups = (response.operations ?? []).flatMap((op) =>
-        op.launchGroup ? [op.launchGroup.tasks.map((t) => t.id)] : [],
-      );
-      const o = this.offersT.get(name);
-      this.tasksT.launching(name, o?.agent ?? "", o?.role ?? "", ids, groups);
+      this.tasksT.launching(name, agent, role, response);
     }
     this.log("info", `${verb}ed offer`, { offer: name, tasks: ids });
     return { offer: name, tasks: ids };

@@ -3,7 +3,11 @@ import { describe, expect, it } from "vitest";
 import type { ResourceOffer } from "../crds/offer.ts";
 import { OfferTracker, TaskTracker } from "./tracker.ts";
 
-function offer(name: string, status?: Partial<NonNullable<ResourceOffer["status"]>>, response?: unknown): ResourceOffer {
+function offer(
+  name: string,
+  status?: Partial<NonNullable<ResourceOffer["status"]>>,
+  response?: unknown,
+): ResourceOffer {
   return {
     apiVersion: "kubeoffers.io/v1alpha1",
     kind: "ResourceOffer",
@@ -82,7 +86,11 @@ describe("OfferTracker", () => {
     t.observe(offer("o1"));
     t.markAnswered("o1");
     expect(t.outstanding()).toEqual([]);
-    const done = offer("o1", { phase: "Accepted", tasks: [{ id: "a", pod: "fw-a", state: "TASK_STAGING" }] }, accept(["a"]));
+    const done = offer(
+      "o1",
+      { phase: "Accepted", tasks: [{ id: "a", pod: "fw-a", state: "TASK_STAGING" }] },
+      accept(["a"]),
+    );
     const evs = t.observe(done);
     expect(evs).toEqual([
       { type: "answered", outcome: expect.objectContaining({ offer: "o1", phase: "Accepted" }) },
@@ -125,7 +133,13 @@ describe("TaskTracker", () => {
       ["TASK_RUNNING", "TASK_STAGING"],
       ["TASK_FINISHED", "TASK_RUNNING"],
     ]);
-    expect(t.get("a")).toMatchObject({ state: "TASK_FINISHED", terminal: true, agent: "n1", offer: "o1", role: "*" });
+    expect(t.get("a")).toMatchObject({
+      state: "TASK_FINISHED",
+      terminal: true,
+      agent: "n1",
+      offer: "o1",
+      role: "*",
+    });
     // Deleting a finished task's Pod is not an update.
     expect(t.podGone(pod("a", "u1", "Succeeded"))).toEqual([]);
   });
@@ -143,7 +157,9 @@ describe("TaskTracker", () => {
   it("maps the node-state annotation to TASK_UNREACHABLE", () => {
     const t = new TaskTracker();
     t.observePod(pod("a", "u1", "Running"));
-    const u = t.observePod(pod("a", "u1", "Running", { annotations: { "kubeoffers.io/node-state": "unreachable" } }));
+    const u = t.observePod(
+      pod("a", "u1", "Running", { annotations: { "kubeoffers.io/node-state": "unreachable" } }),
+    );
     expect(u.map((x) => x.state)).toEqual(["TASK_UNREACHABLE"]);
   });
 
@@ -157,7 +173,7 @@ describe("TaskTracker", () => {
 
   it("keeps answered tasks as launching until their Pod shows up, then follows the Pod", () => {
     const t = new TaskTracker();
-    t.launching("o1", "n1", "*", ["a", "b"], []);
+    t.launching("o1", "n1", "*", accept(["a", "b"]) as never);
     expect(t.get("a")).toMatchObject({ state: "TASK_STAGING", source: "launching", terminal: false });
     // The offer's own view (answered, being processed) changes nothing.
     expect(t.observeOffer(offer("o1", { phase: "Offered" }, accept(["a", "b"])))).toEqual([]);
@@ -175,7 +191,12 @@ describe("TaskTracker", () => {
     );
     const u = t.observeOffer(inv);
     expect(u).toEqual([
-      expect.objectContaining({ id: "a", state: "TASK_ERROR", reason: "InsufficientResources", source: "offer" }),
+      expect.objectContaining({
+        id: "a",
+        state: "TASK_ERROR",
+        reason: "InsufficientResources",
+        source: "offer",
+      }),
     ]);
     expect(t.observeOffer(inv)).toEqual([]);
     // Accepted, but one Pod was rejected by the API server.
@@ -210,7 +231,7 @@ describe("TaskTracker", () => {
 
   it("reports a launch whose offer vanished without a Pod as lost", () => {
     const t = new TaskTracker();
-    t.launching("o1", "n1", "*", ["a"], []);
+    t.launching("o1", "n1", "*", accept(["a"]) as never);
     expect(t.offerGone(offer("o1")).map((u) => u.state)).toEqual(["TASK_LOST"]);
   });
 });

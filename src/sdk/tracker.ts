@@ -5,7 +5,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { ANNOTATION_ROLE, ANNOTATION_TASK_GROUP } from "../controller/names.ts";
 import { LABEL_OFFER, LABEL_TASK_ID } from "../crds/constants.ts";
-import { type OfferPhase, type ResourceOffer, responseTaskIds } from "../crds/offer.ts";
+import { type OfferPhase, type OfferResponse, type ResourceOffer, responseTaskIds } from "../crds/offer.ts";
 import { nodeHealthFromPod, taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
 import type { ResourceMap } from "./resources.ts";
 import type { Offer, OfferOutcome, SchedulerEvent, Task, TaskState, TaskUpdate } from "./types.ts";
@@ -231,8 +231,23 @@ export class TaskTracker {
   }
 
   /** This process answered `offer` with these tasks: until their Pods appear they are launching. */
-  launching(offer: string, agent: string, role: string, ids: readonly string[], groups: string[][]): void {
-    for (const id of ids) {
+  launching(
+    offer: string,
+    agent: string,
+    role: string,
+    response: OfferResponse,
+    only?: ReadonlySet<string>,
+  ): void {
+    const groups = (response.operations ?? []).flatMap((op) =>
+      op.launchGroup ? [op.launchGroup.tasks.map((t) => t.id)] : [],
+    );
+    const infos = (response.operations ?? []).flatMap((op) => [
+      ...(op.launch?.tasks ?? []),
+      ...(op.launchGroup?.tasks ?? []),
+    ]);
+    for (const info of infos) {
+      const id = info.id;
+      if (only && !only.has(id)) continue;
       const prev = this.tasks.get(id);
       if (prev && prev.source === "pod" && !prev.terminal) continue;
       const group = groups.find((g) => g.includes(id));
@@ -243,8 +258,9 @@ export class TaskTracker {
         role,
         offer,
         ...(group && group.length > 1 ? { group } : {}),
-        labels: {},
-        annotations: {},
+        // What the Pod will carry: the template's labels and annotations.
+        labels: { ...(info.template.metadata?.labels ?? {}) },
+        annotations: { ...(info.template.metadata?.annotations ?? {}) },
         terminal: false,
         source: "launching",
         key: `launching|${offer}`,
@@ -258,9 +274,6 @@ export class TaskTracker {
     if (r?.action !== "Accept") return [];
     const name = o.metadata.name ?? "";
     const ids = responseTaskIds(r);
-    const groups = (r.operations ?? []).flatMap((op) =>
-      op.launchGroup ? [op.launchGroup.tasks.map((t) => t.id)] : [],
-    );
     const phase = offerPhaseOf(o);
     const out: TaskUpdate[] = [];
     // Only tasks whose Pod has not been seen are decided here: a Pod is the better witness.
@@ -269,7 +282,7 @@ export class TaskTracker {
       return !t || (t.source === "launching" && t.offer === name);
     };
     if (phase === "Offered") {
-      this.launching(name, o.spec.agent, o.spec.role, ids.filter(undecided), groups);
+      this.launching(name, o.spec.agent, o.spec.role, r, new Set(ids.filter(undecided)));
       return out;
     }
     if (phase === "Accepted" || phase === "Invalid") {
@@ -290,7 +303,7 @@ export class TaskTracker {
             ),
           );
         } else if (!this.tasks.has(id)) {
-          this.launching(name, o.spec.agent, o.spec.role, [id], groups);
+          this.launching(name, o.spec.agent, o.spec.role, r, new Set([id]));
         }
       }
       return out;

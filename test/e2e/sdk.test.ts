@@ -213,14 +213,12 @@ describe("FrameworkClient", () => {
     expect(lease.spec?.leaseTransitions).toBeGreaterThanOrEqual(1);
     await b.stop({ teardown: true });
     await waitFor("Framework gone", async () => {
-      const list = await pool.kc
-        .makeApiClient(CustomObjectsApi)
-        .listNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: pool.namespace,
-          plural: PLURAL.framework,
-        });
+      const list = await pool.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: pool.namespace,
+        plural: PLURAL.framework,
+      });
       return !(list as { items: Framework[] }).items.some((f) => f.metadata.name === "echo");
     });
     void NotConnectedError;

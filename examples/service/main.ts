@@ -1,0 +1,47 @@
+// node examples/service/main.ts --namespace demo --instances 3 --spread-by rack
+import { num, parseOptions, runMain } from "../lib/runtime.ts";
+import { ServiceFramework } from "./service.ts";
+
+const usage = `service: keep N instances running, spread over agents by an attribute; replace lost ones.
+
+usage: node examples/service/main.ts [options]
+  --instances N          instances to keep running (default 3)
+  --cpu Q, --memory Q    size of each instance (default 500m, 512Mi)
+  --ports N              host ports per instance, from the offer (default 1)
+  --spread-by ATTR       at most --max-per-value instances per value of this agent attribute
+                         (default rack; "" to not spread)
+  --max-per-value N      (default 1)
+  --image IMAGE          container image (default busybox:1.36)
+  --shell CMD            command line each instance runs (sh -c)
+  --unreachable-seconds N  replace an instance whose node is unreachable after N s (default 0)`;
+
+const { common, values } = parseOptions(process.argv.slice(2), {
+  name: "service",
+  usage,
+  options: {
+    instances: { type: "string" },
+    cpu: { type: "string" },
+    memory: { type: "string" },
+    ports: { type: "string" },
+    "spread-by": { type: "string" },
+    "max-per-value": { type: "string" },
+    image: { type: "string" },
+    shell: { type: "string" },
+    "unreachable-seconds": { type: "string" },
+  },
+});
+
+const service = new ServiceFramework({
+  ...common,
+  instances: num(values.instances, 3, "--instances"),
+  cpu: (values.cpu as string | undefined) ?? "500m",
+  memory: (values.memory as string | undefined) ?? "512Mi",
+  ports: num(values.ports, 1, "--ports"),
+  spreadBy: (values["spread-by"] as string | undefined) ?? "rack",
+  maxPerValue: num(values["max-per-value"], 1, "--max-per-value"),
+  ...(values.image ? { image: values.image as string } : {}),
+  ...(values.shell ? { shell: values.shell as string } : {}),
+  unreachableSeconds: num(values["unreachable-seconds"], 0, "--unreachable-seconds"),
+});
+
+await runMain({ run: () => service.run(), stop: () => service.stop() });
