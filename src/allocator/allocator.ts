@@ -572,8 +572,14 @@ export class Allocator {
       a.allocs.set(m, owned ? res : { scalars: { ...res.scalars }, ports: res.ports.slice() });
     }
     if (res.ports.length > 0) {
-      a.usedPorts = portsUnion(a.usedPorts, res.ports);
-      if (a.freePorts !== null) a.freePorts = portsDifference(a.freePorts, res.ports);
+      if (res.ports === a.freePorts && a.reservations.size === 0) {
+        // Took every free port of an agent without reservations: all of its ports are in use.
+        a.usedPorts = portsUnion(a.usedPorts, a.unresPorts);
+        a.freePorts = [];
+      } else {
+        a.usedPorts = portsUnion(a.usedPorts, res.ports);
+        if (a.freePorts !== null) a.freePorts = portsDifference(a.freePorts, res.ports);
+      }
     }
     this.account(m, a, res.scalars, 1);
   }
@@ -600,20 +606,32 @@ export class Allocator {
       }
     }
     const freed =
-      res.ports.length > 0 && prev.ports.length > 0 ? portsIntersection(prev.ports, res.ports) : [];
+      res.ports === prev.ports
+        ? prev.ports
+        : res.ports.length > 0 && prev.ports.length > 0
+          ? portsIntersection(prev.ports, res.ports)
+          : [];
     const ports = freed.length > 0 ? portsDifference(prev.ports, freed) : prev.ports;
     if (any || ports.length > 0) a.allocs.set(m, { scalars: left, ports });
     else a.allocs.delete(m);
     if (freed.length > 0) {
       // A port stays in use while another allocation on the agent still holds it.
       let used = portsDifference(a.usedPorts, freed);
+      let stillHeld = false;
       for (const [other, r] of a.allocs) {
         if (other === m || r.ports.length === 0) continue;
         const still = portsIntersection(r.ports, freed);
-        if (still.length > 0) used = portsUnion(used, still);
+        if (still.length > 0) {
+          used = portsUnion(used, still);
+          stillHeld = true;
+        }
       }
       a.usedPorts = used;
-      a.freePorts = null;
+      // The common decline: the free set was empty and exactly these ports come back.
+      a.freePorts =
+        !stillHeld && a.reservations.size === 0 && a.freePorts !== null && a.freePorts.length === 0
+          ? freed
+          : null;
     }
     this.account(m, a, removed, -1);
   }
@@ -926,6 +944,7 @@ export class Allocator {
     for (let i = 0; i < a.unresTotal.length; i++)
       if ((a.unresTotal[i] ?? 0) > (a.unresUsed[i] ?? 0)) return false;
     if (this.freeUnreservedPorts(a).length > 0) return false;
+    if (a.reservations.size === 0) return true;
     for (const [role, res] of a.reservations) {
       const used = a.allocByRole.get(role) ?? [];
       for (let i = 0; i < res.vec.length; i++) if ((res.vec[i] ?? 0) > (used[i] ?? 0)) return false;
