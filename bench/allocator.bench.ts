@@ -8,6 +8,7 @@
 //   npm run bench:allocator -- --sizes=10000x1000,20000x2000 --scenarios=decline
 //   BENCH_SIZES / BENCH_SCENARIOS work as the flags do.
 
+import { loadavg } from "node:os";
 import { Allocator } from "../src/allocator/allocate.ts";
 import { DEFAULT_MIN_ALLOCATABLE } from "../src/allocator/eligibility.ts";
 import type { OfferDecision, PortRange, Resources } from "../src/allocator/types.ts";
@@ -147,6 +148,8 @@ interface DeclineResult {
   rounds: number;
   offers: number;
   times: number[];
+  /** Process CPU time per round (all threads): the compute cost, whatever else runs on the machine. */
+  cpu: number[];
   products: number[];
   heap: number;
   setup: number;
@@ -162,6 +165,7 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
   let offers: OfferDecision[] = [];
   let declined = 0;
   const times: number[] = [];
+  const cpu: number[] = [];
   const products: number[] = [];
   let total = 0;
   // Mesos runs 2 x frameworks rounds; after `frameworks` rounds every agent is filtered by
@@ -174,15 +178,18 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
     declined += offers.length;
     products.push(agents * frameworks - declined);
     const start = now();
+    const c0 = process.cpuUsage();
     offers = alloc.allocate(clock);
     times.push(now() - start);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
     clock += 1000;
     total += offers.length;
     if (round % 100 === 0) heap = peakHeap(heap);
     if (offers.length === 0) break;
   }
   heap = peakHeap(heap);
-  return { agents, frameworks, rounds: times.length, offers: total, times, products, heap, setup };
+  return { agents, frameworks, rounds: times.length, offers: total, times, cpu, products, heap, setup };
 }
 
 // ---------------------------------------------------------------- SuppressOffers
@@ -283,6 +290,11 @@ function largeAndSmallQuota(small: number, large: number): QuotaResult {
 
 const log = (s = "") => process.stdout.write(`${s}\n`);
 log(`kube-offers allocator benchmark — node ${process.version}, ${gc ? "with" : "WITHOUT"} --expose-gc`);
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+log(`load average at start: ${load()}`);
 
 if (scenarios.has("decline")) {
   const results: DeclineResult[] = [];
@@ -309,6 +321,7 @@ if (scenarios.has("decline")) {
         "round min",
         "median",
         "max",
+        "median CPU",
         "rounds",
         "offers",
         "peak heap",
@@ -323,6 +336,7 @@ if (scenarios.has("decline")) {
           `${ms(s.min)} ms`,
           `${ms(s.median)} ms`,
           `${ms(s.max)} ms`,
+          `${ms(stats(r.cpu).median)} ms`,
           String(r.rounds),
           String(r.offers),
           mib(r.heap),
@@ -407,4 +421,8 @@ if (scenarios.has("quota")) {
   log();
 }
 
+log(`load average at end: ${load()}`);
+log(
+  "Times are wall-clock per allocate(); 'median CPU' is process CPU time, which contention does not inflate.",
+);
 log("Targets: DeclineOffers 10k x 1k median <= 100 ms and heap <= 512 MiB; 20k x 2k median <= 400 ms.");
