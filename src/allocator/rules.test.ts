@@ -417,3 +417,25 @@ describe("the incremental Allocator", () => {
     expect(Allocator.fromSnapshot(s).allocate(NOW)).toEqual(allocate(s, NOW));
   });
 });
+
+describe("the worked example in docs/allocation.md", () => {
+  it("gives the documented decisions", () => {
+    const ds = run(
+      snap({
+        agents: [agent("n1", { cpu: 8000, memory: 16 * GIB }), agent("n2", { cpu: 8000, memory: 16 * GIB })],
+        frameworks: [fw("ads-fw", ["ads"]), fw("web-fw", ["eng/web"]), fw("batch-fw", ["batch"])],
+        roles: [
+          role("ads", { guarantees: { cpu: 4000 }, limits: { cpu: 4000 } }),
+          role("eng", { weight: 2 }),
+        ],
+        allocations: [held("web-fw", "eng/web", "n1", { cpu: 2000, memory: 4 * GIB })],
+        config: defaultConfig({ seed: 1 }),
+      }),
+    );
+    expect(ds.map((d) => [d.framework, d.role, d.agent, d.resources.scalars])).toEqual([
+      ["ads-fw", "ads", "n2", { cpu: 4000, memory: 16 * GIB }],
+      ["batch-fw", "batch", "n1", { cpu: 6000, memory: 12 * GIB }],
+      ["web-fw", "eng/web", "n2", { cpu: 4000 }],
+    ]);
+  });
+});
