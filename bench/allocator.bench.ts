@@ -171,10 +171,13 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
   // Mesos runs 2 x frameworks rounds; after `frameworks` rounds every agent is filtered by
   // everyone and rounds make no offers, so we stop at the first empty round.
   for (let round = 0; round <= 2 * frameworks && round < maxRounds; round++) {
-    for (const o of offers) {
-      alloc.recoverResources(o.framework, o.role, o.agent, o.resources);
-      alloc.addFilter({ framework: o.framework, agent: o.agent, until: Number.POSITIVE_INFINITY });
-    }
+    const declines = offers;
+    alloc.batch(() => {
+      for (const o of declines) {
+        alloc.recoverResources(o.framework, o.role, o.agent, o.resources);
+        alloc.addFilter({ framework: o.framework, agent: o.agent, until: Number.POSITIVE_INFINITY });
+      }
+    });
     declined += offers.length;
     products.push(agents * frameworks - declined);
     const start = now();
@@ -212,7 +215,10 @@ function suppressOffers(agents: number, frameworks: number): SuppressResult {
   const times: number[] = [];
   const counts: number[] = [];
   for (let run = 0; run < 5; run++) {
-    for (const o of offers) alloc.recoverResources(o.framework, o.role, o.agent, o.resources);
+    const recovered = offers;
+    alloc.batch(() => {
+      for (const o of recovered) alloc.recoverResources(o.framework, o.role, o.agent, o.resources);
+    });
     for (let j = 0; j < frameworks / 5; j++) alloc.suppress(`fw-${suppressed++}`);
     const start = now();
     offers = alloc.allocate(clock);

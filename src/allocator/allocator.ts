@@ -548,6 +548,23 @@ export class Allocator {
     this.track(m, this.agent(al.agent), al.resources);
   }
 
+  /**
+   * Runs many updates (e.g. a batch of offer answers) and re-ranks the touched frameworks once
+   * at the end instead of after each update.
+   */
+  batch(updates: () => void): void {
+    if (this.deferring) {
+      updates();
+      return;
+    }
+    this.deferring = true;
+    try {
+      updates();
+    } finally {
+      this.flush();
+    }
+  }
+
   /** An offer was declined, rescinded or expired, or a task ended: the resources are free again. */
   recoverResources(framework: string, role: string, agent: string, resources: Resources): void {
     const fw = this.frameworks.get(framework);
@@ -989,9 +1006,11 @@ export class Allocator {
   private flush(): void {
     this.deferring = false;
     const pending = this.pendingMembers;
+    let lastRole: RoleNode | null = null;
     for (const m of pending) {
       if (m.listed) m.role.members.update(m, this.share(m.alloc, 1));
-      this.reshareRole(m.role);
+      if (m.role !== lastRole && !this.dirty) this.reshareRole(m.role);
+      lastRole = m.role;
     }
     pending.length = 0;
   }

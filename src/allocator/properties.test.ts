@@ -223,16 +223,19 @@ describe("the incremental Allocator agrees with the reference over several cycle
             // Offers become allocations; some are declined with a filter.
             const kept: OfferDecision[] = [];
             const filters = [...s.filters];
-            fast.forEach((d, i) => {
-              if ((act.decline >> i) & 1) {
-                alloc.recoverResources(d.framework, d.role, d.agent, d.resources);
-                if (act.filterFor > 0) {
-                  const until = now + act.filterFor;
-                  alloc.addFilter({ framework: d.framework, agent: d.agent, until });
-                  filters.push({ framework: d.framework, agent: d.agent, until });
-                }
-              } else kept.push(d);
-            });
+            // Answers arrive in batches (re-ranked once at the end), as the controller applies them.
+            alloc.batch(() =>
+              fast.forEach((d, i) => {
+                if ((act.decline >> i) & 1) {
+                  alloc.recoverResources(d.framework, d.role, d.agent, d.resources);
+                  if (act.filterFor > 0) {
+                    const until = now + act.filterFor;
+                    alloc.addFilter({ framework: d.framework, agent: d.agent, until });
+                    filters.push({ framework: d.framework, agent: d.agent, until });
+                  }
+                } else kept.push(d);
+              }),
+            );
             let frameworks = s.frameworks;
             const target = frameworks[act.suppress % frameworks.length];
             if (target && act.suppress % 3 === 0) {
