@@ -5,12 +5,15 @@
 //   npm run bench:allocator                      default set (a few minutes on 2 cores)
 //   npm run bench:allocator -- --quick           small sizes only
 //   npm run bench:allocator -- --full            the whole {1k,5k,10k,20k} x {50,100,1k,3k} grid
+//   npm run bench:allocator -- --exhaustive      measure every DeclineOffers round, even at 20k x 2k
+//                                                (default: sizes above 10M agents x frameworks are sampled)
 //   npm run bench:allocator -- --sizes=10000x1000,20000x2000 --scenarios=decline
 //   BENCH_SIZES / BENCH_SCENARIOS work as the flags do.
 
 import { loadavg } from "node:os";
 import { Allocator } from "../src/allocator/allocate.ts";
 import { DEFAULT_MIN_ALLOCATABLE } from "../src/allocator/eligibility.ts";
+import { makeRng } from "../src/allocator/rng.ts";
 import type { OfferDecision, PortRange, Resources } from "../src/allocator/types.ts";
 
 const MIB = 1024 * 1024;
@@ -30,7 +33,6 @@ const DEFAULT_SIZES: [number, number][] = [
   [1000, 100],
   [1000, 1000],
   [5000, 100],
-  [5000, 1000],
   [10000, 100],
   [10000, 1000],
   [20000, 2000],
@@ -51,6 +53,11 @@ function sizes(): [number, number][] {
     ];
   return flag("quick") ? QUICK_SIZES : DEFAULT_SIZES;
 }
+// DeclineOffers makes `frameworks` rounds. Above this many agents x frameworks, the default
+// measures rounds in segments and fast-forwards the filters in between; --exhaustive runs all.
+const EXHAUSTIVE_LIMIT = Number(option("sample-above", "BENCH_SAMPLE_ABOVE") ?? 10_000_000);
+const SEGMENT = 10;
+const exhaustive = flag("exhaustive") || process.env.BENCH_EXHAUSTIVE === "1";
 // For profiling: stop DeclineOffers early.
 const maxRounds = Number(option("max-rounds", "BENCH_MAX_ROUNDS") ?? Number.POSITIVE_INFINITY);
 const scenarios = new Set((option("scenarios", "BENCH_SCENARIOS") ?? "decline,suppress,quota").split(","));
@@ -151,6 +158,10 @@ interface DeclineResult {
   /** Process CPU time per round (all threads): the compute cost, whatever else runs on the machine. */
   cpu: number[];
   products: number[];
+  /** Round number of each measured round (they skip ahead in sampled mode). */
+  labels: number[];
+  /** Rounds fast-forwarded in sampled mode. */
+  skipped: number;
   heap: number;
   setup: number;
 }
@@ -167,19 +178,53 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
   const times: number[] = [];
   const cpu: number[] = [];
   const products: number[] = [];
+  const labels: number[] = [];
   let total = 0;
+  const sampled = !exhaustive && agents * frameworks > EXHAUSTIVE_LIMIT;
+  // Which framework filters which agent, to fast-forward in sampled mode.
+  const filtered = sampled ? new Uint8Array(agents * frameworks) : null;
+  const fwIndex = (id: string) => Number(id.slice(3));
+  const agentIndex = (name: string) => Number(name.slice(6));
+  const rng = makeRng(12345);
+  let skipped = 0;
+  // Sampled mode: SEGMENT rounds at 0, 1/4, 1/2 and 3/4 of the way, then the last rounds.
+  const segmentStarts = [0, 0.25, 0.5, 0.75].map((x) => Math.floor(x * frameworks));
+  const tail = frameworks - SEGMENT;
   // Mesos runs 2 x frameworks rounds; after `frameworks` rounds every agent is filtered by
   // everyone and rounds make no offers, so we stop at the first empty round.
-  for (let round = 0; round <= 2 * frameworks && round < maxRounds; round++) {
+  for (let round = 0; round <= 2 * frameworks && times.length < maxRounds; round++) {
     const declines = offers;
     alloc.batch(() => {
       for (const o of declines) {
         alloc.recoverResources(o.framework, o.role, o.agent, o.resources);
         alloc.addFilter({ framework: o.framework, agent: o.agent, until: Number.POSITIVE_INFINITY });
+        if (filtered) filtered[agentIndex(o.agent) * frameworks + fwIndex(o.framework)] = 1;
       }
     });
     declined += offers.length;
+    if (filtered && round > 0) {
+      // Fast-forward to the next segment: each agent gets as many more filters as the skipped
+      // rounds would have added (one per round), from frameworks chosen at random.
+      const next = [...segmentStarts, tail].find((x) => x >= round) ?? round;
+      const inSegment = [...segmentStarts, tail].some((x) => round >= x && round < x + SEGMENT);
+      const skip = inSegment ? 0 : next - round;
+      if (skip > 0) {
+        for (let a = 0; a < agents; a++) {
+          const row = a * frameworks;
+          for (let n = 0; n < skip; n++) {
+            let f = Math.floor(rng() * frameworks);
+            while (filtered[row + f] === 1) f = (f + 1) % frameworks;
+            filtered[row + f] = 1;
+            alloc.addFilter({ framework: `fw-${f}`, agent: `agent-${a}`, until: Number.POSITIVE_INFINITY });
+          }
+        }
+        declined += skip * agents;
+        skipped += skip;
+        round += skip;
+      }
+    }
     products.push(agents * frameworks - declined);
+    labels.push(round);
     const start = now();
     const c0 = process.cpuUsage();
     offers = alloc.allocate(clock);
@@ -188,11 +233,23 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
     cpu.push((c.user + c.system) / 1000);
     clock += 1000;
     total += offers.length;
-    if (round % 100 === 0) heap = peakHeap(heap);
+    if (times.length % 100 === 1) heap = peakHeap(heap);
     if (offers.length === 0) break;
   }
   heap = peakHeap(heap);
-  return { agents, frameworks, rounds: times.length, offers: total, times, cpu, products, heap, setup };
+  return {
+    agents,
+    frameworks,
+    rounds: times.length,
+    skipped,
+    offers: total,
+    times,
+    cpu,
+    products,
+    labels,
+    heap,
+    setup,
+  };
 }
 
 // ---------------------------------------------------------------- SuppressOffers
@@ -343,7 +400,7 @@ if (scenarios.has("decline")) {
           `${ms(s.median)} ms`,
           `${ms(s.max)} ms`,
           `${ms(stats(r.cpu).median)} ms`,
-          String(r.rounds),
+          r.skipped > 0 ? `${r.rounds} of ${r.rounds + r.skipped}` : String(r.rounds),
           String(r.offers),
           mib(r.heap),
           MESOS_DECLINE[`${r.agents}x${r.frameworks}`] ?? "—",
@@ -357,15 +414,19 @@ if (scenarios.has("decline")) {
   const rows: string[][] = [];
   for (const r of results) {
     if (r.rounds < 5) continue;
-    const fifth = Math.ceil(r.rounds / 5);
+    // Fifths of the scenario by round number (a sampled run has measured rounds in each).
+    const span = (r.labels[r.labels.length - 1] ?? 0) + 1;
     for (let g = 0; g < 5; g++) {
-      const idx = [...r.times.keys()].slice(g * fifth, (g + 1) * fifth);
+      const idx = [...r.times.keys()].filter((i) => {
+        const l = r.labels[i] ?? 0;
+        return l >= (g * span) / 5 && l < ((g + 1) * span) / 5;
+      });
       if (idx.length === 0) continue;
       const t = idx.reduce((s, i) => s + (r.times[i] ?? 0), 0) / idx.length;
       const p = idx.reduce((s, i) => s + (r.products[i] ?? 0), 0) / idx.length;
       rows.push([
         `${k(r.agents)} x ${k(r.frameworks)}`,
-        `${idx[0]}–${idx[idx.length - 1]}`,
+        `${r.labels[idx[0] ?? 0]}–${r.labels[idx[idx.length - 1] ?? 0]}${r.skipped > 0 ? ` (${idx.length} measured)` : ""}`,
         (p / 1e6).toFixed(2),
         `${ms(t)} ms`,
         p > 0 ? `${((t * 1e6) / p).toFixed(1)} ns` : "—",
