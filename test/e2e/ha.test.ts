@@ -1,0 +1,329 @@
+// High availability: two controller replicas (real processes: node src/controller/main.ts) with
+// the production election timings (lease 15 s, renew deadline 10 s, retry 2 s), a framework
+// answering every offer as fast as it can (a launch storm), and the leader SIGKILLed several
+// times. Afterwards: every accepted launch is a Pod, no task has two Pods, no agent was ever
+// offered more than it has, every answered offer was honoured, and each standby took over
+// within the lease time. A graceful stop hands over at once (the lease is released).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parseQuantity } from "../../src/allocator/quantity.ts";
+import {
+  GROUP,
+  LABEL_FRAMEWORK,
+  LABEL_OFFER,
+  LABEL_TASK_ID,
+  PLURAL,
+  VERSION,
+} from "../../src/crds/constants.ts";
+import type { ResourceOffer } from "../../src/crds/offer.ts";
+import { mergePatch } from "../../src/kube/patch.ts";
+import { RUN_SECONDS } from "../../src/local/node-simulator.ts";
+import { NodeProcess } from "./helm-support.ts";
+import { LEASE_NAMESPACE, Pool } from "./pool.ts";
+import { waitFor } from "./support.ts";
+
+const LEASE = "ha-controller";
+const LEASE_MS = 15_000;
+const RETRY_MS = 2_000;
+const KILLS = 3;
+const NODE_CPU = 4;
+
+let pool: Pool;
+const procs: NodeProcess[] = [];
+let replicaSeq = 0;
+
+function spawnReplica(): NodeProcess {
+  const id = `ha-replica-${++replicaSeq}`;
+  // Finished offers stay for the whole test, so every answer's outcome can be read at the end.
+  const config = join(inject("stateDir"), `ha-${pool.name}.yaml`);
+  writeFileSync(config, "offerRetentionMs: 600000\n");
+  const p = NodeProcess.controller(id, { KUBECONFIG: inject("kubeconfig"), CONFIG_FILE: config }, [
+    "--identity",
+    id,
+    "--pool",
+    pool.name,
+    "--agent-lease-namespace",
+    LEASE_NAMESPACE,
+    "--leader-election-namespace",
+    pool.namespace,
+    "--leader-election-id",
+    LEASE,
+  ]);
+  procs.push(p);
+  return p;
+}
+
+async function holder(): Promise<string> {
+  try {
+    const l = await pool.kc
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: LEASE, namespace: pool.namespace });
+    return l.spec?.holderIdentity ?? "";
+  } catch {
+    return "";
+  }
+}
+
+beforeAll(async () => {
+  pool = await Pool.start("ha", {
+    nodes: Array.from({ length: 4 }, (_, i) => ({
+      name: `ha-${process.pid}-${i + 1}-${Date.now() % 100000}`,
+      capacity: { cpu: String(NODE_CPU), memory: "8Gi" },
+    })),
+    operator: false,
+  });
+});
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.stop()));
+  await pool?.stop();
+});
+
+describe("two controller replicas", () => {
+  it("survive repeated SIGKILLs of the leader under a launch storm", { timeout: 300_000 }, async () => {
+    const ns = pool.namespace;
+    const co = pool.kc.makeApiClient(CustomObjectsApi);
+    const core = pool.kc.makeApiClient(CoreV1Api);
+    const replicas = [spawnReplica(), spawnReplica()];
+    await Promise.all(replicas.map((r) => r.waitLog(/caches synced/, 60_000)));
+    await waitFor("a leader", async () => (await holder()).startsWith("ha-replica-"), 30_000);
+
+    await co.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL.framework,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "Framework",
+        metadata: { name: "storm", labels: pool.labels },
+        spec: { roles: ["*"] },
+      },
+    });
+
+    // The framework: answer every open offer at once with four 250m tasks that run 1 s.
+    const answered = new Map<string, string[]>(); // offer → task ids
+    const answeredAt = new Map<string, number>();
+    const gaps: [number, number][] = []; // [kill, takeover]: no leader
+    let seq = 0;
+    let storming = true;
+    let overOffered = "";
+    let overCommitted = "";
+    const listOffers = async () =>
+      (
+        (await co.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: ns,
+          plural: PLURAL.resourceOffer,
+        })) as { items: ResourceOffer[] }
+      ).items;
+    const framework = (async () => {
+      while (storming) {
+        const offers = await listOffers().catch(() => []);
+        // Invariant on one consistent snapshot: outstanding offers never exceed an agent.
+        const perAgent = new Map<string, number>();
+        for (const o of offers) {
+          if ((o.status?.phase ?? "Offered") !== "Offered" || o.spec.response) continue;
+          perAgent.set(
+            o.spec.agent,
+            (perAgent.get(o.spec.agent) ?? 0) + parseQuantity("cpu", String(o.spec.resources.cpu ?? "0")),
+          );
+        }
+        for (const [agent, milli] of perAgent)
+          if (milli > NODE_CPU * 1000) overOffered ||= `${agent} offered ${milli}m at once`;
+        await Promise.all(
+          offers
+            .filter(
+              (o) =>
+                !o.spec.response &&
+                (o.status?.phase ?? "Offered") === "Offered" &&
+                !answered.has(o.metadata.name ?? ""),
+            )
+            .filter((o) => parseQuantity("cpu", String(o.spec.resources.cpu ?? "0")) >= 1000)
+            .map(async (o) => {
+              const ids = [`t${++seq}`, `t${++seq}`, `t${++seq}`, `t${++seq}`];
+              answeredAt.set(o.metadata.name ?? "", Date.now());
+              const task = (id: string) => ({
+                id,
+                resources: { cpu: "250m", memory: "64Mi" },
+                template: {
+                  metadata: { annotations: { [RUN_SECONDS]: "1" } },
+                  spec: { containers: [{ name: "main", image: "busybox" }] },
+                },
+              });
+              try {
+                await co.patchNamespacedCustomObject(
+                  {
+                    group: GROUP,
+                    version: VERSION,
+                    namespace: ns,
+                    plural: PLURAL.resourceOffer,
+                    name: o.metadata.name ?? "",
+                    body: {
+                      spec: {
+                        response: {
+                          action: "Accept",
+                          operations: [{ launch: { tasks: ids.map(task) } }],
+                          filters: { refuseSeconds: 0 },
+                        },
+                      },
+                    },
+                  },
+                  mergePatch,
+                );
+                answered.set(o.metadata.name ?? "", ids);
+              } catch {
+                // Lost a race (the offer vanished): nothing was answered.
+              }
+            }),
+        );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    // Pods never overcommit a node, sampled throughout.
+    const sampler = (async () => {
+      while (storming) {
+        const pods = await core
+          .listNamespacedPod({ namespace: ns, labelSelector: LABEL_FRAMEWORK })
+          .catch(() => ({ items: [] as V1Pod[] }));
+        const perNode = new Map<string, number>();
+        for (const p of pods.items) {
+          if (p.status?.phase === "Succeeded" || p.status?.phase === "Failed") continue;
+          const cpu = p.spec?.containers[0]?.resources?.requests?.cpu ?? "0";
+          perNode.set(
+            p.spec?.nodeName ?? "",
+            (perNode.get(p.spec?.nodeName ?? "") ?? 0) + parseQuantity("cpu", cpu),
+          );
+        }
+        for (const [node, milli] of perNode)
+          if (milli > NODE_CPU * 1000) overCommitted ||= `${node} runs ${milli}m of tasks`;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+
+    const failovers: number[] = [];
+    const launchedBy = () => answered.size;
+    await waitFor("the storm to start", async () => launchedBy() >= 12, 30_000);
+    for (let k = 0; k < KILLS; k++) {
+      const leaderId = await holder();
+      const leader = procs.find((p) => p.name === leaderId && !p.exited);
+      expect(leader, `leader ${leaderId} is one of ours`).toBeDefined();
+      const before = launchedBy();
+      const t0 = Date.now();
+      leader?.kill("SIGKILL");
+      const next = await waitFor(
+        "a standby to take the lease",
+        async () => {
+          const h = await holder();
+          return h && h !== leaderId ? h : undefined;
+        },
+        LEASE_MS + 4 * RETRY_MS + 5000,
+        25,
+      );
+      const failover = Date.now() - t0;
+      failovers.push(failover);
+      gaps.push([t0, Date.now()]);
+      process.stdout.write(`[ha] kill ${k + 1}: ${leaderId} SIGKILLed; ${next} leads after ${failover} ms\n`);
+      // The replacement Pod of a Deployment: a new process with a new identity.
+      spawnReplica();
+      // The new leader acts: answers keep turning into launches.
+      await procs.find((p) => p.name === next)?.waitLog(/leading: allocating and launching/, 10_000);
+      await waitFor(
+        "the storm to continue under the new leader",
+        async () => launchedBy() >= before + 12,
+        60_000,
+      );
+    }
+    // A graceful stop releases the lease: the standby leads within a retry period.
+    const leaderId = await holder();
+    const leader = procs.find((p) => p.name === leaderId);
+    const t1 = Date.now();
+    leader?.kill("SIGTERM");
+    const next = await waitFor(
+      "a standby after a graceful stop",
+      async () => {
+        const h = await holder();
+        return h && h !== leaderId ? h : undefined;
+      },
+      15_000,
+      25,
+    );
+    const handover = Date.now() - t1;
+    process.stdout.write(
+      `[ha] SIGTERM: ${leaderId} released the lease; ${next} leads after ${handover} ms\n`,
+    );
+    await leader?.waitExit(30_000);
+    expect(leader?.exited?.code).toBe(0);
+    storming = false;
+    await Promise.all([framework, sampler]);
+
+    // Every answered offer was honoured: Accepted, each task a Pod launched by that offer.
+    const finals = await waitFor(
+      "every answered offer to be settled",
+      async () => {
+        const all = await listOffers();
+        const mine = all.filter((o) => answered.has(o.metadata.name ?? ""));
+        return mine.length === answered.size &&
+          mine.every((o) => o.status?.phase && o.status.phase !== "Offered")
+          ? mine
+          : undefined;
+      },
+      60_000,
+      250,
+    );
+    // An answer can lose a race with a rescind the framework had not seen yet (as in Mesos):
+    // then the offer says so and nothing is launched. Anything else must be Accepted.
+    const ignored = finals.filter(
+      (o) =>
+        (o.status?.phase === "Rescinded" || o.status?.phase === "Expired") &&
+        /answer arrived after the offer was .* ignored: nothing was launched/.test(o.status?.message ?? ""),
+    );
+    const unexplained = finals.filter((o) => o.status?.phase !== "Accepted" && !ignored.includes(o));
+    expect(unexplained.map((o) => `${o.metadata.name}: ${o.status?.phase} ${o.status?.message}`)).toEqual([]);
+    const expected = new Map<string, string>();
+    for (const o of finals) {
+      if (o.status?.phase !== "Accepted") continue;
+      for (const id of answered.get(o.metadata.name ?? "") ?? []) expected.set(id, o.metadata.name ?? "");
+    }
+    const pods = await waitFor(
+      "a Pod for every accepted task",
+      async () => {
+        const list = await core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_FRAMEWORK });
+        return list.items.length >= expected.size ? list.items : undefined;
+      },
+      30_000,
+      250,
+    );
+    const byTask = new Map<string, V1Pod[]>();
+    for (const p of pods) {
+      const id = p.metadata?.labels?.[LABEL_TASK_ID] ?? "";
+      byTask.set(id, [...(byTask.get(id) ?? []), p]);
+    }
+    const duplicates = [...byTask].filter(([, ps]) => ps.length > 1).map(([id]) => id);
+    const missing = [...expected.keys()].filter((id) => !byTask.has(id));
+    // Tasks of ignored answers must not have been launched.
+    const strays = [...byTask.keys()].filter((id) => !expected.has(id));
+    const wrongOffer = pods.filter(
+      (p) => expected.get(p.metadata?.labels?.[LABEL_TASK_ID] ?? "") !== p.metadata?.labels?.[LABEL_OFFER],
+    );
+    const inGaps = [...answeredAt.values()].filter((t) => gaps.some(([a, b]) => t >= a && t <= b)).length;
+    process.stdout.write(
+      `[ha] ${answered.size} offers answered (${inGaps} while no replica led, honoured by the next leader; ${ignored.length} lost a race with a rescind), ${expected.size} tasks accepted, ${pods.length} Pods; failovers (ms): ${failovers.join(", ")}; lease ${LEASE_MS} ms\n`,
+    );
+    expect({ duplicates, missing, strays, wrongOffer: wrongOffer.length }).toEqual({
+      duplicates: [],
+      missing: [],
+      strays: [],
+      wrongOffer: 0,
+    });
+    expect(overOffered).toBe("");
+    expect(overCommitted).toBe("");
+    // Within the lease time: the lease lapses ≤ 15 s after the last renewal, and a standby
+    // notices within one (jittered) retry period.
+    for (const f of failovers) expect(f).toBeLessThanOrEqual(LEASE_MS + 2 * RETRY_MS * 1.2 + 1000);
+    expect(handover).toBeLessThan(RETRY_MS * 1.2 + 2000);
+    expect(procs.filter((p) => p.exited && p.exited.signal !== "SIGKILL" && p.exited.code !== 0)).toEqual([]);
+  });
+});
