@@ -149,6 +149,7 @@ export class AllocationLoop {
       const a = podAllocation(p);
       if (a) hold(a);
     }
+    let assumed = 0;
     for (const a of this.d.assumptions.pending(
       (k) => {
         const [ns, n] = k.split("/");
@@ -159,6 +160,7 @@ export class AllocationLoop {
         return cache.pods.get(n ?? "", ns) !== undefined;
       },
     )) {
+      assumed++;
       hold(a);
     }
 
@@ -211,6 +213,8 @@ export class AllocationLoop {
         agents: snapshot.agents.length,
         frameworks: snapshot.frameworks.length,
         filters: snapshot.filters.length,
+        assumed,
+        allocations: allocations.length,
         decisions: decisions.length,
       },
       "allocation cycle",

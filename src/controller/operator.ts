@@ -95,6 +95,9 @@ export class Operator {
       `${o.metadata?.namespace}/${o.metadata?.name}`;
     for (const ev of ["add", "update", "delete", "resync"]) {
       c.offers.on(ev, (o: Obj<ResourceOffer>) => {
+        // The cache now reflects this offer (or its deletion): stop assuming it. An offer
+        // created and deleted between two cycles would otherwise stay assumed.
+        this.assumptions.forgetOffer(key(o));
         this.offerQueue.add(key(o));
         this.frameworkQueue.add(`${o.metadata.namespace}/${o.spec?.framework}`);
         if (ev !== "resync" && offerPhase(o) !== "Offered") this.loop.trigger("offer finished");
@@ -104,6 +107,7 @@ export class Operator {
         if (ev !== "resync") this.loop.trigger("framework changed");
       });
       c.pods.on(ev, (p: V1Pod) => {
+        this.assumptions.forgetPod(key(p));
         const ns = p.metadata?.namespace;
         const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
         const offer = p.metadata?.labels?.[LABEL_OFFER];

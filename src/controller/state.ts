@@ -25,7 +25,7 @@ export class Assumptions {
   pending(
     knownOffer: (key: string) => boolean,
     knownPod: (key: string) => boolean,
-    maxAgeMs = 30_000,
+    maxAgeMs = 15_000,
   ): Allocation[] {
     const out: Allocation[] = [];
     const now = Date.now();

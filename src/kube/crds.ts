@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ApiextensionsV1Api,
+  CustomObjectsApi,
   type KubeConfig,
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
@@ -35,6 +36,23 @@ export async function installCrds(kc: KubeConfig, timeoutMs = 30_000): Promise<v
       if (Date.now() > deadline)
         throw new Error(`CRD ${crd.metadata?.name} not established after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  // Established is not quite serving: the first lists can still get 429 "storage is
+  // (re)initializing". Wait until each kind lists.
+  const co = kc.makeApiClient(CustomObjectsApi);
+  for (const crd of crds) {
+    const group = crd.spec.group;
+    const version = crd.spec.versions[0]?.name ?? "";
+    const plural = crd.spec.names.plural;
+    for (;;) {
+      try {
+        await co.listClusterCustomObject({ group, version, plural, limit: 1 });
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 }
