@@ -165,11 +165,16 @@ export class DecisionLoop {
     }
   }
 
-  /** Stops ticking and waits for a tick in progress. */
-  async stop(): Promise<void> {
+  /** Stops ticking, without waiting. */
+  halt(): void {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.soon);
+  }
+
+  /** Stops ticking and waits for a tick in progress. */
+  async stop(): Promise<void> {
+    this.halt();
     while (this.running) await new Promise((r) => setTimeout(r, 10));
   }
 }

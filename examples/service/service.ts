@@ -116,8 +116,10 @@ export class ServiceFramework {
   }
 
   async stop(opts: { teardown?: boolean } = {}): Promise<void> {
-    await this.loop.stop();
+    // Client first: a decision in flight that is waiting on the API gives up at once.
+    this.loop.halt();
     await this.client.stop(opts);
+    await this.loop.stop();
     this.stopped?.(0);
   }
 

@@ -1,44 +1,234 @@
-// `npm start`: the local control plane with simulated nodes, kept running until Ctrl-C.
-
-import { ensureBinaries } from "../local/binaries.ts";
+// `npm start`: the whole system on this machine, alive. A local control plane (etcd,
+// kube-apiserver, kube-controller-manager), simulated nodes with an agent each, the operator,
+// and two example frameworks — a batch job that keeps being resubmitted and a spread-out
+// service — with a live summary. Ctrl-C stops everything, every process included.
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import pino from "pino";
+import { BatchFramework } from "../../examples/batch/batch.ts";
+import { consoleLog, secondsRange } from "../../examples/lib/runtime.ts";
+import { ServiceFramework } from "../../examples/service/service.ts";
+import { NodeAgent } from "../agent/agent.ts";
+import { Metrics } from "../controller/metrics.ts";
+import { Operator } from "../controller/operator.ts";
+import { installCrds } from "../kube/crds.ts";
+import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { ControlPlane } from "../local/controlplane.ts";
 import { NodeSimulator } from "../local/node-simulator.ts";
+import { collect, render } from "./summary.ts";
 
-const NODES = Number(process.env.KUBE_OFFERS_NODES ?? 3);
+const NODES = Number(process.env.KUBE_OFFERS_NODES ?? 5);
+const NAMESPACE = "demo";
+const SYSTEM_NAMESPACE = "kube-offers-system";
+const BATCH_TASKS = 24;
+const say = (msg: string) => process.stderr.write(`[start] ${msg}\n`);
+
+async function ensureNamespace(kc: KubeConfig, name: string): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name } } }).catch((err: unknown) => {
+    if (!isAlreadyExists(err)) throw err;
+  });
+  // Pods need the namespace's default ServiceAccount (kube-controller-manager creates it).
+  for (let i = 0; i < 300; i++) {
+    try {
+      await core.readNamespacedServiceAccount({ name: "default", namespace: name });
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`namespace ${name} has no default ServiceAccount after 30 s`);
+}
 
 async function main(): Promise<void> {
-  const bins = await ensureBinaries();
+  const t0 = Date.now();
   const cp = await ControlPlane.start({ controllerManager: true });
+  const logDir = join(cp.dir, "logs");
+  mkdirSync(logDir, { recursive: true });
+  const frameworkLog = createWriteStream(join(logDir, "frameworks.log"), { flags: "a" });
+  const operatorLog = pino(
+    { name: "kube-offers-operator", level: "info" },
+    pino.destination({ dest: join(logDir, "operator.log"), sync: false }),
+  );
+  const kc = cp.kubeConfig();
+  const kubectl = join(cp.bins.dir, "kubectl");
+
+  let sim: NodeSimulator | undefined;
+  const agents: NodeAgent[] = [];
+  let operator: Operator | undefined;
+  let service: ServiceFramework | undefined;
+  let batch: BatchFramework | undefined;
+  let previousBatch: BatchFramework | undefined;
+  let summaryTimer: NodeJS.Timeout | undefined;
   let stopping = false;
-  const sim = new NodeSimulator(cp.kubeConfig());
+  let lastLines = 0;
+  const tty = process.stdout.isTTY === true;
+
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write("\nstopping…\n");
-    await sim.stop();
+    clearInterval(summaryTimer);
+    if (tty) process.stdout.write("\x1b[?25h");
+    say("stopping: frameworks, operator, agents, nodes, control plane…");
+    // Each step is bounded: even with the API server gone, the control plane is stopped.
+    const step = (p: Promise<unknown> | undefined, ms = 5000) =>
+      Promise.race([p?.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
+    await step(Promise.all([service?.stop(), batch?.stop(), previousBatch?.stop()]));
+    await step(operator?.stop());
+    await step(Promise.all(agents.map((a) => a.stop())));
+    await step(sim?.stop());
     await cp.stop();
+    frameworkLog.end();
+    operatorLog.flush();
+    say("stopped; no process left behind.");
     process.exit(code);
   };
-  process.on("SIGINT", () => void shutdown(0));
-  process.on("SIGTERM", () => void shutdown(0));
-  cp.on("process-exit", () => void shutdown(1));
-  await sim.start(
-    Array.from({ length: NODES }, (_, i) => ({
-      name: `node-${i + 1}`,
-      capacity: { cpu: "8", memory: "16Gi" },
-      labels: { zone: i % 2 === 0 ? "a" : "b", rack: `r${i + 1}` },
-    })),
-  );
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => {
+      // A second Ctrl-C while stopping: exit now; the exit hook still kills every child by PID.
+      if (stopping) process.exit(130);
+      void shutdown(0);
+    });
+  }
+  cp.on("process-exit", ({ name }: { name: string }) => {
+    say(`${name} exited unexpectedly; see ${logDir}/${name}.log`);
+    void shutdown(1);
+  });
+
+  await installCrds(kc);
+  await ensureNamespace(kc, SYSTEM_NAMESPACE);
+  await ensureNamespace(kc, NAMESPACE);
+  if (stopping) return;
+
+  sim = new NodeSimulator(kc);
+  const nodes = Array.from({ length: NODES }, (_, i) => ({
+    name: `node-${i + 1}`,
+    capacity: { cpu: "8", memory: "16Gi" },
+    labels: { zone: i % 2 === 0 ? "a" : "b", rack: `r${i + 1}` },
+  }));
+  await sim.start(nodes);
+  const agentLog = (msg: string, fields?: Record<string, unknown>) =>
+    operatorLog.info({ component: "agent", ...fields }, msg);
+  for (const n of nodes) {
+    const agent = new NodeAgent(kc, {
+      nodeName: n.name,
+      leaseNamespace: SYSTEM_NAMESPACE,
+      leaseDurationSeconds: 10,
+      log: agentLog,
+    });
+    await agent.start();
+    agents.push(agent);
+  }
+  operator = new Operator(kc, {
+    config: { agentLeaseNamespace: SYSTEM_NAMESPACE, offerRetentionMs: 30_000 },
+    log: operatorLog,
+    metrics: new Metrics(false),
+  });
+  await operator.start();
+
+  const log = (name: string) => consoleLog(name, "info", (s) => frameworkLog.write(s));
+  service = new ServiceFramework({
+    kubeConfig: kc,
+    namespace: NAMESPACE,
+    name: "web",
+    instances: NODES,
+    cpu: "1",
+    memory: "1Gi",
+    spreadBy: "rack",
+    log: log("web"),
+  });
+  void service.run().catch((err: unknown) => say(`service stopped: ${String(err)}`));
+
+  // Batch jobs one after another: when one finishes, the next is submitted and the one before
+  // it is torn down (its Pods go with it), so there is always work coming and going.
+  let jobs = 0;
+  const submit = () => {
+    if (stopping) return;
+    const name = `batch-${++jobs}`;
+    const job = new BatchFramework({
+      kubeConfig: kc,
+      namespace: NAMESPACE,
+      name,
+      tasks: BATCH_TASKS,
+      cpu: "500m",
+      memory: "256Mi",
+      maxAttempts: 4,
+      runSeconds: secondsRange("5-20", "5"),
+      failRate: 0.1,
+      log: log(name),
+    });
+    const old = previousBatch;
+    previousBatch = batch;
+    batch = job;
+    void old?.stop({ teardown: true }).catch(() => {});
+    void job
+      .run()
+      .then(() => {
+        if (!stopping && batch === job) setTimeout(submit, 3000);
+      })
+      .catch((err: unknown) => say(`${name} stopped: ${String(err)}`));
+  };
+  submit();
+
+  const footer = [
+    `kubeconfig  ${cp.kubeconfigPath}`,
+    `watch       ${kubectl} --kubeconfig ${cp.kubeconfigPath} -n ${NAMESPACE} get resourceoffers -w`,
+    `logs        ${logDir}/{operator,frameworks}.log`,
+  ];
   process.stdout.write(
     [
       "",
-      `kube-offers local control plane is up (${NODES} simulated nodes).`,
-      `  kubeconfig: ${cp.kubeconfigPath}`,
-      `  try:        ${bins.dir}/kubectl --kubeconfig ${cp.kubeconfigPath} get nodes`,
-      "Ctrl-C stops everything.",
+      `kube-offers is up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${NODES} simulated nodes with an agent each, the operator, and the batch and service example frameworks in namespace ${NAMESPACE}.`,
+      `  export KUBECONFIG=${cp.kubeconfigPath}`,
+      `  ${kubectl} get agents,frameworks`,
+      `  ${kubectl} -n ${NAMESPACE} get resourceoffers -w`,
       "",
     ].join("\n"),
   );
+
+  const notes = (fw: string): string | undefined => {
+    if (fw === "web" && service) {
+      const s = service.status();
+      return `${s.running}/${s.wanted} instances running on ${s.instances.map((i) => i.spread).join(" ")}${s.replaced ? `, ${s.replaced} replaced` : ""}`;
+    }
+    for (const b of [batch, previousBatch]) {
+      if (b && b.client.name === fw) {
+        const p = b.progress();
+        return `${p.finished}/${p.total} done${p.failedAttempts ? `, ${p.failedAttempts} failed attempt(s) retried` : ""}${p.done ? " ✓" : ""}`;
+      }
+    }
+    return undefined;
+  };
+  let lastPrinted = "";
+  let lastPrintAt = 0;
+  const refresh = async () => {
+    if (stopping) return;
+    try {
+      const snap = await collect(kc, NAMESPACE, notes);
+      const lines = render(snap, { uptimeS: (Date.now() - t0) / 1000, footer });
+      if (stopping) return;
+      if (tty) {
+        // Redraw in place: back to the block's first line, clear to the end, print.
+        const up = lastLines ? `\x1b[${lastLines}F\x1b[J` : "\x1b[?25l";
+        process.stdout.write(`${up}${lines.join("\n")}\n`);
+        lastLines = lines.length;
+      } else {
+        // Piped: print the block when it changed, at most every 5 s.
+        const body = lines.slice(1).join("\n");
+        if (body !== lastPrinted && Date.now() - lastPrintAt >= 5000) {
+          process.stdout.write(`${lines.join("\n")}\n\n`);
+          lastPrinted = body;
+          lastPrintAt = Date.now();
+        }
+      }
+    } catch (err) {
+      if (!stopping) say(`summary: ${String(err)}`);
+    }
+  };
+  await refresh();
+  summaryTimer = setInterval(() => void refresh(), 1000);
 }
 
 main().catch((err: unknown) => {

@@ -109,7 +109,9 @@ export class ProcessGroup extends EventEmitter {
   spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ManagedProcess {
     const logFile = join(this.logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: "a" });
-    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    // Own process group: a terminal's Ctrl-C goes to the owner, which stops these in order,
+    // instead of killing them under it (they are still ended by PID on every path).
+    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);

@@ -760,7 +760,7 @@ export class FrameworkClient {
           );
           break;
         } catch (err) {
-          if ((isConflict(err) || isTransient(err)) && attempt < 20) {
+          if ((isConflict(err) || isTransient(err)) && attempt < 20 && !this.stopped) {
             if (!isConflict(err)) await sleep(Math.min(2000, 100 * 2 ** attempt));
             continue;
           }

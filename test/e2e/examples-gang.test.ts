@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 /** Records the number of the gang's Pods every 100 ms (generation 1, and any generation) until stopped. */
-function watchGangPods(framework: string): { counts: number[]; stop: () => void } {
+function watchGangPods(framework: string): { counts: number[]; all: number[]; stop: () => void } {
   const core = pool.kc.makeApiClient(CoreV1Api);
   const counts: number[] = [];
   const all: number[] = [];

@@ -1,0 +1,96 @@
+// `npm start` end to end: it comes up on its own control plane, shows tasks running within a
+// minute, points at a working kubeconfig, and Ctrl-C (SIGINT to its process group, as a
+// terminal sends it) stops everything with no process left behind.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../../src/local/binaries.ts";
+import { waitFor } from "./support.ts";
+
+const registryDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kube-offers", "run");
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  // Only if the test failed half-way: never leave a demo running.
+  if (child?.pid && child.exitCode === null) {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("npm start", () => {
+  it("comes up, runs tasks within a minute, and stops cleanly on Ctrl-C", { timeout: 150_000 }, async () => {
+    const started = Date.now();
+    // What `npm start` runs, in its own process group like a shell job.
+    child = spawn(process.execPath, ["src/cli/start.ts"], {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const pid = child.pid!;
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => child?.once("exit", (code) => r(code)));
+
+    const running = await waitFor(
+      "the summary to show running tasks",
+      async () => {
+        const m = [...out.matchAll(/^TASKS .*running (\d+)/gm)].pop();
+        return m && Number(m[1]) > 0 ? Number(m[1]) : undefined;
+      },
+      90_000,
+      200,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\nstdout:\n${out}\nstderr:\n${err}`);
+    });
+    expect(running).toBeGreaterThan(0);
+    // Within a minute of the control plane being up (the binaries are cached by global setup).
+    expect(Date.now() - started).toBeLessThan(75_000);
+    expect(out).toMatch(/^AGENTS\s+5\/5 ready/m);
+    expect(out).toMatch(/^\s+web\s+Active/m);
+    expect(out).toMatch(/^\s+batch-1\s+Active/m);
+    const kubeconfig = /^kubeconfig\s+(\S+)$/m.exec(out)?.[1] ?? "";
+    expect(existsSync(kubeconfig)).toBe(true);
+    expect(out).toMatch(/kubectl --kubeconfig \S+ -n demo get resourceoffers -w/);
+
+    // The processes it started, from the harness's PID registry.
+    const registry = JSON.parse(readFileSync(join(registryDir, `${pid}-1.json`), "utf8")) as {
+      name: string;
+      pid: number;
+    }[];
+    expect(registry.map((p) => p.name).sort()).toEqual(["etcd", "kube-apiserver", "kube-controller-manager"]);
+    expect(registry.every((p) => alive(p.pid))).toBe(true);
+
+    process.kill(-pid, "SIGINT");
+    const code = await Promise.race([
+      exited,
+      new Promise((r) => setTimeout(() => r("still running"), 30_000)),
+    ]);
+    expect(code, err).toBe(0);
+    expect(err).toMatch(/stopped; no process left behind/);
+    for (const p of registry) expect(alive(p.pid), `${p.name} (pid ${p.pid})`).toBe(false);
+    expect(alive(-pid) || alive(pid)).toBe(false);
+    expect(existsSync(kubeconfig)).toBe(false); // its state directory is gone too
+    expect(existsSync(join(registryDir, `${pid}-1.json`))).toBe(false);
+  });
+});
