@@ -61,17 +61,7 @@ describe("framework", () => {
         liveness: { leaseName: "sched" },
         failoverTimeoutSeconds: 3,
       });
-      const o = await waitFor(
-        "an offer while connected",
-        async () => (await fw.offers("l", "Offered"))[0],
-      ).catch(async (e) => {
-        console.log(
-          "DBG",
-          JSON.stringify((await fw.framework("l")).status),
-          JSON.stringify(await fw.offers()),
-        );
-        throw e;
-      });
+      const o = await waitFor("an offer while connected", async () => (await fw.offers("l", "Offered"))[0]);
       await fw.answer(o.metadata.name ?? "", accept([task("long", { cpu: "1" })], 0));
       await waitFor("task running", async () => (await fw.framework("l")).status?.tasks?.TASK_RUNNING === 1);
       const held = await waitFor("the rest offered", async () => (await fw.offers("l", "Offered"))[0]);
