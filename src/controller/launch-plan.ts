@@ -82,7 +82,7 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = ["spec", "response", ...(issue?.path ?? [])].join(".");
-    const dup = issue?.message.startsWith("duplicate task id");
+    const dup = /^duplicate (task )?id/.test(issue?.message ?? "");
     return invalid(dup ? "DuplicateTaskId" : "InvalidResponse", `${path}: ${issue?.message}`);
   }
   let offered: Resources;
