@@ -85,7 +85,10 @@ async function main(): Promise<void> {
     say("stopped; no process left behind.");
     process.exit(code);
   };
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  // SIGHUP: the terminal went away. Writes to it may fail from then on; that must not crash us.
+  process.stdout.on("error", () => {});
+  process.stderr.on("error", () => {});
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(sig, () => {
       // A second Ctrl-C while stopping: exit now; the exit hook still kills every child by PID.
       if (stopping) process.exit(130);
@@ -172,18 +175,16 @@ async function main(): Promise<void> {
   };
   submit();
 
-  const footer = [
-    `kubeconfig  ${cp.kubeconfigPath}`,
-    `watch       ${kubectl} --kubeconfig ${cp.kubeconfigPath} -n ${NAMESPACE} get resourceoffers -w`,
-    `logs        ${logDir}/{operator,frameworks}.log`,
-  ];
+  const kubectlCmd = `${kubectl} --kubeconfig ${cp.kubeconfigPath}`;
   process.stdout.write(
     [
       "",
-      `kube-offers is up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${NODES} simulated nodes with an agent each, the operator, and the batch and service example frameworks in namespace ${NAMESPACE}.`,
-      `  export KUBECONFIG=${cp.kubeconfigPath}`,
-      `  ${kubectl} get agents,frameworks`,
-      `  ${kubectl} -n ${NAMESPACE} get resourceoffers -w`,
+      `kube-offers is up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${NODES} simulated nodes with an agent each, the operator, and two example frameworks (batch, service) in namespace ${NAMESPACE}.`,
+      `kubeconfig  ${cp.kubeconfigPath}`,
+      `kubectl     ${kubectlCmd} -n ${NAMESPACE} get resourceoffers -w`,
+      `            ${kubectlCmd} get agents,frameworks -A`,
+      `logs        ${logDir}/{operator,frameworks}.log`,
+      "",
       "",
     ].join("\n"),
   );
@@ -207,12 +208,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     try {
       const snap = await collect(kc, NAMESPACE, notes);
-      const lines = render(snap, { uptimeS: (Date.now() - t0) / 1000, footer });
+      const lines = render(snap, { uptimeS: (Date.now() - t0) / 1000 });
       if (stopping) return;
       if (tty) {
         // Redraw in place: back to the block's first line, clear to the end, print.
+        // Lines are cut to the terminal's width, so none wraps and the count stays right.
         const up = lastLines ? `\x1b[${lastLines}F\x1b[J` : "\x1b[?25l";
-        process.stdout.write(`${up}${lines.join("\n")}\n`);
+        const width = Math.max(20, (process.stdout.columns ?? 120) - 1);
+        process.stdout.write(`${up}${lines.map((l) => l.slice(0, width)).join("\n")}\n`);
         lastLines = lines.length;
       } else {
         // Piped: print the block when it changed, at most every 5 s.

@@ -137,7 +137,7 @@ function pad(s: string, n: number): string {
 }
 
 /** The summary as lines of text (no colours, no cursor movement). */
-export function render(s: Snapshot, opts: { uptimeS: number; footer: string[] }): string[] {
+export function render(s: Snapshot, opts: { uptimeS: number }): string[] {
   const up = `${Math.floor(opts.uptimeS / 60)}:${String(Math.floor(opts.uptimeS % 60)).padStart(2, "0")}`;
   const lines = [
     `kube-offers demo · up ${up} · Ctrl-C stops everything`,
@@ -171,6 +171,5 @@ export function render(s: Snapshot, opts: { uptimeS: number; footer: string[] })
   lines.push(
     `TASKS       ${[...TASK_COLUMNS.map(([k, label]) => `${label} ${s.tasks[k] ?? 0}`), ...other].join(" · ")}`,
   );
-  lines.push("", ...opts.footer);
   return lines;
 }

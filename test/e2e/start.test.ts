@@ -1,11 +1,11 @@
 // `npm start` end to end: it comes up on its own control plane, shows tasks running within a
 // minute, points at a working kubeconfig, and Ctrl-C (SIGINT to its process group, as a
 // terminal sends it) stops everything with no process left behind.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "../../src/local/binaries.ts";
 import { waitFor } from "./support.ts";
 
@@ -70,8 +70,18 @@ describe("npm start", () => {
     expect(out).toMatch(/^\s+web\s+Active/m);
     expect(out).toMatch(/^\s+batch-1\s+Active/m);
     const kubeconfig = /^kubeconfig\s+(\S+)$/m.exec(out)?.[1] ?? "";
+    expect(kubeconfig).not.toBe("");
     expect(existsSync(kubeconfig)).toBe(true);
     expect(out).toMatch(/kubectl --kubeconfig \S+ -n demo get resourceoffers -w/);
+    // The printed command works: offers of the demo frameworks, as kubectl shows them.
+    const table = execFileSync(
+      join(inject("binDir"), "kubectl"),
+      ["--kubeconfig", kubeconfig, "-n", "demo", "get", "resourceoffers"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(table).toMatch(/FRAMEWORK\s+AGENT\s+ROLE/);
 
     // The processes it started, from the harness's PID registry.
     const registry = JSON.parse(readFileSync(join(registryDir, `${pid}-1.json`), "utf8")) as {
