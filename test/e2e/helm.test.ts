@@ -1,0 +1,303 @@
+// The Helm chart: lint, render, values validated by values.schema.json, the chart's Pods pass
+// the `restricted` Pod Security level, and install / upgrade / uninstall on the real API server
+// (CRDs installed and kept). The RBAC it grants is proven in rbac.test.ts.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ApiextensionsV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  RbacAuthorizationV1Api,
+  type V1PodSpec,
+} from "@kubernetes/client-node";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { repoRoot } from "../../src/local/binaries.ts";
+import { CHART, helm, helmOk } from "./helm-support.ts";
+import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName } from "./support.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are arbitrary objects
+type Manifest = any;
+
+async function render(args: string[] = [], ns = "kube-offers-system"): Promise<Manifest[]> {
+  const out = await helmOk(["template", "ko", CHART, "-n", ns, ...args]);
+  return parseAllDocuments(out)
+    .map((d) => d.toJS())
+    .filter((d) => d);
+}
+
+const byKind = (ms: Manifest[], kind: string) => ms.filter((m) => m.kind === kind);
+const admin = adminKubeConfig();
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+describe("helm chart", () => {
+  it("lints cleanly", async () => {
+    const r = await helm(["lint", CHART, "--strict"]);
+    expect(r.stderr + r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(r.code).toBe(0);
+  });
+
+  it("renders the controller, agent, RBAC, metrics and CRDs with safe defaults", async () => {
+    const ms = await render();
+    const kinds = ms.map((m) => m.kind).sort();
+    expect(new Set(kinds)).toEqual(
+      new Set([
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "CustomResourceDefinition",
+        "DaemonSet",
+        "Deployment",
+        "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+      ]),
+    );
+    const [deploy] = byKind(ms, "Deployment");
+    expect(deploy.spec.replicas).toBe(2);
+    const c = deploy.spec.template.spec.containers[0];
+    expect(c.args).toEqual(["src/controller/main.ts"]);
+    const env = Object.fromEntries(c.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({
+      LEADER_ELECT: "true",
+      LEADER_ELECTION_ID: "kube-offers-controller",
+      LEASE_DURATION: "15s",
+      RENEW_DEADLINE: "10s",
+      RETRY_PERIOD: "2s",
+      AGENT_LEASE_NAMESPACE: "kube-offers-system",
+      POD_NAME: { fieldRef: { fieldPath: "metadata.name" } },
+    });
+    expect(c.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(c.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(deploy.spec.template.spec.serviceAccountName).toBe("ko-kube-offers-controller");
+    const [ds] = byKind(ms, "DaemonSet");
+    expect(ds.spec.template.spec.serviceAccountName).toBe("ko-kube-offers-agent");
+    expect(ds.spec.template.spec.containers[0].args).toEqual(["src/agent/main.ts"]);
+    for (const spec of [deploy.spec.template.spec, ds.spec.template.spec]) {
+      expect(spec.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(spec.containers[0].securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+      });
+    }
+    const [pdb] = byKind(ms, "PodDisruptionBudget");
+    expect(pdb.spec.minAvailable).toBe(1);
+    const [svc] = byKind(ms, "Service");
+    expect(svc.spec.ports[0]).toMatchObject({ name: "http-metrics", port: 8080 });
+    expect(byKind(ms, "ServiceMonitor")).toEqual([]);
+    const config = parse(byKind(ms, "ConfigMap")[0].data["config.yaml"]);
+    expect(config.podPolicy).toEqual({
+      forbidHostPortsOutsideOffer: true,
+      forbidHostNamespaces: true,
+      forbidHostPath: true,
+      forbidPrivileged: true,
+    });
+  });
+
+  it("targets a dedicated pool: node selector, tolerations and pool label reach the agent", async () => {
+    const ms = await render([
+      "--set",
+      "pool=batch",
+      "--set",
+      "agent.nodeSelector.dedicated=kube-offers",
+      "--set-json",
+      'agent.tolerations=[{"key":"dedicated","operator":"Equal","value":"kube-offers","effect":"NoSchedule"}]',
+      "--set-json",
+      'agent.reserve={"cpu":"500m","memory":"1Gi"}',
+    ]);
+    const ds = byKind(ms, "DaemonSet")[0].spec.template.spec;
+    expect(ds.nodeSelector).toEqual({ dedicated: "kube-offers" });
+    expect(ds.tolerations).toEqual([
+      { key: "dedicated", operator: "Equal", value: "kube-offers", effect: "NoSchedule" },
+    ]);
+    const env = Object.fromEntries(ds.containers[0].env.map((e: Manifest) => [e.name, e.value]));
+    expect(env.POOL).toBe("batch");
+    expect(JSON.parse(env.AGENT_RESERVE)).toEqual({ cpu: "500m", memory: "1Gi" });
+    const controllerEnv = byKind(ms, "Deployment")[0].spec.template.spec.containers[0].env;
+    expect(controllerEnv.find((e: Manifest) => e.name === "POOL")?.value).toBe("batch");
+  });
+
+  it("renders the CRDs from config/crd, kept on uninstall; both switchable", async () => {
+    const crds = byKind(await render(), "CustomResourceDefinition");
+    const files = readdirSync(join(repoRoot, "config/crd")).filter((f) => f.endsWith(".yaml"));
+    expect(crds).toHaveLength(files.length);
+    for (const f of files) {
+      const want = parse(readFileSync(join(repoRoot, "config/crd", f), "utf8"));
+      const got = crds.find((c) => c.metadata.name === want.metadata.name);
+      expect(got.metadata.annotations).toEqual({ "helm.sh/resource-policy": "keep" });
+      const { annotations: _, ...meta } = got.metadata;
+      expect({ ...got, metadata: meta }).toEqual(want);
+    }
+    const notKept = byKind(await render(["--set", "crds.keep=false"]), "CustomResourceDefinition");
+    expect(notKept).toHaveLength(files.length);
+    expect(notKept.every((c) => c.metadata.annotations === undefined)).toBe(true);
+    expect(byKind(await render(["--set", "crds.enabled=false"]), "CustomResourceDefinition")).toEqual([]);
+  });
+
+  it("renders an optional ServiceMonitor and no PDB for a single replica", async () => {
+    const ms = await render([
+      "--set",
+      "metrics.serviceMonitor.enabled=true",
+      "--set",
+      "controller.replicas=1",
+    ]);
+    const [sm] = byKind(ms, "ServiceMonitor");
+    expect(sm.spec.endpoints[0]).toMatchObject({ port: "http-metrics", path: "/metrics" });
+    expect(byKind(ms, "PodDisruptionBudget")).toEqual([]);
+  });
+
+  it("gives tenants exactly their offers, their Pods (read, delete), their Lease and their Framework", async () => {
+    const [role] = byKind(await render(["--set", "tenantRole.name=my-frameworks"]), "ClusterRole").filter(
+      (r) => r.metadata.name === "my-frameworks",
+    );
+    expect(role.rules).toEqual([
+      {
+        apiGroups: ["kubeoffers.io"],
+        resources: ["resourceoffers"],
+        verbs: ["get", "list", "watch", "patch"],
+      },
+      { apiGroups: ["kubeoffers.io"], resources: ["frameworks"], verbs: ["get", "list", "watch", "patch"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "delete"] },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        verbs: ["get", "create", "update", "patch"],
+      },
+    ]);
+    const names = byKind(await render(), "ClusterRole").map((r) => r.metadata.name);
+    expect(names).toContain("kube-offers-framework");
+  });
+
+  it.each([
+    [["--set", "bogus=1"], /additional properties 'bogus' not allowed/],
+    [["--set", "controller.replicas=0"], /\/controller\/replicas': minimum: got 0, want 1/],
+    [["--set", "controller.replicas=two"], /\/controller\/replicas': got string, want integer/],
+    [
+      ["--set", "controller.leaderElection.leaseDuration=fifteen"],
+      /leaseDuration': 'fifteen' does not match pattern/,
+    ],
+    [["--set", "agent.reserve.cpu=lots"], /\/agent\/reserve\/cpu'/],
+    [
+      ["--set-json", 'agent.ports=[{"begin":0,"end":10}]'],
+      /\/agent\/ports\/0\/begin': minimum: got 0, want 1/,
+    ],
+    [
+      ["--set", "controller.config.podPolicy.forbidRoot=true"],
+      /additional properties 'forbidRoot' not allowed/,
+    ],
+    [["--set", "image.pullPolicy=Sometimes"], /value must be one of 'Always', 'IfNotPresent', 'Never'/],
+    [["--set", "pool=Not A Label"], /\/pool'.*does not match pattern/],
+    [["--set", "controller.logLevel=loud"], /logLevel': value must be one of/],
+    [
+      ["--set", "controller.replicas=3", "--set", "controller.leaderElection.enabled=false"],
+      /controller.replicas > 1 needs controller.leaderElection.enabled=true/,
+    ],
+  ])("rejects bad values %j with a clear message", async (args, message) => {
+    const r = await helm(["template", "ko", CHART, ...args]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    // lint validates values against the schema the same way (a template's `fail` is only
+    // informational in lint mode, so the last case is caught by template/install alone).
+    const l = await helm(["lint", CHART, ...args]);
+    if (!/leaderElection.enabled=false/.test(args.join(" "))) expect(l.code).not.toBe(0);
+  });
+
+  it("runs its Pods at the `restricted` Pod Security level (server-side dry run)", async () => {
+    const ns = await createNamespace(admin, "ko-psa");
+    cleanups.push(() => deleteNamespace(admin, ns));
+    const core = admin.makeApiClient(CoreV1Api);
+    await core.patchNamespace(
+      {
+        name: ns,
+        body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
+      },
+      (await import("../../src/kube/patch.ts")).mergePatch,
+    );
+    const ms = await render([], ns);
+    for (const w of [...byKind(ms, "Deployment"), ...byKind(ms, "DaemonSet")]) {
+      const spec: V1PodSpec = { ...w.spec.template.spec, serviceAccountName: "default" };
+      const created = await core.createNamespacedPod({
+        namespace: ns,
+        dryRun: "All",
+        body: { metadata: { generateName: "chart-", namespace: ns }, spec },
+      });
+      expect(created.spec?.securityContext?.runAsNonRoot).toBe(true);
+    }
+    // And the check bites: a privileged container is refused in that namespace.
+    await expect(
+      core.createNamespacedPod({
+        namespace: ns,
+        dryRun: "All",
+        body: {
+          metadata: { generateName: "bad-" },
+          spec: { containers: [{ name: "c", image: "busybox", securityContext: { privileged: true } }] },
+        },
+      }),
+    ).rejects.toMatchObject({ code: 403 });
+  });
+
+  it("installs, upgrades and uninstalls on the API server, keeping the CRDs", {
+    timeout: 180_000,
+  }, async () => {
+    const release = uniqueName("kohelm");
+    const ns = await createNamespace(admin, "ko-helm");
+    cleanups.push(() => deleteNamespace(admin, ns));
+    cleanups.push(() => helm(["uninstall", release, "-n", ns]));
+    const fullname = `${release}-kube-offers`;
+    const common = [
+      "-n",
+      ns,
+      // The CRDs exist already (the test run installed them): adopt them into the release.
+      "--take-ownership",
+      "--set",
+      `tenantRole.name=${release}-framework`,
+      // Keep the DaemonSet off the nodes other tests simulate.
+      "--set",
+      `agent.nodeSelector.e2e\\.kubeoffers\\.io/none=${release}`,
+    ];
+    await helmOk(["install", release, CHART, ...common]);
+    const apps = admin.makeApiClient(AppsV1Api);
+    const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+    const ext = admin.makeApiClient(ApiextensionsV1Api);
+    const deploy = await apps.readNamespacedDeployment({ name: `${fullname}-controller`, namespace: ns });
+    expect(deploy.spec?.replicas).toBe(2);
+    await apps.readNamespacedDaemonSet({ name: `${fullname}-agent`, namespace: ns });
+    for (const n of [`${fullname}-controller`, `${fullname}-agent`, `${release}-framework`])
+      await rbac.readClusterRole({ name: n });
+    await rbac.readNamespacedRole({ name: `${fullname}-leader-election`, namespace: ns });
+    for (const f of readdirSync(join(repoRoot, "config/crd")).filter((x) => x.endsWith(".yaml"))) {
+      const name = f.replace(/\.yaml$/, "");
+      const crd = await ext.readCustomResourceDefinition({ name });
+      expect(crd.metadata?.annotations?.["meta.helm.sh/release-name"]).toBe(release);
+      expect(crd.metadata?.annotations?.["helm.sh/resource-policy"]).toBe("keep");
+    }
+    const status = await helmOk(["status", release, "-n", ns]);
+    expect(status).toMatch(/STATUS: deployed/);
+
+    await helmOk(["upgrade", release, CHART, ...common, "--set", "controller.replicas=3"]);
+    const upgraded = await apps.readNamespacedDeployment({ name: `${fullname}-controller`, namespace: ns });
+    expect(upgraded.spec?.replicas).toBe(3);
+
+    await helmOk(["uninstall", release, "-n", ns]);
+    await expect(rbac.readClusterRole({ name: `${fullname}-controller` })).rejects.toMatchObject({
+      code: 404,
+    });
+    // The CRDs, and so every Framework, ResourceOffer, Agent and ResourceRole, survive.
+    for (const f of readdirSync(join(repoRoot, "config/crd")).filter((x) => x.endsWith(".yaml"))) {
+      const crd = await ext.readCustomResourceDefinition({ name: f.replace(/\.yaml$/, "") });
+      expect(crd.metadata?.deletionTimestamp).toBeUndefined();
+      expect(crd.status?.conditions?.find((c) => c.type === "Established")?.status).toBe("True");
+    }
+  });
+});
