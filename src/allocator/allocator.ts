@@ -990,14 +990,16 @@ export class Allocator {
   private stage1(a: Agent): void {
     if (this.agentEmpty(a) || this.wanting(a) === 0) return;
     this.deferring = true;
+    let empty = false;
     for (const role of this.roleOrder()) {
       if (!this.anyPathUnmet(role)) continue;
       role.members.forEachInOrder((m) => {
         if (!hasBit(this.scratch, m.fw.idx)) return true;
         if (!this.anyPathUnmet(role)) return false;
-        this.offer(m, a, true);
-        return true;
+        empty = this.offer(m, a, true) && this.agentEmpty(a);
+        return !empty;
       });
+      if (empty) break; // nothing left on this agent
     }
     this.flush();
   }
@@ -1048,11 +1050,23 @@ export class Allocator {
         return !done;
       };
       for (const role of roles) {
+        if (!this.mayTake(role, a)) continue;
         role.members.forEachInOrder(visit);
         if (done) break;
       }
     }
     this.flush();
+  }
+
+  /** Cheap stage-2 pre-check: can the role get anything at all from this agent? */
+  private mayTake(role: RoleNode, a: Agent): boolean {
+    if (role.limitPath.length === 0 && this.guaranteeCount === 0) return true;
+    if (a.reservations.has(role) || this.freeUnreservedPorts(a).length > 0) return true;
+    for (let i = 0; i < a.unresTotal.length; i++) {
+      if ((a.unresTotal[i] ?? 0) <= (a.unresUsed[i] ?? 0)) continue;
+      if (this.limitHeadroom(role, i) > 0 && this.surplus(i) > 0) return true;
+    }
+    return false;
   }
 
   /** Offers member m what it may take of agent a in this stage; true when something was offered. */
