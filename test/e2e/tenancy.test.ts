@@ -1,0 +1,311 @@
+// Tenancy through the chart's framework ClusterRole: a scheduler bound in namespace A works
+// there (reads and answers its offers, reads and kills its tasks, renews its Lease) and can do
+// none of it in namespace B, nor create Pods anywhere, nor forge an offer's status. The
+// namespace is the tenancy boundary.
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1ClusterRole,
+} from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import type { ResourceOffer } from "../../src/crds/offer.ts";
+import { statusCode } from "../../src/kube/errors.ts";
+import { mergePatch } from "../../src/kube/patch.ts";
+import { CHART, helmOk, serviceAccountKubeconfig } from "./helm-support.ts";
+import { Pool } from "./pool.ts";
+import { createNamespace, deleteNamespace, uniqueName, waitFor } from "./support.ts";
+
+let pool: Pool;
+let nsA = "";
+let nsB = "";
+let tenantA: KubeConfig;
+let tenantB: KubeConfig;
+const role = uniqueName("tenancy-framework");
+
+async function code(p: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    return statusCode(err);
+  }
+}
+
+const offersIn = async (kc: KubeConfig, ns: string) =>
+  (
+    (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL.resourceOffer,
+    })) as { items: ResourceOffer[] }
+  ).items;
+
+function accept(kc: KubeConfig, ns: string, offer: string, taskId: string): Promise<unknown> {
+  return kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
+    {
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL.resourceOffer,
+      name: offer,
+      body: {
+        spec: {
+          response: {
+            action: "Accept",
+            operations: [
+              {
+                launch: {
+                  tasks: [
+                    {
+                      id: taskId,
+                      resources: { cpu: "500m", memory: "128Mi" },
+                      template: { spec: { containers: [{ name: "main", image: "busybox" }] } },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+    mergePatch,
+  );
+}
+
+beforeAll(async () => {
+  pool = await Pool.start("tenancy", { nodes: 2 });
+  nsA = pool.namespace;
+  nsB = await createNamespace(pool.kc, "tenancy-b");
+  // The tenant ClusterRole exactly as the chart renders it.
+  const out = await helmOk([
+    "template",
+    "t",
+    CHART,
+    "--show-only",
+    "templates/tenant-clusterrole.yaml",
+    "--set",
+    `tenantRole.name=${role}`,
+  ]);
+  const rbac = pool.kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createClusterRole({ body: parse(out) as V1ClusterRole });
+  const core = pool.kc.makeApiClient(CoreV1Api);
+  for (const [ns, fw] of [
+    [nsA, "fa"],
+    [nsB, "fb"],
+  ] as const) {
+    await core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: `${fw}-scheduler` } },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: `${fw}-scheduler` },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
+        subjects: [{ kind: "ServiceAccount", name: `${fw}-scheduler`, namespace: ns }],
+      },
+    });
+    await pool.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL.framework,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "Framework",
+        metadata: { name: fw, labels: pool.labels },
+        spec: { roles: ["*"] },
+      },
+    });
+  }
+  tenantA = (await serviceAccountKubeconfig(nsA, "fa-scheduler")).kc;
+  tenantB = (await serviceAccountKubeconfig(nsB, "fb-scheduler")).kc;
+  // Framework B has a running task.
+  const offerB = await waitFor("an offer for fb", async () =>
+    (await offersIn(tenantB, nsB)).find((o) => o.status?.phase === "Offered"),
+  );
+  await accept(tenantB, nsB, offerB.metadata.name ?? "", "t1");
+  await waitFor("fb's task Pod", () =>
+    tenantB
+      .makeApiClient(CoreV1Api)
+      .readNamespacedPod({ name: "fb-t1", namespace: nsB })
+      .catch(() => undefined),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  // Frameworks in B are torn down by the still-running operator; then everything goes.
+  await pool?.kc
+    .makeApiClient(CustomObjectsApi)
+    .deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: nsB,
+      plural: PLURAL.framework,
+      name: "fb",
+    })
+    .catch(() => {});
+  await new Promise((r) => setTimeout(r, 1000));
+  await pool?.kc
+    .makeApiClient(CustomObjectsApi)
+    .patchNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: nsB,
+      plural: PLURAL.framework,
+      name: "fb",
+      body: [{ op: "remove", path: "/metadata/finalizers" }],
+    })
+    .catch(() => {});
+  if (nsB) await deleteNamespace(pool.kc, nsB);
+  await pool?.kc
+    .makeApiClient(RbacAuthorizationV1Api)
+    .deleteClusterRole({ name: role })
+    .catch(() => {});
+  await pool?.stop();
+});
+
+describe("a framework identity bound in namespace A", () => {
+  it("works in A: reads and answers its offers, reads and kills its tasks, renews its Lease", async () => {
+    const offer = await waitFor("an offer for fa, read by its scheduler", async () =>
+      (await offersIn(tenantA, nsA)).find((o) => o.spec.framework === "fa" && o.status?.phase === "Offered"),
+    );
+    await accept(tenantA, nsA, offer.metadata.name ?? "", "t1");
+    const core = tenantA.makeApiClient(CoreV1Api);
+    await waitFor("fa's task Pod", () =>
+      core.readNamespacedPod({ name: "fa-t1", namespace: nsA }).catch(() => undefined),
+    );
+    expect((await core.listNamespacedPod({ namespace: nsA })).items.map((p) => p.metadata?.name)).toContain(
+      "fa-t1",
+    );
+    await core.deleteNamespacedPod({ name: "fa-t1", namespace: nsA });
+    const coord = tenantA.makeApiClient(CoordinationV1Api);
+    await coord.createNamespacedLease({
+      namespace: nsA,
+      body: { metadata: { name: "fa-liveness" }, spec: { holderIdentity: "fa-0", leaseDurationSeconds: 10 } },
+    });
+    await coord.patchNamespacedLease(
+      { name: "fa-liveness", namespace: nsA, body: { spec: { leaseDurationSeconds: 15 } } },
+      mergePatch,
+    );
+  });
+
+  it("cannot list, read, watch or answer offers in namespace B", async () => {
+    const co = tenantA.makeApiClient(CustomObjectsApi);
+    const [offerB] = await offersIn(pool.kc, nsB);
+    expect(offerB).toBeDefined();
+    const name = offerB?.metadata.name ?? "";
+    expect(
+      await code(
+        co.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: nsB,
+          plural: PLURAL.resourceOffer,
+        }),
+      ),
+    ).toBe(403);
+    expect(
+      await code(
+        co.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: nsB,
+          plural: PLURAL.resourceOffer,
+          watch: true,
+          timeoutSeconds: 1,
+        }),
+      ),
+    ).toBe(403);
+    expect(
+      await code(
+        co.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: nsB,
+          plural: PLURAL.resourceOffer,
+          name,
+        }),
+      ),
+    ).toBe(403);
+    expect(await code(accept(tenantA, nsB, name, "stolen"))).toBe(403);
+    expect(
+      await code(
+        co.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL.resourceOffer }),
+      ),
+    ).toBe(403);
+    expect(
+      await code(
+        co.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: nsB,
+          plural: PLURAL.framework,
+          name: "fb",
+        }),
+      ),
+    ).toBe(403);
+  });
+
+  it("cannot read or kill another framework's tasks", async () => {
+    const core = tenantA.makeApiClient(CoreV1Api);
+    expect(await code(core.listNamespacedPod({ namespace: nsB }))).toBe(403);
+    expect(await code(core.readNamespacedPod({ name: "fb-t1", namespace: nsB }))).toBe(403);
+    expect(await code(core.deleteNamespacedPod({ name: "fb-t1", namespace: nsB }))).toBe(403);
+    expect(await code(core.listPodForAllNamespaces())).toBe(403);
+    // Still running.
+    const p = await pool.kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: "fb-t1", namespace: nsB });
+    expect(p.metadata?.deletionTimestamp).toBeUndefined();
+  });
+
+  it("cannot create Pods (only the operator launches), register frameworks, forge offer status or read Secrets", async () => {
+    const core = tenantA.makeApiClient(CoreV1Api);
+    const co = tenantA.makeApiClient(CustomObjectsApi);
+    const pod = { metadata: { name: "sneaky" }, spec: { containers: [{ name: "c", image: "busybox" }] } };
+    expect(await code(core.createNamespacedPod({ namespace: nsA, body: pod }))).toBe(403);
+    expect(await code(core.createNamespacedPod({ namespace: nsB, body: pod }))).toBe(403);
+    expect(
+      await code(
+        co.createNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: nsA,
+          plural: PLURAL.framework,
+          body: {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: "Framework",
+            metadata: { name: "rogue" },
+            spec: {},
+          },
+        }),
+      ),
+    ).toBe(403);
+    const [mine] = await offersIn(tenantA, nsA);
+    expect(
+      await code(
+        co.patchNamespacedCustomObjectStatus(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace: nsA,
+            plural: PLURAL.resourceOffer,
+            name: mine?.metadata.name ?? "x",
+            body: { status: { phase: "Accepted" } },
+          },
+          mergePatch,
+        ),
+      ),
+    ).toBe(403);
+    expect(await code(core.listNamespacedSecret({ namespace: nsA }))).toBe(403);
+    expect(await code(tenantA.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: nsB }))).toBe(
+      403,
+    );
+  });
+});
