@@ -417,7 +417,38 @@ export class Allocator {
     else this.constrained.delete(fw);
     if (hadConstraints || snap.constraints.length > 0)
       for (const a of this.agents.values()) this.setExcludedBit(fw, a);
-    this.dirty = true;
+    // A known framework in known roles (an update, e.g. activation) needs no rebuild.
+    if (!this.dirty) this.relist(fw);
+  }
+
+  /** Framework is eligible in some roles and not others now: fix heaps and bits in place. */
+  private relist(fw: Fw): void {
+    const s = fw.snap;
+    fw.listedMembers = [];
+    for (const m of fw.members.values()) {
+      const want =
+        s?.active === true && s.roles.includes(m.role.name) && !s.suppressedRoles.includes(m.role.name);
+      if (want !== m.listed) {
+        if (want) {
+          m.share = this.share(m.alloc, 1);
+          m.role.members.insert(m);
+        } else m.role.members.remove(m);
+        m.listed = want;
+        this.orderDirty = true; // a role may have gained or lost its last eligible framework
+      }
+      if (m.listed) fw.listedMembers.push(m);
+    }
+    const wasCandidate = hasBit(this.candidates, fw.idx);
+    const isCandidate = fw.listedMembers.length > 0;
+    if (isCandidate && !wasCandidate) {
+      setBit(this.candidates, fw.idx);
+      this.candidateCount++;
+    } else if (!isCandidate && wasCandidate) {
+      clearBit(this.candidates, fw.idx);
+      this.candidateCount--;
+    }
+    if (s?.gpuResources) setBit(this.gpuCapable, fw.idx);
+    else clearBit(this.gpuCapable, fw.idx);
   }
 
   updateFramework(snap: FrameworkSnapshot): void {
@@ -449,7 +480,7 @@ export class Allocator {
     if (!fw?.snap) return;
     const set = new Set([...fw.snap.suppressedRoles, ...(roles ?? fw.snap.roles)]);
     fw.snap = { ...fw.snap, suppressedRoles: [...set] };
-    this.dirty = true;
+    if (!this.dirty) this.relist(fw);
   }
 
   /** REVIVE: unsuppress these roles (all when omitted) and clear the framework's filters. */
@@ -459,7 +490,7 @@ export class Allocator {
     const drop = new Set(roles ?? fw.snap.roles);
     fw.snap = { ...fw.snap, suppressedRoles: fw.snap.suppressedRoles.filter((r) => !drop.has(r)) };
     this.removeFilters(id);
-    this.dirty = true;
+    if (!this.dirty) this.relist(fw);
   }
 
   // ---------------------------------------------------------------- filters
@@ -901,6 +932,22 @@ export class Allocator {
   }
 
   /** Roles with eligible frameworks, in hierarchical DRF order. */
+  /**
+   * Visits roles with eligible frameworks in hierarchical DRF order until fn returns false.
+   * Walks the sorted sibling lists directly: they do not change while an agent is allocated.
+   */
+  private forEachRole(fn: (role: RoleNode) => boolean): void {
+    const walk = (entries: RoleEntry[]): boolean => {
+      for (const e of entries) {
+        if (!e.leaf) {
+          if (!walk(e.role.sortedKids)) return false;
+        } else if (e.role.members.size > 0 && !fn(e.role)) return false;
+      }
+      return true;
+    };
+    walk(this.topEntries);
+  }
+
   private roleOrder(): RoleNode[] {
     if (!this.orderDirty) return this.order;
     const out: RoleNode[] = [];
@@ -991,16 +1038,16 @@ export class Allocator {
     if (this.agentEmpty(a) || this.wanting(a) === 0) return;
     this.deferring = true;
     let empty = false;
-    for (const role of this.roleOrder()) {
-      if (!this.anyPathUnmet(role)) continue;
+    this.forEachRole((role) => {
+      if (!this.anyPathUnmet(role)) return true;
       role.members.forEachInOrder((m) => {
         if (!hasBit(this.scratch, m.fw.idx)) return true;
         if (!this.anyPathUnmet(role)) return false;
         empty = this.offer(m, a, true) && this.agentEmpty(a);
         return !empty;
       });
-      if (empty) break; // nothing left on this agent
-    }
+      return !empty; // stop when nothing is left on this agent
+    });
     this.flush();
   }
 
@@ -1021,13 +1068,13 @@ export class Allocator {
     if (this.agentEmpty(a)) return;
     const count = this.wanting(a);
     if (count === 0) return;
-    const roles = this.roleOrder();
     const useList =
       this.strategy === "list" ||
       (this.strategy === "auto" && (count <= 4 || count * count <= 4 * this.candidateCount));
     this.deferring = true;
     if (useList) {
       // Few frameworks still want this agent: order just those.
+      this.roleOrder(); // sets orderPos
       const picked: Member[] = [];
       const w = this.scratch;
       for (let i = 0; i < this.words; i++) {
@@ -1049,11 +1096,10 @@ export class Allocator {
         done = this.offer(m, a, false) && this.agentEmpty(a);
         return !done;
       };
-      for (const role of roles) {
-        if (!this.mayTake(role, a)) continue;
-        role.members.forEachInOrder(visit);
-        if (done) break;
-      }
+      this.forEachRole((role) => {
+        if (this.mayTake(role, a)) role.members.forEachInOrder(visit);
+        return !done;
+      });
     }
     this.flush();
   }

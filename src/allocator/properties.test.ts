@@ -205,6 +205,8 @@ describe("the incremental Allocator agrees with the reference over several cycle
       filterFor: fc.constantFrom(0, 1500, 4000, Number.POSITIVE_INFINITY),
       suppress: fc.nat(),
       revive: fc.nat(),
+      toggleActive: fc.nat(),
+      toggleAgent: fc.nat(),
     }),
     { minLength: 1, maxLength: 5 },
   );
@@ -251,7 +253,20 @@ describe("the incremental Allocator agrees with the reference over several cycle
               for (let i = filters.length - 1; i >= 0; i--)
                 if (filters[i]?.framework === revived.id) filters.splice(i, 1);
             }
-            s = { ...s, frameworks, filters, allocations: [...s.allocations, ...kept] };
+            const flip = frameworks[act.toggleActive % frameworks.length];
+            if (flip && act.toggleActive % 5 === 0) {
+              const updated = { ...flip, active: !flip.active };
+              alloc.updateFramework(updated);
+              frameworks = frameworks.map((f) => (f.id === flip.id ? updated : f));
+            }
+            let agents = s.agents;
+            const node = agents[act.toggleAgent % agents.length];
+            if (node && act.toggleAgent % 5 === 0) {
+              const updated = { ...node, available: !node.available };
+              alloc.updateAgent(updated);
+              agents = agents.map((a) => (a.name === node.name ? updated : a));
+            }
+            s = { ...s, agents, frameworks, filters, allocations: [...s.allocations, ...kept] };
           }
         }),
         { numRuns: 150 },
