@@ -29,7 +29,7 @@ describe("parseQuantity", () => {
     ["memory", "1M", 1e6],
     ["memory", "2T", 2e12],
     ["memory", "1P", 1e15],
-    ["memory", "1Ei", 2 ** 60 > Number.MAX_SAFE_INTEGER ? -1 : 2 ** 60],
+    ["memory", "1Pi", 2 ** 50],
     ["memory", "123", 123],
     ["memory", 4096, 4096],
     ["memory", "1.1", 2],
@@ -39,8 +39,7 @@ describe("parseQuantity", () => {
     ["ephemeral-storage", "10Gi", 10 * Gi],
     ["cpu", " 250m ", 250],
   ])("%s %j -> %d", (name, q, want) => {
-    if (want < 0) expect(() => parseQuantity(name, q)).toThrow(QuantityError);
-    else expect(parseQuantity(name, q)).toBe(want);
+    expect(parseQuantity(name, q)).toBe(want);
   });
 
   it.each([
@@ -58,6 +57,7 @@ describe("parseQuantity", () => {
     ["cpu", Number.POSITIVE_INFINITY],
     ["memory", "1e400"],
     ["memory", "99999999999999999999"],
+    ["memory", "1Ei"], // 2^60 bytes: past Number.MAX_SAFE_INTEGER
   ])("%s %j is rejected, naming the resource and value", (name, q) => {
     expect(() => parseQuantity(name, q)).toThrow(QuantityError);
     try {
