@@ -71,6 +71,8 @@ export interface FrameworkClientOptions {
   framework?: FrameworkRegistration;
   /** Labels for the Framework object, e.g. {"kubeoffers.io/pool": "p1"}. */
   labels?: Record<string, string>;
+  /** Annotations for the Framework object (merged into existing ones on every start). */
+  annotations?: Record<string, string>;
   /**
    * The liveness Lease (default on, 10 s). While this instance renews it the operator counts the
    * framework as connected; it also elects one active instance among replicas. false: no Lease,
@@ -84,7 +86,12 @@ export interface FrameworkClientOptions {
   log?: LogFn;
 }
 
-export type Operation = { launch: { tasks: TaskInfoInput[] } } | { launchGroup: { tasks: TaskInfoInput[] } };
+export type Operation =
+  | { launch: { tasks: TaskInfoInput[] } }
+  | { launchGroup: { tasks: TaskInfoInput[] } }
+  /** Mesos RESERVE / UNRESERVE: passed to the operator as they are (it may refuse them: offer Invalid). */
+  | { reserve: NonNullable<OfferResponse["operations"]>[number]["reserve"] }
+  | { unreserve: NonNullable<OfferResponse["operations"]>[number]["unreserve"] };
 
 export interface AnswerResult {
   offer: string;
@@ -377,6 +384,7 @@ export class FrameworkClient {
   private async register(): Promise<void> {
     const ids = { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL.framework };
     const labels = this.opts.labels ?? {};
+    const annotations = this.opts.annotations ?? {};
     for (let attempt = 0; ; attempt++) {
       let existing: Framework | undefined;
       try {
@@ -395,7 +403,7 @@ export class FrameworkClient {
             body: {
               apiVersion: `${GROUP}/${VERSION}`,
               kind: "Framework",
-              metadata: { name: this.name, namespace: this.namespace, labels },
+              metadata: { name: this.name, namespace: this.namespace, labels, annotations },
               spec: this.frameworkSpec(false),
             },
           });
@@ -406,7 +414,7 @@ export class FrameworkClient {
               ...ids,
               name: this.name,
               body: {
-                metadata: { labels, resourceVersion: existing.metadata.resourceVersion },
+                metadata: { labels, annotations, resourceVersion: existing.metadata.resourceVersion },
                 spec: this.frameworkSpec(true),
               },
             },
@@ -806,6 +814,58 @@ export class FrameworkClient {
   /** Roles currently suppressed, as last seen. */
   get suppressedRoles(): string[] {
     return [...(this.framework?.spec.suppressedRoles ?? [])];
+  }
+
+  /**
+   * Replaces the registration (Mesos UPDATE_FRAMEWORK): roles, suppressed roles, constraints,
+   * capabilities, failover timeout … Fields the new registration leaves out are removed from the
+   * Framework's spec; later re-registrations (after a lost Lease) use the new one too.
+   */
+  async updateFramework(
+    framework: FrameworkRegistration,
+    annotations?: Record<string, string>,
+  ): Promise<void> {
+    this.mustBeConnected("updateFramework");
+    (this.opts as { framework?: FrameworkRegistration }).framework = framework;
+    if (annotations)
+      (this.opts as { annotations?: Record<string, string> }).annotations = {
+        ...(this.opts.annotations ?? {}),
+        ...annotations,
+      };
+    const ids = { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL.framework };
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const fw = (await this.retry(`get Framework ${this.name}`, () =>
+        this.co.getNamespacedCustomObject({ ...ids, name: this.name }),
+      )) as Framework;
+      const spec: Record<string, unknown> = this.frameworkSpec(true);
+      for (const k of Object.keys(fw.spec ?? {})) if (!(k in spec)) spec[k] = null;
+      try {
+        await this.co.patchNamespacedCustomObject(
+          {
+            ...ids,
+            name: this.name,
+            body: {
+              metadata: {
+                resourceVersion: fw.metadata.resourceVersion,
+                ...(annotations ? { annotations } : {}),
+              },
+              spec,
+            },
+          },
+          mergePatch,
+        );
+        this.log("info", "Framework updated", { framework: this.name });
+        return;
+      } catch (err) {
+        if (isConflict(err) || isTransient(err)) continue;
+        if (statusCode(err) === 422)
+          throw new InvalidLaunchError(
+            `the API server rejected the update of Framework ${this.namespace}/${this.name}: ${apiMessage(err)}`,
+          );
+        throw new ApiError(`update Framework ${this.name}`, err);
+      }
+    }
+    throw new ApiError(`update Framework ${this.name}`, new Error("too many conflicting writes"));
   }
 
   private async setSuppressed(roles: string[], suppress: boolean): Promise<void> {

@@ -1,0 +1,43 @@
+// The Mesos v1 Scheduler HTTP API of kube-offers: `startMesosApi(options)` serves it on a port
+// of its own; `MesosConfigSchema` is the `mesos:` section of the controller's config file.
+import { z } from "zod";
+
+export { RecordIoDecoder, recordio } from "./protocol.ts";
+export {
+  type MesosApi,
+  type MesosApiOptions,
+  type MesosAuthentication,
+  startMesosApi,
+} from "./server.ts";
+
+export const MesosConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe("Serve the Mesos API (default: off)."),
+    port: z.int().min(0).max(65535).default(5050),
+    host: z.string().default("0.0.0.0"),
+    namespaces: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Principal -> namespace where its frameworks live."),
+    defaultNamespace: z
+      .string()
+      .optional()
+      .describe("Namespace for principals not listed; unset: they are refused."),
+    authentication: z
+      .object({
+        basic: z.record(z.string(), z.string()).optional().describe("user (principal) -> password"),
+        bearer: z.record(z.string(), z.string()).optional().describe("token -> principal"),
+      })
+      .strict()
+      .optional(),
+    frameworkLabels: z.record(z.string(), z.string()).optional(),
+    agentSelector: z.string().optional(),
+    defaultImage: z.string().optional(),
+    heartbeatIntervalSeconds: z.number().positive().optional(),
+    updateRetrySeconds: z.number().positive().optional(),
+    maxBodyBytes: z.int().positive().optional(),
+    leaseSeconds: z.int().min(2).optional(),
+    advertisedHostname: z.string().optional(),
+  })
+  .strict();
+export type MesosConfig = z.infer<typeof MesosConfigSchema>;
