@@ -15,6 +15,11 @@ import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName } from ".
 export const LEASE_NAMESPACE = "kube-offers-system";
 
 export interface PoolOptions {
+  /**
+   * Scope agents and operator by the kubeoffers.io/pool label (default). `false` runs the
+   * default, unlabelled pool — as a user's cluster would; only one test file may do that.
+   */
+  scoped?: boolean;
   nodes?: number | SimNode[];
   operator?: Partial<OperatorConfig> | false;
   agentLeaseSeconds?: number;
@@ -47,7 +52,10 @@ export class Pool {
     return pool;
   }
 
+  private scoped = true;
+
   private async init(opts: PoolOptions): Promise<void> {
+    this.scoped = opts.scoped ?? true;
     const core = this.kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: LEASE_NAMESPACE } } }).catch((err: unknown) => {
       if (!isAlreadyExists(err)) throw err;
@@ -71,7 +79,7 @@ export class Pool {
   async startAgent(node: string, opts: PoolOptions = {}): Promise<NodeAgent> {
     const agent = new NodeAgent(this.kc, {
       nodeName: node,
-      pool: this.name,
+      ...(this.scoped ? { pool: this.name } : {}),
       leaseNamespace: LEASE_NAMESPACE,
       leaseDurationSeconds: opts.agentLeaseSeconds ?? 4,
       renewIntervalMs: 1000,
@@ -91,7 +99,12 @@ export class Pool {
 
   async startOperator(config: Partial<OperatorConfig> = {}): Promise<Operator> {
     const op = new Operator(this.kc, {
-      config: { pool: this.name, agentLeaseNamespace: LEASE_NAMESPACE, offerRetentionMs: 30_000, ...config },
+      config: {
+        ...(this.scoped ? { pool: this.name } : {}),
+        agentLeaseNamespace: LEASE_NAMESPACE,
+        offerRetentionMs: 30_000,
+        ...config,
+      },
       log: createLogger(`operator-${this.name}`, process.env.LOG_LEVEL ?? "warn"),
       metrics: new Metrics(false),
     });
@@ -107,7 +120,7 @@ export class Pool {
 
   /** Framework labels this pool's operator manages. */
   get labels(): Record<string, string> {
-    return { "kubeoffers.io/pool": this.name };
+    return this.scoped ? { "kubeoffers.io/pool": this.name } : {};
   }
 
   async stop(): Promise<void> {
