@@ -15,7 +15,7 @@ import type { ClusterCache, Obj } from "./cache.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { FINALIZER, frameworkId, splitKey } from "./names.ts";
+import { ANNOTATION_REVIVE, FINALIZER, frameworkId, splitKey } from "./names.ts";
 import type { FilterStore } from "./state.ts";
 import {
   agentView,
@@ -45,6 +45,7 @@ export class FrameworkReconciler {
   private readonly d: FrameworkReconcilerDeps;
   /** Suppressed roles last seen per framework, to notice REVIVE. */
   private readonly suppressed = new Map<string, Set<string>>();
+  private readonly revived = new Map<string, string | undefined>();
 
   constructor(deps: FrameworkReconcilerDeps) {
     this.d = deps;
@@ -64,6 +65,7 @@ export class FrameworkReconciler {
     const fw = this.d.cache.frameworks.get(name, namespace);
     if (!fw) {
       this.suppressed.delete(key);
+      this.revived.delete(key);
       this.d.filters.clearFramework(key);
       return undefined;
     }
@@ -136,7 +138,11 @@ export class FrameworkReconciler {
     const now = new Set(fw.spec.suppressedRoles ?? []);
     const before = this.suppressed.get(key);
     this.suppressed.set(key, now);
-    if (before && [...before].some((r) => !now.has(r))) {
+    const rev = fw.metadata.annotations?.[ANNOTATION_REVIVE];
+    const revSeen = this.revived.has(key);
+    const revBefore = this.revived.get(key);
+    this.revived.set(key, rev);
+    if ((before && [...before].some((r) => !now.has(r))) || (revSeen && rev !== revBefore)) {
       // Mesos REVIVE: clear the framework's refusal filters and offer again promptly.
       this.d.filters.clearFramework(key);
       this.d.trigger("revive");

@@ -7,6 +7,8 @@ export const ANNOTATION_RESOURCES = "kubeoffers.io/resources";
 export const ANNOTATION_ROLE = "kubeoffers.io/role";
 export const ANNOTATION_TASK_GROUP = "kubeoffers.io/task-group";
 export const FINALIZER = "kubeoffers.io/teardown";
+/** Framework annotation a REVIVE bumps (a timestamp): its change clears the framework's refusal filters. */
+export const ANNOTATION_REVIVE = "kubeoffers.io/revive";
 
 export function taskPodName(framework: string, taskId: string): string {
   return `${framework}-${taskId}`;

@@ -15,6 +15,7 @@ import {
   type KubernetesObject,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { ANNOTATION_REVIVE } from "../controller/names.ts";
 import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/constants.ts";
 import type { Framework, FrameworkSpecInput } from "../crds/framework.ts";
 import {
@@ -787,7 +788,7 @@ export class FrameworkClient {
     if (ids.length) {
       this.tasksT.launching(name, agent, role, response);
     }
-    this.log("info", `${verb}ed offer`, { offer: name, tasks: ids });
+    this.log("info", verb === "accept" ? "accepted offer" : "declined offer", { offer: name, tasks: ids });
     return { offer: name, tasks: ids };
   }
 
@@ -804,8 +805,9 @@ export class FrameworkClient {
   }
 
   /**
-   * Resumes offers for these roles (all when none given): Mesos REVIVE. Removing a role from
-   * spec.suppressedRoles also clears the framework's decline filters.
+   * Resumes offers for these roles (all when none given) and clears the framework's decline
+   * filters, as Mesos REVIVE does (also when nothing was suppressed: the Framework's
+   * kubeoffers.io/revive annotation is bumped).
    */
   revive(...roles: string[]): Promise<void> {
     return this.setSuppressed(roles, false);
@@ -888,14 +890,17 @@ export class FrameworkClient {
         if (suppress) next.add(r);
         else next.delete(r);
       }
-      if (next.size === cur.size && [...next].every((r) => cur.has(r))) return;
+      if (suppress && next.size === cur.size && [...next].every((r) => cur.has(r))) return;
       try {
         await this.co.patchNamespacedCustomObject(
           {
             ...ids,
             name: this.name,
             body: {
-              metadata: { resourceVersion: fw.metadata.resourceVersion },
+              metadata: {
+                resourceVersion: fw.metadata.resourceVersion,
+                ...(suppress ? {} : { annotations: { [ANNOTATION_REVIVE]: new Date().toISOString() } }),
+              },
               spec: { suppressedRoles: all.filter((r) => next.has(r)) },
             },
           },

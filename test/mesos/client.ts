@@ -1,0 +1,256 @@
+// A raw Mesos v1 scheduler client for the e2e tests, written from docs/scheduler-http-api.md:
+// POST /api/v1/scheduler with JSON calls; SUBSCRIBE keeps the response open as a RecordIO
+// stream of JSON events (`<length>\n<json>`), the others answer 202 and need Mesos-Stream-Id.
+import { request } from "node:http";
+import { RecordIoDecoder } from "../../src/mesos/protocol.ts";
+
+// Events are untyped JSON, read field by field in assertions.
+// biome-ignore lint/suspicious/noExplicitAny: protocol JSON
+export type Event = { type: string } & Record<string, any>;
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request; resolves with status, headers and body text. */
+export function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  method = "POST",
+): Promise<Reply> {
+  const data = typeof body === "string" ? body : body === undefined ? "" : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          ...(method === "POST" ? { "content-length": String(Buffer.byteLength(data)) } : {}),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    if (method === "POST") req.end(data);
+    else req.end();
+  });
+}
+
+/** A subscribed scheduler: its event stream and calls bound to its stream id. */
+export class Subscription {
+  readonly events: Event[] = [];
+  status = 0;
+  headers: Record<string, string | string[] | undefined> = {};
+  streamId = "";
+  frameworkId = "";
+  ended = false;
+  private readonly url: string;
+  private readonly extraHeaders: Record<string, string>;
+  private waiters: (() => void)[] = [];
+  private destroy: (() => void) | undefined;
+  /** Set when the server answered with something other than a stream. */
+  body = "";
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.url = url;
+    this.extraHeaders = headers;
+  }
+
+  /** Sends SUBSCRIBE; resolves once the response headers (and, on 200, SUBSCRIBED) arrived. */
+  static async open(
+    url: string,
+    frameworkInfo: Record<string, unknown>,
+    extra: { suppressedRoles?: string[]; headers?: Record<string, string>; waitSubscribed?: boolean } = {},
+  ): Promise<Subscription> {
+    const s = new Subscription(url, extra.headers);
+    const id = frameworkInfo.id as { value: string } | undefined;
+    const call = {
+      type: "SUBSCRIBE",
+      ...(id ? { framework_id: id } : {}),
+      subscribe: {
+        framework_info: frameworkInfo,
+        ...(extra.suppressedRoles ? { suppressed_roles: extra.suppressedRoles } : {}),
+      },
+    };
+    await s.start(call);
+    if (s.status === 200 && extra.waitSubscribed !== false) {
+      const sub = await s.next((e) => e.type === "SUBSCRIBED" || e.type === "ERROR", 30_000);
+      if (sub.type === "SUBSCRIBED") s.frameworkId = sub.subscribed.framework_id.value;
+    }
+    return s;
+  }
+
+  private start(call: unknown): Promise<void> {
+    const data = JSON.stringify(call);
+    const decoder = new RecordIoDecoder();
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.url}/api/v1/scheduler`,
+        {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json",
+            "content-length": String(Buffer.byteLength(data)),
+            ...this.extraHeaders,
+          },
+        },
+        (res) => {
+          this.status = res.statusCode ?? 0;
+          this.headers = res.headers;
+          this.streamId = String(res.headers["mesos-stream-id"] ?? "");
+          res.on("data", (c: Buffer) => {
+            if (this.status !== 200) {
+              this.body += c.toString("utf8");
+              return;
+            }
+            for (const rec of decoder.push(c)) this.events.push(JSON.parse(rec) as Event);
+            this.wake();
+          });
+          const end = () => {
+            this.ended = true;
+            this.wake();
+          };
+          res.on("end", end);
+          res.on("close", end);
+          res.on("error", end);
+          if (this.status === 200) resolve();
+          else res.on("end", () => resolve());
+        },
+      );
+      this.destroy = () => req.destroy();
+      req.on("error", (err) => {
+        this.ended = true;
+        this.wake();
+        if (!this.status) reject(err);
+      });
+      req.end(data);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** The first event (in arrival order, from `from`) matching `pred`; waits for it. */
+  async next(pred: (e: Event) => boolean, timeoutMs = 20_000, from = 0): Promise<Event> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.slice(from).find(pred);
+      if (found) return found;
+      if (this.ended) throw new Error(`stream ended before the event; got ${this.types()}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for an event; got ${this.types()}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Waits for the stream to end. */
+  async closed(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error("the stream did not end");
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 200);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  types(): string {
+    return this.events.map((e) => e.type).join(",");
+  }
+
+  /** Task updates so far, as [task id, state, uuid?]. */
+  updates(taskId?: string): Event["update"]["status"][] {
+    return this.events
+      .filter((e) => e.type === "UPDATE")
+      .map((e) => e.update.status)
+      .filter((s) => taskId === undefined || s.task_id.value === taskId);
+  }
+
+  /** A call on this subscription's stream. */
+  call(
+    type: string,
+    fields: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ): Promise<Reply> {
+    return post(
+      `${this.url}/api/v1/scheduler`,
+      { type, framework_id: { value: this.frameworkId }, ...fields },
+      { "mesos-stream-id": this.streamId, ...this.extraHeaders, ...headers },
+    );
+  }
+
+  /** Acknowledges an update that carries a uuid. */
+  ack(status: Event["update"]["status"]): Promise<Reply> {
+    return this.call("ACKNOWLEDGE", {
+      acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
+    });
+  }
+
+  /** Drops the connection without a word (a client that goes away). */
+  disconnect(): void {
+    this.destroy?.();
+  }
+}
+
+/** A Mesos scalar resource. */
+export const scalar = (name: string, value: number) => ({ name, type: "SCALAR", scalar: { value } });
+
+/** The value of a scalar resource in a Mesos resource list. */
+export function scalarOf(resources: { name: string; scalar?: { value: number } }[], name: string): number {
+  return resources.filter((r) => r.name === name).reduce((a, r) => a + (r.scalar?.value ?? 0), 0);
+}
+
+/** A command task that finishes after `runSeconds` on simulated nodes (omit: runs until killed). */
+export function commandTask(
+  id: string,
+  agentId: string,
+  opts: { cpus?: number; mem?: number; runSeconds?: number; exitCode?: number; shell?: string } = {},
+): Record<string, unknown> {
+  const labels = [
+    ...(opts.runSeconds !== undefined
+      ? [{ key: "sim.kubeoffers.io/run-seconds", value: String(opts.runSeconds) }]
+      : []),
+    ...(opts.exitCode !== undefined
+      ? [{ key: "sim.kubeoffers.io/exit-code", value: String(opts.exitCode) }]
+      : []),
+  ];
+  return {
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: agentId },
+    resources: [scalar("cpus", opts.cpus ?? 0.1), scalar("mem", opts.mem ?? 32)],
+    command: { value: opts.shell ?? "echo hello" },
+    ...(labels.length ? { labels: { labels } } : {}),
+  };
+}
