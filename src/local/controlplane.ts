@@ -44,6 +44,7 @@ export class ControlPlane extends EventEmitter {
   server = "";
   kubeconfigPath = "";
   private etcdArgs: string[] = [];
+  private apiserverArgs: string[] = [];
   private ownsDir: boolean;
   private identities = 0;
 
@@ -114,7 +115,7 @@ export class ControlPlane extends EventEmitter {
     await waitHttp(`${etcdUrl}/health`, 30_000, "etcd");
 
     this.server = `https://127.0.0.1:${apiPort}`;
-    this.processes.spawn("kube-apiserver", this.bins.kubeApiserver, [
+    this.apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       "--bind-address=127.0.0.1",
       "--advertise-address=127.0.0.1",
@@ -131,7 +132,8 @@ export class ControlPlane extends EventEmitter {
       `--service-account-signing-key-file=${this.pki.saPrivateKey}`,
       "--profiling=false",
       "--v=1",
-    ]);
+    ];
+    this.processes.spawn("kube-apiserver", this.bins.kubeApiserver, this.apiserverArgs);
     const admin = mintClientCert(this.pki, "kube-offers-admin", ["system:masters"]);
     this.kubeconfigPath = join(this.dir, "admin.kubeconfig");
     writeFileSync(this.kubeconfigPath, this.kubeconfigYaml("admin", admin.certPem, admin.keyPem));
@@ -172,6 +174,15 @@ export class ControlPlane extends EventEmitter {
   }
 
   /** Restarts etcd on the same data dir and ports (after a fault-injection kill). */
+  /** Kills kube-apiserver (SIGKILL, as a crash) and starts it again on the same port. */
+  async restartApiserver(downMs = 0): Promise<void> {
+    this.processes.kill("kube-apiserver");
+    await this.processes.processes.get("kube-apiserver")?.exited;
+    if (downMs) await sleep(downMs);
+    this.processes.spawn("kube-apiserver", this.bins.kubeApiserver, this.apiserverArgs);
+    await this.waitReady(60_000);
+  }
+
   async restartEtcd(): Promise<void> {
     await this.processes.stop("etcd");
     this.startEtcd();
