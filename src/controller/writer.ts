@@ -5,6 +5,7 @@ import {
   CustomObjectsApi,
   EventsV1Api,
   type KubeConfig,
+  V1MicroTime,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../crds/constants.ts";
@@ -215,8 +216,9 @@ export class KubeWriter {
       this.events.createNamespacedEvent({
         namespace,
         body: {
-          metadata: { generateName: `${regarding.name.slice(0, 200)}.`, namespace },
-          eventTime: new Date() as never,
+          // A generateName prefix may end in "-" but not "."; eventTime must be a MicroTime.
+          metadata: { generateName: `${regarding.name.slice(0, 200)}-`, namespace },
+          eventTime: new V1MicroTime(),
           reportingController: "kubeoffers.io/controller",
           reportingInstance: this.instance,
           action: reason,
