@@ -5,13 +5,14 @@ import pLimit from "p-limit";
 import { agentLeaseName } from "../agent/agent.ts";
 import { allocate } from "../allocator/allocate.ts";
 import { DEFAULT_MIN_ALLOCATABLE } from "../allocator/eligibility.ts";
-import { fromResources, parseQuantity } from "../allocator/quantity.ts";
-import { add, contains, emptyResources, portsIntersection } from "../allocator/resources.ts";
+import { fromResources, parseQuantity, toResources } from "../allocator/quantity.ts";
+import { add, contains, emptyResources, portsIntersection, subtractClamped } from "../allocator/resources.ts";
 import type {
   AgentSnapshot,
   Allocation,
   FrameworkSnapshot,
   OfferDecision,
+  PortRange,
   Resources,
   RoleSnapshot,
   Scalars,
@@ -21,12 +22,13 @@ import { API_VERSION, KIND, LABEL_FRAMEWORK, LABEL_ROLE } from "../crds/constant
 import type { Framework } from "../crds/framework.ts";
 import { objectNameToRole } from "../crds/names.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
-import { isConflict, isNotFound } from "../kube/errors.ts";
+import { apiMessage, isConflict, isNotFound } from "../kube/errors.ts";
 import type { ClusterCache, Obj } from "./cache.ts";
 import { LABEL_POOL, type OperatorConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { frameworkId, LABEL_AGENT, offerName, roleLabelValue } from "./names.ts";
+import { roleUsage } from "./role-status.ts";
 import type { Assumptions, FilterStore } from "./state.ts";
 import {
   type AgentView,
@@ -145,9 +147,14 @@ export class AllocationLoop {
       allocations.push(a);
       usedOn.set(a.agent, add(usedOn.get(a.agent) ?? emptyResources(), a.resources));
     };
+    const taskAllocs: Allocation[] = [];
+    const offerAllocs: Allocation[] = [];
     for (const p of cache.pods.list()) {
       const a = podAllocation(p);
-      if (a) hold(a);
+      if (a) {
+        hold(a);
+        taskAllocs.push(a);
+      }
     }
     let assumed = 0;
     for (const a of this.d.assumptions.pending(
@@ -174,6 +181,7 @@ export class AllocationLoop {
     for (const o of outstanding) {
       const alloc = offerAllocation(o);
       if (!alloc) continue;
+      offerAllocs.push(alloc);
       const key = `${o.metadata.namespace}/${o.metadata.name}`;
       // An answered offer belongs to the offer reconciler now; it still holds its resources.
       if (o.spec.response || this.d.busyOffers.has(key)) {
@@ -221,6 +229,7 @@ export class AllocationLoop {
     );
     this.d.metrics.allocationDecisions.inc(decisions.length);
     await this.writeOffers(decisions, frameworks, agents, now);
+    await this.writeRoleStatuses(taskAllocs, [...offerAllocs, ...decisions], agents, frameworks);
   }
 
   private snapshot(
@@ -296,6 +305,47 @@ export class AllocationLoop {
     };
   }
 
+  private readonly lastRoleStatus = new Map<string, string>();
+
+  /** ResourceRole status (consumption against quota), written only when it changed. */
+  private async writeRoleStatuses(
+    tasks: Allocation[],
+    offers: Allocation[],
+    agents: Map<string, AgentView>,
+    frameworks: Map<string, Obj<Framework>>,
+  ): Promise<void> {
+    const roles = this.d.cache.roles.list();
+    if (!roles.length) return;
+    const reserved: Record<string, Resources> = {};
+    for (const a of agents.values()) {
+      for (const [role, r] of Object.entries(a.reservations))
+        reserved[role] = add(reserved[role] ?? emptyResources(), r);
+    }
+    const usage = roleUsage({
+      roles: roles.map((r) => objectNameToRole(r.metadata.name ?? "")),
+      tasks,
+      offers,
+      reserved,
+      frameworkRoles: [...frameworks.values()].map((f) => f.spec?.roles ?? ["*"]),
+    });
+    for (const r of roles) {
+      const name = r.metadata.name ?? "";
+      const role = objectNameToRole(name);
+      const status = { ...usage.get(role), observedGeneration: r.metadata.generation ?? 0 };
+      for (const [res, q] of Object.entries(status.allocated ?? {})) {
+        this.d.metrics.quotaConsumed.set({ role, resource: res }, parseQuantity(res, q));
+      }
+      const key = JSON.stringify(status);
+      if (this.lastRoleStatus.get(name) === key) continue;
+      try {
+        await this.d.writer.putRoleStatus(name, status);
+        this.lastRoleStatus.set(name, key);
+      } catch (err) {
+        if (!isNotFound(err)) this.d.log.warn({ role, err: apiMessage(err) }, "could not write role status");
+      }
+    }
+  }
+
   private async writeRescinds(
     list: { offer: Obj<ResourceOffer>; reason: string; message: string }[],
   ): Promise<void> {
@@ -350,8 +400,7 @@ export class AllocationLoop {
           const fwName = fw.metadata.name ?? "";
           const name = offerName(fwName, d.agent);
           const timeout = fw.spec.offerTimeoutSeconds ?? this.d.config.defaultOfferTimeoutSeconds;
-          const reserved = agent.reservations[d.role];
-          const reservedPart = reserved ? intersect(reserved, d.resources) : undefined;
+          const reservations = offerReservations(agent, d.role, d.resources);
           const offer: ResourceOffer = {
             apiVersion: API_VERSION,
             kind: KIND.resourceOffer,
@@ -380,9 +429,7 @@ export class AllocationLoop {
               agent: d.agent,
               resources: fromResources(d.resources) as ResourceOffer["spec"]["resources"],
               attributes: agent.attributes,
-              ...(reservedPart
-                ? { reservations: [{ resources: fromResources(reservedPart) as never }] }
-                : {}),
+              ...(reservations.length ? { reservations } : {}),
               ...(timeout ? { expiresAt: new Date(now + timeout * 1000).toISOString() } : {}),
             },
           } as ResourceOffer;
@@ -410,6 +457,31 @@ export class AllocationLoop {
       ),
     );
   }
+}
+
+/**
+ * The reserved parts of an offer: each dynamic reservation of the role on the agent (with its
+ * id, for unreserve) and then the static reservation, as far as the offer covers them.
+ */
+function offerReservations(agent: AgentView, role: string, offered: Resources) {
+  const out: { id?: string; resources: ResourceOffer["spec"]["resources"] }[] = [];
+  let left = offered;
+  const take = (r: Resources, id?: string) => {
+    const part = intersect(r, left);
+    if (!part) return;
+    out.push({ ...(id ? { id } : {}), resources: fromResources(part) as ResourceOffer["spec"]["resources"] });
+    left = subtractClamped(left, part);
+  };
+  let dynamicTotal = emptyResources();
+  for (const d of agent.dynamic) {
+    if (d.role !== role) continue;
+    const r = toResources(d.resources as Record<string, string | PortRange[]>);
+    dynamicTotal = add(dynamicTotal, r);
+    take(r, d.id);
+  }
+  const all = agent.reservations[role];
+  if (all) take(subtractClamped(all, dynamicTotal));
+  return out;
 }
 
 function intersect(a: Resources, b: Resources): Resources | undefined {

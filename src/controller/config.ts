@@ -19,6 +19,8 @@ export interface OperatorConfig {
   minAllocatable?: Scalars[];
   fairShareExcludedResources: string[];
   seed: number;
+  /** Keep a framework's dynamic reservations when it is torn down (Mesos keeps them; default: release). */
+  keepReservationsOnTeardown?: boolean;
   /** Manage only agents and frameworks labelled kubeoffers.io/pool=<pool>. */
   pool?: string;
   /** Identity used in Events and leader election. */

@@ -274,6 +274,18 @@ export class FrameworkReconciler {
       }
     }
     const killed = await this.killTasks(fw, "Teardown", "the Framework was deleted");
+    if (!this.d.config.keepReservationsOnTeardown) {
+      const id = frameworkId(ns, name);
+      for (const a of this.d.cache.agents.list()) {
+        if (!(a.spec?.dynamicReservations ?? []).some((r) => r.framework === id)) continue;
+        await this.d.writer
+          .updateDynamicReservations(a.metadata.name ?? "", (cur) => cur.filter((r) => r.framework !== id))
+          .catch((err: unknown) => {
+            if (!isNotFound(err)) throw err; // an agent that is gone holds nothing
+          });
+        this.d.log.info({ framework: id, agent: a.metadata.name }, "released the framework's reservations");
+      }
+    }
     await this.d.writer.setFrameworkFinalizers(
       ns,
       name,

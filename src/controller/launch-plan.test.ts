@@ -113,7 +113,18 @@ describe("planLaunch", () => {
       /"a"/,
     ],
     ["a bad quantity", [{ launch: { tasks: [t("a", { cpu: "lots" })] } }], "InvalidResponse", /cpu/],
-    ["reserve", [{ reserve: { resources: { cpu: "1" } } }], "UnsupportedOperation", /reserve/],
+    [
+      "reserving more than unreserved",
+      [{ reserve: { resources: { cpu: "5" } } }],
+      "InvalidReservation",
+      /reserve/,
+    ],
+    [
+      "unreserving what the offer lacks",
+      [{ unreserve: { resources: { cpu: "1" } } }],
+      "InvalidReservation",
+      /unreserve/,
+    ],
   ];
   it.each(invalid)("rejects %s", (_n, ops, reason, message) => {
     const plan = planLaunch(offer(ops), ctx);
@@ -122,6 +133,33 @@ describe("planLaunch", () => {
     expect(plan.reason).toBe(reason);
     expect(plan.message).toMatch(message);
     expect(plan.tasks.every((x) => x.state === "TASK_ERROR")).toBe(true);
+  });
+
+  it("plans reserve and unreserve operations with deterministic ids", () => {
+    const o = offer([
+      { reserve: { resources: { cpu: "2" } } },
+      { launch: { tasks: [t("a", { cpu: "1" })] } },
+    ]);
+    const plan = planLaunch(o, ctx);
+    expect(plan.ok).toBe(true);
+    if (!plan.ok) return;
+    expect(plan.reservations.reserve).toHaveLength(1);
+    expect(plan.reservations.reserve[0]?.role).toBe("eng/batch");
+    expect(plan.reservations.reserve[0]?.resources.scalars).toEqual({ cpu: 2000 });
+    expect(planLaunch(o, ctx).ok && plan.reservations.reserve[0]?.id).toBe(
+      (planLaunch(o, ctx) as { reservations: { reserve: { id: string }[] } }).reservations.reserve[0]?.id,
+    );
+    const withRes = offer([{ unreserve: { id: "r-1", resources: { cpu: "1" } } }]);
+    withRes.spec.reservations = [{ id: "r-1", resources: { cpu: "1" } } as never];
+    const un = planLaunch(withRes, ctx);
+    expect(un.ok && un.reservations.unreserve).toEqual(["r-1"]);
+  });
+
+  it("refuses reservations for the default role", () => {
+    const o = offer([{ reserve: { resources: { cpu: "1" } } }]);
+    o.spec.role = "*";
+    const plan = planLaunch(o, ctx);
+    expect(plan.ok ? "" : plan.reason).toBe("InvalidReservation");
   });
 
   it("rejects a task id already used by another offer's Pod, but not its own (replay)", () => {

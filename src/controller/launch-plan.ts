@@ -2,9 +2,18 @@
 // Pure: the launcher does the I/O. Everything the API server cannot judge is checked here —
 // resources beyond the offer, ports outside it, duplicate task ids — so a bad answer ends
 // Invalid with a message naming the task and the field, and nothing is launched.
+import { createHash } from "node:crypto";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { formatQuantity, fromResources, toResources } from "../allocator/quantity.ts";
-import { add, contains, emptyResources, portCount, portsIntersection } from "../allocator/resources.ts";
+import {
+  add,
+  contains,
+  emptyResources,
+  equals,
+  portCount,
+  portsIntersection,
+  subtractClamped,
+} from "../allocator/resources.ts";
 import type { PortRange, Resources } from "../allocator/types.ts";
 import {
   API_VERSION,
@@ -33,8 +42,14 @@ export interface PlannedPod {
   pod: V1Pod;
 }
 
+/** Reservation changes an answer makes (Mesos RESERVE / UNRESERVE), applied before launches. */
+export interface ReservationChanges {
+  reserve: { id: string; role: string; resources: Resources }[];
+  unreserve: string[];
+}
+
 export type LaunchPlan =
-  | { ok: true; pods: PlannedPod[]; tasks: OfferTaskStatus[] }
+  | { ok: true; pods: PlannedPod[]; tasks: OfferTaskStatus[]; reservations: ReservationChanges }
   | { ok: false; reason: string; message: string; tasks: OfferTaskStatus[] };
 
 export interface PlanContext {
@@ -93,16 +108,66 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
   }
   const fw = offer.spec.framework;
   let used = emptyResources();
+  let reserving = emptyResources();
+  const changes: ReservationChanges = { reserve: [], unreserve: [] };
   const pods: PlannedPod[] = [];
   const tasks: OfferTaskStatus[] = [];
   const ops = response.operations ?? [];
   for (const [i, op] of ops.entries()) {
     const where = `spec.response.operations[${i}]`;
-    if (op.reserve || op.unreserve) {
-      return invalid(
-        "UnsupportedOperation",
-        `${where}: ${op.reserve ? "reserve" : "unreserve"} is not supported by this operator yet`,
-      );
+    if (op.reserve) {
+      // RESERVE turns unreserved resources of the offer into resources reserved for its role.
+      if (offer.spec.role === "*") {
+        return invalid(
+          "InvalidReservation",
+          `${where}.reserve: the offer's role is "*"; reservations need a named role`,
+        );
+      }
+      let r: Resources;
+      try {
+        r = toResources(op.reserve.resources as Record<string, string | PortRange[]>);
+      } catch (err) {
+        return invalid("InvalidReservation", `${where}.reserve.resources: ${(err as Error).message}`);
+      }
+      const unreserved = subtractClamped(offered, reservedOf(offer));
+      const after = add(reserving, r);
+      if (!contains(unreserved, after)) {
+        return invalid(
+          "InvalidReservation",
+          `${where}.reserve asks to reserve ${fmt(r)}, more than the offer's unreserved ${fmt(subtractClamped(unreserved, reserving))}`,
+        );
+      }
+      reserving = after;
+      changes.reserve.push({
+        id: reservationId(offer.metadata.name ?? "", i),
+        role: offer.spec.role,
+        resources: r,
+      });
+      continue;
+    }
+    if (op.unreserve) {
+      // UNRESERVE releases a dynamic reservation that this offer carries.
+      const carried = (offer.spec.reservations ?? []).filter((x) => x.id);
+      const wanted = op.unreserve.id
+        ? carried.find((x) => x.id === op.unreserve?.id)
+        : carried.find((x) => {
+            try {
+              return equals(
+                toResources(x.resources as Record<string, string | PortRange[]>),
+                toResources(op.unreserve?.resources as Record<string, string | PortRange[]>),
+              );
+            } catch {
+              return false;
+            }
+          });
+      if (!wanted?.id) {
+        return invalid(
+          "InvalidReservation",
+          `${where}.unreserve: the offer carries no dynamic reservation ${op.unreserve.id ? `with id ${op.unreserve.id}` : "with exactly these resources"}`,
+        );
+      }
+      changes.unreserve.push(wanted.id);
+      continue;
     }
     const group = op.launchGroup !== undefined;
     const list = op.launch?.tasks ?? op.launchGroup?.tasks ?? [];
@@ -192,7 +257,24 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
     const violation = checkPodPolicy(p.pod, ctx.policy);
     if (violation) return invalid("PolicyViolation", `task ${p.taskIds.join(",")}: ${violation}`);
   }
-  return { ok: true, pods, tasks };
+  return { ok: true, pods, tasks, reservations: changes };
+}
+
+/** Deterministic, so an answer replayed after a crash re-creates the same reservation. */
+export function reservationId(offerName: string, opIndex: number): string {
+  return `r-${createHash("sha256").update(offerName).digest("hex").slice(0, 12)}-${opIndex}`;
+}
+
+function reservedOf(offer: ResourceOffer): Resources {
+  let r = emptyResources();
+  for (const x of offer.spec.reservations ?? []) {
+    try {
+      r = add(r, toResources(x.resources as Record<string, string | PortRange[]>));
+    } catch {
+      /* a malformed part reserves nothing */
+    }
+  }
+  return r;
 }
 
 function limitsOf(r: Resources): Record<string, string> {

@@ -2,6 +2,8 @@
 // filter), expires unanswered offers, tracks launched tasks, and deletes finished offers after
 // their retention. Level-based: it reads the offer as it is now, so replays are harmless.
 import { agentLeaseName } from "../agent/agent.ts";
+import { fromResources } from "../allocator/quantity.ts";
+import type { DynamicReservation } from "../crds/agent.ts";
 import { DEFAULT_REFUSE_SECONDS, KIND, LABEL_OFFER } from "../crds/constants.ts";
 import type { OfferTaskStatus, ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
 import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
@@ -192,6 +194,45 @@ export class OfferReconciler {
         "invalid",
       );
       return;
+    }
+    // Reservations first, as Mesos applies operations in order; idempotent by id on replay.
+    const { reserve, unreserve } = plan.reservations;
+    if (reserve.length || unreserve.length) {
+      try {
+        await this.d.writer.updateDynamicReservations(offer.spec.agent, (current) => [
+          ...current.filter((r) => !unreserve.includes(r.id) && !reserve.some((x) => x.id === r.id)),
+          ...reserve.map((r) => ({
+            id: r.id,
+            role: r.role,
+            framework: fwId,
+            resources: fromResources(r.resources) as DynamicReservation["resources"],
+            offer: offer.metadata.name ?? "",
+            createdAt: new Date(now).toISOString(),
+          })),
+        ]);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        await this.finish(
+          offer,
+          {
+            phase: "Invalid",
+            reason: "AgentRemoved",
+            message: `agent ${offer.spec.agent} is gone`,
+            answeredAt,
+          },
+          "invalid",
+        );
+        return;
+      }
+      this.d.log.info(
+        {
+          offer: offer.metadata.name,
+          agent: offer.spec.agent,
+          reserved: reserve.map((r) => r.id),
+          unreserved: unreserve,
+        },
+        "reservations changed",
+      );
     }
     const tasks: OfferTaskStatus[] = [];
     let launched = 0;

@@ -2,8 +2,9 @@
 // functions of their inputs (plus `now`), so they are unit-tested without a cluster.
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
 import { toResources } from "../allocator/quantity.ts";
+import { add } from "../allocator/resources.ts";
 import type { Allocation, PortRange, Resources } from "../allocator/types.ts";
-import type { Agent } from "../crds/agent.ts";
+import type { Agent, DynamicReservation } from "../crds/agent.ts";
 import { LABEL_FRAMEWORK } from "../crds/constants.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
@@ -33,6 +34,8 @@ export interface AgentView {
   name: string;
   total: Resources;
   reservations: Record<string, Resources>;
+  /** Dynamic reservations (spec.dynamicReservations), also counted in `reservations`. */
+  dynamic: DynamicReservation[];
   attributes: Record<string, string>;
   /** Reported available and its lease is live: new offers may go here. */
   offerable: boolean;
@@ -50,6 +53,10 @@ export function agentView(agent: Agent, lease: V1Lease | undefined, now: number)
     for (const [role, r] of Object.entries(st.reserved ?? {})) {
       reservations[role] = toResources(r as Record<string, string | PortRange[]>);
     }
+    for (const d of agent.spec?.dynamicReservations ?? []) {
+      const r = toResources(d.resources as Record<string, string | PortRange[]>);
+      reservations[d.role] = reservations[d.role] ? add(reservations[d.role]!, r) : r;
+    }
   } catch {
     return undefined;
   }
@@ -61,6 +68,7 @@ export function agentView(agent: Agent, lease: V1Lease | undefined, now: number)
     name,
     total,
     reservations,
+    dynamic: agent.spec?.dynamicReservations ?? [],
     attributes: st.attributes ?? {},
     offerable: reason === undefined,
     ...(reason ? { reason } : {}),

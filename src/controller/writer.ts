@@ -8,9 +8,11 @@ import {
   V1MicroTime,
   type V1Pod,
 } from "@kubernetes/client-node";
+import type { Agent, DynamicReservation } from "../crds/agent.ts";
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../crds/constants.ts";
 import type { FrameworkStatus } from "../crds/framework.ts";
 import type { ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
+import type { ResourceRoleStatus } from "../crds/role.ts";
 import { isNotFound, statusCode } from "../kube/errors.ts";
 import { jsonPatch, mergePatch } from "../kube/patch.ts";
 
@@ -142,6 +144,61 @@ export class KubeWriter {
     ).catch((err: unknown) => {
       if (!isNotFound(err) && statusCode(err) !== 409) throw err;
     });
+  }
+
+  /**
+   * Read-modify-write of an Agent's spec.dynamicReservations, guarded by resourceVersion
+   * (a JSON-patch `test`), retried on conflict. `change` returns the new list.
+   */
+  async updateDynamicReservations(
+    agent: string,
+    change: (current: DynamicReservation[]) => DynamicReservation[],
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const obj = (await this.call("get", PLURAL.agent, () =>
+        this.co.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL.agent, name: agent }),
+      )) as Agent;
+      const current = obj.spec?.dynamicReservations ?? [];
+      const next = change(current);
+      if (JSON.stringify(next) === JSON.stringify(current)) return;
+      try {
+        await this.call("patch", PLURAL.agent, () =>
+          this.co.patchClusterCustomObject(
+            {
+              group: GROUP,
+              version: VERSION,
+              plural: PLURAL.agent,
+              name: agent,
+              body: [
+                { op: "test", path: "/metadata/resourceVersion", value: obj.metadata.resourceVersion },
+                { op: "add", path: "/spec", value: { ...(obj.spec ?? {}), dynamicReservations: next } },
+              ],
+              fieldManager: FIELD_MANAGER,
+            },
+            jsonPatch,
+          ),
+        );
+        return;
+      } catch (err) {
+        if (statusCode(err) !== 422 || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async putRoleStatus(name: string, status: ResourceRoleStatus): Promise<void> {
+    await this.call("patch", `${PLURAL.resourceRole}/status`, () =>
+      this.co.patchClusterCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL.resourceRole,
+          name,
+          body: [{ op: "add", path: "/status", value: status }],
+          fieldManager: FIELD_MANAGER,
+        },
+        jsonPatch,
+      ),
+    );
   }
 
   /** Replaces the whole status (a merge patch would keep map keys that disappeared). */
