@@ -37,7 +37,10 @@ describe("taskStatusOf", () => {
   });
 
   it("falls back to the operator's node-state annotation", () => {
-    const pod = (v: string) => ({ metadata: { annotations: { "kubeoffers.io/node-state": v } }, status: { phase: "Running" } });
+    const pod = (v: string) => ({
+      metadata: { annotations: { "kubeoffers.io/node-state": v } },
+      status: { phase: "Running" },
+    });
     expect(taskStatusOf(pod("unreachable")).state).toBe("TASK_UNREACHABLE");
     expect(taskStatusOf(pod("lost")).state).toBe("TASK_LOST");
     expect(taskStatusOf(pod("unreachable"), ready).state).toBe("TASK_RUNNING");
