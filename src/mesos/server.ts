@@ -349,7 +349,7 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
       }
       if (req.socket.destroyed) {
         // The client went away while we registered: it is disconnected.
-        await disconnected(fw);
+        await disconnectedLocked(fw);
         return;
       }
       const conn = openStream();
@@ -381,20 +381,20 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
   };
 
   /** The stream ended: stop the client (its Lease lapses: failover timeout starts), keep unacked updates a while. */
-  const disconnected = async (fw: MesosFramework) =>
-    withLock(fw.key, async () => {
-      if (fw.conn || frameworks.get(fw.key) !== fw) return;
-      await fw
-        .stopClient()
-        .catch((err: unknown) => log("warn", "stopping framework client failed", { err: String(err) }));
-      if (fw.removed) {
-        frameworks.delete(fw.key);
-        fw.dispose();
-        return;
-      }
-      scheduleEviction(fw);
-      log("info", "framework disconnected", { framework: fw.key, id: fw.id });
-    });
+  const disconnected = async (fw: MesosFramework) => withLock(fw.key, () => disconnectedLocked(fw));
+  const disconnectedLocked = async (fw: MesosFramework) => {
+    if (fw.conn || frameworks.get(fw.key) !== fw) return;
+    await fw
+      .stopClient()
+      .catch((err: unknown) => log("warn", "stopping framework client failed", { err: String(err) }));
+    if (fw.removed) {
+      frameworks.delete(fw.key);
+      fw.dispose();
+      return;
+    }
+    scheduleEviction(fw);
+    log("info", "framework disconnected", { framework: fw.key, id: fw.id });
+  };
 
   // ------------------------------------------------------------------ other calls
 
@@ -622,7 +622,12 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
     handle.catch((err: unknown) => {
       if (err instanceof HttpError) {
         send(res, err.status, err.message, err.headers);
-        if (err.headers.connection === "close") res.on("finish", () => req.socket.destroy());
+        if (err.headers.connection === "close") {
+          // Discard the rest of the body; the connection closes after the answer. A client that
+          // keeps sending is cut off after a grace period.
+          req.resume();
+          setTimeout(() => req.socket.destroy(), 5000).unref();
+        }
         return;
       }
       if (err instanceof CallError) return send(res, err.status, err.message);

@@ -69,6 +69,8 @@ export class Connection {
     this.res = res;
     this.maxBuffered = maxBuffered;
     res.on("close", () => this.close());
+    // Gone before we got here: 'close' will not come again.
+    if (!res.socket || res.socket.destroyed) queueMicrotask(() => this.close());
   }
 
   startHeartbeat(seconds: number): void {

@@ -18,21 +18,29 @@ export interface Reply {
 export function post(
   url: string,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | undefined> = {},
   method = "POST",
 ): Promise<Reply> {
   const data = typeof body === "string" ? body : body === undefined ? "" : JSON.stringify(body);
+  const all: Record<string, string | undefined> = {
+    "content-type": "application/json",
+    accept: "application/json",
+    ...(method === "POST" ? { "content-length": String(Buffer.byteLength(data)) } : {}),
+    ...headers,
+  };
+  // undefined drops a header; a chunked body is written in pieces, without a length.
+  const chunked = all["transfer-encoding"] === "chunked";
+  if (chunked) delete all["content-length"];
+  const sent = Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
         method,
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json",
-          ...(method === "POST" ? { "content-length": String(Buffer.byteLength(data)) } : {}),
-          ...headers,
-        },
+        headers: sent,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -48,8 +56,12 @@ export function post(
       },
     );
     req.on("error", reject);
-    if (method === "POST") req.end(data);
-    else req.end();
+    if (method !== "POST") req.end();
+    else if (!chunked) req.end(data);
+    else {
+      for (let i = 0; i < data.length; i += 8192) req.write(data.slice(i, i + 8192));
+      req.end();
+    }
   });
 }
 
