@@ -83,6 +83,10 @@ describe("local control plane", () => {
         const crd = await ext.readCustomResourceDefinition({ name: `${plural}.${group}` });
         return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
       });
+      // Established is not yet serving: lists get 429 "storage is (re)initializing" for a moment.
+      await waitFor("CRD serving", () =>
+        co.listNamespacedCustomObject({ group, version: "v1", namespace: ns, plural }).then(() => true),
+      );
       const seen: string[] = [];
       const watch = await new Watch(kc).watch(
         `/apis/${group}/v1/namespaces/${ns}/${plural}`,
