@@ -14,6 +14,7 @@ import { type HeapEntry, RankHeap } from "./heap.ts";
 import { meetsAny, portsDifference, portsIntersection, portsUnion } from "./resources.ts";
 import { cycleSeed, makeRng, shuffleInPlace } from "./rng.ts";
 import { effectiveWeight, parentRole } from "./roles.ts";
+import { SmallMap } from "./smallmap.ts";
 import { type Ranked, updateRanked } from "./sorted.ts";
 import type {
   AgentSnapshot,
@@ -108,7 +109,7 @@ interface Agent {
   allocByRole: Map<RoleNode, Vec>;
   /** Unreserved resources in use: per role, what it holds beyond its reservation here. */
   unresUsed: Vec;
-  allocs: Map<Member, Resources>;
+  allocs: SmallMap<Member, Resources>;
   usedPorts: PortRange[];
   /** Cache of unreserved ports not in use; null when stale. */
   freePorts: PortRange[] | null;
@@ -298,7 +299,7 @@ export class Allocator {
       unresPorts: [],
       allocByRole: new Map(),
       unresUsed: [],
-      allocs: new Map(),
+      allocs: new SmallMap(),
       usedPorts: [],
       freePorts: null,
       filtered: new Uint32Array(this.words),
@@ -350,7 +351,7 @@ export class Allocator {
   removeAgent(name: string): void {
     const a = this.agents.get(name);
     if (!a) return;
-    for (const [m, res] of [...a.allocs]) this.untrack(m, a, res);
+    for (const [m, res] of a.allocs.entries()) this.untrack(m, a, res);
     for (const fw of this.frameworks.values()) fw.timedFilters.delete(a);
     this.agents.delete(name);
     this.agentOrder = null;
@@ -460,7 +461,7 @@ export class Allocator {
     const fw = this.frameworks.get(id);
     if (!fw) return;
     for (const a of this.agents.values()) {
-      for (const [m, res] of [...a.allocs]) if (m.fw === fw) this.untrack(m, a, res);
+      for (const [m, res] of a.allocs.entries()) if (m.fw === fw) this.untrack(m, a, res);
       clearBit(a.filtered, fw.idx);
       clearBit(a.excluded, fw.idx);
     }
@@ -666,8 +667,10 @@ export class Allocator {
       // A port stays in use while another allocation on the agent still holds it.
       let used = portsDifference(a.usedPorts, freed);
       let stillHeld = false;
-      for (const [other, r] of a.allocs) {
-        if (other === m || r.ports.length === 0) continue;
+      const others = a.allocs.keys;
+      for (let j = 0; j < others.length; j++) {
+        const r = a.allocs.values[j] as Resources;
+        if (others[j] === m || r.ports.length === 0) continue;
         const still = portsIntersection(r.ports, freed);
         if (still.length > 0) {
           used = portsUnion(used, still);
@@ -851,7 +854,7 @@ export class Allocator {
     }
     this.availableHeadroom = [];
     for (const a of this.agents.values()) {
-      for (const [m, r] of a.allocs) {
+      for (const [m, r] of a.allocs.entries()) {
         const v = this.vec(r.scalars);
         addInto(m.alloc, v, 1);
         addInto(m.role.own, v, 1);
