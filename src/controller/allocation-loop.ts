@@ -437,13 +437,14 @@ export class AllocationLoop {
           this.d.assumptions.assumeOffer(key, { ...d });
           try {
             const created = await this.d.writer.createOffer(offer);
+            // Counted once created: the status patch below may lose (409) to the offer reconciler.
+            this.d.metrics.offers.inc({ outcome: "offered" });
             await this.d.writer.patchOfferStatus(
               namespace,
               name,
               { phase: "Offered" },
               created.metadata.resourceVersion,
             );
-            this.d.metrics.offers.inc({ outcome: "offered" });
             this.d.log.debug({ offer: name, namespace, agent: d.agent, role: d.role }, "offer made");
           } catch (err) {
             if (isConflict(err)) return; // the framework already answered: the status is its business now
