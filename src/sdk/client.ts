@@ -243,8 +243,18 @@ export class FrameworkClient {
     if (this.started) return;
     if (this.stopped) throw new NotStartedError("start (the client was stopped; create a new one)");
     if (this.lease) await this.acquireLease();
-    await this.register();
-    await this.startWatches();
+    try {
+      await this.register();
+      await this.startWatches();
+    } catch (err) {
+      // Leave nothing running behind a failed start.
+      this.offerInf?.stop();
+      this.podInf?.stop();
+      this.fwInf?.stop();
+      await this.lease?.release();
+      this.leaseHeld = false;
+      throw err;
+    }
     this.started = true;
     if (this.lease) {
       const every = Math.max(200, (this.lease.opts.durationSeconds * 1000) / 3);
@@ -493,6 +503,18 @@ export class FrameworkClient {
       this.emitUpdates(this.tasksT.offerGone(o));
     });
     this.podInf.on("delete", (p: V1Pod) => this.emitUpdates(this.tasksT.podGone(p)));
+    let invalidSaid = "";
+    const checkFramework = (f: Obj<Framework>) => {
+      // The operator judged the spec unusable: say why, once per message.
+      const msg = f.status?.phase === "Invalid" ? (f.status.message ?? f.status.reason ?? "invalid") : "";
+      if (msg && msg !== invalidSaid)
+        this.warn(
+          `the operator marked Framework ${this.namespace}/${this.name} Invalid: ${msg}; no offers until the spec is fixed`,
+        );
+      invalidSaid = msg;
+    };
+    this.fwInf.on("add", checkFramework);
+    this.fwInf.on("update", checkFramework);
     this.fwInf.on("delete", () => {
       if (this.stopped) return;
       this.frameworkGone = true;
