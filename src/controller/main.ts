@@ -10,6 +10,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseQuantity } from "../allocator/quantity.ts";
+import { type MesosApi, type MesosConfig, MesosConfigSchema, startMesosFromConfig } from "../mesos/index.ts";
 import type { OperatorConfig } from "./config.ts";
 import { type Check, startHttpServer } from "./http-server.ts";
 import { LEASE_DURATION_MS, LeaderElector, RENEW_DEADLINE_MS, RETRY_PERIOD_MS } from "./leader-election.ts";
@@ -41,6 +42,8 @@ The config file holds any of: allocationIntervalMs, batchDelayMs, offerRetention
 defaultOfferTimeoutSeconds, minAllocatable, fairShareExcludedResources, seed, pool,
 agentLeaseNamespace, podPolicy {forbidHostPortsOutsideOffer, forbidHostNamespaces,
 forbidHostPath, forbidPrivileged} (each default true). Durations: 15s, 1500ms, 1m.
+mesos {enabled, port (5050), namespaces {principal: namespace}, defaultNamespace, ...}: the
+Mesos v1 Scheduler HTTP API, off by default (docs/mesos.md).
 `;
 
 const PodPolicySchema = z
@@ -66,6 +69,7 @@ const FileConfigSchema = z
     pool: z.string().optional(),
     agentLeaseNamespace: z.string().optional(),
     podPolicy: PodPolicySchema.optional(),
+    mesos: MesosConfigSchema.optional(),
   })
   .strict();
 
@@ -95,6 +99,7 @@ export interface MainSettings {
   retryPeriodMs: number;
   identity: string;
   logLevel: string;
+  mesos?: MesosConfig;
 }
 
 /** Flags over environment over config file over defaults. Throws a readable message on bad input. */
@@ -137,7 +142,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
   }
   const identity = pick(values.identity, env.POD_NAME) ?? `${hostname()}_${randomUUID()}`;
   const pool = pick(values.pool, env.POOL) ?? file.pool;
-  const { podPolicy, minAllocatable, defaultOfferTimeoutSeconds, ...rest } = file;
+  const { podPolicy, minAllocatable, defaultOfferTimeoutSeconds, mesos, ...rest } = file;
   const operator: Partial<OperatorConfig> = {
     ...rest,
     ...(defaultOfferTimeoutSeconds ? { defaultOfferTimeoutSeconds } : {}),
@@ -186,6 +191,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
     ),
     identity,
     logLevel: pick(values["log-level"], env.LOG_LEVEL) ?? "info",
+    ...(mesos ? { mesos } : {}),
   };
 }
 
@@ -259,6 +265,7 @@ async function main(): Promise<void> {
     "controller starting",
   );
 
+  let mesosApi: MesosApi | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -270,6 +277,7 @@ async function main(): Promise<void> {
     }, 25_000);
     hard.unref();
     operator.stopLeading();
+    await mesosApi?.close().catch((err: unknown) => log.warn({ err: String(err) }, "Mesos API stop failed"));
     await operator.stop().catch((err: unknown) => log.warn({ err: String(err) }, "operator stop failed"));
     await elector?.stop(true);
     await http.close();
@@ -287,6 +295,8 @@ async function main(): Promise<void> {
   if (stopping) return;
   started = true;
   log.info("caches synced");
+  mesosApi = await startMesosFromConfig(s.mesos, { kubeConfig: kc, pool: s.operator.pool, log });
+  if (mesosApi) log.info({ url: mesosApi.url }, "Mesos v1 scheduler API serving");
   if (!s.leaderElect) return; // Operator.start() began leading: isLeader() is true.
   elector = new LeaderElector(kc, {
     namespace: s.leaseNamespace,

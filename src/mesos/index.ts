@@ -1,6 +1,9 @@
 // The Mesos v1 Scheduler HTTP API of kube-offers: `startMesosApi(options)` serves it on a port
 // of its own; `MesosConfigSchema` is the `mesos:` section of the controller's config file.
+import type { KubeConfig } from "@kubernetes/client-node";
 import { z } from "zod";
+import { LABEL_POOL, poolSelector } from "../controller/config.ts";
+import { type MesosApi, startMesosApi } from "./server.ts";
 
 export { RecordIoDecoder, recordio } from "./protocol.ts";
 export {
@@ -41,3 +44,28 @@ export const MesosConfigSchema = z
   })
   .strict();
 export type MesosConfig = z.infer<typeof MesosConfigSchema>;
+
+/**
+ * Starts the API from the controller's config (`mesos:` section), or returns undefined when it
+ * is disabled. Frameworks it registers carry the operator's pool label; the state endpoints
+ * list the pool's agents.
+ */
+export async function startMesosFromConfig(
+  config: MesosConfig | undefined,
+  ctx: {
+    kubeConfig: KubeConfig;
+    pool?: string | undefined;
+    log: { [L in "debug" | "info" | "warn" | "error"]: (fields: object, msg: string) => void };
+  },
+): Promise<MesosApi | undefined> {
+  if (!config?.enabled) return undefined;
+  const { enabled: _enabled, ...rest } = config;
+  const poolLabels: Record<string, string> = ctx.pool ? { [LABEL_POOL]: ctx.pool } : {};
+  return startMesosApi({
+    ...rest,
+    kubeConfig: ctx.kubeConfig,
+    frameworkLabels: { ...poolLabels, ...(config.frameworkLabels ?? {}) },
+    agentSelector: config.agentSelector ?? poolSelector(ctx.pool),
+    log: (level, msg, fields) => ctx.log[level]({ component: "mesos-api", ...(fields ?? {}) }, msg),
+  });
+}

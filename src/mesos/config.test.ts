@@ -1,0 +1,35 @@
+// The controller's config file carries the Mesos API's settings (`mesos:`), off by default.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { settingsFrom } from "../controller/main.ts";
+
+function withConfig(yaml: string) {
+  const dir = mkdtempSync(join(tmpdir(), "mesos-config-"));
+  const file = join(dir, "config.yaml");
+  writeFileSync(file, yaml);
+  return settingsFrom(["--config", file], {});
+}
+
+describe("mesos config section", () => {
+  it("is off unless enabled, with Mesos defaults", () => {
+    const s = withConfig(
+      "mesos:\n  enabled: true\n  namespaces: {spark: team-a}\n  authentication: {basic: {spark: pw}}\n",
+    );
+    expect(s !== "help" && s.mesos).toMatchObject({
+      enabled: true,
+      port: 5050,
+      namespaces: { spark: "team-a" },
+      authentication: { basic: { spark: "pw" } },
+    });
+    const off = withConfig("seed: 3\n");
+    expect(off !== "help" && off.mesos).toBeUndefined();
+    // Not leaked into the operator's settings.
+    expect(s !== "help" && "mesos" in s.operator).toBe(false);
+  });
+
+  it("rejects unknown keys, naming them", () => {
+    expect(() => withConfig("mesos:\n  enabled: true\n  prot: 1\n")).toThrow(/mesos/);
+  });
+});
