@@ -15,7 +15,7 @@ import {
 import { inject } from "vitest";
 import { stringify } from "yaml";
 import { repoRoot } from "../../src/local/binaries.ts";
-import { adminKubeConfig, waitFor } from "./support.ts";
+import { adminKubeConfig, waitFor as waitForShort } from "./support.ts";
 
 export const CHART = join(repoRoot, "deploy/helm/kube-offers");
 
@@ -59,6 +59,19 @@ function helmHome(kind: string): string {
   const dir = join(inject("stateDir"), "helm", kind);
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * waitFor with a 60 s default: other test files restart etcd and the API server on the shared
+ * control plane, and informers then back off for up to ~30 s before they relist.
+ */
+export function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false | null>,
+  timeoutMs = 60_000,
+  intervalMs = 100,
+): Promise<T> {
+  return waitForShort(what, fn, timeoutMs, intervalMs);
 }
 
 /** helm that must succeed: resolves stdout. */

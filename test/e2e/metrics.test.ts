@@ -18,9 +18,10 @@ import {
   NodeProcess,
   parseMetrics,
   serviceAccountKubeconfig,
+  waitFor,
 } from "./helm-support.ts";
 import { LEASE_NAMESPACE, Pool } from "./pool.ts";
-import { kubectl, uniqueName, waitFor } from "./support.ts";
+import { kubectl, uniqueName } from "./support.ts";
 
 let pool: Pool;
 let rbacYaml = "";
@@ -206,7 +207,7 @@ describe("controller observability", () => {
     // Allocation cycles.
     expect(v("kubeoffers_allocation_cycle_duration_seconds_count")).toBeGreaterThan(0);
     expect(v("kubeoffers_allocation_cycle_duration_seconds_sum")).toBeGreaterThan(0);
-    expect(v("kubeoffers_allocation_decisions_total")).toBeGreaterThanOrEqual(3);
+    expect(v("kubeoffers_allocation_decisions_total")).toBeGreaterThanOrEqual(3); // one per agent
     // Per framework and role: allocation and dominant share (1 of 12 cores, 1Gi of 24Gi).
     expect(v("kubeoffers_framework_allocated", { ...fw, role: "*", resource: "cpu" })).toBe(1);
     expect(v("kubeoffers_framework_allocated", { ...fw, role: "*", resource: "memory" })).toBe(1024 ** 3);
@@ -224,7 +225,12 @@ describe("controller observability", () => {
     expect(v("kubeoffers_reconcile_total", { controller: "frameworks" })).toBeGreaterThan(0);
     expect(v("kubeoffers_reconcile_time_seconds_count", { controller: "offers" })).toBeGreaterThan(0);
     // API requests, by verb/resource/code.
-    expect(v("kubeoffers_api_requests_total", { verb: "create", resource: "pods", code: "200" })).toBe(2);
+    expect(
+      v("kubeoffers_api_requests_total", { verb: "create", resource: "pods", code: "200" }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(v("kubeoffers_api_requests_total", { verb: "create", resource: "pods" })).toBeGreaterThanOrEqual(
+      2,
+    );
     expect(
       v("kubeoffers_api_requests_total", { verb: "create", resource: "resourceoffers", code: "200" }),
     ).toBeGreaterThanOrEqual(3);
@@ -270,6 +276,8 @@ describe("controller observability", () => {
     const ms = parseMetrics((await httpGet(`${url}/metrics`)).body);
     expect(ms.find((m) => m.name === "kubeoffers_leader_election_master_status")?.value).toBe(0);
     expect(b.lines.some((l) => /became leader/.test(l.msg ?? ""))).toBe(false);
-    expect(b.lines.some((l) => l.msg === "observed a new leader" && l.leader === "metrics-a")).toBe(true);
+    const seen = await b.waitLog(/observed a new leader/, 10_000);
+    expect(seen.leader).toBe("metrics-a");
+    expect(b.lines.some((l) => /became leader/.test(l.msg ?? ""))).toBe(false);
   });
 });

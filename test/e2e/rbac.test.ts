@@ -31,8 +31,9 @@ import {
   NodeProcess,
   parseMetrics,
   serviceAccountKubeconfig,
+  waitFor,
 } from "./helm-support.ts";
-import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName, waitFor } from "./support.ts";
+import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName } from "./support.ts";
 
 const admin = adminKubeConfig();
 const release = uniqueName("korbac");
@@ -365,7 +366,9 @@ describe("the chart's RBAC", () => {
     );
     expect(refused).toEqual([]);
     for (const p of [controller, ...agents]) {
-      const denied = p.lines.filter((l) => /forbidden|403|401/i.test(JSON.stringify(l)));
+      const denied = p.lines.filter((l) =>
+        /\b(forbidden|unauthorized|403|401)\b/i.test(`${l.msg} ${l.err ?? ""}`),
+      );
       expect(denied, `${p.name} was refused something; log ${p.logFile}`).toEqual([]);
     }
     expect(metrics.find((m) => m.name === "kubeoffers_leader_election_master_status")?.value).toBe(1);

@@ -10,8 +10,9 @@ import { STRICT_POD_POLICY } from "../../src/controller/pod-policy.ts";
 import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
+import { waitFor } from "./helm-support.ts";
 import { Pool } from "./pool.ts";
-import { createNamespace, deleteNamespace, waitFor } from "./support.ts";
+import { createNamespace, deleteNamespace } from "./support.ts";
 
 let pool: Pool;
 let open = ""; // a namespace at the default (privileged) Pod Security level

@@ -16,9 +16,9 @@ import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { statusCode } from "../../src/kube/errors.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
-import { CHART, helmOk, serviceAccountKubeconfig } from "./helm-support.ts";
+import { CHART, helmOk, serviceAccountKubeconfig, waitFor } from "./helm-support.ts";
 import { Pool } from "./pool.ts";
-import { createNamespace, deleteNamespace, uniqueName, waitFor } from "./support.ts";
+import { createNamespace, deleteNamespace, uniqueName } from "./support.ts";
 
 let pool: Pool;
 let nsA = "";
@@ -112,7 +112,9 @@ beforeAll(async () => {
         subjects: [{ kind: "ServiceAccount", name: `${fw}-scheduler`, namespace: ns }],
       },
     });
-    await pool.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+  }
+  const register = (ns: string, fw: string) =>
+    pool.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
       group: GROUP,
       version: VERSION,
       namespace: ns,
@@ -124,12 +126,15 @@ beforeAll(async () => {
         spec: { roles: ["*"] },
       },
     });
-  }
   tenantA = (await serviceAccountKubeconfig(nsA, "fa-scheduler")).kc;
   tenantB = (await serviceAccountKubeconfig(nsB, "fb-scheduler")).kc;
-  // Framework B has a running task.
-  const offerB = await waitFor("an offer for fb", async () =>
-    (await offersIn(tenantB, nsB)).find((o) => o.status?.phase === "Offered"),
+  // Framework B first, with a running task. (Registered together, one framework could be
+  // offered every agent and, never answering, hold them: offers do not expire here.)
+  await register(nsB, "fb");
+  const offerB = await waitFor(
+    "an offer for fb",
+    async () => (await offersIn(tenantB, nsB)).find((o) => o.status?.phase === "Offered"),
+    60_000,
   );
   await accept(tenantB, nsB, offerB.metadata.name ?? "", "t1");
   await waitFor("fb's task Pod", () =>
@@ -138,6 +143,7 @@ beforeAll(async () => {
       .readNamespacedPod({ name: "fb-t1", namespace: nsB })
       .catch(() => undefined),
   );
+  await register(nsA, "fa");
 }, 120_000);
 
 afterAll(async () => {
