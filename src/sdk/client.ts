@@ -107,7 +107,7 @@ export interface StopOptions {
   teardown?: boolean;
 }
 
-type Listener = (e: SchedulerEvent) => void;
+type Listener = (e: SchedulerEvent) => unknown;
 interface Waiter {
   resolve: (o: OfferOutcome) => void;
   reject: (err: Error) => void;
@@ -159,7 +159,7 @@ export class FrameworkClient {
   // ---------------------------------------------------------------- events
 
   /** Subscribes to one event type; returns an unsubscribe function. */
-  on<K extends SchedulerEventType>(type: K, fn: (e: EventOf<K>) => void): () => void {
+  on<K extends SchedulerEventType>(type: K, fn: (e: EventOf<K>) => unknown): () => void {
     const set = this.listeners.get(type) ?? new Set();
     set.add(fn as Listener);
     this.listeners.set(type, set);
@@ -167,7 +167,7 @@ export class FrameworkClient {
   }
 
   /** Subscribes to every event. */
-  onAny(fn: (e: SchedulerEvent) => void): () => void {
+  onAny(fn: (e: SchedulerEvent) => unknown): () => void {
     const set = this.listeners.get("*") ?? new Set();
     set.add(fn);
     this.listeners.set("*", set);
@@ -211,13 +211,21 @@ export class FrameworkClient {
     if (e.type === "update") this.log("debug", "task update", { task: e.task.id, state: e.task.state });
     for (const key of [e.type, "*"] as const) {
       for (const fn of this.listeners.get(key) ?? []) {
-        try {
-          fn(e);
-        } catch (err) {
-          // A throwing handler must not break the watch that delivered the event.
-          this.log("error", `a '${e.type}' handler threw: ${String(err)}`);
+        // A failing handler must not break the watch that delivered the event (nor, when it is
+        // async, crash the process with an unhandled rejection): it becomes a warning.
+        const failed = (err: unknown) => {
+          this.log(
+            "error",
+            `a '${e.type}' handler failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
           if (e.type !== "warning")
-            this.emit({ type: "warning", message: `a '${e.type}' handler threw`, error: err });
+            this.emit({ type: "warning", message: `a '${e.type}' handler failed`, error: err });
+        };
+        try {
+          const r = fn(e);
+          if (r && typeof (r as Promise<unknown>).catch === "function") (r as Promise<unknown>).catch(failed);
+        } catch (err) {
+          failed(err);
         }
       }
     }
@@ -245,9 +253,12 @@ export class FrameworkClient {
     if (this.lease) await this.acquireLease();
     try {
       await this.register();
+      // Registered and holding the Lease: handlers may answer the offers the initial sync delivers.
+      this.started = true;
       await this.startWatches();
     } catch (err) {
       // Leave nothing running behind a failed start.
+      this.started = false;
       this.offerInf?.stop();
       this.podInf?.stop();
       this.fwInf?.stop();
@@ -255,7 +266,6 @@ export class FrameworkClient {
       this.leaseHeld = false;
       throw err;
     }
-    this.started = true;
     if (this.lease) {
       const every = Math.max(200, (this.lease.opts.durationSeconds * 1000) / 3);
       this.renewTimer = setInterval(() => void this.renew(), every);

@@ -224,4 +224,27 @@ describe("FrameworkClient", () => {
     void NotConnectedError;
     void CoreV1Api;
   });
+
+  it("lets event handlers answer offers delivered during start(), and turns handler failures into warnings", async () => {
+    const a = client("foxtrot", { liveness: false });
+    await a.start();
+    await waitFor("offers outstanding", async () => a.offers().length === 2);
+    await a.stop();
+    // A new process: the two outstanding offers arrive during start()'s initial sync.
+    const b = client("foxtrot", { liveness: false });
+    const warnings: string[] = [];
+    b.on("warning", ({ message }) => warnings.push(message));
+    let n = 0;
+    b.on("offer", async ({ offer }) => {
+      if (n++ === 0) throw new Error("handler bug");
+      await b.launch(offer, [commandTask({ id: "from-handler", resources: { cpu: "1" } })]);
+    });
+    await b.start();
+    await waitFor(
+      "the task launched from the handler",
+      async () => b.task("from-handler")?.state === "TASK_RUNNING",
+    );
+    expect(warnings).toContain("a 'offer' handler failed");
+    await b.stop({ teardown: true });
+  });
 });
