@@ -56,7 +56,18 @@ describe("FrameworkClient", () => {
   it("registers, gets offers, launches, and reports each task state once", async () => {
     const c = client("alpha");
     const events = record(c);
+    // The same events as an async stream.
+    const streamed: string[] = [];
+    const consumer = (async () => {
+      for await (const e of c.events()) {
+        streamed.push(e.type);
+        if (e.type === "connected") break;
+      }
+    })();
     await c.start();
+    await consumer;
+    expect(streamed).toEqual(events.slice(0, streamed.length).map((e) => e.type));
+    expect(streamed[streamed.length - 1]).toBe("connected");
     expect(c.connected).toBe(true);
     expect(events[events.length - 1]?.type).toBe("connected");
     const fw = (await pool.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
