@@ -258,4 +258,24 @@ describe("FrameworkClient", () => {
     expect(warnings).toContain("a 'offer' handler failed");
     await b.stop({ teardown: true });
   });
+
+  it("reports an offer that timed out as expired, once, and refuses to answer it", async () => {
+    const c = client("golf", { framework: { offerTimeoutSeconds: 1 } });
+    const events = record(c);
+    await c.start();
+    const o = await waitFor("an offer", async () => c.offers()[0]);
+    expect(o.expiresAt).toBeInstanceOf(Date);
+    await waitFor(
+      "expired",
+      async () => events.some((e) => e.type === "expired" && e.offer.name === o.name),
+      15_000,
+    );
+    const err = await c
+      .launch(o, [commandTask({ id: "late", resources: { cpu: "1" } })])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OfferNotUsableError);
+    expect((err as OfferNotUsableError).phase).toBe("Expired");
+    expect(events.filter((e) => e.type === "expired" && e.offer.name === o.name)).toHaveLength(1);
+    await c.stop({ teardown: true });
+  });
 });
