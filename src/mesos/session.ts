@@ -666,12 +666,28 @@ export class MesosFramework {
         }
         case "RESERVE":
         case "UNRESERVE": {
-          const r = fromMesosResources(
-            op.type === "RESERVE" ? op.reserve?.resources : op.unreserve?.resources,
-          );
+          const list = (op.type === "RESERVE" ? op.reserve?.resources : op.unreserve?.resources) ?? [];
+          const r = fromMesosResources(list);
           const bin = bins[0]!;
           if (!r.ok) {
             this.operationError(op, agent, r.error);
+            break;
+          }
+          // Reservations are for the role the offer was made to (Mesos: its allocation role).
+          const roles = list.flatMap((x) =>
+            x.reservations?.length
+              ? [x.reservations.at(-1)?.role ?? ""]
+              : x.role && x.role !== "*"
+                ? [x.role]
+                : [],
+          );
+          const wrong = roles.find((role) => role !== bin.offer.role);
+          if (wrong !== undefined) {
+            this.operationError(
+              op,
+              agent,
+              `reservation role "${wrong}" is not the offer's role "${bin.offer.role}"`,
+            );
             break;
           }
           if (op.type === "RESERVE")
