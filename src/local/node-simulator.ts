@@ -410,6 +410,8 @@ export class NodeSimulator {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.informer.stop();
+    // Drop queued writes (a stop must not wait for thousands of them), finish in-flight ones.
+    this.limit.clearQueue();
     await this.limit(() => Promise.resolve());
   }
 }
