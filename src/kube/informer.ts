@@ -96,8 +96,11 @@ export class SupervisedInformer<T extends KubernetesObject> extends EventEmitter
     const staleMs = this.opts.staleMs ?? 120_000;
     if (!this.watchdog) {
       this.watchdog = setInterval(() => {
-        if (this.synced && Date.now() - this.lastActivity > staleMs)
-          this.scheduleRestart(this.lw, new Error("stale watch"));
+        // Synced but silent (a half-open connection), or a (re)start whose list or watch hangs:
+        // either way, nothing moves, so start over.
+        if (!this.restartTimer && Date.now() - this.lastActivity > staleMs) {
+          this.scheduleRestart(this.lw, new Error(this.synced ? "stale watch" : "start hung"));
+        }
       }, staleMs / 4);
       this.watchdog.unref();
     }
@@ -114,6 +117,7 @@ export class SupervisedInformer<T extends KubernetesObject> extends EventEmitter
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
+      this.lastActivity = Date.now(); // the watchdog measures from this attempt
       // Restarting the same ListWatch keeps its cache and resourceVersion: a 410 relists.
       if (!this.stopped && lw) void this.runStart(lw);
     }, delay);
