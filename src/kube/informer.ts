@@ -58,6 +58,7 @@ export class SupervisedInformer<T extends KubernetesObject> extends EventEmitter
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.lastActivity = Date.now();
     const lw = new ListWatch<T>(
       this.path,
       new Watch(this.kc),
