@@ -182,9 +182,11 @@ export class NodeSimulator {
     if (this.stopped) return;
     const spec = { holderIdentity: node, leaseDurationSeconds: this.leaseSeconds, renewTime: microTime() };
     try {
-      await this.coord.patchNamespacedLease(
-        { name: node, namespace: "kube-node-lease", body: { spec } },
-        mergePatch,
+      await timeout(
+        this.coord.patchNamespacedLease(
+          { name: node, namespace: "kube-node-lease", body: { spec } },
+          mergePatch,
+        ),
       );
     } catch (err) {
       if (!isNotFound(err)) {
@@ -369,9 +371,11 @@ export class NodeSimulator {
     const name = p.metadata?.name ?? "";
     const namespace = p.metadata?.namespace ?? "";
     try {
-      await this.core.patchNamespacedPodStatus(
-        { name, namespace, body: { metadata: { uid: p.metadata?.uid }, status } },
-        mergePatch,
+      await timeout(
+        this.core.patchNamespacedPodStatus(
+          { name, namespace, body: { metadata: { uid: p.metadata?.uid }, status } },
+          mergePatch,
+        ),
       );
       return true;
     } catch (err) {
@@ -385,12 +389,14 @@ export class NodeSimulator {
   /** A kubelet confirms deletion once containers stopped: delete with grace 0. */
   private async finishDeletion(p: V1Pod): Promise<void> {
     try {
-      await this.core.deleteNamespacedPod({
-        name: p.metadata?.name ?? "",
-        namespace: p.metadata?.namespace ?? "",
-        // With a body, the API server ignores query options: grace period goes in the body.
-        body: { gracePeriodSeconds: 0, preconditions: { uid: p.metadata?.uid } },
-      });
+      await timeout(
+        this.core.deleteNamespacedPod({
+          name: p.metadata?.name ?? "",
+          namespace: p.metadata?.namespace ?? "",
+          // With a body, the API server ignores query options: grace period goes in the body.
+          body: { gracePeriodSeconds: 0, preconditions: { uid: p.metadata?.uid } },
+        }),
+      );
       this.stats.deleted++;
     } catch (err) {
       if (!isNotFound(err) && statusCode(err) !== 409) {
@@ -423,4 +429,18 @@ function num(v: string | undefined): number {
 
 function nodeIp(idx: number): string {
   return `172.${16 + Math.floor(idx / 65000)}.${Math.floor(idx / 250) % 250}.${(idx % 250) + 1}`;
+}
+
+/**
+ * A write that hangs (a connection to an API server that died) must not hold a concurrency
+ * slot for minutes: give up after `ms`; the resync retries it.
+ */
+function timeout<T>(p: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`API write timed out after ${ms} ms`)), ms);
+    }),
+  ]);
 }
