@@ -1,7 +1,8 @@
 // The Helm chart: lint, render, values validated by values.schema.json, the chart's Pods pass
 // the `restricted` Pod Security level, and install / upgrade / uninstall on the real API server
 // (CRDs installed and kept). The RBAC it grants is proven in rbac.test.ts.
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   ApiextensionsV1Api,
@@ -12,6 +13,7 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
+import { settingsFrom } from "../../src/controller/main.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
 import { CHART, helm, helmOk } from "./helm-support.ts";
 import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName } from "./support.ts";
@@ -200,17 +202,92 @@ describe("helm chart", () => {
     [["--set", "pool=Not A Label"], /\/pool'.*does not match pattern/],
     [["--set", "controller.logLevel=loud"], /logLevel': value must be one of/],
     [
+      ["--set", "mesos.config.namespaces.spark=Team_A"],
+      /\/mesos\/config\/namespaces\/spark'.*does not match pattern/,
+    ],
+    [["--set", "mesos.config.authentication.ldap=x"], /additional properties 'ldap' not allowed/],
+    // Cross-field rules are the templates' `fail`, which lint only reports as information.
+    [
       ["--set", "controller.replicas=3", "--set", "controller.leaderElection.enabled=false"],
       /controller.replicas > 1 needs controller.leaderElection.enabled=true/,
+      "template-only",
     ],
-  ])("rejects bad values %j with a clear message", async (args, message) => {
+    [["--set", "mesos.enabled=true"], /mesos.enabled needs mesos.config.namespaces/, "template-only"],
+  ])("rejects bad values %j with a clear message", async (args, message, only?: string) => {
     const r = await helm(["template", "ko", CHART, ...args]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(message);
-    // lint validates values against the schema the same way (a template's `fail` is only
-    // informational in lint mode, so the last case is caught by template/install alone).
+    // lint validates values against the schema the same way.
     const l = await helm(["lint", CHART, ...args]);
-    if (!/leaderElection.enabled=false/.test(args.join(" "))) expect(l.code).not.toBe(0);
+    if (only !== "template-only") expect(l.code).not.toBe(0);
+  });
+
+  it("writes a config file the controller accepts, with and without the Mesos API", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ko-chart-"));
+    const load = (cfg: Manifest) => {
+      const file = join(dir, `config-${Math.random()}.yaml`);
+      writeFileSync(file, cfg.data?.["config.yaml"] ?? cfg.stringData?.["config.yaml"]);
+      const s = settingsFrom(["--config", file], { POD_NAMESPACE: "kube-offers-system", POD_NAME: "p" });
+      if (s === "help") throw new Error("help");
+      return s;
+    };
+    const plain = load(byKind(await render(), "ConfigMap")[0]);
+    expect(plain.operator.allocationIntervalMs).toBe(1000);
+    expect(plain.mesos).toBeUndefined();
+    const ms = await render([
+      "--set",
+      "mesos.enabled=true",
+      "--set-json",
+      'mesos.config={"namespaces":{"spark":"team-a","flink":"team-b"},"defaultNamespace":"team-c","defaultImage":"busybox"}',
+    ]);
+    const withMesos = load(byKind(ms, "ConfigMap")[0]);
+    expect(withMesos.mesos).toMatchObject({
+      enabled: true,
+      port: 5050,
+      namespaces: { spark: "team-a", flink: "team-b" },
+      defaultNamespace: "team-c",
+    });
+    const [svc] = byKind(ms, "Service").filter((x) => x.metadata.name === "ko-kube-offers-mesos");
+    expect(svc.spec).toMatchObject({
+      sessionAffinity: "ClientIP",
+      ports: [{ name: "mesos", port: 5050, targetPort: "mesos" }],
+    });
+    const ports = byKind(ms, "Deployment")[0].spec.template.spec.containers[0].ports.map(
+      (p: Manifest) => p.name,
+    );
+    expect(ports).toEqual(["http-metrics", "mesos"]);
+    // What the Mesos API needs, bound only in the namespaces its principals map to.
+    const [role] = byKind(ms, "ClusterRole").filter((x) => x.metadata.name === "ko-kube-offers-mesos");
+    expect(role.rules).toEqual([
+      { apiGroups: ["kubeoffers.io"], resources: ["frameworks"], verbs: ["create", "delete"] },
+      { apiGroups: ["kubeoffers.io"], resources: ["resourceoffers"], verbs: ["patch"] },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        verbs: ["get", "create", "update", "patch", "delete"],
+      },
+    ]);
+    const bindings = byKind(ms, "RoleBinding").filter((x) => x.metadata.name === "ko-kube-offers-mesos");
+    expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(["team-a", "team-b", "team-c"]);
+    expect(byKind(ms, "ClusterRoleBinding").some((b) => b.roleRef.name === "ko-kube-offers-mesos")).toBe(
+      false,
+    );
+    // Credentials move the whole config into a Secret.
+    const secured = await render([
+      "--set",
+      "mesos.enabled=true",
+      "--set",
+      "mesos.config.defaultNamespace=team-a",
+      "--set",
+      "mesos.config.authentication.basic.spark=s3cret",
+    ]);
+    expect(byKind(secured, "ConfigMap")).toEqual([]);
+    const [secret] = byKind(secured, "Secret");
+    expect(load(secret).mesos?.authentication).toEqual({ basic: { spark: "s3cret" } });
+    const volume = byKind(secured, "Deployment")[0].spec.template.spec.volumes.find(
+      (v: Manifest) => v.name === "config",
+    );
+    expect(volume.secret.secretName).toBe("ko-kube-offers-controller");
   });
 
   it("runs its Pods at the `restricted` Pod Security level (server-side dry run)", async () => {

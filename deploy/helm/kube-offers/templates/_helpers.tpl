@@ -67,3 +67,16 @@ app.kubernetes.io/component: agent
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* "true" when the controller's config file carries credentials (the Mesos API's). */}}
+{{- define "kube-offers.configInSecret" -}}
+{{- if and .Values.mesos.enabled .Values.mesos.config.authentication -}}true{{- else -}}false{{- end -}}
+{{- end -}}
+
+{{/* Namespaces where Mesos frameworks live: the principal map's values and the default. */}}
+{{- define "kube-offers.mesosNamespaces" -}}
+{{- $ns := list -}}
+{{- range $_, $v := (.Values.mesos.config.namespaces | default dict) }}{{ $ns = append $ns $v }}{{ end -}}
+{{- with .Values.mesos.config.defaultNamespace }}{{ $ns = append $ns . }}{{ end -}}
+{{- $ns | uniq | sortAlpha | join "," -}}
+{{- end -}}
