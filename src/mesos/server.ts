@@ -88,6 +88,7 @@ class HttpError extends Error {
 }
 
 const SCHEDULER_PATH = "/api/v1/scheduler";
+const MAX_REMOVED = 1000;
 const STATE_PATHS = new Set(["/master/state", "/state", "/master/state.json", "/state.json"]);
 
 function mediaTypes(header: string | undefined): string[] {
@@ -445,6 +446,8 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
         return later("teardown", async () => {
           fw.removed = true;
           removed.add(fw.id);
+          // Remembered like Mesos's completed frameworks: the most recent ones only.
+          while (removed.size > MAX_REMOVED) removed.delete(removed.values().next().value as string);
           await fw.stopClient({ teardown: true });
           if (frameworks.get(fw.key) === fw) frameworks.delete(fw.key);
           fw.conn?.close();

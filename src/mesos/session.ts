@@ -227,6 +227,10 @@ export class MesosFramework {
       const head = q[0];
       if (head) this.sendUpdate(head);
     }
+    // Every outstanding offer, once: a batch still waiting to go out is part of these.
+    clearTimeout(this.offerTimer);
+    this.offerTimer = undefined;
+    this.offerBatch = [];
     const offers = this.client?.offers() ?? [];
     if (offers.length) conn.send(this.offersEvent(offers));
   }
