@@ -18,7 +18,7 @@ import type {
   Scalars,
   Snapshot,
 } from "../allocator/types.ts";
-import { API_VERSION, KIND, LABEL_FRAMEWORK, LABEL_ROLE } from "../crds/constants.ts";
+import { API_VERSION, KIND, LABEL_FRAMEWORK, LABEL_OFFER, LABEL_ROLE } from "../crds/constants.ts";
 import type { Framework } from "../crds/framework.ts";
 import { objectNameToRole } from "../crds/names.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
@@ -149,12 +149,18 @@ export class AllocationLoop {
     };
     const taskAllocs: Allocation[] = [];
     const offerAllocs: Allocation[] = [];
+    // An answered offer still marked Offered holds all its resources; the Pods it is launching
+    // are part of that hold and must not be counted twice.
+    const answered = new Set<string>();
+    for (const o of cache.offers.list()) {
+      const k = `${o.metadata.namespace}/${o.metadata.name}`;
+      if (offerPhase(o) === "Offered" && (o.spec.response || this.d.busyOffers.has(k))) answered.add(k);
+    }
     for (const p of cache.pods.list()) {
       const a = podAllocation(p);
-      if (a) {
-        hold(a);
-        taskAllocs.push(a);
-      }
+      if (!a) continue;
+      taskAllocs.push(a);
+      if (!answered.has(`${p.metadata?.namespace}/${p.metadata?.labels?.[LABEL_OFFER]}`)) hold(a);
     }
     let assumed = 0;
     for (const a of this.d.assumptions.pending(
@@ -168,7 +174,7 @@ export class AllocationLoop {
       },
     )) {
       assumed++;
-      hold(a);
+      if (!(a.offer && answered.has(a.offer))) hold(a.alloc);
     }
 
     // Outstanding offers, oldest first, so capacity that shrank rescinds the newest.

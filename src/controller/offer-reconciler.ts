@@ -37,6 +37,8 @@ export interface OfferReconcilerDeps {
 const FAILPOINT = process.env.KUBE_OFFERS_FAILPOINT;
 
 const MAX_REFUSE_SECONDS = 365 * 24 * 3600;
+/** A launched task's Pod missing from the cache this long after the answer is gone, not late. */
+const VANISH_GRACE_MS = 5000;
 
 export class OfferReconciler {
   private readonly d: OfferReconcilerDeps;
@@ -105,7 +107,12 @@ export class OfferReconciler {
       await this.d.writer.deleteOffer(namespace, name);
       return undefined;
     }
-    return { requeueAfterMs: Math.max(50, deleteAt - now) };
+    // refreshTasks only calls a missing Pod gone VANISH_GRACE_MS after the answer (before that it
+    // may just not be in the cache yet): look again then, not only at the next event.
+    const answered = timeOf(offer.status?.answeredAt);
+    const recheck =
+      phase === "Accepted" && now < answered + VANISH_GRACE_MS ? answered + VANISH_GRACE_MS + 50 : deleteAt;
+    return { requeueAfterMs: Math.max(50, Math.min(deleteAt, recheck) - now) };
   }
 
   private finishedAt(offer: ResourceOffer): number {
@@ -129,13 +136,15 @@ export class OfferReconciler {
           ...status,
           conditions: [finished(status.phase, status.reason ?? status.phase, status.message ?? "")],
         },
-        // Only expiry races with the framework (an answer written meanwhile must win); an
-        // answered offer's spec cannot change any more, so its outcome is written unconditionally.
-        offer.spec.response ? undefined : offer.metadata.resourceVersion,
+        // Conditional: an answer written meanwhile beats expiry, and a replayed answer (the cache
+        // lagging behind our own write) must not write or count its outcome twice.
+        offer.metadata.resourceVersion,
       );
     } catch (err) {
-      if (isConflict(err)) throw new Error(`offer ${ns}/${name} changed while being finished; retrying`);
-      throw err;
+      if (!isConflict(err)) throw err;
+      const fresh = await this.d.writer.getOffer(ns, name);
+      if (fresh && offerPhase(fresh) !== "Offered") return; // already finished: nothing to redo
+      throw new Error(`offer ${ns}/${name} changed while being finished; retrying`);
     }
     this.d.metrics.offers.inc({ outcome });
     this.d.log.info(
@@ -239,12 +248,16 @@ export class OfferReconciler {
     let firstError = "";
     for (const planned of plan.pods) {
       const podKey = `${ns}/${planned.name}`;
-      this.d.assumptions.assumePod(podKey, {
-        framework: fwId,
-        role: offer.spec.role,
-        agent: offer.spec.agent,
-        resources: planned.resources,
-      });
+      this.d.assumptions.assumePod(
+        podKey,
+        {
+          framework: fwId,
+          role: offer.spec.role,
+          agent: offer.spec.agent,
+          resources: planned.resources,
+        },
+        `${ns}/${offer.metadata.name}`,
+      );
       let state: OfferTaskStatus["state"] = "TASK_STAGING";
       let reason: string | undefined;
       let message: string | undefined;
@@ -336,7 +349,7 @@ export class OfferReconciler {
       const health = nodeHealth(node, lease, now);
       let s: ReturnType<typeof taskStatusOf> | undefined;
       if (pod) s = taskStatusOf(pod, health);
-      else if (now - answered > 5000 && t.state !== "TASK_FINISHED" && t.state !== "TASK_FAILED")
+      else if (now - answered > VANISH_GRACE_MS && t.state !== "TASK_FINISHED" && t.state !== "TASK_FAILED")
         s = vanishedTaskStatus(health);
       if (!s || (s.state === t.state && s.reason === t.reason)) return t;
       changed = true;

@@ -5,8 +5,8 @@ import type { Allocation } from "../allocator/types.ts";
 
 /** Writes made but not yet seen by the informers, so the next cycle does not double-offer. */
 export class Assumptions {
-  private readonly offers = new Map<string, { alloc: Allocation; at: number }>();
-  private readonly pods = new Map<string, { alloc: Allocation; at: number }>();
+  private readonly offers = new Map<string, { alloc: Allocation; at: number; offer?: string }>();
+  private readonly pods = new Map<string, { alloc: Allocation; at: number; offer?: string }>();
 
   assumeOffer(key: string, alloc: Allocation): void {
     this.offers.set(key, { alloc, at: Date.now() });
@@ -14,20 +14,24 @@ export class Assumptions {
   forgetOffer(key: string): void {
     this.offers.delete(key);
   }
-  assumePod(key: string, alloc: Allocation): void {
-    this.pods.set(key, { alloc, at: Date.now() });
+  /** A Pod being launched for `offer` ("namespace/name"). */
+  assumePod(key: string, alloc: Allocation, offer?: string): void {
+    this.pods.set(key, { alloc, at: Date.now(), ...(offer ? { offer } : {}) });
   }
   forgetPod(key: string): void {
     this.pods.delete(key);
   }
 
-  /** Allocations still assumed; those the cache now knows (or older than maxAgeMs) are dropped. */
+  /**
+   * Allocations still assumed; those the cache now knows (or older than maxAgeMs) are dropped.
+   * Each comes with the offer a Pod is launched for, if any.
+   */
   pending(
     knownOffer: (key: string) => boolean,
     knownPod: (key: string) => boolean,
     maxAgeMs = 15_000,
-  ): Allocation[] {
-    const out: Allocation[] = [];
+  ): { alloc: Allocation; offer?: string }[] {
+    const out: { alloc: Allocation; offer?: string }[] = [];
     const now = Date.now();
     for (const [map, known] of [
       [this.offers, knownOffer],
@@ -35,7 +39,7 @@ export class Assumptions {
     ] as const) {
       for (const [k, v] of map) {
         if (known(k) || now - v.at > maxAgeMs) map.delete(k);
-        else out.push(v.alloc);
+        else out.push(v.offer ? { alloc: v.alloc, offer: v.offer } : { alloc: v.alloc });
       }
     }
     return out;

@@ -59,6 +59,23 @@ export class KubeWriter {
     ) as Promise<ResourceOffer>;
   }
 
+  async getOffer(namespace: string, name: string): Promise<ResourceOffer | undefined> {
+    try {
+      return (await this.call("get", PLURAL.resourceOffer, () =>
+        this.co.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL.resourceOffer,
+          name,
+        }),
+      )) as ResourceOffer;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   /** Merge-patches an offer's status; with `resourceVersion`, fails with 409 if the offer changed since. */
   async patchOfferStatus(
     namespace: string,
