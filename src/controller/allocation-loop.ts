@@ -23,13 +23,12 @@ import type { Framework } from "../crds/framework.ts";
 import { objectNameToRole } from "../crds/names.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import { apiMessage, isConflict, isNotFound } from "../kube/errors.ts";
-import type { ClusterCache, Obj } from "./cache.ts";
-import { LABEL_POOL, type OperatorConfig } from "./config.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Obj } from "./cache.ts";
+import { LABEL_POOL } from "./config.ts";
+import type { ControllerDeps } from "./deps.ts";
 import { frameworkId, LABEL_AGENT, offerName, roleLabelValue } from "./names.ts";
 import { roleUsage } from "./role-status.ts";
-import type { Assumptions, FilterStore } from "./state.ts";
+import type { Assumptions } from "./state.ts";
 import {
   type AgentView,
   agentView,
@@ -39,16 +38,9 @@ import {
   podAllocation,
   timeOf,
 } from "./views.ts";
-import type { KubeWriter } from "./writer.ts";
 
-export interface LoopDeps {
-  cache: ClusterCache;
-  writer: KubeWriter;
+export interface LoopDeps extends ControllerDeps {
   assumptions: Assumptions;
-  filters: FilterStore;
-  config: OperatorConfig;
-  log: Logger;
-  metrics: Metrics;
   /** False while this replica is not the leader: the loop then does nothing. */
   isLeader: () => boolean;
   /** Offers currently being answered by the offer reconciler (never rescinded under it). */

@@ -11,12 +11,9 @@ import type { Framework, FrameworkStatus } from "../crds/framework.ts";
 import { isConflict, isNotFound } from "../kube/errors.ts";
 import { NODE_STATE_ANNOTATION, type TaskState, taskStatusOf } from "../tasks/state.ts";
 import { finished } from "./allocation-loop.ts";
-import type { ClusterCache, Obj } from "./cache.ts";
-import type { OperatorConfig } from "./config.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Obj } from "./cache.ts";
+import type { ControllerDeps } from "./deps.ts";
 import { ANNOTATION_REVIVE, FINALIZER, frameworkId, splitKey } from "./names.ts";
-import type { FilterStore } from "./state.ts";
 import {
   agentView,
   frameworkConnectivity,
@@ -27,15 +24,8 @@ import {
   podAllocation,
 } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
-import type { KubeWriter } from "./writer.ts";
 
-export interface FrameworkReconcilerDeps {
-  cache: ClusterCache;
-  writer: KubeWriter;
-  filters: FilterStore;
-  config: OperatorConfig;
-  log: Logger;
-  metrics: Metrics;
+export interface FrameworkReconcilerDeps extends ControllerDeps {
   trigger: (reason: string) => void;
 }
 

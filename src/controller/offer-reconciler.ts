@@ -9,25 +9,17 @@ import type { OfferTaskStatus, ResourceOffer, ResourceOfferStatus } from "../crd
 import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
 import { finished } from "./allocation-loop.ts";
-import type { ClusterCache, Obj } from "./cache.ts";
-import { LABEL_POOL, type OperatorConfig } from "./config.ts";
+import type { Obj } from "./cache.ts";
+import { LABEL_POOL } from "./config.ts";
+import type { ControllerDeps } from "./deps.ts";
 import { planLaunch } from "./launch-plan.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
 import { frameworkId, splitKey } from "./names.ts";
-import type { Assumptions, FilterStore } from "./state.ts";
+import type { Assumptions } from "./state.ts";
 import { nodeHealth, offerPhase, timeOf } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
-import type { KubeWriter } from "./writer.ts";
 
-export interface OfferReconcilerDeps {
-  cache: ClusterCache;
-  writer: KubeWriter;
+export interface OfferReconcilerDeps extends ControllerDeps {
   assumptions: Assumptions;
-  filters: FilterStore;
-  config: OperatorConfig;
-  log: Logger;
-  metrics: Metrics;
   busy: Set<string>;
   /** Ask the allocation loop for a cycle (resources were freed). */
   trigger: (reason: string) => void;

@@ -6,23 +6,12 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { ANNOTATION_ROLE, ANNOTATION_TASK_GROUP } from "../controller/names.ts";
 import { LABEL_OFFER, LABEL_TASK_ID } from "../crds/constants.ts";
 import { type OfferPhase, type OfferResponse, type ResourceOffer, responseTaskIds } from "../crds/offer.ts";
-import { nodeHealthFromPod, taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
+import { isTerminal, nodeHealthFromPod, taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
 import type { ResourceMap } from "./resources.ts";
 import type { Offer, OfferOutcome, SchedulerEvent, Task, TaskState, TaskUpdate } from "./types.ts";
 
-const TERMINAL: ReadonlySet<TaskState> = new Set([
-  "TASK_FINISHED",
-  "TASK_FAILED",
-  "TASK_KILLED",
-  "TASK_ERROR",
-  "TASK_LOST",
-  "TASK_DROPPED",
-  "TASK_GONE",
-  "TASK_GONE_BY_OPERATOR",
-]);
-
 export function isTerminalState(s: TaskState): boolean {
-  return TERMINAL.has(s);
+  return isTerminal(s);
 }
 
 export function offerPhaseOf(o: ResourceOffer): OfferPhase {

@@ -2,27 +2,13 @@
 // and the Mesos API all call this, so a task looks the same through every door.
 // Structural types only: no Kubernetes client imports, so any Pod-shaped object fits.
 
-export const TASK_STATES = [
-  "TASK_STAGING",
-  "TASK_STARTING",
-  "TASK_RUNNING",
-  "TASK_FINISHED",
-  "TASK_FAILED",
-  "TASK_KILLED",
-  "TASK_ERROR",
-  "TASK_LOST",
-  "TASK_UNREACHABLE",
-] as const;
-export type TaskState = (typeof TASK_STATES)[number];
+// The Mesos state names are part of the API (ResourceOffer status): defined once, in src/crds.
+import { TASK_STATES, type TaskState, TERMINAL_TASK_STATES } from "../crds/offer.ts";
+
+export { TASK_STATES, type TaskState };
 
 /** States from which a task never moves again. TASK_UNREACHABLE is not terminal: nodes come back. */
-export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set([
-  "TASK_FINISHED",
-  "TASK_FAILED",
-  "TASK_KILLED",
-  "TASK_ERROR",
-  "TASK_LOST",
-]);
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(TERMINAL_TASK_STATES);
 
 export interface PodLike {
   metadata?: { deletionTimestamp?: unknown; annotations?: Record<string, string> } | undefined;
