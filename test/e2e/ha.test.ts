@@ -234,7 +234,18 @@ describe("two controller replicas", () => {
         "the storm to continue under the new leader",
         async () => launchedBy() >= before + 12,
         60_000,
-      );
+      ).catch(async (err: Error) => {
+        // Say what the new leader was doing, and what the offers looked like, before failing.
+        const offers = await listOffers().catch(() => []);
+        const phases = offers.reduce<Record<string, number>>((acc, o) => {
+          const k = `${o.status?.phase ?? "Offered"}${o.spec.response ? "+answer" : ""}`;
+          acc[k] = (acc[k] ?? 0) + 1;
+          return acc;
+        }, {});
+        throw new Error(
+          `${err.message}\noffers: ${JSON.stringify(phases)}\n${next} log:\n${procs.find((p) => p.name === next)?.tail(40)}`,
+        );
+      });
     }
     // A graceful stop releases the lease: the standby leads within a retry period.
     const leaderId = await holder();
