@@ -81,8 +81,9 @@ export class Pool {
       nodeName: node,
       ...(this.scoped ? { pool: this.name } : {}),
       leaseNamespace: LEASE_NAMESPACE,
-      leaseDurationSeconds: opts.agentLeaseSeconds ?? 4,
-      renewIntervalMs: 1000,
+      // Generous: a test worker under CI load must not lose its agents to event-loop lag.
+      leaseDurationSeconds: opts.agentLeaseSeconds ?? 10,
+      renewIntervalMs: 2000,
       ...(opts.reserve ? { reserve: opts.reserve } : {}),
       ...(opts.staticReservations ? { staticReservations: opts.staticReservations } : {}),
     });
