@@ -104,6 +104,7 @@ describe("two controller replicas", () => {
 
     // The framework: answer every open offer at once with four 250m tasks that run 1 s.
     const answered = new Map<string, string[]>(); // offer → task ids
+    const declined = new Set<string>();
     const answeredAt = new Map<string, number>();
     const gaps: [number, number][] = []; // [kill, takeover]: no leader
     let seq = 0;
@@ -139,10 +140,29 @@ describe("two controller replicas", () => {
               (o) =>
                 !o.spec.response &&
                 (o.status?.phase ?? "Offered") === "Offered" &&
-                !answered.has(o.metadata.name ?? ""),
+                !answered.has(o.metadata.name ?? "") &&
+                !declined.has(o.metadata.name ?? ""),
             )
-            .filter((o) => parseQuantity("cpu", String(o.spec.resources.cpu ?? "0")) >= 1000)
             .map(async (o) => {
+              if (parseQuantity("cpu", String(o.spec.resources.cpu ?? "0")) < 1000) {
+                // Too small for a launch: give it back, as a real framework would. Ignoring it
+                // would hold the fragment forever and starve the storm.
+                declined.add(o.metadata.name ?? "");
+                await co
+                  .patchNamespacedCustomObject(
+                    {
+                      group: GROUP,
+                      version: VERSION,
+                      namespace: ns,
+                      plural: PLURAL.resourceOffer,
+                      name: o.metadata.name ?? "",
+                      body: { spec: { response: { action: "Decline", filters: { refuseSeconds: 1 } } } },
+                    },
+                    mergePatch,
+                  )
+                  .catch(() => {});
+                return;
+              }
               const ids = [`t${++seq}`, `t${++seq}`, `t${++seq}`, `t${++seq}`];
               answeredAt.set(o.metadata.name ?? "", Date.now());
               const task = (id: string) => ({
