@@ -41,6 +41,8 @@ describe("agent", () => {
     expect(a.available).toBe(true);
 
     const agent = pool.agents[0]!;
+    // The status can be visible before the agent's own write call has returned and counted.
+    await waitFor("the agent counted its first write", async () => agent.writes >= 1);
     const writes = agent.writes;
     await new Promise((r) => setTimeout(r, 1500)); // lease renewals and resyncs happen; no status writes
     expect(agent.writes).toBe(writes);
