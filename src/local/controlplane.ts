@@ -61,6 +61,7 @@ export class ControlPlane extends EventEmitter {
     this.log = log;
     this.ownsDir = ownsDir;
     this.processes = new ProcessGroup(join(dir, "logs"), registryDir);
+    if (ownsDir) this.processes.ownsDirectory(dir);
     // An exit we did not ask for is reported, never swallowed.
     this.processes.on("exit", (name: string, code: number | null, signal: string | null) => {
       this.log(

@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface ManagedProcess {
@@ -61,6 +62,7 @@ export function reapOrphans(registryDir: string): string[] {
     return reaped;
   }
   for (const f of files) {
+    if (!f.endsWith(".json")) continue;
     const owner = Number(f.split("-")[0]);
     if (!Number.isInteger(owner) || alive(owner)) continue;
     let entries: RegistryEntry[] = [];
@@ -86,6 +88,15 @@ export function reapOrphans(registryDir: string): string[] {
       }
     }
     rmSync(join(registryDir, f), { force: true });
+    // A temporary state directory the dead owner would have removed (`<registry>.dir`).
+    const dirFile = join(registryDir, f.replace(/\.json$/, ".dir"));
+    try {
+      const dir = readFileSync(dirFile, "utf8").trim();
+      if (dir.startsWith(tmpdir()) && /kube-offers-/.test(dir)) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* none recorded */
+    }
+    rmSync(dirFile, { force: true });
   }
   return reaped;
 }
@@ -159,6 +170,12 @@ export class ProcessGroup extends EventEmitter {
     this.stopping = true;
     for (const name of [...this.processes.keys()].reverse()) await this.stop(name, graceMs);
     rmSync(this.registryFile, { force: true });
+    rmSync(this.registryFile.replace(/\.json$/, ".dir"), { force: true });
+  }
+
+  /** Records a temporary directory for the next run to remove if this owner dies uncleanly. */
+  ownsDirectory(dir: string): void {
+    writeFileSync(this.registryFile.replace(/\.json$/, ".dir"), dir);
   }
 
   private writeRegistry(): void {
