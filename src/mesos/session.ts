@@ -9,6 +9,7 @@ import { add, contains, emptyResources, subtract } from "../allocator/resources.
 import type { Resources } from "../allocator/types.ts";
 import { DEFAULT_REFUSE_SECONDS } from "../crds/constants.ts";
 import type { TaskInfoInput } from "../crds/offer.ts";
+import { statusCode } from "../kube/errors.ts";
 import { mergePatch } from "../kube/patch.ts";
 import {
   type FrameworkClient,
@@ -440,25 +441,46 @@ export class MesosFramework {
     this.acked.set(key, head.state);
     if (q.length === 0) this.pending.delete(key);
     else if (q[0]) this.sendUpdate(q[0]);
-    void this.persistAck(key, head.state);
+    // One write at a time per task, in order: an older state must never land after a newer one.
+    const prev = this.ackWrites.get(key) ?? Promise.resolve();
+    const next = prev.then(() =>
+      this.acked.get(key) === head.state ? this.persistAck(key, head.state) : undefined,
+    );
+    this.ackWrites.set(key, next);
+    void next.finally(() => {
+      if (this.ackWrites.get(key) === next) this.ackWrites.delete(key);
+    });
   }
+
+  private readonly ackWrites = new Map<string, Promise<void>>();
 
   /** Keeps the acknowledgement on the task's Pod, so no re-subscription or restart re-sends it. */
   private async persistAck(key: string, state: TaskState): Promise<void> {
-    const pod = this.client?.task(key)?.pod;
-    if (!pod) return;
-    try {
-      await this.core.patchNamespacedPod(
-        {
-          name: pod,
-          namespace: this.namespace,
-          body: { metadata: { annotations: { [ACKED_PREFIX + key]: state } } },
-        },
-        mergePatch,
-      );
-    } catch {
-      // Gone or not allowed: the acknowledgement lives in memory only.
+    // Transient failures (a busy API server, a Pod the SDK has not seen yet) are retried; a Pod
+    // that is gone, or a write we may not make, leaves the acknowledgement in memory only.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      const pod = this.client?.task(key)?.pod;
+      if (!pod) continue;
+      try {
+        await this.core.patchNamespacedPod(
+          {
+            name: pod,
+            namespace: this.namespace,
+            body: { metadata: { annotations: { [ACKED_PREFIX + key]: state } } },
+          },
+          mergePatch,
+        );
+        return;
+      } catch (err) {
+        const code = statusCode(err);
+        if (code === 404 || code === 403) return;
+      }
     }
+    this.opts.log("warn", "could not keep an acknowledgement on the task's Pod", {
+      framework: this.key,
+      task: key,
+    });
   }
 
   async reconcile(r: NonNullable<Call["reconcile"]>): Promise<void> {

@@ -28,6 +28,9 @@ beforeAll(async () => {
     heartbeatIntervalSeconds: 1,
     updateRetrySeconds: 1,
     leaseSeconds: 3,
+    ...(process.env.MESOS_DEBUG
+      ? { log: (l: string, m: string, f?: object) => console.log("MESOS", l, m, JSON.stringify(f)) }
+      : {}),
   });
 });
 // A failed test must not leave a subscription holding offers the next tests need.
