@@ -2,7 +2,6 @@
 // agent, a new or revived framework, resources freed), batched, it rescinds offers that can no
 // longer be honoured, asks the pure allocator for decisions and writes them as ResourceOffers.
 import pLimit from "p-limit";
-import { agentLeaseName } from "../agent/agent.ts";
 import { allocate } from "../allocator/allocate.ts";
 import { DEFAULT_MIN_ALLOCATABLE } from "../allocator/eligibility.ts";
 import { fromResources, parseQuantity, toResources } from "../allocator/quantity.ts";
@@ -118,7 +117,7 @@ export class AllocationLoop {
     const { cache, config } = this.d;
     const agents = new Map<string, AgentView>();
     for (const a of cache.agents.list()) {
-      const lease = cache.leases.get(agentLeaseName(a.metadata.name ?? ""), config.agentLeaseNamespace);
+      const lease = cache.agentLease(a.metadata.name ?? "", config.agentLeaseNamespace);
       const v = agentView(a, lease, now);
       if (v) agents.set(v.name, v);
     }
@@ -355,10 +354,10 @@ export class AllocationLoop {
           const name = offer.metadata.name ?? "";
           try {
             // The resourceVersion precondition loses to a framework that answered meanwhile.
-            await this.d.writer.patchOfferStatus(
+            await this.d.writer.finishOffer(
               ns,
               name,
-              { phase: "Rescinded", reason, message, conditions: [finished("Rescinded", reason, message)] },
+              { phase: "Rescinded", reason, message },
               offer.metadata.resourceVersion,
             );
             this.d.metrics.offers.inc({ outcome: "rescinded" });
@@ -491,14 +490,4 @@ function intersect(a: Resources, b: Resources): Resources | undefined {
   }
   const ports = portsIntersection(a.ports, b.ports);
   return Object.keys(scalars).length || ports.length ? { scalars, ports } : undefined;
-}
-
-export function finished(type: string, reason: string, message: string) {
-  return {
-    type: "Finished",
-    status: "True" as const,
-    reason,
-    message: message || type,
-    lastTransitionTime: new Date().toISOString(),
-  };
 }

@@ -11,13 +11,16 @@ import {
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { agentLeaseName } from "../agent/agent.ts";
 import type { Agent } from "../crds/agent.ts";
 import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/constants.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import { SupervisedInformer, waitForSync } from "../kube/informer.ts";
+import type { NodeHealth } from "../tasks/state.ts";
 import { poolSelector } from "./config.ts";
+import { nodeHealth } from "./views.ts";
 
 export type Obj<T> = T & KubernetesObject;
 
@@ -97,6 +100,16 @@ export class ClusterCache {
 
   stop(): void {
     for (const i of this.all()) i.stop();
+  }
+
+  /** The liveness Lease of the agent on `node`, if any. */
+  agentLease(node: string, leaseNamespace: string): V1Lease | undefined {
+    return this.leases.get(agentLeaseName(node), leaseNamespace);
+  }
+
+  /** Whether `node` exists, and is Ready with a live agent (for task states). */
+  nodeHealth(node: string, leaseNamespace: string, now: number): NodeHealth {
+    return nodeHealth(this.nodes.get(node), this.agentLease(node, leaseNamespace), now);
   }
 
   podsOf(namespace: string, framework: string): V1Pod[] {

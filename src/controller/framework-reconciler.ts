@@ -2,7 +2,7 @@
 // (filters cleared when a role leaves suppressedRoles), and the status roll-up: allocation and
 // offers per role, dominant share, task counts by Mesos state.
 import type { V1Pod } from "@kubernetes/client-node";
-import { agentLeaseName } from "../agent/agent.ts";
+import { dominantShare } from "../allocator/drf.ts";
 import { fromResources } from "../allocator/quantity.ts";
 import { add, emptyResources } from "../allocator/resources.ts";
 import type { Resources, Scalars } from "../allocator/types.ts";
@@ -10,7 +10,6 @@ import { KIND } from "../crds/constants.ts";
 import type { Framework, FrameworkStatus } from "../crds/framework.ts";
 import { isConflict, isNotFound } from "../kube/errors.ts";
 import { NODE_STATE_ANNOTATION, type TaskState, taskStatusOf } from "../tasks/state.ts";
-import { finished } from "./allocation-loop.ts";
 import type { Obj } from "./cache.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { ANNOTATION_REVIVE, FINALIZER, frameworkId, splitKey } from "./names.ts";
@@ -18,7 +17,7 @@ import {
   agentView,
   frameworkConnectivity,
   isTerminalPod,
-  nodeHealth,
+  leaseLapsedAt,
   offerAllocation,
   offerPhase,
   podAllocation,
@@ -89,12 +88,10 @@ export class FrameworkReconciler {
           "the scheduler did not reconnect within failoverTimeoutSeconds",
         );
       else requeue = Math.min(requeue, deadline - now + 10);
-    } else if (conn.connected && lease?.spec?.renewTime) {
+    } else if (conn.connected) {
       // Recheck right after the lease would lapse, so disconnection is noticed promptly.
-      const lapse =
-        new Date(lease.spec.renewTime as unknown as string).getTime() +
-        (lease.spec.leaseDurationSeconds ?? 0) * 1000;
-      requeue = Math.min(requeue, Math.max(50, lapse - now + 10));
+      const lapse = leaseLapsedAt(lease);
+      if (lapse !== undefined) requeue = Math.min(requeue, Math.max(50, lapse - now + 10));
     }
     await this.markNodeTrouble(fw, now);
     const status = this.rollUp(fw, conn, now);
@@ -114,9 +111,7 @@ export class FrameworkReconciler {
     const ns = fw.metadata.namespace ?? "";
     for (const p of this.d.cache.podsOf(ns, fw.metadata.name ?? "")) {
       if (isTerminalPod(p)) continue;
-      const nodeName = p.spec?.nodeName ?? "";
-      const lease = this.d.cache.leases.get(agentLeaseName(nodeName), this.d.config.agentLeaseNamespace);
-      const h = nodeHealth(this.d.cache.nodes.get(nodeName), lease, now);
+      const h = this.d.cache.nodeHealth(p.spec?.nodeName ?? "", this.d.config.agentLeaseNamespace, now);
       const want = !h.exists ? "lost" : !h.ready ? "unreachable" : null;
       const have = p.metadata?.annotations?.[NODE_STATE_ANNOTATION] ?? null;
       if (want !== have)
@@ -153,12 +148,10 @@ export class FrameworkReconciler {
     for (const p of pods) {
       const a = podAllocation(p);
       if (a) allocated[a.role] = add(allocated[a.role] ?? emptyResources(), a.resources);
-      const node = this.d.cache.nodes.get(p.spec?.nodeName ?? "");
-      const lease = this.d.cache.leases.get(
-        agentLeaseName(p.spec?.nodeName ?? ""),
-        this.d.config.agentLeaseNamespace,
+      const s = taskStatusOf(
+        p,
+        this.d.cache.nodeHealth(p.spec?.nodeName ?? "", this.d.config.agentLeaseNamespace, now),
       );
-      const s = taskStatusOf(p, nodeHealth(node, lease, now));
       counts[s.state] = (counts[s.state] ?? 0) + 1;
     }
     for (const o of this.d.cache.offersOf(ns, name)) {
@@ -208,13 +201,8 @@ export class FrameworkReconciler {
       for (const [k, n] of Object.entries(v.total.scalars)) total[k] = (total[k] ?? 0) + n;
     }
     const sum = held.reduce((acc, r) => add(acc, r), emptyResources());
-    let share = 0;
-    for (const [k, n] of Object.entries(sum.scalars)) {
-      if (this.d.config.fairShareExcludedResources.includes(k)) continue;
-      const t = total[k] ?? 0;
-      if (t > 0) share = Math.max(share, n / t);
-    }
-    return share;
+    // The allocator's own DRF share, so status and allocation agree on what "share" means.
+    return dominantShare(sum.scalars, total, new Set(this.d.config.fairShareExcludedResources));
   }
 
   private async killTasks(fw: Obj<Framework>, reason: string, message: string): Promise<number> {
@@ -246,15 +234,10 @@ export class FrameworkReconciler {
       if (offerPhase(o) !== "Offered") continue;
       try {
         const message = `framework ${ns}/${name} is being torn down`;
-        await this.d.writer.patchOfferStatus(
+        await this.d.writer.finishOffer(
           ns,
           o.metadata.name ?? "",
-          {
-            phase: "Rescinded",
-            reason: "FrameworkRemoved",
-            message,
-            conditions: [finished("Rescinded", "FrameworkRemoved", message)],
-          },
+          { phase: "Rescinded", reason: "FrameworkRemoved", message },
           o.metadata.resourceVersion,
         );
         this.d.metrics.offers.inc({ outcome: "rescinded" });

@@ -1,7 +1,6 @@
 // Prometheus metrics under one prefix, named per Prometheus conventions (base units,
 // counters end in _total, bounded label sets).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { agentLeaseName } from "../agent/agent.ts";
 import { parseQuantity } from "../allocator/quantity.ts";
 import { objectNameToRole } from "../crds/names.ts";
 import type { ClusterCache } from "./cache.ts";
@@ -265,7 +264,7 @@ export class Metrics {
     let unavailable = 0;
     const pool = new Map<string, number>();
     for (const a of cache.agents.list()) {
-      const lease = cache.leases.get(agentLeaseName(a.metadata.name ?? ""), src.agentLeaseNamespace);
+      const lease = cache.agentLease(a.metadata.name ?? "", src.agentLeaseNamespace);
       const v = agentView(a, lease, now);
       if (!v) continue;
       if (v.offerable) available++;

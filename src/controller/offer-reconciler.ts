@@ -1,21 +1,16 @@
-// Reconciles one ResourceOffer: applies the framework's answer (launch Pods / record a decline
-// filter), expires unanswered offers, tracks launched tasks, and deletes finished offers after
-// their retention. Level-based: it reads the offer as it is now, so replays are harmless.
-import { agentLeaseName } from "../agent/agent.ts";
 import { fromResources } from "../allocator/quantity.ts";
 import type { DynamicReservation } from "../crds/agent.ts";
 import { DEFAULT_REFUSE_SECONDS, KIND, LABEL_OFFER } from "../crds/constants.ts";
 import type { OfferTaskStatus, ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
 import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
-import { finished } from "./allocation-loop.ts";
 import type { Obj } from "./cache.ts";
 import { LABEL_POOL } from "./config.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { planLaunch } from "./launch-plan.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import type { Assumptions } from "./state.ts";
-import { nodeHealth, offerPhase, timeOf } from "./views.ts";
+import { offerPhase, timeOf } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
 
 export interface OfferReconcilerDeps extends ControllerDeps {
@@ -115,19 +110,16 @@ export class OfferReconciler {
 
   private async finish(
     offer: Obj<ResourceOffer>,
-    status: Partial<ResourceOfferStatus> & { phase: ResourceOfferStatus["phase"] },
+    status: Partial<ResourceOfferStatus> & { phase: ResourceOfferStatus["phase"]; reason: string },
     outcome: string,
   ): Promise<void> {
     const ns = offer.metadata.namespace ?? "";
     const name = offer.metadata.name ?? "";
     try {
-      await this.d.writer.patchOfferStatus(
+      await this.d.writer.finishOffer(
         ns,
         name,
-        {
-          ...status,
-          conditions: [finished(status.phase, status.reason ?? status.phase, status.message ?? "")],
-        },
+        status,
         // Conditional: an answer written meanwhile beats expiry, and a replayed answer (the cache
         // lagging behind our own write) must not write or count its outcome twice.
         offer.metadata.resourceVersion,
@@ -333,12 +325,7 @@ export class OfferReconciler {
     const next = tasks.map((t) => {
       if (t.state === "TASK_ERROR") return t;
       const pod = this.d.cache.pods.get(t.pod, ns);
-      const node = this.d.cache.nodes.get(offer.spec.agent);
-      const lease = this.d.cache.leases.get(
-        agentLeaseName(offer.spec.agent),
-        this.d.config.agentLeaseNamespace,
-      );
-      const health = nodeHealth(node, lease, now);
+      const health = this.d.cache.nodeHealth(offer.spec.agent, this.d.config.agentLeaseNamespace, now);
       let s: ReturnType<typeof taskStatusOf> | undefined;
       if (pod) s = taskStatusOf(pod, health);
       else if (now - answered > VANISH_GRACE_MS && t.state !== "TASK_FINISHED" && t.state !== "TASK_FAILED")

@@ -76,6 +76,26 @@ export class KubeWriter {
     }
   }
 
+  /**
+   * Moves an offer to a final phase: the status plus a Finished condition whose transition time
+   * starts the retention clock. With `resourceVersion`, fails with 409 if the offer changed since.
+   */
+  async finishOffer(
+    namespace: string,
+    name: string,
+    status: Partial<ResourceOfferStatus> & { phase: ResourceOfferStatus["phase"]; reason: string },
+    resourceVersion?: string,
+  ): Promise<void> {
+    const condition = {
+      type: "Finished",
+      status: "True" as const,
+      reason: status.reason,
+      message: status.message || status.phase,
+      lastTransitionTime: new Date().toISOString(),
+    };
+    await this.patchOfferStatus(namespace, name, { ...status, conditions: [condition] }, resourceVersion);
+  }
+
   /** Merge-patches an offer's status; with `resourceVersion`, fails with 409 if the offer changed since. */
   async patchOfferStatus(
     namespace: string,
