@@ -137,7 +137,13 @@ export class ControlPlane extends EventEmitter {
     this.processes.spawn("kube-apiserver", this.bins.kubeApiserver, this.apiserverArgs);
     const admin = mintClientCert(this.pki, "kube-offers-admin", ["system:masters"]);
     this.kubeconfigPath = join(this.dir, "admin.kubeconfig");
-    writeFileSync(this.kubeconfigPath, this.kubeconfigYaml("admin", admin.certPem, admin.keyPem));
+    writeIdentity(
+      this.kubeconfigPath,
+      this.server,
+      readFileSync(this.pki.caCert, "utf8"),
+      "admin",
+      certCredentials(admin.certPem, admin.keyPem),
+    );
     await this.waitReady(60_000);
     this.log(`kube-apiserver ready at ${this.server} in ${Date.now() - t0} ms`);
 
@@ -196,10 +202,6 @@ export class ControlPlane extends EventEmitter {
     return kc;
   }
 
-  private kubeconfigYaml(user: string, certPem: string, keyPem: string): string {
-    return clientKubeconfigYaml(this.server, this.pki, user, certPem, keyPem);
-  }
-
   /** A restricted identity (client certificate): RBAC applies to `user` and `groups`. */
   mintUser(user: string, groups: string[] = []): Identity {
     return mintIdentity(this.dir, this.server, user, groups);
@@ -215,21 +217,7 @@ export class ControlPlane extends EventEmitter {
     if (!token) throw new Error(`no token issued for serviceaccount ${namespace}/${name}`);
     const user = `system:serviceaccount:${namespace}:${name}`;
     const kubeconfigPath = join(this.dir, `sa-${++this.identities}.kubeconfig`);
-    const b64 = Buffer.from(readFileSync(this.pki.caCert, "utf8")).toString("base64");
-    writeFileSync(
-      kubeconfigPath,
-      stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{ name: "local", cluster: { server: this.server, "certificate-authority-data": b64 } }],
-        users: [{ name: user, user: { token } }],
-        contexts: [{ name: "local", context: { cluster: "local", user } }],
-        "current-context": "local",
-      }),
-    );
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(kubeconfigPath);
-    return { user, kubeconfigPath, kubeConfig };
+    return writeIdentity(kubeconfigPath, this.server, readFileSync(this.pki.caCert, "utf8"), user, { token });
   }
 
   /** GET /readyz?verbose and report which checks fail. */
@@ -285,29 +273,39 @@ export class ControlPlane extends EventEmitter {
   }
 }
 
-function clientKubeconfigYaml(
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+/**
+ * Writes a kubeconfig for `user` on this server, authenticating with `credentials` (client
+ * certificate and key data, or a token), and loads it.
+ */
+export function writeIdentity(
+  kubeconfigPath: string,
   server: string,
-  pki: Pki,
+  caPem: string,
   user: string,
-  certPem: string,
-  keyPem: string,
-): string {
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  return stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [
-      {
-        name: "kube-offers-local",
-        cluster: { server, "certificate-authority-data": b64(readFileSync(pki.caCert, "utf8")) },
-      },
-    ],
-    users: [
-      { name: user, user: { "client-certificate-data": b64(certPem), "client-key-data": b64(keyPem) } },
-    ],
-    contexts: [{ name: "kube-offers-local", context: { cluster: "kube-offers-local", user } }],
-    "current-context": "kube-offers-local",
-  });
+  credentials: Record<string, string>,
+): Identity {
+  writeFileSync(
+    kubeconfigPath,
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [
+        { name: "kube-offers-local", cluster: { server, "certificate-authority-data": b64(caPem) } },
+      ],
+      users: [{ name: user, user: credentials }],
+      contexts: [{ name: "kube-offers-local", context: { cluster: "kube-offers-local", user } }],
+      "current-context": "kube-offers-local",
+    }),
+  );
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  return { user, kubeconfigPath, kubeConfig };
+}
+
+function certCredentials(certPem: string, keyPem: string): Record<string, string> {
+  return { "client-certificate-data": b64(certPem), "client-key-data": b64(keyPem) };
 }
 
 let identities = 0;
@@ -322,10 +320,13 @@ export function mintIdentity(
   const pki = loadPki(join(stateDir, "pki"));
   const cert = mintClientCert(pki, user, groups);
   const kubeconfigPath = join(stateDir, `user-${process.pid}-${++identities}.kubeconfig`);
-  writeFileSync(kubeconfigPath, clientKubeconfigYaml(server, pki, user, cert.certPem, cert.keyPem));
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kubeconfigPath);
-  return { user, kubeconfigPath, kubeConfig };
+  return writeIdentity(
+    kubeconfigPath,
+    server,
+    readFileSync(pki.caCert, "utf8"),
+    user,
+    certCredentials(cert.certPem, cert.keyPem),
+  );
 }
 
 function sleep(ms: number): Promise<void> {

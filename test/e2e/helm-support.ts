@@ -3,18 +3,18 @@
 // (node src/controller/main.ts, node src/agent/main.ts) — there is no container runtime here,
 // so the chart's Pods never run; their processes run locally under the chart's identities.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AuthenticationV1TokenRequest,
   CoreV1Api,
-  KubeConfig,
+  type KubeConfig,
   type V1Container,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { inject } from "vitest";
-import { stringify } from "yaml";
 import { repoRoot } from "../../src/local/binaries.ts";
+import { writeIdentity } from "../../src/local/controlplane.ts";
 import { adminKubeConfig, waitFor as waitForShort } from "./support.ts";
 
 export const CHART = join(repoRoot, "deploy/helm/kube-offers");
@@ -113,24 +113,13 @@ export async function serviceAccountKubeconfig(
     inject("stateDir"),
     `sa-${namespace}-${serviceAccount}-${boundPod?.metadata?.name ?? "plain"}-${Date.now()}.kubeconfig`,
   );
-  writeFileSync(
+  const { kubeConfig: kc } = writeIdentity(
     path,
-    stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [
-        {
-          name: "local",
-          cluster: { server: cluster?.server, "certificate-authority-data": cluster?.caData },
-        },
-      ],
-      users: [{ name: user, user: { token } }],
-      contexts: [{ name: "local", context: { cluster: "local", user } }],
-      "current-context": "local",
-    }),
+    cluster?.server ?? "",
+    Buffer.from(cluster?.caData ?? "", "base64").toString(),
+    user,
+    { token },
   );
-  const kc = new KubeConfig();
-  kc.loadFromFile(path);
   return { path, kc, user };
 }
 
