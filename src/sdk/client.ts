@@ -866,13 +866,43 @@ export class FrameworkClient {
         ...(this.opts.annotations ?? {}),
         ...annotations,
       };
+    await this.writeFramework(
+      "update Framework",
+      (fw) => {
+        const spec: Record<string, unknown> = this.frameworkSpec(true);
+        for (const k of Object.keys(fw.spec ?? {})) if (!(k in spec)) spec[k] = null;
+        return { ...(annotations ? { annotations } : {}), spec };
+      },
+      (err) =>
+        statusCode(err) === 422
+          ? new InvalidLaunchError(
+              `the API server rejected the update of Framework ${this.namespace}/${this.name}: ${apiMessage(err)}`,
+            )
+          : undefined,
+    );
+    this.log("info", "Framework updated", { framework: this.name });
+  }
+
+  /**
+   * Read-modify-write of this Framework, conditional on its resourceVersion and retried on
+   * conflicts and transient errors. `change` returns the merge patch (annotations, spec), or
+   * undefined when nothing needs writing; `refuse` may turn a write error into a clearer one.
+   * Resolves true when it wrote.
+   */
+  private async writeFramework(
+    what: string,
+    change: (
+      fw: Framework,
+    ) => { annotations?: Record<string, string>; spec: Record<string, unknown> } | undefined,
+    refuse: (err: unknown) => Error | undefined = () => undefined,
+  ): Promise<boolean> {
     const ids = { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL.framework };
     for (let attempt = 0; attempt < 10; attempt++) {
       const fw = (await this.retry(`get Framework ${this.name}`, () =>
         this.co.getNamespacedCustomObject({ ...ids, name: this.name }),
       )) as Framework;
-      const spec: Record<string, unknown> = this.frameworkSpec(true);
-      for (const k of Object.keys(fw.spec ?? {})) if (!(k in spec)) spec[k] = null;
+      const patch = change(fw);
+      if (!patch) return false;
       try {
         await this.co.patchNamespacedCustomObject(
           {
@@ -881,22 +911,17 @@ export class FrameworkClient {
             body: {
               metadata: {
                 resourceVersion: fw.metadata.resourceVersion,
-                ...(annotations ? { annotations } : {}),
+                ...(patch.annotations ? { annotations: patch.annotations } : {}),
               },
-              spec,
+              spec: patch.spec,
             },
           },
           mergePatch,
         );
-        this.log("info", "Framework updated", { framework: this.name });
-        return;
+        return true;
       } catch (err) {
         if (isConflict(err) || isTransient(err)) continue;
-        if (statusCode(err) === 422)
-          throw new InvalidLaunchError(
-            `the API server rejected the update of Framework ${this.namespace}/${this.name}: ${apiMessage(err)}`,
-          );
-        throw new ApiError(`update Framework ${this.name}`, err);
+        throw refuse(err) ?? new ApiError(`${what} ${this.name}`, err);
       }
     }
     throw new ApiError(`update Framework ${this.name}`, new Error("too many conflicting writes"));
@@ -904,48 +929,31 @@ export class FrameworkClient {
 
   private async setSuppressed(roles: string[], suppress: boolean): Promise<void> {
     this.mustBeConnected(suppress ? "suppress" : "revive");
-    const ids = { group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL.framework };
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const fw = (await this.retry(`get Framework ${this.name}`, () =>
-        this.co.getNamespacedCustomObject({ ...ids, name: this.name }),
-      )) as Framework;
-      const all = fw.spec.roles ?? ["*"];
-      const which = roles.length ? roles : all;
-      const unknown = which.filter((r) => !all.includes(r));
-      if (unknown.length)
-        throw new InvalidLaunchError(
-          `role(s) ${unknown.join(", ")} are not among the framework's roles (${all.join(", ")})`,
-        );
-      const cur = new Set(fw.spec.suppressedRoles ?? []);
-      const next = new Set(cur);
-      for (const r of which) {
-        if (suppress) next.add(r);
-        else next.delete(r);
-      }
-      if (suppress && next.size === cur.size && [...next].every((r) => cur.has(r))) return;
-      try {
-        await this.co.patchNamespacedCustomObject(
-          {
-            ...ids,
-            name: this.name,
-            body: {
-              metadata: {
-                resourceVersion: fw.metadata.resourceVersion,
-                ...(suppress ? {} : { annotations: { [ANNOTATION_REVIVE]: new Date().toISOString() } }),
-              },
-              spec: { suppressedRoles: all.filter((r) => next.has(r)) },
-            },
-          },
-          mergePatch,
-        );
-        this.log("info", suppress ? "suppressed" : "revived", { roles: which });
-        return;
-      } catch (err) {
-        if (isConflict(err) || isTransient(err)) continue;
-        throw new ApiError(`${suppress ? "suppress" : "revive"} roles of Framework ${this.name}`, err);
-      }
-    }
-    throw new ApiError(`update Framework ${this.name}`, new Error("too many conflicting writes"));
+    let which: string[] = [];
+    const wrote = await this.writeFramework(
+      `${suppress ? "suppress" : "revive"} roles of Framework`,
+      (fw) => {
+        const all = fw.spec.roles ?? ["*"];
+        which = roles.length ? roles : all;
+        const unknown = which.filter((r) => !all.includes(r));
+        if (unknown.length)
+          throw new InvalidLaunchError(
+            `role(s) ${unknown.join(", ")} are not among the framework's roles (${all.join(", ")})`,
+          );
+        const cur = new Set(fw.spec.suppressedRoles ?? []);
+        const next = new Set(cur);
+        for (const r of which) {
+          if (suppress) next.add(r);
+          else next.delete(r);
+        }
+        if (suppress && next.size === cur.size && [...next].every((r) => cur.has(r))) return undefined;
+        return {
+          ...(suppress ? {} : { annotations: { [ANNOTATION_REVIVE]: new Date().toISOString() } }),
+          spec: { suppressedRoles: all.filter((r) => next.has(r)) },
+        };
+      },
+    );
+    if (wrote) this.log("info", suppress ? "suppressed" : "revived", { roles: which });
   }
 
   /**
