@@ -320,16 +320,7 @@ export class NodeSimulator {
       podIPs: [{ ip: podIP }],
       startTime: now,
       conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"].map(cond),
-      containerStatuses: (p.spec?.containers ?? []).map((c) => ({
-        name: c.name,
-        image: c.image ?? "",
-        imageID: "",
-        containerID: `sim://${p.metadata?.uid}-${c.name}`,
-        ready: true,
-        started: true,
-        restartCount: 0,
-        state: { running: { startedAt: now } },
-      })),
+      containerStatuses: containerStatuses(p, true, { running: { startedAt: now } }),
     });
     if (ok) this.stats.started++;
   }
@@ -343,23 +334,9 @@ export class NodeSimulator {
         { type: "Ready", status: "False", reason: "PodCompleted", lastTransitionTime: now },
         { type: "ContainersReady", status: "False", reason: "PodCompleted", lastTransitionTime: now },
       ],
-      containerStatuses: (p.spec?.containers ?? []).map((c) => ({
-        name: c.name,
-        image: c.image ?? "",
-        imageID: "",
-        containerID: `sim://${p.metadata?.uid}-${c.name}`,
-        ready: false,
-        started: false,
-        restartCount: 0,
-        state: {
-          terminated: {
-            exitCode,
-            reason: exitCode === 0 ? "Completed" : "Error",
-            startedAt,
-            finishedAt: now,
-          },
-        },
-      })),
+      containerStatuses: containerStatuses(p, false, {
+        terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", startedAt, finishedAt: now },
+      }),
     });
     if (ok) {
       if (exitCode === 0) this.stats.succeeded++;
@@ -443,4 +420,18 @@ function timeout<T>(p: Promise<T>, ms = 10_000): Promise<T> {
       timer = setTimeout(() => reject(new Error(`API write timed out after ${ms} ms`)), ms);
     }),
   ]);
+}
+
+/** Every container of the Pod in one state, as a kubelet reports it. */
+function containerStatuses(p: V1Pod, running: boolean, state: Record<string, unknown>) {
+  return (p.spec?.containers ?? []).map((c) => ({
+    name: c.name,
+    image: c.image ?? "",
+    imageID: "",
+    containerID: `sim://${p.metadata?.uid}-${c.name}`,
+    ready: running,
+    started: running,
+    restartCount: 0,
+    state,
+  }));
 }
