@@ -175,6 +175,9 @@ export class ServiceFramework {
     if (!c.connected) return;
     const now = Date.now();
     const slots = this.slots();
+    // Agents an instance just became unreachable on: a replacement must not go back there, even
+    // if an offer for it was made before the operator noticed and rescinded it.
+    const troubled = new Set<string>();
 
     for (const s of slots) {
       // Scaled down, or a duplicate (can only come from an outside launch): kill.
@@ -183,6 +186,7 @@ export class ServiceFramework {
       const t = s.live;
       if (!t) continue;
       if (t.state === "TASK_UNREACHABLE") {
+        if (t.agent) troubled.add(t.agent);
         const since = this.unreachableSince.get(t.id) ?? now;
         this.unreachableSince.set(t.id, since);
         if (now - since >= (this.opts.unreachableSeconds ?? 0) * 1000) {
@@ -214,6 +218,7 @@ export class ServiceFramework {
     const bins = new Map<Offer, OfferBin>();
     for (const s of missing) {
       for (const offer of offers) {
+        if (troubled.has(offer.agent)) continue;
         const value = this.spreadBy ? offer.attributes[this.spreadBy] : "";
         if (value === undefined) continue;
         if (this.spreadBy && (used.get(value) ?? 0) >= max) continue;
