@@ -11,6 +11,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import {
   commandTask,
+  DEFAULT_TASK_IMAGE,
   FrameworkClient,
   type LogFn,
   OfferBin,
@@ -176,7 +177,7 @@ export class BatchFramework {
     return commandTask({
       id: taskId(index, attempt),
       resources: resources as TaskInfoInput["resources"],
-      image: o.image ?? "busybox:1.36",
+      image: o.image ?? DEFAULT_TASK_IMAGE,
       shell: o.shell ?? `echo "task ${index} attempt ${attempt}"; sleep 5`,
       labels: { "examples.kubeoffers.io/task-index": String(index) },
       simulate: {

@@ -8,7 +8,7 @@ usage: node examples/batch/main.ts [options]
   --tasks N             tasks to run (default 10)
   --cpu Q, --memory Q   size of each task (default 500m, 256Mi)
   --retries N           retries per task after a failure (default 3)
-  --image IMAGE         container image (default busybox:1.36)
+  --image IMAGE         container image (default busybox:1.35)
   --shell CMD           command line each task runs (sh -c)
   --run-seconds S|A-B   on simulated nodes: how long each task runs (default 3)
   --fail I[:K]          on simulated nodes: task I fails its first K attempts (default 1); repeatable

@@ -11,6 +11,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import {
   commandTask,
+  DEFAULT_TASK_IMAGE,
   FrameworkClient,
   type LogFn,
   OfferBin,
@@ -191,7 +192,7 @@ export class GangFramework {
     return commandTask({
       id: memberId(gen, i),
       resources: resources as TaskInfoInput["resources"],
-      image: this.opts.image ?? "busybox:1.36",
+      image: this.opts.image ?? DEFAULT_TASK_IMAGE,
       shell: this.opts.shell ?? `echo "member ${i} of ${this.opts.size}"; sleep 10`,
       labels: {
         "examples.kubeoffers.io/generation": String(gen),

@@ -11,7 +11,7 @@ usage: node examples/service/main.ts [options]
   --spread-by ATTR       at most --max-per-value instances per value of this agent attribute
                          (default rack; "" to not spread)
   --max-per-value N      (default 1)
-  --image IMAGE          container image (default busybox:1.36)
+  --image IMAGE          container image (default busybox:1.35)
   --shell CMD            command line each instance runs (sh -c)
   --unreachable-seconds N  replace an instance whose node is unreachable after N s (default 0)`;
 

@@ -7,6 +7,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import {
   commandTask,
+  DEFAULT_TASK_IMAGE,
   FrameworkClient,
   type LogFn,
   type Offer,
@@ -232,7 +233,7 @@ export class ServiceFramework {
           commandTask({
             id: instanceTaskId(s.instance, s.nextGeneration),
             resources: res,
-            image: this.opts.image ?? "busybox:1.36",
+            image: this.opts.image ?? DEFAULT_TASK_IMAGE,
             shell: this.opts.shell ?? 'echo "serving on port $PORT0"; while true; do sleep 3600; done',
             labels: {
               "examples.kubeoffers.io/instance": String(s.instance),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and helm from the
-# Go module proxy into a cache outside the repo, keyed by versions + this script's hash.
+# Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and helm — and,
+# for real nodes, kubelet and kube-proxy from the same pinned k8s.io/kubernetes — from the Go
+# module proxy into a cache outside the repo, keyed by versions + this script's hash.
 # Prints the bin directory on the last line of stdout. Progress goes to stderr.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +13,7 @@ HASH=$( (cat "$here/build.sh" "$here/versions.env"; echo "$GOV") | sha256sum | c
 KEY="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_helm-${HELM_VERSION}_${GOV}_${HASH}"
 OUT="$CACHE/bin/$KEY"
 export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-BINS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl helm)
+BINS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy helm)
 start=$(date +%s)
 log() { printf '[controlplane %4ds] %s\n' $(( $(date +%s) - start )) "$*" >&2; }
 
@@ -73,7 +74,7 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   LD+=" -X $p.gitVersion=$K -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean"
   LD+=" -X $p.buildDate=1970-01-01T00:00:00Z"
 done
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
   build "$c $K" "$kdir" -trimpath -ldflags "$LD" -o "$tmp/$c" "k8s.io/kubernetes/cmd/$c"
 done
 
@@ -99,6 +100,7 @@ build "helm $HELM_VERSION" "$hdir" -trimpath -ldflags "$HLD" -o "$tmp/helm" helm
 "$tmp/etcd" --version | head -1 >&2
 "$tmp/kube-apiserver" --version >&2
 "$tmp/kubectl" version --client >&2
+"$tmp/kubelet" --version >&2
 "$tmp/helm" version --short >&2
 rm -rf "$OUT"; mv "$tmp" "$OUT"
 log "built $OUT"

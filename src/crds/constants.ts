@@ -38,3 +38,10 @@ export const LABELS = {
 export const DEFAULT_REFUSE_SECONDS = 5;
 /** How long a disconnected framework's tasks survive (Mesos defaults to 0; see framework.ts). */
 export const DEFAULT_FAILOVER_TIMEOUT_SECONDS = 60;
+
+/**
+ * The image of tasks that name none (SDK command tasks, the examples, Mesos CommandInfo tasks
+ * without a ContainerInfo). Debian bookworm's busybox-static is 1.35, and the local real nodes'
+ * image is built from it (src/local/images.ts), so the tag is the version it really holds.
+ */
+export const DEFAULT_TASK_IMAGE = "busybox:1.35";

@@ -13,6 +13,9 @@ export interface Binaries {
   kubeApiserver: string;
   kubeControllerManager: string;
   kubeScheduler: string;
+  kubelet: string;
+  kubeProxy: string;
+  kubectl: string;
   helm: string;
 }
 
@@ -23,6 +26,9 @@ function at(dir: string): Binaries {
     kubeApiserver: join(dir, "kube-apiserver"),
     kubeControllerManager: join(dir, "kube-controller-manager"),
     kubeScheduler: join(dir, "kube-scheduler"),
+    kubelet: join(dir, "kubelet"),
+    kubeProxy: join(dir, "kube-proxy"),
+    kubectl: join(dir, "kubectl"),
     helm: join(dir, "helm"),
   };
 }

@@ -32,7 +32,8 @@ function openssl(args: string[], cwd: string): void {
 
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
-export function createPki(dir: string): Pki {
+/** `extraIps`: more addresses the API server is reached at (e.g. the real nodes' bridge). */
+export function createPki(dir: string, extraIps: string[] = []): Pki {
   const p = (f: string) => join(dir, f);
   openssl(
     [
@@ -54,7 +55,7 @@ export function createPki(dir: string): Pki {
   writeFileSync(
     p("apiserver.ext"),
     [
-      "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.0.0.1",
+      `subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.0.0.1${extraIps.map((ip) => `,IP:${ip}`).join("")}`,
       "extendedKeyUsage=serverAuth",
       "keyUsage=digitalSignature,keyEncipherment",
     ].join("\n"),

@@ -11,6 +11,7 @@ import { AuthenticationV1TokenRequest, CoreV1Api, KubeConfig } from "@kubernetes
 import { stringify } from "yaml";
 import { type Binaries, ensureBinaries } from "./binaries.ts";
 import { createPki, loadPki, mintClientCert, type Pki } from "./certs.ts";
+import { NodeNetwork, reapNodeNetworks } from "./node-network.ts";
 import { freePort } from "./ports.ts";
 import { ProcessGroup, reapOrphans } from "./processes.ts";
 
@@ -21,6 +22,11 @@ export interface ControlPlaneOptions {
   controllerManager?: boolean;
   /** Run kube-scheduler (only needed for Pods without spec.nodeName). Default false. */
   scheduler?: boolean;
+  /**
+   * Make the network real nodes join (src/local/real-node.ts): a bridge the API server is
+   * reachable on, and advertised at, so that kubelets and in-cluster Pods can talk to it.
+   */
+  nodeNetwork?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -47,14 +53,24 @@ export class ControlPlane extends EventEmitter {
   private apiserverArgs: string[] = [];
   private ownsDir: boolean;
   private identities = 0;
+  /** The real nodes' network, when started with nodeNetwork. */
+  readonly nodeNetwork: NodeNetwork | undefined;
 
   readonly dir: string;
   readonly bins: Binaries;
   readonly pki: Pki;
   private readonly log: (msg: string) => void;
 
-  private constructor(dir: string, bins: Binaries, pki: Pki, ownsDir: boolean, log: (msg: string) => void) {
+  private constructor(
+    dir: string,
+    bins: Binaries,
+    pki: Pki,
+    ownsDir: boolean,
+    log: (msg: string) => void,
+    nodeNetwork: NodeNetwork | undefined,
+  ) {
     super();
+    this.nodeNetwork = nodeNetwork;
     this.dir = dir;
     this.bins = bins;
     this.pki = pki;
@@ -73,13 +89,21 @@ export class ControlPlane extends EventEmitter {
 
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const log = opts.log ?? ((m: string) => process.stderr.write(`[controlplane] ${m}\n`));
-    const reaped = reapOrphans(registryDir);
-    if (reaped.length) log(`reaped processes left by a dead run: ${reaped.join(", ")}`);
+    const reaped = [...reapOrphans(registryDir), ...reapNodeNetworks(registryDir)];
+    if (reaped.length) log(`reaped what a dead run left: ${reaped.join(", ")}`);
     const bins = await ensureBinaries();
     const ownsDir = !opts.dir;
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "kube-offers-cp-"));
     mkdirSync(join(dir, "pki"), { recursive: true });
-    const cp = new ControlPlane(dir, bins, createPki(join(dir, "pki")), ownsDir, log);
+    const net = opts.nodeNetwork ? NodeNetwork.create(registryDir) : undefined;
+    let pki: Pki;
+    try {
+      pki = createPki(join(dir, "pki"), net ? [net.hostIp] : []);
+    } catch (err) {
+      net?.destroy();
+      throw err;
+    }
+    const cp = new ControlPlane(dir, bins, pki, ownsDir, log, net);
     try {
       await cp.boot(opts);
     } catch (err) {
@@ -116,16 +140,26 @@ export class ControlPlane extends EventEmitter {
     await waitHttp(`${etcdUrl}/health`, 30_000, "etcd");
 
     this.server = `https://127.0.0.1:${apiPort}`;
+    // Kubelets authenticate the API server's calls (logs, exec, port-forward) by this cert.
+    const kubeletClient = mintClientCert(this.pki, "kube-apiserver-kubelet-client", ["system:masters"]);
+    writeFileSync(join(this.pki.dir, "kubelet-client.crt"), kubeletClient.certPem);
+    writeFileSync(join(this.pki.dir, "kubelet-client.key"), kubeletClient.keyPem);
+    this.nodeNetwork?.exposeApiserver(apiPort);
     this.apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      // The `kubernetes` Service's endpoint: where in-cluster Pods reach this API server.
+      `--advertise-address=${this.nodeNetwork?.hostIp ?? "127.0.0.1"}`,
+      `--kubelet-client-certificate=${join(this.pki.dir, "kubelet-client.crt")}`,
+      `--kubelet-client-key=${join(this.pki.dir, "kubelet-client.key")}`,
+      // Node names need not resolve (they don't here, nor on many clouds): dial the address.
+      "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(this.dir, "pki")}`,
       `--tls-cert-file=${this.pki.servingCert}`,
       `--tls-private-key-file=${this.pki.servingKey}`,
       `--client-ca-file=${this.pki.caCert}`,
-      "--authorization-mode=RBAC",
+      "--authorization-mode=Node,RBAC",
       "--service-cluster-ip-range=10.0.0.0/24",
       "--allow-privileged=true",
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -268,6 +302,7 @@ export class ControlPlane extends EventEmitter {
 
   async stop(): Promise<void> {
     await this.processes.stopAll();
+    this.nodeNetwork?.destroy();
     if (this.ownsDir && !process.env.KUBE_OFFERS_KEEP_STATE)
       rmSync(this.dir, { recursive: true, force: true });
   }

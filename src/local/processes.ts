@@ -117,7 +117,17 @@ export class ProcessGroup extends EventEmitter {
     installExitHook();
   }
 
-  spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ManagedProcess {
+  /**
+   * `execs`: the program the process ends up running, when `command` is a wrapper that execs
+   * it (nsenter): what a later run checks before it reaps this PID.
+   */
+  spawn(
+    name: string,
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = process.env,
+    execs = command,
+  ): ManagedProcess {
     const logFile = join(this.logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: "a" });
     // Own process group: a terminal's Ctrl-C goes to the owner, which stops these in order,
@@ -129,7 +139,7 @@ export class ProcessGroup extends EventEmitter {
     const proc: ManagedProcess = {
       name,
       pid: child.pid,
-      command,
+      command: execs,
       logFile,
       child,
       running: true,

@@ -13,7 +13,7 @@ type Spec = { containers: Record<string, unknown>[]; terminationGracePeriodSecon
 const main = (c: ReturnType<typeof convertTask>): Record<string, unknown> =>
   (c.ok ? (c.task.template.spec as Spec).containers[0] : undefined) ?? {};
 
-const ctx = { frameworkId: "fw-1", agentId: "node-1", defaultImage: "busybox:1.36" };
+const ctx = { frameworkId: "fw-1", agentId: "node-1", defaultImage: "busybox:1.35" };
 const cpus = (v: number) => ({ name: "cpus", type: "SCALAR" as const, scalar: { value: v } });
 const mem = (v: number) => ({ name: "mem", type: "SCALAR" as const, scalar: { value: v } });
 
@@ -203,7 +203,7 @@ describe("tasks", () => {
     expect(c.key).toBe(taskKeyFor("Task 1"));
     const spec = c.task.template.spec as Spec;
     expect(main(c)).toMatchObject({
-      image: "busybox:1.36",
+      image: "busybox:1.35",
       command: ["/bin/sh", "-c", "echo $FOO"],
     });
     expect(main(c).env).toEqual(

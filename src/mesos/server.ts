@@ -51,7 +51,7 @@ export interface MesosApiOptions {
   frameworkLabels?: Record<string, string>;
   /** Label selector of the Agents the state endpoints list (e.g. the pool's). */
   agentSelector?: string;
-  /** Image for CommandInfo tasks without a ContainerInfo (default busybox:1.36). */
+  /** Image for CommandInfo tasks without a ContainerInfo (default DEFAULT_TASK_IMAGE, busybox:1.35). */
   defaultImage?: string;
   /** SUBSCRIBED.heartbeat_interval_seconds (Mesos: 15). */
   heartbeatIntervalSeconds?: number;

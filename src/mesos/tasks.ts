@@ -3,6 +3,7 @@
 // (DOCKER, or MESOS with a Docker image) are used as given. What has no Kubernetes counterpart
 // here (custom executors, the fetcher's URIs, volumes, secrets, APPC images, set resources)
 // makes the task TASK_ERROR, as Mesos does for a task it cannot launch, naming the field.
+import { DEFAULT_TASK_IMAGE } from "../crds/constants.ts";
 import type { TaskInfoInput } from "../crds/offer.ts";
 import type { ResourceMap } from "../sdk/resources.ts";
 import type { Task, TaskState } from "../sdk/types.ts";
@@ -15,7 +16,7 @@ import { fromMesosResources } from "./resources.ts";
 export const ANNOTATION_MESOS_TASKS = "mesos.kubeoffers.io/tasks";
 /** Pod annotation prefix: `acked.mesos.kubeoffers.io/<task>` = the last state the scheduler acknowledged. */
 export const ACKED_PREFIX = "acked.mesos.kubeoffers.io/";
-export const DEFAULT_IMAGE = "busybox:1.36";
+export const DEFAULT_IMAGE = DEFAULT_TASK_IMAGE;
 
 const QUALIFIED =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;

@@ -1,6 +1,8 @@
 // kube-offers framework SDK: `import { FrameworkClient } from "kube-offers/sdk"`.
 // See docs/writing-a-framework.md for a walk-through built on examples/batch.
 
+/** The image of tasks that name none. */
+export { DEFAULT_TASK_IMAGE } from "../crds/constants.ts";
 export type { TaskInfoInput } from "../crds/offer.ts";
 export {
   type AnswerResult,

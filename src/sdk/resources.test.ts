@@ -152,7 +152,7 @@ describe("commandTask", () => {
           labels: { app: "x" },
           annotations: { [SIM_RUN_SECONDS]: "2", [SIM_EXIT_CODE]: "1" },
         },
-        spec: { containers: [{ name: "main", image: "busybox:1.36", command: ["sh", "-c", "echo hi"] }] },
+        spec: { containers: [{ name: "main", image: "busybox:1.35", command: ["sh", "-c", "echo hi"] }] },
       },
     });
   });

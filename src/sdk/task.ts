@@ -1,4 +1,5 @@
 // Building tasks: a TaskInfo from an image and a command, without writing a PodSpec by hand.
+import { DEFAULT_TASK_IMAGE } from "../crds/constants.ts";
 import type { TaskInfoInput } from "../crds/offer.ts";
 import type { ResourceMap } from "./resources.ts";
 
@@ -37,7 +38,7 @@ export function commandTask(o: CommandTaskOptions): TaskInfoInput {
   const command = o.command ?? (o.shell !== undefined ? ["sh", "-c", o.shell] : undefined);
   const container: Record<string, unknown> = {
     name: "main",
-    image: o.image ?? "busybox:1.36",
+    image: o.image ?? DEFAULT_TASK_IMAGE,
     ...(command ? { command } : {}),
     ...(o.args ? { args: o.args } : {}),
     ...(o.env ? { env: Object.entries(o.env).map(([name, value]) => ({ name, value })) } : {}),

@@ -188,7 +188,7 @@ describe("Mesos v1 scheduler API", () => {
     const pod = pods[0]!;
     expect(pod.metadata?.name).toMatch(new RegExp(`^${fid}-task-one-1-[0-9a-f]{12}$`));
     expect(pod.spec?.nodeName).toBe(agent);
-    expect(pod.spec?.containers[0]?.image).toBe("busybox:1.36");
+    expect(pod.spec?.containers[0]?.image).toBe("busybox:1.35");
     expect(pod.spec?.containers[0]?.command).toEqual(["/bin/sh", "-c", "echo hello"]);
     expect(pod.spec?.containers[0]?.resources?.requests).toEqual({ cpu: "100m", memory: "32Mi" });
     expect(pod.spec?.containers[0]?.env).toEqual(
