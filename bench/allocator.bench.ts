@@ -14,7 +14,8 @@ import { loadavg } from "node:os";
 import { Allocator } from "../src/allocator/allocate.ts";
 import { DEFAULT_MIN_ALLOCATABLE } from "../src/allocator/eligibility.ts";
 import { makeRng } from "../src/allocator/rng.ts";
-import type { OfferDecision, PortRange, Resources } from "../src/allocator/types.ts";
+import type { OfferDecision } from "../src/allocator/types.ts";
+import type { PortRange, Resources } from "../src/resources/types.ts";
 
 const MIB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc;

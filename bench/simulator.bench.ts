@@ -4,8 +4,9 @@
 // `npm run bench:simulator` (NODES=… PODS=… RUN_SECONDS=… to change the scale).
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import pLimit from "p-limit";
+import { SIM_RUN_SECONDS } from "../src/crds/contract.ts";
 import { ControlPlane } from "../src/local/controlplane.ts";
-import { NodeSimulator, RUN_SECONDS } from "../src/local/node-simulator.ts";
+import { NodeSimulator } from "../src/local/node-simulator.ts";
 
 const NODES = Number(process.env.NODES ?? 1000);
 const PODS = Number(process.env.PODS ?? 10000);
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
           core.createNamespacedPod({
             namespace: "bench",
             body: {
-              metadata: { name: `p-${i}`, annotations: { [RUN_SECONDS]: String(RUN) } },
+              metadata: { name: `p-${i}`, annotations: { [SIM_RUN_SECONDS]: String(RUN) } },
               spec: {
                 nodeName: `bench-${i % NODES}`,
                 restartPolicy: "Never",

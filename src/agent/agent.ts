@@ -9,24 +9,30 @@ import {
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { fromResources, parseQuantity } from "../allocator/quantity.ts";
-import type { PortRange, Scalars } from "../allocator/types.ts";
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../crds/constants.ts";
+import {
+  AGENT_LEASE_LABEL,
+  API_VERSION,
+  agentLeaseName,
+  DEFAULT_AGENT_LEASE_SECONDS,
+  DEFAULT_AGENT_PORTS,
+  DEFAULT_LEASE_NAMESPACE,
+  GROUP,
+  KIND,
+  LABEL_AGENT,
+  LABEL_POOL,
+  PLURAL,
+  VERSION,
+} from "../crds/contract.ts";
 import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { SupervisedInformer } from "../kube/informer.ts";
 import { applyPatch, mergePatch, microTime } from "../kube/patch.ts";
+import { parseQuantity } from "../resources/quantity.ts";
+import { fromResources } from "../resources/resources.ts";
+import type { PortRange, Scalars } from "../resources/types.ts";
 import { type Contribution, computeContribution } from "./contribution.ts";
 
-export const AGENT_LEASE_LABEL = "kubeoffers.io/lease";
-export const AGENT_LABEL = "kubeoffers.io/agent";
-export const DEFAULT_LEASE_NAMESPACE = "kube-offers-system";
 export const FIELD_MANAGER = "kube-offers-agent";
-export const POOL_LABEL = "kubeoffers.io/pool";
 export const AGENT_VERSION = "0.1.0";
-
-export function agentLeaseName(node: string): string {
-  return `agent-${node}`;
-}
 
 export interface AgentOptions {
   nodeName: string;
@@ -64,10 +70,10 @@ export class NodeAgent {
     this.nodeName = opts.nodeName;
     this.opts = {
       leaseNamespace: DEFAULT_LEASE_NAMESPACE,
-      leaseDurationSeconds: 20,
-      renewIntervalMs: ((opts.leaseDurationSeconds ?? 20) * 1000) / 4,
+      leaseDurationSeconds: DEFAULT_AGENT_LEASE_SECONDS,
+      renewIntervalMs: ((opts.leaseDurationSeconds ?? DEFAULT_AGENT_LEASE_SECONDS) * 1000) / 4,
       reserve: {},
-      ports: [{ begin: 31000, end: 32000 }],
+      ports: DEFAULT_AGENT_PORTS.map((r) => ({ ...r })),
       staticReservations: {},
       attributeExcludePrefixes: [
         "kubernetes.io/",
@@ -192,8 +198,8 @@ export class NodeAgent {
           metadata: {
             name: this.nodeName,
             labels: {
-              [AGENT_LABEL]: this.nodeName,
-              ...(this.opts.pool ? { [POOL_LABEL]: this.opts.pool } : {}),
+              [LABEL_AGENT]: this.nodeName,
+              ...(this.opts.pool ? { [LABEL_POOL]: this.opts.pool } : {}),
             },
             // The Agent goes when its Node goes.
             ownerReferences: [
@@ -231,7 +237,7 @@ export class NodeAgent {
             metadata: {
               name,
               namespace,
-              labels: { [AGENT_LEASE_LABEL]: "agent", [AGENT_LABEL]: this.nodeName },
+              labels: { [AGENT_LEASE_LABEL]: "agent", [LABEL_AGENT]: this.nodeName },
             },
             spec: { ...spec, renewTime: new V1MicroTime(), acquireTime: new V1MicroTime() },
           },

@@ -1,9 +1,11 @@
 // What a node contributes to the pool — pure, so it is table-tested without a cluster:
 // node allocatable, minus the requests of Pods kube-offers does not own (nodes can be shared
 // with ordinary workloads), minus a configured reserve; port ranges minus host ports in use.
-import { parseQuantity } from "../allocator/quantity.ts";
-import { portsDifference, subtractClamped } from "../allocator/resources.ts";
-import type { PortRange, Resources, Scalars } from "../allocator/types.ts";
+import { DRAINING_TAINT, LABEL_FRAMEWORK } from "../crds/contract.ts";
+import { normalizePorts, portsDifference } from "../resources/ports.ts";
+import { parseQuantity } from "../resources/quantity.ts";
+import { subtractClamped } from "../resources/resources.ts";
+import type { PortRange, Resources, Scalars } from "../resources/types.ts";
 
 export interface NodeLike {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -46,8 +48,6 @@ export interface Contribution {
   unavailable?: { reason: string; message: string };
 }
 
-/** Labels that mark a Pod (task) as launched by kube-offers; those count as the pool's own. */
-export const OWNED_LABEL = "kubeoffers.io/framework";
 /** Not pool resources: a count of Pods, not capacity. */
 const NOT_POOLED = new Set(["pods"]);
 
@@ -91,7 +91,8 @@ export function computeContribution(
   for (const pod of pods) {
     const phase = pod.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") continue;
-    if (pod.metadata?.labels?.[OWNED_LABEL]) continue;
+    // Pods labelled with their framework are kube-offers tasks: those count as the pool's own.
+    if (pod.metadata?.labels?.[LABEL_FRAMEWORK]) continue;
     const req = podRequests(pod);
     foreign = { ...foreign };
     for (const [k, v] of Object.entries(req)) foreign[k] = (foreign[k] ?? 0) + v;
@@ -102,8 +103,7 @@ export function computeContribution(
     { scalars: foreign, ports: [] },
   );
   const scalars = subtractClamped(withoutForeign, { scalars: cfg.reserve, ports: [] }).scalars;
-  const sortedUsed = [...usedPorts].sort((a, b) => a.begin - b.begin);
-  const resources: Resources = { scalars, ports: portsDifference(cfg.ports, mergeRanges(sortedUsed)) };
+  const resources: Resources = { scalars, ports: portsDifference(cfg.ports, normalizePorts(usedPorts)) };
 
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(node.metadata?.labels ?? {})) {
@@ -118,20 +118,10 @@ export function computeContribution(
   let unavailable: Contribution["unavailable"];
   if (node.spec?.unschedulable) {
     unavailable = { reason: "Cordoned", message: "node is cordoned (spec.unschedulable)" };
-  } else if (node.spec?.taints?.some((t) => t.key === "kubeoffers.io/draining")) {
-    unavailable = { reason: "Draining", message: "node carries the kubeoffers.io/draining taint" };
+  } else if (node.spec?.taints?.some((t) => t.key === DRAINING_TAINT)) {
+    unavailable = { reason: "Draining", message: `node carries the ${DRAINING_TAINT} taint` };
   } else if (!ready) {
     unavailable = { reason: "NotReady", message: "node is not Ready" };
   }
   return { resources, allocatable, attributes, ...(unavailable ? { unavailable } : {}) };
-}
-
-function mergeRanges(sorted: PortRange[]): PortRange[] {
-  const out: PortRange[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && r.begin <= last.end + 1) last.end = Math.max(last.end, r.end);
-    else out.push({ ...r });
-  }
-  return out;
 }

@@ -2,6 +2,11 @@
 // from environment variables set by the Helm chart.
 import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
+import {
+  DEFAULT_AGENT_LEASE_SECONDS,
+  DEFAULT_AGENT_PORTS,
+  DEFAULT_LEASE_NAMESPACE,
+} from "../crds/contract.ts";
 import { NodeAgent } from "./agent.ts";
 
 const log = pino({ name: "kube-offers-agent" });
@@ -24,10 +29,13 @@ const kc = new KubeConfig();
 kc.loadFromDefault();
 const agent = new NodeAgent(kc, {
   nodeName,
-  leaseNamespace: process.env.LEASE_NAMESPACE ?? "kube-offers-system",
-  leaseDurationSeconds: Number(process.env.LEASE_DURATION_SECONDS ?? 20),
+  leaseNamespace: process.env.LEASE_NAMESPACE ?? DEFAULT_LEASE_NAMESPACE,
+  leaseDurationSeconds: Number(process.env.LEASE_DURATION_SECONDS ?? DEFAULT_AGENT_LEASE_SECONDS),
   reserve: json("AGENT_RESERVE", {}),
-  ports: json("AGENT_PORTS", [{ begin: 31000, end: 32000 }]),
+  ports: json(
+    "AGENT_PORTS",
+    DEFAULT_AGENT_PORTS.map((r) => ({ ...r })),
+  ),
   staticReservations: json("AGENT_STATIC_RESERVATIONS", {}),
   ...(process.env.POOL ? { pool: process.env.POOL } : {}),
   log: (msg, fields) => log.info(fields ?? {}, msg),

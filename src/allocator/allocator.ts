@@ -8,10 +8,13 @@
 // The rules themselves are in docs/allocation.md; reference.ts is their literal transcription
 // and the tests hold this class to it.
 
+import { matchesConstraints } from "../resources/constraints.ts";
+import { portsDifference, portsIntersection, portsUnion } from "../resources/ports.ts";
+import { meetsAny } from "../resources/resources.ts";
+import type { PortRange, Resources, Scalars } from "../resources/types.ts";
 import { clearBit, grow, hasBit, popcount32, setBit } from "./bitset.ts";
-import { GPU_RESOURCE, matchesConstraints } from "./eligibility.ts";
+import { GPU_RESOURCE } from "./eligibility.ts";
 import { type HeapEntry, RankHeap } from "./heap.ts";
-import { meetsAny, portsDifference, portsIntersection, portsUnion } from "./resources.ts";
 import { cycleSeed, makeRng, shuffleInPlace } from "./rng.ts";
 import { effectiveWeight, parentRole } from "./roles.ts";
 import { SmallMap } from "./smallmap.ts";
@@ -22,11 +25,8 @@ import type {
   AllocatorConfig,
   FrameworkSnapshot,
   OfferDecision,
-  PortRange,
   RefusalFilter,
-  Resources,
   RoleSnapshot,
-  Scalars,
   Snapshot,
 } from "./types.ts";
 

@@ -2,7 +2,7 @@
 // the cluster total held in any scalar, divided by the weight. Resources with no total and
 // names excluded by configuration do not count.
 
-import type { Scalars } from "./types.ts";
+import type { Scalars } from "../resources/types.ts";
 
 export function dominantShare(
   allocation: Scalars,

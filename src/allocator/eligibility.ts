@@ -1,14 +1,9 @@
 // Per framework x agent gates that do not depend on what is left on the agent.
 
-import { isEmpty, meetsAny } from "./resources.ts";
-import type {
-  AgentSnapshot,
-  AllocatorConfig,
-  AttributeConstraint,
-  FrameworkSnapshot,
-  Resources,
-  Scalars,
-} from "./types.ts";
+import { matchesConstraints } from "../resources/constraints.ts";
+import { isEmpty, meetsAny } from "../resources/resources.ts";
+import type { Resources, Scalars } from "../resources/types.ts";
+import type { AgentSnapshot, AllocatorConfig, FrameworkSnapshot } from "./types.ts";
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
 const MIB = 1024 * 1024;
@@ -27,31 +22,6 @@ export function defaultConfig(overrides: Partial<AllocatorConfig> = {}): Allocat
 
 export function isGpuAgent(agent: AgentSnapshot): boolean {
   return (agent.total.scalars[GPU_RESOURCE] ?? 0) > 0;
-}
-
-function matches(attrs: Record<string, string>, c: AttributeConstraint): boolean {
-  const has = Object.hasOwn(attrs, c.attribute);
-  switch (c.operator) {
-    case "Exists":
-      return has;
-    case "DoesNotExist":
-      return !has;
-    case "In":
-      return has && (c.values ?? []).includes(attrs[c.attribute] as string);
-    case "NotIn":
-      // As in Kubernetes node affinity: an absent attribute is "not in" any set.
-      return !has || !(c.values ?? []).includes(attrs[c.attribute] as string);
-  }
-  return false;
-}
-
-/** All constraints must hold. */
-export function matchesConstraints(
-  attributes: Record<string, string>,
-  constraints: readonly AttributeConstraint[],
-): boolean {
-  for (const c of constraints) if (!matches(attributes, c)) return false;
-  return true;
 }
 
 /** Does the framework accept offers from this agent at all (GPU capability, attribute constraints)? */

@@ -1,18 +1,15 @@
 // fast-check generators of small random clusters, shared by the allocator's property tests.
 
 import fc from "fast-check";
+import { normalizePorts } from "../resources/ports.ts";
+import type { AttributeConstraint, PortRange, Resources, Scalars } from "../resources/types.ts";
 import { DEFAULT_MIN_ALLOCATABLE } from "./eligibility.ts";
-import { normalizePorts } from "./quantity.ts";
 import type {
   AgentSnapshot,
   Allocation,
-  AttributeConstraint,
   FrameworkSnapshot,
-  PortRange,
   RefusalFilter,
-  Resources,
   RoleSnapshot,
-  Scalars,
   Snapshot,
 } from "./types.ts";
 

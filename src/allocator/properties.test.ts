@@ -2,21 +2,16 @@
 // incremental Allocator with the reference over several cycles of offers, declines and filters.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { portsIntersection, portsUnion } from "../resources/ports.ts";
+import { addScalars } from "../resources/resources.ts";
+import type { Scalars } from "../resources/types.ts";
 import { Allocator, allocate } from "./allocate.ts";
 import { dominantShare } from "./drf.ts";
 import { defaultConfig } from "./eligibility.ts";
 import { clusterArb, NOW } from "./gen.ts";
 import { referenceAllocate } from "./reference.ts";
-import { addScalars, portsIntersection, portsUnion } from "./resources.ts";
 import { isSelfOrDescendant } from "./roles.ts";
-import type {
-  AgentSnapshot,
-  Allocation,
-  FrameworkSnapshot,
-  OfferDecision,
-  Scalars,
-  Snapshot,
-} from "./types.ts";
+import type { AgentSnapshot, Allocation, FrameworkSnapshot, OfferDecision, Snapshot } from "./types.ts";
 
 const max0 = (x: number) => Math.max(x, 0);
 

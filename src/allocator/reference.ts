@@ -3,29 +3,14 @@
 // so it is slow, but each rule is a few obvious lines. Tests check that the fast Allocator
 // makes exactly the same decisions.
 
+import { portsDifference, portsIntersection, portsUnion } from "../resources/ports.ts";
+import { add, addScalars, emptyResources, isEmpty } from "../resources/resources.ts";
+import type { PortRange, Resources, Scalars } from "../resources/types.ts";
 import { dominantShare } from "./drf.ts";
 import { agentAcceptable, allocatable, minAllocatableFor } from "./eligibility.ts";
-import {
-  add,
-  addScalars,
-  emptyResources,
-  isEmpty,
-  portsDifference,
-  portsIntersection,
-  portsUnion,
-} from "./resources.ts";
 import { cycleSeed, makeRng, shuffleInPlace } from "./rng.ts";
 import { effectiveWeight, isSelfOrDescendant, parentRole, rolePath } from "./roles.ts";
-import type {
-  AgentSnapshot,
-  Allocation,
-  FrameworkSnapshot,
-  OfferDecision,
-  PortRange,
-  Resources,
-  Scalars,
-  Snapshot,
-} from "./types.ts";
+import type { AgentSnapshot, Allocation, FrameworkSnapshot, OfferDecision, Snapshot } from "./types.ts";
 
 interface Pools {
   unreserved: Scalars;

@@ -1,6 +1,7 @@
 // One table-style test per allocation rule (docs/allocation.md), each checked against the
 // fast allocator and the reference.
 import { describe, expect, it } from "vitest";
+import type { Scalars } from "../resources/types.ts";
 import { Allocator, allocate } from "./allocate.ts";
 import { defaultConfig } from "./eligibility.ts";
 import { referenceAllocate } from "./reference.ts";
@@ -10,7 +11,6 @@ import type {
   FrameworkSnapshot,
   OfferDecision,
   RoleSnapshot,
-  Scalars,
   Snapshot,
 } from "./types.ts";
 

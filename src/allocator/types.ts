@@ -1,28 +1,6 @@
-// The allocator's vocabulary. Pure data: no Kubernetes types, no I/O.
-// Every scalar is an integer: cpu in milli-cores, memory / storage in bytes, extended
-// resources (nvidia.com/gpu, ...) in whole units. Ports are inclusive ranges.
-
-/** Scalar resources by Kubernetes name, integer units ("cpu" is milli-cores). */
-export type Scalars = Record<string, number>;
-
-export interface PortRange {
-  begin: number;
-  end: number;
-}
-
-export interface Resources {
-  scalars: Scalars;
-  /** Sorted, non-overlapping, inclusive ranges. */
-  ports: PortRange[];
-}
-
-/** Attribute constraints a framework puts on the agents it wants offers from. */
-export interface AttributeConstraint {
-  attribute: string;
-  /** In: value must be one of values. NotIn: must not be. Exists / DoesNotExist: key presence. */
-  operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-  values?: string[];
-}
+// The allocator's vocabulary. Pure data: no Kubernetes types, no I/O. Resources, scalars,
+// port ranges and attribute constraints are src/resources's (integers: see its types.ts).
+import type { AttributeConstraint, Resources, Scalars } from "../resources/types.ts";
 
 export interface AgentSnapshot {
   name: string;

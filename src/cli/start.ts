@@ -1,7 +1,9 @@
 // `npm start`: the whole system on this machine, alive. A local control plane (etcd,
-// kube-apiserver, kube-controller-manager), simulated nodes with an agent each, the operator,
-// and two example frameworks — a batch job that keeps being resubmitted and a spread-out
-// service — with a live summary. Ctrl-C stops everything, every process included.
+// kube-apiserver, kube-controller-manager), a real node (containerd + kubelet, where this
+// machine can run containers; it says why not otherwise) beside simulated nodes, an agent on
+// each, the operator, and two example frameworks — a batch job that keeps being resubmitted
+// and a spread-out service — with a live summary. Ctrl-C stops everything, every process,
+// container, mount and network namespace included.
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
@@ -12,15 +14,20 @@ import { ServiceFramework } from "../../examples/service/service.ts";
 import { NodeAgent } from "../agent/agent.ts";
 import { Metrics } from "../controller/metrics.ts";
 import { Operator } from "../controller/operator.ts";
+import { DEFAULT_LEASE_NAMESPACE, LABEL_FRAMEWORK } from "../crds/contract.ts";
 import { installCrds } from "../kube/crds.ts";
 import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { ControlPlane } from "../local/controlplane.ts";
+import { buildImages } from "../local/images.ts";
 import { NodeSimulator } from "../local/node-simulator.ts";
+import { RealNodes, realNodeSupport } from "../local/real-node.ts";
 import { collect, render } from "./summary.ts";
 
 const NODES = Number(process.env.KUBE_OFFERS_NODES ?? 5);
+/** The real node's name, beside node-1 … node-N (simulated). */
+const REAL_NODE = "real-1";
 const NAMESPACE = "demo";
-const SYSTEM_NAMESPACE = "kube-offers-system";
+const SYSTEM_NAMESPACE = DEFAULT_LEASE_NAMESPACE;
 const BATCH_TASKS = 24;
 const say = (msg: string) => process.stderr.write(`[start] ${msg}\n`);
 
@@ -44,7 +51,13 @@ async function ensureNamespace(kc: KubeConfig, name: string): Promise<void> {
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  const cp = await ControlPlane.start({ controllerManager: true });
+  const support = realNodeSupport();
+  const real = support.ok && process.env.KUBE_OFFERS_REAL_NODES !== "0";
+  if (!real)
+    say(
+      `no real node: ${support.missing.join("; ") || "KUBE_OFFERS_REAL_NODES=0"}; running on simulated nodes only`,
+    );
+  const cp = await ControlPlane.start({ controllerManager: true, nodeNetwork: real });
   const logDir = join(cp.dir, "logs");
   mkdirSync(logDir, { recursive: true });
   const frameworkLog = createWriteStream(join(logDir, "frameworks.log"), { flags: "a" });
@@ -56,6 +69,7 @@ async function main(): Promise<void> {
   const kubectl = join(cp.bins.dir, "kubectl");
 
   let sim: NodeSimulator | undefined;
+  let realNodes: RealNodes | undefined;
   const agents: NodeAgent[] = [];
   let operator: Operator | undefined;
   let service: ServiceFramework | undefined;
@@ -79,6 +93,7 @@ async function main(): Promise<void> {
     await step(operator?.stop());
     await step(Promise.all(agents.map((a) => a.stop())));
     await step(sim?.stop());
+    await step(realNodes?.stop(), 30_000);
     await cp.stop();
     frameworkLog.end();
     operatorLog.flush();
@@ -112,9 +127,22 @@ async function main(): Promise<void> {
     labels: { zone: i % 2 === 0 ? "a" : "b", rack: `r${i + 1}` },
   }));
   await sim.start(nodes);
+  if (real) {
+    const [images, started] = await Promise.allSettled([
+      buildImages({ only: ["busybox", "pause"] }),
+      RealNodes.start(cp, [{ name: REAL_NODE, labels: { zone: "a", rack: "r0" } }]),
+    ]);
+    if (started.status === "fulfilled") realNodes = started.value;
+    if (images.status === "rejected" || started.status === "rejected") {
+      await shutdown(1);
+      throw images.status === "rejected" ? images.reason : (started as PromiseRejectedResult).reason;
+    }
+    realNodes?.importImages(images.value.map((i) => i.tarPath));
+  }
+  const agentNodes = [...(real ? [{ name: REAL_NODE }] : []), ...nodes];
   const agentLog = (msg: string, fields?: Record<string, unknown>) =>
     operatorLog.info({ component: "agent", ...fields }, msg);
-  for (const n of nodes) {
+  for (const n of agentNodes) {
     const agent = new NodeAgent(kc, {
       nodeName: n.name,
       leaseNamespace: SYSTEM_NAMESPACE,
@@ -136,7 +164,7 @@ async function main(): Promise<void> {
     kubeConfig: kc,
     namespace: NAMESPACE,
     name: "web",
-    instances: NODES,
+    instances: agentNodes.length,
     cpu: "1",
     memory: "1Gi",
     spreadBy: "rack",
@@ -179,10 +207,16 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       "",
-      `kube-offers is up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${NODES} simulated nodes with an agent each, the operator, and two example frameworks (batch, service) in namespace ${NAMESPACE}.`,
+      `kube-offers is up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${real ? `1 real node (${REAL_NODE}: containerd + kubelet) and ` : ""}${NODES} simulated nodes with an agent each, the operator, and two example frameworks (batch, service) in namespace ${NAMESPACE}.`,
       `kubeconfig  ${cp.kubeconfigPath}`,
       `kubectl     ${kubectlCmd} -n ${NAMESPACE} get resourceoffers -w`,
       `            ${kubectlCmd} get agents,frameworks -A`,
+      ...(real
+        ? [
+            `            ${kubectlCmd} -n ${NAMESPACE} get pods --field-selector spec.nodeName=${REAL_NODE}`,
+            `logs        ${kubectlCmd} -n ${NAMESPACE} logs $(${kubectlCmd} -n ${NAMESPACE} get pods -l ${LABEL_FRAMEWORK}=web --field-selector spec.nodeName=${REAL_NODE} -o name)`,
+          ]
+        : []),
       `logs        ${logDir}/{operator,frameworks}.log`,
       "",
       "",

@@ -2,7 +2,7 @@
 // reads the cluster; render() is pure, so its output is unit-tested.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { Agent } from "../crds/agent.ts";
-import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/constants.ts";
+import { ANNOTATION_RESOURCES, GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import { parseResources, type ResourceMap, sumResources } from "../sdk/resources.ts";
@@ -33,8 +33,6 @@ const TASK_COLUMNS = [
   ["TASK_KILLED", "killed"],
   ["TASK_LOST", "lost"],
 ] as const;
-
-const RESOURCES_ANNOTATION = "kubeoffers.io/resources";
 
 export async function collect(
   kc: KubeConfig,
@@ -74,7 +72,7 @@ export async function collect(
     counts[s] = (counts[s] ?? 0) + 1;
     byFramework.set(fw, counts);
     const phase = p.status?.phase;
-    const raw = p.metadata?.annotations?.[RESOURCES_ANNOTATION];
+    const raw = p.metadata?.annotations?.[ANNOTATION_RESOURCES];
     if (phase !== "Succeeded" && phase !== "Failed" && raw) {
       try {
         const r = JSON.parse(raw) as ResourceMap;

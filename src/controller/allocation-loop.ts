@@ -4,28 +4,43 @@
 import pLimit from "p-limit";
 import { allocate } from "../allocator/allocate.ts";
 import { DEFAULT_MIN_ALLOCATABLE } from "../allocator/eligibility.ts";
-import { fromResources, parseQuantity, toResources } from "../allocator/quantity.ts";
-import { add, contains, emptyResources, portsIntersection, subtractClamped } from "../allocator/resources.ts";
 import type {
   AgentSnapshot,
   Allocation,
   FrameworkSnapshot,
   OfferDecision,
-  PortRange,
-  Resources,
   RoleSnapshot,
-  Scalars,
   Snapshot,
 } from "../allocator/types.ts";
-import { API_VERSION, KIND, LABEL_FRAMEWORK, LABEL_OFFER, LABEL_ROLE } from "../crds/constants.ts";
+import {
+  API_VERSION,
+  KIND,
+  LABEL_AGENT,
+  LABEL_FRAMEWORK,
+  LABEL_OFFER,
+  LABEL_POOL,
+  LABEL_ROLE,
+  offerName,
+  roleLabelValue,
+} from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { objectNameToRole } from "../crds/names.ts";
-import type { ResourceOffer } from "../crds/offer.ts";
+import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { apiMessage, isConflict, isNotFound } from "../kube/errors.ts";
+import { portsIntersection } from "../resources/ports.ts";
+import { parseQuantity } from "../resources/quantity.ts";
+import {
+  add,
+  contains,
+  emptyResources,
+  fromResources,
+  subtractClamped,
+  toResources,
+} from "../resources/resources.ts";
+import type { PortRange, Resources, Scalars } from "../resources/types.ts";
 import type { Obj } from "./cache.ts";
-import { LABEL_POOL } from "./config.ts";
 import type { ControllerDeps } from "./deps.ts";
-import { frameworkId, LABEL_AGENT, offerName, roleLabelValue } from "./names.ts";
+import { frameworkId } from "./names.ts";
 import { roleUsage } from "./role-status.ts";
 import type { Assumptions } from "./state.ts";
 import {
@@ -33,7 +48,6 @@ import {
   agentView,
   frameworkConnectivity,
   offerAllocation,
-  offerPhase,
   podAllocation,
   timeOf,
 } from "./views.ts";

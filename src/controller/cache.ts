@@ -11,9 +11,8 @@ import {
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { agentLeaseName } from "../agent/agent.ts";
 import type { Agent } from "../crds/agent.ts";
-import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/constants.ts";
+import { agentLeaseName, GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";

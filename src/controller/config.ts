@@ -1,8 +1,6 @@
-import type { Scalars } from "../allocator/types.ts";
+import { DEFAULT_LEASE_NAMESPACE, LABEL_POOL } from "../crds/contract.ts";
+import type { Scalars } from "../resources/types.ts";
 import type { PodPolicy } from "./pod-policy.ts";
-
-/** Labels scoping an operator to one pool of agents and frameworks (unset: the unlabelled ones). */
-export const LABEL_POOL = "kubeoffers.io/pool";
 
 export interface OperatorConfig {
   /** Allocation cycle interval (Mesos --allocation_interval, default 1 s). */
@@ -34,7 +32,7 @@ export function defaultOperatorConfig(overrides: Partial<OperatorConfig> = {}): 
     allocationIntervalMs: 1000,
     batchDelayMs: 50,
     offerRetentionMs: 60_000,
-    agentLeaseNamespace: "kube-offers-system",
+    agentLeaseNamespace: DEFAULT_LEASE_NAMESPACE,
     fairShareExcludedResources: [],
     seed: 1,
     instance: `kube-offers-${process.pid}`,
@@ -42,7 +40,7 @@ export function defaultOperatorConfig(overrides: Partial<OperatorConfig> = {}): 
   };
 }
 
-/** Label selector for objects of this operator's pool. */
+/** Label selector for objects of this operator's pool (unset: the unlabelled ones). */
 export function poolSelector(pool: string | undefined): string {
   return pool ? `${LABEL_POOL}=${pool}` : `!${LABEL_POOL}`;
 }

@@ -3,23 +3,28 @@
 // offers per role, dominant share, task counts by Mesos state.
 import type { V1Pod } from "@kubernetes/client-node";
 import { dominantShare } from "../allocator/drf.ts";
-import { fromResources } from "../allocator/quantity.ts";
-import { add, emptyResources } from "../allocator/resources.ts";
-import type { Resources, Scalars } from "../allocator/types.ts";
-import { KIND } from "../crds/constants.ts";
+import {
+  ANNOTATION_REVIVE,
+  CONDITION_CONNECTED,
+  FINALIZER,
+  KIND,
+  NODE_STATE_ANNOTATION,
+} from "../crds/contract.ts";
 import type { Framework, FrameworkStatus } from "../crds/framework.ts";
+import { offerPhase } from "../crds/offer.ts";
 import { isConflict, isNotFound } from "../kube/errors.ts";
-import { NODE_STATE_ANNOTATION, type TaskState, taskStatusOf } from "../tasks/state.ts";
+import { add, emptyResources, fromResources } from "../resources/resources.ts";
+import type { Resources, Scalars } from "../resources/types.ts";
+import { type TaskState, taskStatusOf } from "../tasks/state.ts";
 import type { Obj } from "./cache.ts";
 import type { ControllerDeps } from "./deps.ts";
-import { ANNOTATION_REVIVE, FINALIZER, frameworkId, splitKey } from "./names.ts";
+import { frameworkId, splitKey } from "./names.ts";
 import {
   agentView,
   frameworkConnectivity,
   isTerminalPod,
   leaseLapsedAt,
   offerAllocation,
-  offerPhase,
   podAllocation,
 } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
@@ -163,7 +168,7 @@ export class FrameworkReconciler {
       this.d.metrics.tasks.set({ namespace: ns, framework: name, state }, n);
     this.d.metrics.dominantShare.set({ namespace: ns, framework: name }, share);
     const connectedCond = {
-      type: "Connected",
+      type: CONDITION_CONNECTED,
       status: conn.connected ? ("True" as const) : ("False" as const),
       reason: conn.connected ? "LeaseRenewed" : "LeaseExpired",
       message: conn.connected
@@ -173,7 +178,7 @@ export class FrameworkReconciler {
         : `liveness Lease ${fw.spec.liveness?.leaseName} lapsed`,
       lastTransitionTime: keepTransition(
         fw.status?.conditions,
-        "Connected",
+        CONDITION_CONNECTED,
         conn.connected ? "True" : "False",
       ),
       observedGeneration: fw.metadata.generation ?? 0,

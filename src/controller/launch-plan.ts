@@ -4,35 +4,38 @@
 // Invalid with a message naming the task and the field, and nothing is launched.
 import { createHash } from "node:crypto";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
-import { formatQuantity, fromResources, toResources } from "../allocator/quantity.ts";
+import {
+  ANNOTATION_RESOURCES,
+  ANNOTATION_ROLE,
+  ANNOTATION_TASK_GROUP,
+  API_VERSION,
+  KIND,
+  LABEL_AGENT,
+  LABEL_FRAMEWORK,
+  LABEL_OFFER,
+  LABEL_ROLE,
+  LABEL_TASK_ID,
+  roleLabelValue,
+  taskPodName,
+} from "../crds/contract.ts";
+import {
+  OfferResponseSchema,
+  type OfferTaskStatus,
+  type ResourceOffer,
+  type TaskInfo,
+} from "../crds/offer.ts";
+import { portCount, portsIntersection } from "../resources/ports.ts";
+import { formatQuantity } from "../resources/quantity.ts";
 import {
   add,
   contains,
   emptyResources,
   equals,
-  portCount,
-  portsIntersection,
+  fromResources,
   subtractClamped,
-} from "../allocator/resources.ts";
-import type { PortRange, Resources } from "../allocator/types.ts";
-import {
-  API_VERSION,
-  KIND,
-  LABEL_FRAMEWORK,
-  LABEL_OFFER,
-  LABEL_ROLE,
-  LABEL_TASK_ID,
-} from "../crds/constants.ts";
-import type { OfferTaskStatus, ResourceOffer, TaskInfo } from "../crds/offer.ts";
-import { OfferResponseSchema } from "../crds/offer.ts";
-import {
-  ANNOTATION_RESOURCES,
-  ANNOTATION_ROLE,
-  ANNOTATION_TASK_GROUP,
-  LABEL_AGENT,
-  roleLabelValue,
-  taskPodName,
-} from "./names.ts";
+  toResources,
+} from "../resources/resources.ts";
+import type { PortRange, Resources } from "../resources/types.ts";
 import { checkPodPolicy, type PodPolicy } from "./pod-policy.ts";
 
 export interface PlannedPod {

@@ -11,6 +11,7 @@
 // - on a graceful stop the leader releases the Lease (empty holder, 1 s duration) so a standby
 //   takes over immediately.
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import { LEASE_DURATION_MS, RENEW_DEADLINE_MS, RETRY_PERIOD_MS } from "../crds/contract.ts";
 import { isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 
 export interface LeaderElectionOptions {
@@ -37,9 +38,6 @@ export interface LeaderElectionOptions {
   now?: () => number;
 }
 
-export const LEASE_DURATION_MS = 15_000;
-export const RENEW_DEADLINE_MS = 10_000;
-export const RETRY_PERIOD_MS = 2_000;
 /** client-go's JitterFactor for the acquire loop. */
 const JITTER = 1.2;
 

@@ -9,11 +9,19 @@ import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { parseQuantity } from "../allocator/quantity.ts";
+import {
+  DEFAULT_LEASE_NAMESPACE,
+  LABEL_POOL,
+  LEADER_ELECTION_LEASE_NAME,
+  LEASE_DURATION_MS,
+  RENEW_DEADLINE_MS,
+  RETRY_PERIOD_MS,
+} from "../crds/contract.ts";
 import { type MesosApi, type MesosConfig, MesosConfigSchema, startMesosFromConfig } from "../mesos/index.ts";
+import { parseQuantity } from "../resources/quantity.ts";
 import type { OperatorConfig } from "./config.ts";
 import { type Check, startHttpServer } from "./http-server.ts";
-import { LEASE_DURATION_MS, LeaderElector, RENEW_DEADLINE_MS, RETRY_PERIOD_MS } from "./leader-election.ts";
+import { LeaderElector } from "./leader-election.ts";
 import { createLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Operator } from "./operator.ts";
@@ -28,14 +36,14 @@ Usage: node src/controller/main.ts [flags]   (every flag also reads the environm
   --http-port N                     HTTP_PORT (8080): /metrics, /healthz, /readyz
   --http-host ADDR                  HTTP_HOST (0.0.0.0)
   --leader-elect BOOL               LEADER_ELECT (true); false: act alone, for a single replica
-  --leader-election-namespace NS    LEADER_ELECTION_NAMESPACE, else POD_NAMESPACE (kube-offers-system)
-  --leader-election-id NAME         LEADER_ELECTION_ID (kube-offers-controller): the Lease's name
+  --leader-election-namespace NS    LEADER_ELECTION_NAMESPACE, else POD_NAMESPACE (${DEFAULT_LEASE_NAMESPACE})
+  --leader-election-id NAME         LEADER_ELECTION_ID (${LEADER_ELECTION_LEASE_NAME}): the Lease's name
   --lease-duration D                LEASE_DURATION (15s)
   --renew-deadline D                RENEW_DEADLINE (10s)
   --retry-period D                  RETRY_PERIOD (2s)
   --identity ID                     POD_NAME, else <hostname>_<uuid>
-  --pool NAME                       POOL: manage only agents/frameworks labelled kubeoffers.io/pool=NAME
-  --agent-lease-namespace NS        AGENT_LEASE_NAMESPACE, else POD_NAMESPACE (kube-offers-system)
+  --pool NAME                       POOL: manage only agents/frameworks labelled ${LABEL_POOL}=NAME
+  --agent-lease-namespace NS        AGENT_LEASE_NAMESPACE, else POD_NAMESPACE (${DEFAULT_LEASE_NAMESPACE})
   --log-level LEVEL                 LOG_LEVEL (info)
 
 The config file holds any of: allocationIntervalMs, batchDelayMs, offerRetentionMs,
@@ -158,7 +166,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
       pick(values["agent-lease-namespace"], env.AGENT_LEASE_NAMESPACE) ??
       file.agentLeaseNamespace ??
       podNamespace ??
-      "kube-offers-system",
+      DEFAULT_LEASE_NAMESPACE,
     // A cluster policy is always in force; the config may relax single rules.
     podPolicy: { ...STRICT_POD_POLICY, ...(podPolicy ?? {}) },
     ...(pool ? { pool } : {}),
@@ -175,8 +183,8 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
     leaseNamespace:
       pick(values["leader-election-namespace"], env.LEADER_ELECTION_NAMESPACE) ??
       podNamespace ??
-      "kube-offers-system",
-    leaseName: pick(values["leader-election-id"], env.LEADER_ELECTION_ID) ?? "kube-offers-controller",
+      DEFAULT_LEASE_NAMESPACE,
+    leaseName: pick(values["leader-election-id"], env.LEADER_ELECTION_ID) ?? LEADER_ELECTION_LEASE_NAME,
     leaseDurationMs: parseDuration(
       pick(values["lease-duration"], env.LEASE_DURATION) ?? `${LEASE_DURATION_MS}ms`,
       "lease-duration",

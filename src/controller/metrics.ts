@@ -1,10 +1,11 @@
 // Prometheus metrics under one prefix, named per Prometheus conventions (base units,
 // counters end in _total, bounded label sets).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { parseQuantity } from "../allocator/quantity.ts";
 import { objectNameToRole } from "../crds/names.ts";
+import { offerPhase } from "../crds/offer.ts";
+import { parseQuantity } from "../resources/quantity.ts";
 import type { ClusterCache } from "./cache.ts";
-import { agentView, offerPhase } from "./views.ts";
+import { agentView } from "./views.ts";
 
 export const PREFIX = "kubeoffers_";
 

@@ -1,16 +1,26 @@
-import { fromResources } from "../allocator/quantity.ts";
 import type { DynamicReservation } from "../crds/agent.ts";
-import { DEFAULT_REFUSE_SECONDS, KIND, LABEL_OFFER } from "../crds/constants.ts";
-import type { OfferTaskStatus, ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
+import {
+  CONDITION_FINISHED,
+  DEFAULT_REFUSE_SECONDS,
+  KIND,
+  LABEL_OFFER,
+  LABEL_POOL,
+} from "../crds/contract.ts";
+import {
+  type OfferTaskStatus,
+  offerPhase,
+  type ResourceOffer,
+  type ResourceOfferStatus,
+} from "../crds/offer.ts";
 import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
+import { fromResources } from "../resources/resources.ts";
 import { taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
 import type { Obj } from "./cache.ts";
-import { LABEL_POOL } from "./config.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { planLaunch } from "./launch-plan.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import type { Assumptions } from "./state.ts";
-import { offerPhase, timeOf } from "./views.ts";
+import { timeOf } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
 
 export interface OfferReconcilerDeps extends ControllerDeps {
@@ -103,7 +113,7 @@ export class OfferReconciler {
   }
 
   private finishedAt(offer: ResourceOffer): number {
-    const cond = offer.status?.conditions?.find((c) => c.type === "Finished");
+    const cond = offer.status?.conditions?.find((c) => c.type === CONDITION_FINISHED);
     const t = timeOf(cond?.lastTransitionTime ?? offer.status?.answeredAt);
     return Number.isFinite(t) ? t : Date.now();
   }

@@ -2,9 +2,9 @@
 // the allocation loop. Only the leader allocates and launches; every replica keeps its cache
 // warm so a standby takes over at once.
 import type { KubeConfig, V1Lease, V1Pod } from "@kubernetes/client-node";
-import { LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/constants.ts";
+import { DEFAULT_REFUSE_SECONDS, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
-import type { ResourceOffer } from "../crds/offer.ts";
+import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { apiMessage } from "../kube/errors.ts";
 import { AllocationLoop } from "./allocation-loop.ts";
 import { ClusterCache, type Obj } from "./cache.ts";
@@ -14,7 +14,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { OfferReconciler } from "./offer-reconciler.ts";
 import { Assumptions, FilterStore } from "./state.ts";
-import { offerPhase, timeOf } from "./views.ts";
+import { timeOf } from "./views.ts";
 import { WorkQueue } from "./workqueue.ts";
 import { KubeWriter } from "./writer.ts";
 
@@ -152,7 +152,7 @@ export class Operator {
       const r = o.spec?.response;
       const answered = timeOf(o.status?.answeredAt);
       if (!r || !Number.isFinite(answered)) continue;
-      const until = answered + (r.filters?.refuseSeconds ?? 5) * 1000;
+      const until = answered + (r.filters?.refuseSeconds ?? DEFAULT_REFUSE_SECONDS) * 1000;
       if (until > now) this.filters.add(`${o.metadata.namespace}/${o.spec.framework}`, o.spec.agent, until);
     }
   }

@@ -1,6 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { ANNOTATION_RESOURCES } from "./names.ts";
+import { ANNOTATION_RESOURCES } from "../crds/contract.ts";
 import { checkPodPolicy, grantedPorts, STRICT_POD_POLICY } from "./pod-policy.ts";
 
 function pod(spec: Partial<NonNullable<V1Pod["spec"]>>, ports?: { begin: number; end: number }[]): V1Pod {

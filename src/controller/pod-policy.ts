@@ -3,8 +3,8 @@
 // refusal becomes TASK_ERROR); this policy is the cluster administrator's floor on top of it,
 // set in the controller's configuration. Pure: a Pod in, a reason out.
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
-import type { PortRange } from "../allocator/types.ts";
-import { ANNOTATION_RESOURCES } from "./names.ts";
+import { ANNOTATION_RESOURCES } from "../crds/contract.ts";
+import type { PortRange } from "../resources/types.ts";
 
 export interface PodPolicy {
   /** Host ports only inside the port ranges the task was given from its offer. */

@@ -1,10 +1,11 @@
 // ResourceRole status: what each role (with its children) holds in running tasks and
 // outstanding offers, what is reserved for it, and how many frameworks subscribe to it.
 // Computed from the allocation loop's view; written only when it changed.
-import { fromResources } from "../allocator/quantity.ts";
-import { add, emptyResources } from "../allocator/resources.ts";
-import type { Allocation, Resources } from "../allocator/types.ts";
+
+import type { Allocation } from "../allocator/types.ts";
 import type { ResourceRoleStatus } from "../crds/role.ts";
+import { add, emptyResources, fromResources } from "../resources/resources.ts";
+import type { Resources } from "../resources/types.ts";
 
 export interface RoleUsageInput {
   roles: string[];

@@ -1,15 +1,15 @@
 // Derived views of cached objects, shared by the allocation loop and the reconcilers. Pure
 // functions of their inputs (plus `now`), so they are unit-tested without a cluster.
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
-import { toResources } from "../allocator/quantity.ts";
-import { add } from "../allocator/resources.ts";
-import type { Allocation, PortRange, Resources } from "../allocator/types.ts";
+import type { Allocation } from "../allocator/types.ts";
 import type { Agent, DynamicReservation } from "../crds/agent.ts";
-import { LABEL_FRAMEWORK } from "../crds/constants.ts";
+import { ANNOTATION_RESOURCES, ANNOTATION_ROLE, LABEL_FRAMEWORK } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
-import type { ResourceOffer } from "../crds/offer.ts";
+import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
+import { add, toResources } from "../resources/resources.ts";
+import type { PortRange, Resources } from "../resources/types.ts";
 import type { NodeHealth } from "../tasks/state.ts";
-import { ANNOTATION_RESOURCES, ANNOTATION_ROLE, frameworkId } from "./names.ts";
+import { frameworkId } from "./names.ts";
 
 /** Timestamps arrive as Date (typed list) or string (watch events). */
 export function timeOf(v: unknown): number {
@@ -96,10 +96,6 @@ export function podAllocation(p: V1Pod): Allocation | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function offerPhase(o: ResourceOffer): string {
-  return o.status?.phase ?? "Offered";
 }
 
 /** An outstanding offer holds its resources until it is answered, expires or is rescinded. */

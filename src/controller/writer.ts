@@ -9,7 +9,15 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Agent, DynamicReservation } from "../crds/agent.ts";
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../crds/constants.ts";
+import {
+  API_VERSION,
+  CONDITION_FINISHED,
+  GROUP,
+  KIND,
+  PLURAL,
+  REPORTING_CONTROLLER,
+  VERSION,
+} from "../crds/contract.ts";
 import type { FrameworkStatus } from "../crds/framework.ts";
 import type { ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
 import type { ResourceRoleStatus } from "../crds/role.ts";
@@ -87,7 +95,7 @@ export class KubeWriter {
     resourceVersion?: string,
   ): Promise<void> {
     const condition = {
-      type: "Finished",
+      type: CONDITION_FINISHED,
       status: "True" as const,
       reason: status.reason,
       message: status.message || status.phase,
@@ -313,7 +321,7 @@ export class KubeWriter {
           // A generateName prefix may end in "-" but not "."; eventTime must be a MicroTime.
           metadata: { generateName: `${regarding.name.slice(0, 200)}-`, namespace },
           eventTime: new V1MicroTime(),
-          reportingController: "kubeoffers.io/controller",
+          reportingController: REPORTING_CONTROLLER,
           reportingInstance: this.instance,
           action: reason,
           reason,

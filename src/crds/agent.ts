@@ -2,7 +2,7 @@
 // operator writes spec.dynamicReservations.
 import { z } from "zod";
 import { boundedRecord, checked } from "./cel.ts";
-import { KIND } from "./constants.ts";
+import { KIND } from "./contract.ts";
 import {
   ConditionsSchema,
   MessageSchema,

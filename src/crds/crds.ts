@@ -2,7 +2,7 @@
 import type { z } from "zod";
 import { AgentSchema } from "./agent.ts";
 import { celRules } from "./cel.ts";
-import { CATEGORY, GROUP, KIND, PLURAL, VERSION } from "./constants.ts";
+import { CATEGORY, GROUP, KIND, PLURAL, VERSION } from "./contract.ts";
 import { FrameworkSchema } from "./framework.ts";
 import { ResourceOfferSchema } from "./offer.ts";
 import { type JSONSchemaProps, toOpenAPI } from "./openapi.ts";

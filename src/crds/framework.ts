@@ -2,7 +2,7 @@
 // operator writes status.
 import { z } from "zod";
 import { boundedRecord, checked, withCel } from "./cel.ts";
-import { DEFAULT_FAILOVER_TIMEOUT_SECONDS, KIND } from "./constants.ts";
+import { DEFAULT_FAILOVER_TIMEOUT_SECONDS, KIND } from "./contract.ts";
 import {
   ConditionsSchema,
   MessageSchema,

@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { GROUP } from "./contract.ts";
 import { buildCrds } from "./crds.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +28,7 @@ export function writeCrds(dir = CRD_DIR): string[] {
   mkdirSync(dir, { recursive: true });
   const files = renderCrds();
   for (const name of readdirSync(dir)) {
-    if (name.endsWith(".kubeoffers.io.yaml") && !files.has(name)) rmSync(join(dir, name));
+    if (name.endsWith(`.${GROUP}.yaml`) && !files.has(name)) rmSync(join(dir, name));
   }
   for (const [name, text] of files) writeFileSync(join(dir, name), text);
   return [...files.keys()];

@@ -2,7 +2,7 @@
 // constrain metadata) and metav1.Condition.
 import { z } from "zod";
 import { k8s } from "./cel.ts";
-import { API_VERSION } from "./constants.ts";
+import { API_VERSION } from "./contract.ts";
 
 /** RFC 3339 timestamps as the API server writes them ("2026-11-27T12:00:05Z"). */
 export const TimestampSchema = z.iso.datetime({ offset: true });

@@ -7,7 +7,6 @@ import {
   ResourceOfferSchema,
   ResourceOfferSpecSchema,
   responseTaskIds,
-  taskPodName,
 } from "./offer.ts";
 import { toOpenAPI } from "./openapi.ts";
 import { offerUpdateErrors, parseResourceOffer } from "./validate.ts";
@@ -299,11 +298,5 @@ describe("offerUpdateErrors", () => {
       "spec.resources",
       "spec.expiresAt",
     ]);
-  });
-});
-
-describe("taskPodName", () => {
-  it("is <framework>-<task id>", () => {
-    expect(taskPodName("analytics", "task-0001")).toBe("analytics-task-0001");
   });
 });

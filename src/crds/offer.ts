@@ -2,7 +2,7 @@
 // The operator writes spec (immutable) and status; the framework writes spec.response once.
 import { z } from "zod";
 import { boundedRecord, type CelRule, checked, k8s, withCel } from "./cel.ts";
-import { DEFAULT_REFUSE_SECONDS, KIND } from "./constants.ts";
+import { DEFAULT_REFUSE_SECONDS, GROUP, KIND, LABEL_OFFER, MAX_OFFER_NAME } from "./contract.ts";
 import {
   ConditionsSchema,
   MessageSchema,
@@ -39,7 +39,7 @@ export const PodTemplateSchema = z
       .object({
         labels: boundedRecord(QualifiedNameSchema, LabelValueSchema, 64)
           .optional()
-          .describe("Labels added to the Pod (kubeoffers.io/* labels are set by the operator)."),
+          .describe(`Labels added to the Pod (${GROUP}/* labels are set by the operator).`),
         annotations: boundedRecord(QualifiedNameSchema, z.string().max(65536), 64)
           .optional()
           .describe("Annotations added to the Pod."),
@@ -291,11 +291,9 @@ export const ResourceOfferStatusSchema = z
   .describe("Written by the operator only.");
 export type ResourceOfferStatus = z.infer<typeof ResourceOfferStatusSchema>;
 
-/** Offer names become the `kubeoffers.io/offer` label value of task Pods: at most 63 characters. */
-export const MAX_OFFER_NAME = 63;
 const OFFER_NAME_RULE = {
   rule: `size(self.metadata.name) <= ${MAX_OFFER_NAME}`,
-  message: `metadata.name must be at most ${MAX_OFFER_NAME} characters: it becomes the kubeoffers.io/offer label value of task Pods`,
+  message: `metadata.name must be at most ${MAX_OFFER_NAME} characters: it becomes the ${LABEL_OFFER} label value of task Pods`,
 };
 
 export const ResourceOfferSchema = withCel(
@@ -315,7 +313,7 @@ export type ResourceOfferSpecInput = z.input<typeof ResourceOfferSpecSchema>;
 export type OfferResponseInput = z.input<typeof OfferResponseSchema>;
 export type TaskInfoInput = z.input<typeof TaskInfoSchema>;
 
-/** The Pod of a task (design.md: `<framework>-<task id>`); deterministic, so a replayed accept cannot launch twice. */
-export function taskPodName(framework: string, taskId: string): string {
-  return `${framework}-${taskId}`;
+/** An offer's phase: Offered until the operator writes a final status. */
+export function offerPhase(o: ResourceOffer): OfferPhase {
+  return o.status?.phase ?? "Offered";
 }

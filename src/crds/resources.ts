@@ -1,9 +1,9 @@
 // Resources as design.md fixes them: Kubernetes names and quantities plus `ports`, a list of
 // {begin, end} ranges (Mesos's ranges resource).
 import { z } from "zod";
+import { isQuantity, QUANTITY_PATTERN } from "../resources/quantity.ts";
 import { boundedRecord, checked, k8s } from "./cel.ts";
 import { QUALIFIED_NAME_PATTERN } from "./names.ts";
-import { isQuantity, QUANTITY_PATTERN } from "./quantity.ts";
 
 /** Most distinct resource names one map may hold; bounds CEL cost estimates. */
 export const MAX_RESOURCE_NAMES = 32;

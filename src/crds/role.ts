@@ -1,10 +1,10 @@
 // ResourceRole: a Mesos role's weight and quota, cluster-scoped. Object names cannot contain "/",
 // so role "eng/frontend" is the object "eng.frontend" (names.ts: roleToObjectName).
 import { z } from "zod";
+import { compareQuantities, isQuantity } from "../resources/quantity.ts";
 import { checked } from "./cel.ts";
-import { KIND } from "./constants.ts";
+import { KIND } from "./contract.ts";
 import { ConditionsSchema, objectSchema } from "./meta.ts";
-import { compareQuantities, isQuantity } from "./quantity.ts";
 import { QuantityMapSchema } from "./resources.ts";
 
 // Per resource k present in both maps. Guarded by isQuantity so a malformed value yields only the

@@ -5,15 +5,16 @@
 import { EventEmitter } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthenticationV1TokenRequest, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { stringify } from "yaml";
 import { type Binaries, ensureBinaries } from "./binaries.ts";
-import { createPki, loadPki, mintClientCert, type Pki } from "./certs.ts";
+import { createPki, mintClientCert, type Pki } from "./certs.ts";
+import { certCredentials, type Identity, mintIdentity, writeIdentity } from "./kubeconfig.ts";
 import { NodeNetwork, reapNodeNetworks } from "./node-network.ts";
 import { freePort } from "./ports.ts";
-import { ProcessGroup, reapOrphans } from "./processes.ts";
+import { ProcessGroup, REGISTRY_DIR, reapOrphans } from "./processes.ts";
+import { reapRealNodes } from "./real-node.ts";
 
 export interface ControlPlaneOptions {
   /** State directory (certs, etcd data, logs, kubeconfigs). Default: a fresh temp dir, removed on stop. */
@@ -37,13 +38,16 @@ export interface Readiness {
   error?: string;
 }
 
-export interface Identity {
-  user: string;
-  kubeconfigPath: string;
-  kubeConfig: KubeConfig;
-}
+const registryDir = REGISTRY_DIR;
 
-const registryDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kube-offers", "run");
+/**
+ * Ends and removes what runs that died uncleanly (SIGKILL) left, as their registry files in
+ * `dir` record it: real nodes first (their containers, shims, mounts, cgroups and directories,
+ * before a dead owner's state directory goes), then processes, then node networks.
+ */
+export function reapDeadRuns(dir: string = registryDir): string[] {
+  return [...reapRealNodes(dir), ...reapOrphans(dir), ...reapNodeNetworks(dir)];
+}
 
 export class ControlPlane extends EventEmitter {
   readonly processes: ProcessGroup;
@@ -89,7 +93,7 @@ export class ControlPlane extends EventEmitter {
 
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const log = opts.log ?? ((m: string) => process.stderr.write(`[controlplane] ${m}\n`));
-    const reaped = [...reapOrphans(registryDir), ...reapNodeNetworks(registryDir)];
+    const reaped = reapDeadRuns(registryDir);
     if (reaped.length) log(`reaped what a dead run left: ${reaped.join(", ")}`);
     const bins = await ensureBinaries();
     const ownsDir = !opts.dir;
@@ -306,62 +310,6 @@ export class ControlPlane extends EventEmitter {
     if (this.ownsDir && !process.env.KUBE_OFFERS_KEEP_STATE)
       rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-const b64 = (s: string) => Buffer.from(s).toString("base64");
-
-/**
- * Writes a kubeconfig for `user` on this server, authenticating with `credentials` (client
- * certificate and key data, or a token), and loads it.
- */
-export function writeIdentity(
-  kubeconfigPath: string,
-  server: string,
-  caPem: string,
-  user: string,
-  credentials: Record<string, string>,
-): Identity {
-  writeFileSync(
-    kubeconfigPath,
-    stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [
-        { name: "kube-offers-local", cluster: { server, "certificate-authority-data": b64(caPem) } },
-      ],
-      users: [{ name: user, user: credentials }],
-      contexts: [{ name: "kube-offers-local", context: { cluster: "kube-offers-local", user } }],
-      "current-context": "kube-offers-local",
-    }),
-  );
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kubeconfigPath);
-  return { user, kubeconfigPath, kubeConfig };
-}
-
-function certCredentials(certPem: string, keyPem: string): Record<string, string> {
-  return { "client-certificate-data": b64(certPem), "client-key-data": b64(keyPem) };
-}
-
-let identities = 0;
-
-/** A client-certificate identity for `user` in `groups`, signed by the control plane's CA in `stateDir`. */
-export function mintIdentity(
-  stateDir: string,
-  server: string,
-  user: string,
-  groups: string[] = [],
-): Identity {
-  const pki = loadPki(join(stateDir, "pki"));
-  const cert = mintClientCert(pki, user, groups);
-  const kubeconfigPath = join(stateDir, `user-${process.pid}-${++identities}.kubeconfig`);
-  return writeIdentity(
-    kubeconfigPath,
-    server,
-    readFileSync(pki.caCert, "utf8"),
-    user,
-    certCredentials(cert.certPem, cert.keyPem),
-  );
 }
 
 function sleep(ms: number): Promise<void> {

@@ -58,6 +58,7 @@ export class NodeNetwork {
   private readonly registryFile: string;
   private readonly record: Record_;
   private readonly nodes: NodeAddress[] = [];
+  private nextIndex = 0;
   private apiRule: string[] | undefined;
 
   private constructor(registryDir: string) {
@@ -107,10 +108,16 @@ export class NodeNetwork {
     ]);
   }
 
-  /** A network namespace for node `index`, on the bridge, with a default route to the host. */
-  addNode(index: number): NodeAddress {
+  /**
+   * A network namespace for node `index` (default: the next unused one), on the bridge, with a
+   * default route to the host.
+   */
+  addNode(index: number = this.nextIndex): NodeAddress {
+    if (this.nodes.some((n) => n.index === index))
+      throw new Error(`node ${index} is already on ${this.bridge}`);
+    this.nextIndex = Math.max(this.nextIndex, index + 1);
     const netns = `kube-offers-${this.id}-${index}`;
-    const host = `ko${this.id}${index}h`;
+    const host = hostVeth(this.id, index);
     const peer = `ko${this.id}${index}n`;
     const node: NodeAddress = {
       index,
@@ -146,8 +153,12 @@ export class NodeNetwork {
   removeNode(node: NodeAddress): void {
     for (const other of this.nodes)
       if (other !== node) tryRun("ip", ["-n", other.netns, "route", "del", node.podCidr]);
+    // The veth pair goes with the namespace, but asynchronously (the kernel's netns cleanup):
+    // delete it here, so that it is gone on return.
+    tryRun("ip", ["link", "delete", hostVeth(this.id, node.index)]);
     tryRun("ip", ["netns", "delete", node.netns]);
-    this.nodes.splice(this.nodes.indexOf(node), 1);
+    const i = this.nodes.indexOf(node);
+    if (i >= 0) this.nodes.splice(i, 1);
     this.record.netns = this.record.netns.filter((n) => n !== node.netns);
     this.save();
   }
@@ -164,8 +175,18 @@ export class NodeNetwork {
   }
 }
 
+/** The host end of node `index`'s veth pair on network `id`. */
+function hostVeth(id: string, index: number): string {
+  return `ko${id}${index}h`;
+}
+
 function removeRecorded(r: Record_): void {
-  for (const ns of r.netns) tryRun("ip", ["netns", "delete", ns]);
+  const id = r.bridge.replace(/^kob-/, "");
+  for (const ns of r.netns) {
+    const index = /-(\d+)$/.exec(ns)?.[1];
+    if (index !== undefined) tryRun("ip", ["link", "delete", hostVeth(id, Number(index))]);
+    tryRun("ip", ["netns", "delete", ns]);
+  }
   while (tryRun("iptables", ["-w", "-t", "nat", "-D", "PREROUTING", "-i", r.bridge, "-j", r.chain]));
   tryRun("iptables", ["-w", "-t", "nat", "-F", r.chain]);
   tryRun("iptables", ["-w", "-t", "nat", "-X", r.chain]);
@@ -220,17 +241,24 @@ function freeThirdOctet(): number {
   throw new Error("no free /24 in 198.18.0.0/16 for the real nodes' bridge");
 }
 
-/** Interfaces, namespaces and NAT chains a network with this id would own (for teardown tests). */
-export function leftovers(id: string): string[] {
+/**
+ * What a network with this id would own and is still there (for teardown tests): its bridge and
+ * veths, its nodes' namespaces, and any iptables chain or rule in the host's tables that names
+ * its chain, bridge or veths (or its host address, when given).
+ */
+export function leftovers(id: string, hostIp?: string): string[] {
   const found: string[] = [];
   const links = tryOut("ip", ["-o", "link", "show"]);
   for (const m of links.matchAll(new RegExp(`\\d+: ((?:kob-|ko)${id}[^:@\\s]*)`, "g")))
     found.push(`link ${m[1]}`);
   const netns = tryOut("ip", ["netns", "list"]);
   for (const m of netns.matchAll(new RegExp(`^(kube-offers-${id}-\\d+)`, "gm"))) found.push(`netns ${m[1]}`);
-  const nat = tryOut("iptables", ["-w", "-t", "nat", "-S"]);
-  if (nat.includes(`KUBE-OFFERS-${id.toUpperCase()}`))
-    found.push(`iptables chain KUBE-OFFERS-${id.toUpperCase()}`);
+  const names = [`KUBE-OFFERS-${id.toUpperCase()}\\b`, `\\bkob-${id}\\b`, `\\bko${id}\\d+[hn]\\b`];
+  if (hostIp) names.push(`\\b${hostIp.replace(/\./g, "\\.")}\\b`);
+  const mentions = new RegExp(names.join("|"));
+  for (const table of ["nat", "filter", "mangle", "raw"])
+    for (const rule of tryOut("iptables", ["-w", "-t", table, "-S"]).split("\n"))
+      if (mentions.test(rule)) found.push(`iptables -t ${table} ${rule}`);
   return found;
 }
 

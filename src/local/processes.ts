@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface ManagedProcess {
@@ -23,6 +23,16 @@ interface RegistryEntry {
   pid: number;
   command: string;
 }
+
+/**
+ * Where owners record what they started (processes, node networks, real nodes), so that the
+ * next run can end what an owner that died uncleanly left behind.
+ */
+export const REGISTRY_DIR = join(
+  process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"),
+  "kube-offers",
+  "run",
+);
 
 const live = new Set<ManagedProcess>();
 let exitHookInstalled = false;
@@ -62,7 +72,9 @@ export function reapOrphans(registryDir: string): string[] {
     return reaped;
   }
   for (const f of files) {
-    if (!f.endsWith(".json")) continue;
+    // Only process groups' files (`<owner>-<n>.json`): node networks and real nodes keep their
+    // own records here, for their own reapers.
+    if (!/^\d+-\d+\.json$/.test(f)) continue;
     const owner = Number(f.split("-")[0]);
     if (!Number.isInteger(owner) || alive(owner)) continue;
     let entries: RegistryEntry[] = [];
@@ -87,18 +99,36 @@ export function reapOrphans(registryDir: string): string[] {
         /* gone */
       }
     }
-    rmSync(join(registryDir, f), { force: true });
     // A temporary state directory the dead owner would have removed (`<registry>.dir`).
     const dirFile = join(registryDir, f.replace(/\.json$/, ".dir"));
     try {
       const dir = readFileSync(dirFile, "utf8").trim();
-      if (dir.startsWith(tmpdir()) && /kube-offers-/.test(dir)) rmSync(dir, { recursive: true, force: true });
+      if (dir.startsWith(tmpdir()) && /kube-offers-/.test(dir)) {
+        // Never through a mount (a real node's that its reaper could not remove): keep both
+        // records, a later run retries.
+        if (mountedUnder(dir)) continue;
+        rmSync(dir, { recursive: true, force: true });
+      }
     } catch {
       /* none recorded */
     }
+    rmSync(join(registryDir, f), { force: true });
     rmSync(dirFile, { force: true });
   }
   return reaped;
+}
+
+function mountedUnder(dir: string): boolean {
+  try {
+    return readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .some((l) => {
+        const point = l.split(" ")[4] ?? "";
+        return point === dir || point.startsWith(`${dir}/`);
+      });
+  } catch {
+    return false; // no mountinfo (not Linux): no real nodes either
+  }
 }
 
 export class ProcessGroup extends EventEmitter {

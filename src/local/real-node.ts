@@ -1,33 +1,90 @@
 // Real nodes, beside the simulated ones: containerd (with runc and the CNI plugins) and a
 // kubelet, plus kube-proxy for Service IPs, per node, each node in its own network namespace on
-// the control plane's node network. Pods run in real containers; `kubectl logs`, `exec` and
-// `port-forward` reach the kubelet at the node's address. Everything started or made here is
-// ended by PID and removed on stop(), also after a failure: containers (by their cgroups),
-// containerd shims, mounts, network namespaces, links and iptables rules.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+// a node network (the control plane's, or one of the caller's). Pods run in real containers;
+// `kubectl logs`, `exec` and `port-forward` reach the kubelet at the node's address.
+//
+// Everything started or made here is ended by PID and removed on stop(), also after a failure:
+// the node's daemons, its containers (by the PIDs in its cgroups), containerd shims, mounts
+// (rootfs overlays, shm, volumes, Pod network namespaces), cgroups, the shims' sockets and the
+// CNI result cache, links and iptables rules (with the node's network namespace). Each node is
+// recorded in a registry file before anything of it is made, so that when its owner dies
+// uncleanly (SIGKILL) the next run removes all of that too (reapRealNodes).
+import { createHash, X509Certificate } from "node:crypto";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
-import { CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { stringify } from "yaml";
+import { REAL_NODE_LABEL } from "../crds/contract.ts";
 import { isNotFound } from "../kube/errors.ts";
-import { mintClientCert } from "./certs.ts";
-import type { ControlPlane } from "./controlplane.ts";
-import { writeIdentity } from "./controlplane.ts";
+import type { Binaries } from "./binaries.ts";
+import { loadPki, mintClientCert, type Pki } from "./certs.ts";
 import { PAUSE_IMAGE } from "./images.ts";
+import { writeIdentity } from "./kubeconfig.ts";
 import { CLUSTER_POD_CIDR, type NodeAddress, type NodeNetwork, run } from "./node-network.ts";
-import { ProcessGroup } from "./processes.ts";
+import { ProcessGroup, REGISTRY_DIR } from "./processes.ts";
 
 /** The taint real nodes carry: only Pods that tolerate it (or are pinned by nodeName) land there. */
 export const REAL_NODE_TAINT = {
-  key: "kubeoffers.io/real-node",
+  key: REAL_NODE_LABEL,
   value: "true",
   effect: "NoSchedule",
 } as const;
-/** The label every real node carries. */
-export const REAL_NODE_LABEL = "kubeoffers.io/real-node";
+export { REAL_NODE_LABEL };
 
 export interface RealNodeSpec {
   name: string;
   labels?: Record<string, string>;
+}
+
+/**
+ * What real nodes need of the control plane they join. A ControlPlane is one; a test worker,
+ * which only knows the shared state directory, server and binaries, makes one with realNodeHost.
+ */
+export interface RealNodeHost {
+  /** The control plane's state directory: nodes keep their files under `<dir>/nodes`, logs in `<dir>/logs`. */
+  dir: string;
+  /** The API server's URL on this host (https://127.0.0.1:<port>). */
+  server: string;
+  pki: Pki;
+  bins: Pick<Binaries, "kubelet" | "kubeProxy">;
+  /** An admin client (waits for the Nodes, deletes them on stop). */
+  kubeConfig(): KubeConfig;
+  /** Where nodes and their processes are recorded for reaping (default REGISTRY_DIR). */
+  registryDir?: string;
+}
+
+/** A RealNodeHost from a control plane's state directory, API server URL and binaries directory. */
+export function realNodeHost(opts: {
+  stateDir: string;
+  server: string;
+  binDir: string;
+  /** Default: `<stateDir>/admin.kubeconfig`, where ControlPlane writes it. */
+  kubeconfig?: string;
+  registryDir?: string;
+}): RealNodeHost {
+  const kubeconfig = opts.kubeconfig ?? join(opts.stateDir, "admin.kubeconfig");
+  return {
+    dir: opts.stateDir,
+    server: opts.server,
+    pki: loadPki(join(opts.stateDir, "pki")),
+    bins: { kubelet: join(opts.binDir, "kubelet"), kubeProxy: join(opts.binDir, "kube-proxy") },
+    kubeConfig: () => {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig);
+      return kc;
+    },
+    ...(opts.registryDir ? { registryDir: opts.registryDir } : {}),
+  };
 }
 
 export interface RealNodeOptions {
@@ -79,48 +136,92 @@ export function realNodeSupport(): Support {
   return { ok: missing.length === 0, missing };
 }
 
-interface NodeRuntime {
+/** What a node leaves on the host, as its registry file records it (enough to remove it all). */
+export interface NodeRecord {
+  owner: number;
+  name: string;
+  /** The node's directory: config, containerd root and state, kubelet root, logs, Pod netns. */
+  dir: string;
+  /** containerd's socket (in `dir`): shims are started with it. */
+  socket: string;
+  /** The kubelet's cgroupRoot, in every cgroup hierarchy. */
+  cgroupRoot: string;
+  /** The CNI network name: the CNI result cache (/var/lib/cni/results) is keyed by it. */
+  cniNetwork: string;
+  /** The node's daemons (containerd, kubelet, kube-proxy). */
+  processes: { name: string; pid: number; command: string }[];
+}
+
+/** A running real node. */
+export interface RealNode extends NodeRecord {
   spec: RealNodeSpec;
   address: NodeAddress;
-  dir: string;
-  socket: string;
-  cgroupRoot: string;
+  /** Its registry file. */
+  recordFile: string;
 }
 
 const CGROUP_V1 = "/sys/fs/cgroup";
 
 export class RealNodes {
-  readonly nodes: NodeRuntime[] = [];
-  private readonly processes: ProcessGroup;
-  private readonly cp: ControlPlane;
+  readonly nodes: RealNode[] = [];
+  /** The nodes' daemons (containerd, kubelet, kube-proxy per node). */
+  readonly processes: ProcessGroup;
+  private readonly host: RealNodeHost;
   private readonly net: NodeNetwork;
+  private readonly registryDir: string;
   private readonly log: (msg: string) => void;
+  /** Set when the API server's certificate does not name the network's host address. */
+  private readonly tlsServerName: string | undefined;
   private stopped = false;
 
-  private constructor(cp: ControlPlane, net: NodeNetwork, log: (msg: string) => void) {
-    this.cp = cp;
+  private constructor(host: RealNodeHost, net: NodeNetwork, log: (msg: string) => void) {
+    this.host = host;
     this.net = net;
     this.log = log;
-    this.processes = new ProcessGroup(join(cp.dir, "logs"), join(cp.dir, "nodes"));
+    this.registryDir = host.registryDir ?? REGISTRY_DIR;
+    this.processes = new ProcessGroup(join(host.dir, "logs"), this.registryDir);
     this.processes.on("exit", (name: string, code: number | null, signal: string | null) =>
       this.log(
-        `${name} exited unexpectedly (code ${code}, signal ${signal}); log: ${join(cp.dir, "logs", name)}.log`,
+        `${name} exited unexpectedly (code ${code}, signal ${signal}); log: ${join(host.dir, "logs", name)}.log`,
       ),
     );
+    // Nodes reach the API server at the network's host address; a network other than the
+    // control plane's own is not in its serving certificate, which does name localhost.
+    const serving = new X509Certificate(readFileSync(host.pki.servingCert));
+    this.tlsServerName = serving.checkIP(net.hostIp) ? undefined : "localhost";
   }
 
-  /** Starts the nodes and waits until every one is Ready. The control plane must own a node network. */
-  static async start(
-    cp: ControlPlane,
+  /**
+   * Starts the nodes on `net` and waits until every one is Ready. `net` must let the nodes reach
+   * the API server (NodeNetwork.exposeApiserver); it stays the caller's: stop() removes the
+   * nodes from it, not the network itself. With a ControlPlane, `RealNodes.start(cp, specs)`
+   * uses the control plane's node network.
+   */
+  static start(
+    cp: RealNodeHost & { nodeNetwork?: NodeNetwork | undefined },
     specs: RealNodeSpec[],
-    opts: RealNodeOptions = {},
+    opts?: RealNodeOptions,
+  ): Promise<RealNodes>;
+  static start(
+    host: RealNodeHost,
+    net: NodeNetwork | undefined,
+    specs: RealNodeSpec[],
+    opts?: RealNodeOptions,
+  ): Promise<RealNodes>;
+  static async start(
+    host: RealNodeHost & { nodeNetwork?: NodeNetwork | undefined },
+    netOrSpecs: NodeNetwork | undefined | RealNodeSpec[],
+    specsOrOpts?: RealNodeSpec[] | RealNodeOptions,
+    maybeOpts?: RealNodeOptions,
   ): Promise<RealNodes> {
+    const [net, specs, opts] = Array.isArray(netOrSpecs)
+      ? [host.nodeNetwork, netOrSpecs, (specsOrOpts ?? {}) as RealNodeOptions]
+      : [netOrSpecs, (specsOrOpts ?? []) as RealNodeSpec[], maybeOpts ?? {}];
     const support = realNodeSupport();
     if (!support.ok) throw new Error(`this machine cannot run real nodes: ${support.missing.join("; ")}`);
-    const net = cp.nodeNetwork;
-    if (!net) throw new Error("the control plane was started without a node network (nodeNetwork: true)");
+    if (!net) throw new Error("no node network: start the control plane with nodeNetwork: true, or pass one");
     const log = opts.log ?? ((m: string) => process.stderr.write(`[real-node] ${m}\n`));
-    const nodes = new RealNodes(cp, net, log);
+    const nodes = new RealNodes(host, net, log);
     try {
       for (const spec of specs) await nodes.startNode(spec);
       await nodes.waitReady(opts.readyTimeoutMs ?? 120_000);
@@ -138,45 +239,54 @@ export class RealNodes {
   }
 
   private async startNode(spec: RealNodeSpec): Promise<void> {
-    const index = this.nodes.length;
-    const address = this.net.addNode(index);
-    const dir = join(this.cp.dir, "nodes", `n${index}`);
-    const node: NodeRuntime = {
+    const address = this.net.addNode();
+    const tag = `${this.net.id}-n${address.index}`;
+    const dir = join(this.host.dir, "nodes", tag);
+    const node: RealNode = {
+      owner: process.pid,
+      name: spec.name,
       spec,
       address,
       dir,
       socket: join(dir, "containerd.sock"),
-      cgroupRoot: `/kube-offers-${this.net.id}-${index}`,
+      cgroupRoot: `/kube-offers-${this.net.id}-${address.index}`,
+      cniNetwork: `kube-offers-${tag}`,
+      processes: [],
+      recordFile: join(this.registryDir, `${process.pid}-node-${tag}.json`),
     };
     this.nodes.push(node);
-    for (const d of ["containerd", "cni/net.d", "cni/ipam", "kubelet", "netns", "pods-logs"])
+    // Recorded before anything of it exists: a crash from here on leaves nothing unrecorded.
+    saveRecord(node);
+    for (const d of ["containerd", "cni/net.d", "cni/ipam", "kubelet/pki", "pods-logs"])
       mkdirSync(join(dir, d), { recursive: true });
     this.makeCgroupRoot(node.cgroupRoot);
     writeFileSync(join(dir, "containerd.toml"), containerdConfig(node));
     writeFileSync(join(dir, "cni/net.d/10-kube-offers.conflist"), JSON.stringify(cniConfig(node), null, 2));
-    const server = `https://${this.net.hostIp}:${new URL(this.cp.server).port}`;
-    const ca = readFileSync(this.cp.pki.caCert, "utf8");
+    const server = `https://${this.net.hostIp}:${new URL(this.host.server).port}`;
+    const ca = readFileSync(this.host.pki.caCert, "utf8");
     const identity = (file: string, user: string, groups: string[]) => {
-      const cert = mintClientCert(this.cp.pki, user, groups);
-      writeIdentity(join(dir, file), server, ca, user, {
-        "client-certificate-data": Buffer.from(cert.certPem).toString("base64"),
-        "client-key-data": Buffer.from(cert.keyPem).toString("base64"),
-      });
+      const cert = mintClientCert(this.host.pki, user, groups);
+      writeIdentity(
+        join(dir, file),
+        server,
+        ca,
+        user,
+        {
+          "client-certificate-data": Buffer.from(cert.certPem).toString("base64"),
+          "client-key-data": Buffer.from(cert.keyPem).toString("base64"),
+        },
+        this.tlsServerName,
+      );
     };
     identity("kubelet.kubeconfig", `system:node:${spec.name}`, ["system:nodes"]);
     identity("kube-proxy.kubeconfig", "system:kube-proxy", []);
-    writeFileSync(join(dir, "kubelet.yaml"), stringify(kubeletConfig(node, this.cp.pki.caCert)));
+    writeFileSync(join(dir, "kubelet.yaml"), stringify(kubeletConfig(node, this.host.pki.caCert)));
     writeFileSync(join(dir, "kube-proxy.yaml"), stringify(kubeProxyConfig(node)));
 
-    const inNetns = ["--net=" + join("/var/run/netns", address.netns), "--"];
-    const tag = `${this.net.id}-n${index}`;
-    const containerd = this.processes.spawn(
-      `containerd-${tag}`,
-      "nsenter",
-      [...inNetns, "containerd", "--config", join(dir, "containerd.toml")],
-      process.env,
-      "containerd",
-    );
+    const containerd = this.spawn(node, `containerd-${tag}`, "containerd", [
+      "--config",
+      join(dir, "containerd.toml"),
+    ]);
     // The kubelet exits at once if the runtime's socket is not there yet.
     const deadline = Date.now() + 30_000;
     while (!existsSync(node.socket)) {
@@ -187,32 +297,33 @@ export class RealNodes {
       await new Promise((r) => setTimeout(r, 50));
     }
     const labels = { [REAL_NODE_LABEL]: "true", ...spec.labels };
-    this.processes.spawn(
-      `kubelet-${tag}`,
-      "nsenter",
-      [
-        ...inNetns,
-        this.cp.bins.kubelet,
-        `--config=${join(dir, "kubelet.yaml")}`,
-        `--kubeconfig=${join(dir, "kubelet.kubeconfig")}`,
-        `--root-dir=${join(dir, "kubelet")}`,
-        `--hostname-override=${spec.name}`,
-        `--node-ip=${address.ip}`,
-        `--node-labels=${Object.entries(labels)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(",")}`,
-        "--v=1",
-      ],
-      process.env,
-      this.cp.bins.kubelet,
-    );
-    this.processes.spawn(
-      `kube-proxy-${tag}`,
-      "nsenter",
-      [...inNetns, this.cp.bins.kubeProxy, `--config=${join(dir, "kube-proxy.yaml")}`, "--v=1"],
-      process.env,
-      this.cp.bins.kubeProxy,
-    );
+    this.spawn(node, `kubelet-${tag}`, this.host.bins.kubelet, [
+      `--config=${join(dir, "kubelet.yaml")}`,
+      `--kubeconfig=${join(dir, "kubelet.kubeconfig")}`,
+      `--root-dir=${join(dir, "kubelet")}`,
+      // Its self-signed serving certificate; the default, /var/lib/kubelet/pki, is shared by
+      // every kubelet on this host.
+      `--cert-dir=${join(dir, "kubelet/pki")}`,
+      `--hostname-override=${spec.name}`,
+      `--node-ip=${address.ip}`,
+      `--node-labels=${Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",")}`,
+      "--v=1",
+    ]);
+    this.spawn(node, `kube-proxy-${tag}`, this.host.bins.kubeProxy, [
+      `--config=${join(dir, "kube-proxy.yaml")}`,
+      "--v=1",
+    ]);
+  }
+
+  /** Starts `program` in the node's network namespace and records its PID with the node. */
+  private spawn(node: RealNode, name: string, program: string, args: string[]) {
+    const inNetns = [`--net=${join("/var/run/netns", node.address.netns)}`, "--"];
+    const p = this.processes.spawn(name, "nsenter", [...inNetns, program, ...args], process.env, program);
+    node.processes.push({ name, pid: p.pid, command: program });
+    saveRecord(node);
+    return p;
   }
 
   /** A cgroup for the node's Pods in every v1 hierarchy (the kubelet makes `kubepods` under it). */
@@ -232,7 +343,7 @@ export class RealNodes {
   }
 
   private async waitReady(timeoutMs: number): Promise<void> {
-    const core = this.cp.kubeConfig().makeApiClient(CoreV1Api);
+    const core = this.host.kubeConfig().makeApiClient(CoreV1Api);
     const deadline = Date.now() + timeoutMs;
     const pending = new Set(this.nodes.map((n) => n.spec.name));
     let last = "";
@@ -283,23 +394,29 @@ export class RealNodes {
   }
 
   kubeConfig(): KubeConfig {
-    return this.cp.kubeConfig();
+    return this.host.kubeConfig();
   }
 
-  /** Stops kubelets, kube-proxies and containerds, then removes every trace. Idempotent. */
+  /**
+   * Stops kubelets, kube-proxies and containerds, removes every trace of the nodes (also of
+   * nodes whose daemons already died) and deletes their Node objects. Idempotent; never throws
+   * (a control plane still has to stop after it): what could not be removed is logged, and
+   * that node's record stays for the next run's reaper.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.processes.stopAll(5000);
     for (const node of this.nodes) {
-      killCgroup(node.cgroupRoot);
-      killShims(node.socket);
-      unmountUnder(node.dir);
-      removeCgroup(node.cgroupRoot);
+      try {
+        teardownNode(node);
+        rmSync(node.recordFile, { force: true });
+      } catch (err) {
+        this.log(`real node ${node.spec.name} not fully removed: ${(err as Error).message}`);
+      }
       this.net.removeNode(node.address);
-      rmSync(node.dir, { recursive: true, force: true });
     }
-    const core = this.cp.kubeConfig().makeApiClient(CoreV1Api);
+    const core = this.host.kubeConfig().makeApiClient(CoreV1Api);
     for (const node of this.nodes)
       await core.deleteNode({ name: node.spec.name }).catch((err: unknown) => {
         if (!isNotFound(err)) this.log(`could not delete Node ${node.spec.name}: ${(err as Error).message}`);
@@ -307,7 +424,62 @@ export class RealNodes {
   }
 }
 
-function containerdConfig(node: NodeRuntime): string {
+function saveRecord(node: RealNode): void {
+  const record: NodeRecord = {
+    owner: node.owner,
+    name: node.name,
+    dir: node.dir,
+    socket: node.socket,
+    cgroupRoot: node.cgroupRoot,
+    cniNetwork: node.cniNetwork,
+    processes: node.processes,
+  };
+  writeFileSync(node.recordFile, JSON.stringify(record));
+}
+
+/** Removes the real nodes of owners that died without stopping them. Returns what it removed. */
+export function reapRealNodes(registryDir: string = REGISTRY_DIR): string[] {
+  const reaped: string[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(registryDir).filter((f) => /^\d+-node-[\w.-]+\.json$/.test(f));
+  } catch {
+    return reaped;
+  }
+  for (const f of files) {
+    const owner = Number(f.split("-")[0]);
+    if (isAlive(owner)) continue;
+    let record: NodeRecord | undefined;
+    try {
+      record = JSON.parse(readFileSync(join(registryDir, f), "utf8")) as NodeRecord;
+    } catch {
+      /* unreadable: nothing to act on */
+    }
+    if (record?.dir) {
+      try {
+        const removed = teardownNode(record);
+        reaped.push(`real node ${record.name} (${removed.join(", ") || "nothing left"})`);
+      } catch (err) {
+        // Keep the record: the next run tries again.
+        reaped.push(`real node ${record.name}, not fully: ${(err as Error).message}`);
+        continue;
+      }
+    }
+    rmSync(join(registryDir, f), { force: true });
+  }
+  return reaped;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function containerdConfig(node: RealNode): string {
   const d = node.dir;
   return `version = 2
 root = "${d}/containerd/root"
@@ -328,7 +500,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   # This sandbox's root lacks CAP_SYS_RESOURCE: negative oom_score_adj values are refused.
   restrict_oom_score_adj = true
   disable_apparmor = true
-  netns_mounts_under = "${d}/netns"
+  # Pod network namespaces under the node's directory (state/io.containerd.grpc.v1.cri/netns),
+  # not in the host's /var/run/netns.
+  netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -338,6 +512,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "/usr/sbin/runc"
+        # runc's state (default /run/containerd/runc) in the node's directory too.
+        Root = "${d}/runc"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
@@ -345,10 +521,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 `;
 }
 
-function cniConfig(node: NodeRuntime): object {
+function cniConfig(node: RealNode): object {
   return {
     cniVersion: "0.4.0",
-    name: "kube-offers",
+    // Unique per node: libcni caches results in /var/lib/cni/results/<name>-<sandbox>-<ifname>.
+    name: node.cniNetwork,
     plugins: [
       {
         type: "bridge",
@@ -368,7 +545,7 @@ function cniConfig(node: NodeRuntime): object {
   };
 }
 
-function kubeletConfig(node: NodeRuntime, caFile: string): object {
+function kubeletConfig(node: RealNode, caFile: string): object {
   return {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
@@ -408,7 +585,7 @@ function kubeletConfig(node: NodeRuntime, caFile: string): object {
   };
 }
 
-function kubeProxyConfig(node: NodeRuntime): object {
+function kubeProxyConfig(node: RealNode): object {
   return {
     apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
     kind: "KubeProxyConfiguration",
@@ -422,6 +599,126 @@ function kubeProxyConfig(node: NodeRuntime): object {
     // Don't touch the host-wide conntrack table size.
     conntrack: { maxPerCore: 0, min: 0 },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Teardown: by PID and by path, from what the node's record names, whether or not its daemons
+// still run.
+
+const CNI_CACHE = "/var/lib/cni/results";
+const CONTAINER_LOG_LINKS = "/var/log/containers";
+const SHIM = /^\/usr\/bin\/containerd-shim/;
+
+/** What teardownNode needs: a NodeRecord (a RealNode is one). */
+export type NodeTeardown = Pick<NodeRecord, "dir" | "socket" | "cgroupRoot"> &
+  Partial<Pick<NodeRecord, "cniNetwork" | "processes">>;
+
+/**
+ * Ends everything of a node and removes its traces: its daemons and anything else running from
+ * its directory (by PID), its containers (by the PIDs in its cgroups), its shims, every mount
+ * under its directory (overlays, shm, volumes, Pod network namespaces), its cgroups, the shims'
+ * sockets in /run/containerd/s, its CNI result cache, the kubelet's log links in
+ * /var/log/containers (and its device-plugin socket, once no kubelet runs), and its directory.
+ * Its node network namespace, veth and routes are its NodeNetwork's. Returns what it found to
+ * remove; throws if something stays.
+ */
+export function teardownNode(node: NodeTeardown): string[] {
+  const done: string[] = [];
+  const count = (n: number, what: string) => {
+    if (n) done.push(`${n} ${what}`);
+  };
+  // The daemons first, so that no kubelet restarts a container and no containerd starts a shim.
+  const daemons = new Set(killAll(processesOf(node).filter((p) => !SHIM.test(p.cmd))));
+  count(daemons.size, "daemon(s)");
+  // Before the shims and the directory go: which sockets and cache entries are the node's.
+  const sockets = shimSockets(node);
+  const ids = sandboxIds(node);
+  const containers = new Set<number>();
+  const shims = new Set<number>();
+  for (let round = 0; round < 50; round++) {
+    const inCgroups = cgroupPids(node.cgroupRoot);
+    const rest = processesOf(node);
+    if (!inCgroups.length && !rest.length) break;
+    for (const pid of killAll(inCgroups.map((pid) => ({ pid, cmd: "" })))) containers.add(pid);
+    for (const pid of killAll(rest)) if (!daemons.has(pid)) shims.add(pid);
+    sleepSync(round < 5 ? 20 : 100);
+  }
+  count(containers.size, "container process(es)");
+  count(shims.size, "shim(s)");
+  const mounts = mountsUnder(node.dir);
+  unmountUnder(node.dir);
+  count(mounts.length, "mount(s)");
+  count(removeCgroup(node.cgroupRoot), "cgroup(s)");
+  let files = 0;
+  for (const f of [...sockets, ...cniCacheFiles(node.cniNetwork, ids), ...logLinks(node.dir)]) {
+    if (!lexists(f)) continue;
+    rmSync(f, { force: true });
+    files++;
+  }
+  if (removeStaleKubeletSocket()) files++;
+  count(files, "host file(s)");
+  // Never through a mount that would not go (a subPath bind mount's source is outside).
+  if (existsSync(node.dir) && !mountsUnder(node.dir).length) {
+    rmSync(node.dir, { recursive: true, force: true });
+    done.push(`directory ${node.dir}`);
+  }
+  const left = nodeLeftovers(node);
+  if (left.length) throw new Error(`left behind: ${left.join("; ")}`);
+  return done;
+}
+
+interface Proc {
+  pid: number;
+  cmd: string;
+}
+
+function allProcesses(): Proc[] {
+  const out: Proc[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      out.push({ pid: Number(p), cmd: readFileSync(`/proc/${p}/cmdline`, "utf8") });
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+/**
+ * The processes running from the node's directory: its daemons (their config is there), its
+ * shims (started with its socket), anything else started with a path in it. Zombies are dead.
+ */
+function processesOf(node: Pick<NodeRecord, "dir">): Proc[] {
+  return allProcesses().filter(
+    (p) => p.pid !== process.pid && p.cmd.includes(`${node.dir}/`) && !isZombie(p.pid),
+  );
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return / Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\)/, ")"));
+  } catch {
+    return true;
+  }
+}
+
+/** SIGKILLs each; returns the PIDs it signalled. */
+function killAll(procs: Proc[]): number[] {
+  const killed: number[] = [];
+  for (const { pid } of procs) {
+    try {
+      process.kill(pid, "SIGKILL");
+      killed.push(pid);
+    } catch {
+      /* exited */
+    }
+  }
+  return killed;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function cgroupDirs(root: string): string[] {
@@ -445,47 +742,131 @@ function walk(dir: string): string[] {
   return out;
 }
 
-/** SIGKILLs every process in the node's cgroups (its containers), by PID. */
-function killCgroup(root: string): void {
-  for (let round = 0; round < 20; round++) {
-    const pids = new Set<number>();
-    for (const base of cgroupDirs(root))
-      for (const d of walk(base)) {
-        try {
-          for (const l of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n"))
-            if (l) pids.add(Number(l));
-        } catch {
-          /* gone */
-        }
-      }
-    if (!pids.size) return;
-    for (const pid of pids) {
+/** The PIDs in the node's cgroups (its containers), in every hierarchy. */
+function cgroupPids(root: string): number[] {
+  const pids = new Set<number>();
+  for (const base of cgroupDirs(root))
+    for (const d of walk(base)) {
       try {
-        process.kill(pid, "SIGKILL");
+        for (const l of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n"))
+          if (l && !isZombie(Number(l))) pids.add(Number(l));
       } catch {
-        /* exited */
+        /* gone */
       }
     }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  return [...pids];
+}
+
+/**
+ * The sockets of the node's shims. containerd 1.6 puts them in /run/containerd/s whatever its
+ * state directory (named by a hash of containerd's address, the namespace and the task id), and
+ * a SIGKILLed shim leaves its socket: from the `address` files in the tasks' bundles, and from
+ * the running shims' command lines.
+ */
+function shimSockets(node: Pick<NodeRecord, "dir" | "socket">): string[] {
+  const found = new Set<string>();
+  const tasks = join(node.dir, "containerd/state/io.containerd.runtime.v2.task");
+  for (const ns of readdirSafe(tasks))
+    for (const id of readdirSafe(join(tasks, ns))) {
+      try {
+        const addr = readFileSync(join(tasks, ns, id, "address"), "utf8").trim();
+        if (addr.startsWith("unix://")) found.add(addr.slice("unix://".length));
+      } catch {
+        /* no address */
+      }
+    }
+  for (const p of allProcesses()) {
+    if (!SHIM.test(p.cmd)) continue;
+    const args = p.cmd.split("\0");
+    const arg = (flag: string) => args[args.indexOf(flag) + 1];
+    if (arg("-address") !== node.socket) continue;
+    const hash = createHash("sha256")
+      .update(join(node.socket, arg("-namespace") ?? "", arg("-id") ?? ""))
+      .digest("hex");
+    found.add(join("/run/containerd/s", hash));
+  }
+  return [...found];
+}
+
+/**
+ * The kubelet's device-plugin socket is /var/lib/kubelet/device-plugins/kubelet.sock whatever
+ * its --root-dir (so every kubelet on this host replaces the last one's), and stays when the
+ * kubelet ends. Removed once no kubelet runs here any more.
+ */
+function removeStaleKubeletSocket(): boolean {
+  const socket = "/var/lib/kubelet/device-plugins/kubelet.sock";
+  if (!lexists(socket)) return false;
+  if (allProcesses().some((p) => /(^|\/)kubelet$/.test(p.cmd.split("\0")[0] ?? "") && !isZombie(p.pid)))
+    return false;
+  rmSync(socket, { force: true });
+  return true;
+}
+
+/** The node's Pod sandbox IDs, from its CNI IPAM store and its task bundles. */
+function sandboxIds(node: Pick<NodeRecord, "dir">): string[] {
+  const ids = new Set<string>();
+  const ipam = join(node.dir, "cni/ipam");
+  for (const net of readdirSafe(ipam))
+    for (const f of readdirSafe(join(ipam, net))) {
+      try {
+        const id = readFileSync(join(ipam, net, f), "utf8").split(/\s/)[0] ?? "";
+        if (/^[0-9a-f]{64}$/.test(id)) ids.add(id);
+      } catch {
+        /* a directory or gone */
+      }
+    }
+  const tasks = join(node.dir, "containerd/state/io.containerd.runtime.v2.task");
+  for (const ns of readdirSafe(tasks)) for (const id of readdirSafe(join(tasks, ns))) ids.add(id);
+  return [...ids];
+}
+
+/** The node's entries in libcni's result cache, which is host-wide. */
+function cniCacheFiles(network: string | undefined, ids: string[]): string[] {
+  if (!network) return [];
+  const mine = new Set(ids);
+  const out: string[] = [];
+  for (const f of readdirSafe(CNI_CACHE)) {
+    if (f.startsWith(`${network}-`)) {
+      out.push(join(CNI_CACHE, f));
+      const id = /^.*-([0-9a-f]{64})-[^-]+$/.exec(f)?.[1];
+      if (id) mine.add(id);
+    }
+  }
+  for (const f of readdirSafe(CNI_CACHE)) {
+    const id = /^cni-loopback-([0-9a-f]{64})-lo$/.exec(f)?.[1];
+    if (id && mine.has(id)) out.push(join(CNI_CACHE, f));
+  }
+  return out;
+}
+
+/** The kubelet's links in /var/log/containers (host-wide) to logs in the node's directory. */
+function logLinks(dir: string): string[] {
+  const out: string[] = [];
+  for (const f of readdirSafe(CONTAINER_LOG_LINKS)) {
+    const path = join(CONTAINER_LOG_LINKS, f);
+    try {
+      if (readlinkSync(path).startsWith(`${dir}/`)) out.push(path);
+    } catch {
+      /* not a link */
+    }
+  }
+  return out;
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 
-/** containerd-shim-runc-v2 processes outlive containerd: end the ones serving this node's socket. */
-function killShims(socket: string): void {
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    let cmdline = "";
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    } catch {
-      continue;
-    }
-    if (cmdline.startsWith("/usr/bin/containerd-shim") && cmdline.includes(`\0${socket}\0`)) {
-      try {
-        process.kill(Number(pid), "SIGKILL");
-      } catch {
-        /* exited */
-      }
-    }
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -508,41 +889,178 @@ export function unmountUnder(dir: string): void {
   }
 }
 
-export function mountsUnder(dir: string): string[] {
+interface Mount {
+  point: string;
+  /** For nsfs: the namespace, e.g. "net:[4026532250]". */
+  root: string;
+  fstype: string;
+}
+
+function mounts(): Mount[] {
   return readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
-    .map((l) => l.split(" ")[4] ?? "")
-    .map((p) => p.replace(/\\040/g, " "))
+    .filter(Boolean)
+    .map((l) => {
+      const f = l.split(" ");
+      const sep = f.indexOf("-");
+      const decode = (p: string) =>
+        p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+      return { root: decode(f[3] ?? ""), point: decode(f[4] ?? ""), fstype: f[sep + 1] ?? "" };
+    });
+}
+
+export function mountsUnder(dir: string): string[] {
+  return mounts()
+    .map((m) => m.point)
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
 }
 
-function removeCgroup(root: string): void {
+/** Removes the node's cgroups, deepest first; returns how many it removed. */
+function removeCgroup(root: string): number {
+  let n = 0;
   for (const base of cgroupDirs(root))
     for (const d of walk(base).reverse()) {
       try {
         rmdirSync(d);
+        n++;
       } catch {
         /* busy or gone */
       }
     }
+  return n;
 }
 
-/** Cgroups, mounts and shims this node left (for the teardown test). */
-export function nodeLeftovers(node: { dir: string; cgroupRoot: string; socket: string }): string[] {
+/** Cgroups, mounts, processes, host files and the directory this node left (empty: none). */
+export function nodeLeftovers(node: NodeTeardown): string[] {
   const found: string[] = [];
   for (const d of cgroupDirs(node.cgroupRoot)) found.push(`cgroup ${d}`);
   for (const m of mountsUnder(node.dir)) found.push(`mount ${m}`);
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (cmd.includes(node.socket) || cmd.includes(`${node.dir}/`))
-        found.push(`process ${pid} ${cmd.replace(/\0/g, " ").slice(0, 80)}`);
-    } catch {
-      /* gone */
-    }
-  }
+  for (const p of processesOf(node))
+    found.push(`process ${p.pid} ${p.cmd.replace(/\0/g, " ").slice(0, 100)}`);
+  for (const f of [...cniCacheFiles(node.cniNetwork, []), ...logLinks(node.dir)]) found.push(`file ${f}`);
   if (existsSync(node.dir)) found.push(`directory ${node.dir}`);
   return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traces, for teardown tests: what a running node has made, each identified so that a test can
+// tell afterwards whether exactly that is still there.
+
+export interface Trace {
+  kind: "process" | "mount" | "netns" | "cgroup" | "file";
+  /** Human-readable: what it is and why it is the node's. */
+  what: string;
+  /** process: "<pid>:<start time>"; mount: mount point; netns: "net:[inode]"; cgroup, file: path. */
+  id: string;
+}
+
+/**
+ * Everything of `node` on this host right now: its daemons, shims and container processes (by
+ * PID and start time), its mounts, its Pods' and its own network namespaces (by inode), its
+ * cgroups and its host-wide files (shim sockets, CNI cache entries, log links).
+ */
+export function nodeTraces(node: NodeTeardown): Trace[] {
+  const traces: Trace[] = [];
+  const process_ = (pid: number, role: string) => {
+    const start = startTime(pid);
+    if (start) traces.push({ kind: "process", what: `${role} (pid ${pid})`, id: `${pid}:${start}` });
+  };
+  const daemons = new Set((node.processes ?? []).map((p) => p.pid));
+  for (const p of processesOf(node)) process_(p.pid, daemonRole(p, daemons));
+  const netns = new Map<string, string>();
+  for (const pid of cgroupPids(node.cgroupRoot)) {
+    process_(pid, `container process ${comm(pid)}`);
+    const ns = netnsOf(pid);
+    if (ns) netns.set(ns, `Pod network namespace ${ns} (of pid ${pid})`);
+  }
+  const kubelet = (node.processes ?? []).find((p) => p.name.startsWith("kubelet"));
+  const nodeNs = kubelet && netnsOf(kubelet.pid);
+  if (nodeNs) netns.set(nodeNs, `node network namespace ${nodeNs}`);
+  for (const [id, what] of netns) traces.push({ kind: "netns", what, id });
+  for (const m of mounts())
+    if (m.point === node.dir || m.point.startsWith(`${node.dir}/`))
+      traces.push({ kind: "mount", what: `${m.fstype} mount ${m.point}`, id: m.point });
+  for (const d of cgroupDirs(node.cgroupRoot))
+    for (const c of walk(d)) traces.push({ kind: "cgroup", what: `cgroup ${c}`, id: c });
+  for (const f of shimSockets(node))
+    if (lexists(f)) traces.push({ kind: "file", what: `shim socket ${f}`, id: f });
+  for (const f of cniCacheFiles(node.cniNetwork, sandboxIds(node)))
+    traces.push({ kind: "file", what: `CNI cache ${f}`, id: f });
+  for (const f of logLinks(node.dir)) traces.push({ kind: "file", what: `log link ${f}`, id: f });
+  traces.push({ kind: "file", what: `node directory ${node.dir}`, id: node.dir });
+  return traces;
+}
+
+/** The traces that are still there. */
+export function remainingTraces(traces: Trace[]): Trace[] {
+  const points = new Set(mounts().map((m) => m.point));
+  const heldNetns = heldNamespaces();
+  return traces.filter((t) => {
+    switch (t.kind) {
+      case "process": {
+        const [pid, start] = t.id.split(":");
+        return startTime(Number(pid)) === start && !isZombie(Number(pid));
+      }
+      case "mount":
+        return points.has(t.id);
+      case "netns":
+        return heldNetns.has(t.id);
+      default:
+        return lexists(t.id);
+    }
+  });
+}
+
+function daemonRole(p: Proc, daemons: Set<number>): string {
+  const prog = (p.cmd.split("\0")[0] ?? "").split("/").pop() ?? "";
+  if (SHIM.test(p.cmd)) return `shim ${prog}`;
+  return daemons.has(p.pid) ? prog : `process ${prog}`;
+}
+
+/** Field 22 of /proc/<pid>/stat: with the PID, it names one process (PIDs get reused). */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "?";
+  }
+}
+
+function netnsOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Network namespaces something still holds: a mount (nsfs), a live process, an open descriptor. */
+function heldNamespaces(): Set<string> {
+  const held = new Set<string>();
+  for (const m of mounts()) if (m.fstype === "nsfs" && m.root.startsWith("net:[")) held.add(m.root);
+  for (const p of readdirSafe("/proc")) {
+    if (!/^\d+$/.test(p) || isZombie(Number(p))) continue;
+    const ns = netnsOf(Number(p));
+    if (ns) held.add(ns);
+    for (const fd of readdirSafe(`/proc/${p}/fd`)) {
+      try {
+        const target = readlinkSync(`/proc/${p}/fd/${fd}`);
+        if (target.startsWith("net:[")) held.add(target);
+      } catch {
+        /* closed */
+      }
+    }
+  }
+  return held;
 }
 
 /** The last lines of a log that are not informational (klog's I-lines), for error messages. */

@@ -8,12 +8,6 @@ import type { FrameworkRegistration } from "../sdk/client.ts";
 import type { FrameworkInfo, OfferConstraints } from "./protocol.ts";
 import { fromMesosResources } from "./resources.ts";
 
-export const ANNOTATION_FRAMEWORK_ID = "mesos.kubeoffers.io/framework-id";
-export const ANNOTATION_PRINCIPAL = "mesos.kubeoffers.io/principal";
-export const ANNOTATION_FRAMEWORK_INFO = "mesos.kubeoffers.io/framework-info";
-/** Label on Frameworks registered through the Mesos API. */
-export const LABEL_MESOS = "mesos.kubeoffers.io/api";
-
 const MAX_FAILOVER = 31_536_000;
 
 export type Translated =

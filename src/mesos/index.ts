@@ -2,7 +2,8 @@
 // of its own; `MesosConfigSchema` is the `mesos:` section of the controller's config file.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { z } from "zod";
-import { LABEL_POOL, poolSelector } from "../controller/config.ts";
+import { poolSelector } from "../controller/config.ts";
+import { LABEL_POOL } from "../crds/contract.ts";
 import { type MesosApi, startMesosApi } from "./server.ts";
 
 export { RecordIoDecoder, recordio } from "./protocol.ts";

@@ -3,10 +3,10 @@
 // 2048} (MB), {name: disk, …} (MB), {name: gpus, …}, {name: ports, ranges}]. Other extended
 // resources keep their names. Mesos scalars have three decimals (fixed point); offers round
 // down and task requests round up, so whatever a framework takes of an offer fits it.
-import { formatQuantity, toResources } from "../allocator/quantity.ts";
-import { emptyResources, subtractClamped } from "../allocator/resources.ts";
-import type { PortRange, Resources } from "../allocator/types.ts";
-import type { ResourceMap } from "../sdk/resources.ts";
+import { RESERVATION_LABEL } from "../crds/contract.ts";
+import { formatQuantity } from "../resources/quantity.ts";
+import { emptyResources, subtractClamped, toResources } from "../resources/resources.ts";
+import type { PortRange, ResourceMap, Resources } from "../resources/types.ts";
 import type { MesosResource } from "./protocol.ts";
 
 const MB = 1024 * 1024;
@@ -22,9 +22,6 @@ const MESOS_TO_K8S: Record<string, { name: string; unit: number }> = Object.from
   Object.entries(K8S_TO_MESOS).map(([k, v]) => [v.name, { name: k, unit: v.unit }]),
 );
 
-/** Label on a reserved Mesos resource naming the kube-offers dynamic reservation it belongs to. */
-export const RESERVATION_LABEL = "kubeoffers.io/reservation";
-
 export function mesosName(k8sName: string): string {
   return K8S_TO_MESOS[k8sName]?.name ?? k8sName;
 }
@@ -33,7 +30,7 @@ const floor3 = (x: number) => Math.floor(x * 1000 + 1e-9) / 1000;
 
 function parsed(map: ResourceMap | undefined): Resources {
   try {
-    return toResources((map ?? {}) as Record<string, string | number | PortRange[]>);
+    return toResources(map ?? {});
   } catch {
     return emptyResources();
   }

@@ -7,7 +7,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { hostname as osHostname } from "node:os";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { GROUP, PLURAL, VERSION } from "../crds/constants.ts";
+import {
+  ANNOTATION_FRAMEWORK_ID,
+  ANNOTATION_FRAMEWORK_INFO,
+  ANNOTATION_PRINCIPAL,
+  DEFAULT_SCHEDULER_LEASE_SECONDS,
+  DEFAULT_TASK_IMAGE,
+  GROUP,
+  LABEL_MESOS,
+  PLURAL,
+  schedulerLeaseName,
+  VERSION,
+} from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { isNotFound } from "../kube/errors.ts";
 import {
@@ -16,19 +27,11 @@ import {
   InvalidLaunchError,
   NotConnectedError,
 } from "../sdk/index.ts";
-import {
-  ANNOTATION_FRAMEWORK_ID,
-  ANNOTATION_FRAMEWORK_INFO,
-  ANNOTATION_PRINCIPAL,
-  frameworkSpecOf,
-  infoAnnotation,
-  LABEL_MESOS,
-} from "./framework.ts";
+import { frameworkSpecOf, infoAnnotation } from "./framework.ts";
 import { frameworkNameFor, newFrameworkId } from "./ids.ts";
 import { asciiJson, type Call, parseCall } from "./protocol.ts";
 import { CallError, Connection, type Log, MesosFramework } from "./session.ts";
 import { MESOS_VERSION, masterState } from "./state.ts";
-import { DEFAULT_IMAGE } from "./tasks.ts";
 
 export interface MesosAuthentication {
   /** HTTP Basic: user (= principal) -> password. */
@@ -108,10 +111,10 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
   const log: Log = o.log ?? (() => {});
   const heartbeatSeconds = o.heartbeatIntervalSeconds ?? 15;
   const maxBody = o.maxBodyBytes ?? 8 * 1024 * 1024;
-  const leaseSeconds = o.leaseSeconds ?? 10;
+  const leaseSeconds = o.leaseSeconds ?? DEFAULT_SCHEDULER_LEASE_SECONDS;
   const sessionOpts = {
     kubeConfig: o.kubeConfig,
-    defaultImage: o.defaultImage ?? DEFAULT_IMAGE,
+    defaultImage: o.defaultImage ?? DEFAULT_TASK_IMAGE,
     heartbeatSeconds,
     updateRetryMs: (o.updateRetrySeconds ?? 10) * 1000,
     maxBufferedBytes: 16 * 1024 * 1024,
@@ -324,7 +327,7 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
           annotations,
           liveness: {
             leaseSeconds,
-            leaseName: `${name}-scheduler`,
+            leaseName: schedulerLeaseName(name),
             identity: `mesos-api-${hostname}-${process.pid}-${streamId.slice(0, 8)}`,
           },
           standbyTimeoutMs: leaseSeconds * 1000 + 3000,

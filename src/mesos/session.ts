@@ -5,12 +5,12 @@
 // task's Pod), and id translation. Calls of one framework are applied one at a time, in order.
 import type { ServerResponse } from "node:http";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { add, contains, emptyResources, subtract } from "../allocator/resources.ts";
-import type { Resources } from "../allocator/types.ts";
-import { DEFAULT_REFUSE_SECONDS } from "../crds/constants.ts";
+import { ACKED_PREFIX, DEFAULT_REFUSE_SECONDS } from "../crds/contract.ts";
 import type { TaskInfoInput } from "../crds/offer.ts";
 import { statusCode } from "../kube/errors.ts";
 import { mergePatch } from "../kube/patch.ts";
+import { add, contains, emptyResources, subtract } from "../resources/resources.ts";
+import type { Resources } from "../resources/types.ts";
 import {
   type FrameworkClient,
   type FrameworkRegistration,
@@ -24,11 +24,9 @@ import {
   type TaskUpdate,
 } from "../sdk/index.ts";
 import { newUuid, taskKeyFor } from "./ids.ts";
-import type { Call, MesosEvent, MesosOperation, MesosTaskInfo } from "./protocol.ts";
-import { recordio } from "./protocol.ts";
+import { type Call, type MesosEvent, type MesosOperation, type MesosTaskInfo, recordio } from "./protocol.ts";
 import { fromMesosResources, toMesosAttributes, toMesosResources } from "./resources.ts";
 import {
-  ACKED_PREFIX,
   type Capabilities,
   convertTask,
   mergeGroupAnnotations,

@@ -3,15 +3,23 @@
 // same Kubernetes objects the operator works from: Agents (slaves), Frameworks, ResourceOffers
 // and task Pods. Nothing is cached, so they always agree with kubectl.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { ANNOTATION_RESOURCES, ANNOTATION_ROLE } from "../controller/names.ts";
 import type { Agent } from "../crds/agent.ts";
-import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/constants.ts";
+import {
+  ANNOTATION_FRAMEWORK_ID,
+  ANNOTATION_FRAMEWORK_INFO,
+  ANNOTATION_PRINCIPAL,
+  ANNOTATION_RESOURCES,
+  ANNOTATION_ROLE,
+  GROUP,
+  LABEL_FRAMEWORK,
+  PLURAL,
+  VERSION,
+} from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
-import type { ResourceMap } from "../sdk/resources.ts";
+import type { ResourceMap } from "../resources/types.ts";
 import { podTaskIds } from "../sdk/tracker.ts";
 import { taskStatusOf } from "../tasks/state.ts";
-import { ANNOTATION_FRAMEWORK_ID, ANNOTATION_FRAMEWORK_INFO, ANNOTATION_PRINCIPAL } from "./framework.ts";
 import { toMesosTotals } from "./resources.ts";
 import { mesosIdsOf } from "./tasks.ts";
 

@@ -3,20 +3,13 @@
 // (DOCKER, or MESOS with a Docker image) are used as given. What has no Kubernetes counterpart
 // here (custom executors, the fetcher's URIs, volumes, secrets, APPC images, set resources)
 // makes the task TASK_ERROR, as Mesos does for a task it cannot launch, naming the field.
-import { DEFAULT_TASK_IMAGE } from "../crds/constants.ts";
+import { ANNOTATION_MESOS_TASKS, GROUP, SIM_DOMAIN } from "../crds/contract.ts";
 import type { TaskInfoInput } from "../crds/offer.ts";
-import type { ResourceMap } from "../sdk/resources.ts";
+import type { ResourceMap } from "../resources/types.ts";
 import type { Task, TaskState } from "../sdk/types.ts";
 import { taskKeyFor } from "./ids.ts";
-import type { CommandInfo, ContainerInfo, MesosTaskInfo } from "./protocol.ts";
-import { TASK_STATUS_REASONS } from "./protocol.ts";
+import { type CommandInfo, type ContainerInfo, type MesosTaskInfo, TASK_STATUS_REASONS } from "./protocol.ts";
 import { fromMesosResources } from "./resources.ts";
-
-/** Pod annotation: JSON {kube-offers task id: {id: Mesos task id, name}} for the tasks of the Pod. */
-export const ANNOTATION_MESOS_TASKS = "mesos.kubeoffers.io/tasks";
-/** Pod annotation prefix: `acked.mesos.kubeoffers.io/<task>` = the last state the scheduler acknowledged. */
-export const ACKED_PREFIX = "acked.mesos.kubeoffers.io/";
-export const DEFAULT_IMAGE = DEFAULT_TASK_IMAGE;
 
 const QUALIFIED =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -26,8 +19,8 @@ export function copiedLabel(key: string): boolean {
   if (key.length > 253 || !QUALIFIED.test(key)) return false;
   const slash = key.indexOf("/");
   const domain = slash < 0 ? "" : key.slice(0, slash);
-  if (domain === "sim.kubeoffers.io") return true;
-  return !(domain === "kubeoffers.io" || domain.endsWith(".kubeoffers.io"));
+  if (domain === SIM_DOMAIN) return true;
+  return !(domain === GROUP || domain.endsWith(`.${GROUP}`));
 }
 
 export interface ConvertContext {

@@ -15,21 +15,30 @@ import {
   type KubernetesObject,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { ANNOTATION_REVIVE } from "../controller/names.ts";
-import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/constants.ts";
+import {
+  ANNOTATION_REVIVE,
+  DEFAULT_SCHEDULER_LEASE_SECONDS,
+  GROUP,
+  LABEL_FRAMEWORK,
+  PLURAL,
+  schedulerLeaseName,
+  taskPodName,
+  VERSION,
+} from "../crds/contract.ts";
 import type { Framework, FrameworkSpecInput } from "../crds/framework.ts";
 import {
   type OfferResponse,
   OfferResponseSchema,
+  offerPhase,
   type ResourceOffer,
   responseTaskIds,
   type TaskInfoInput,
-  taskPodName,
 } from "../crds/offer.ts";
 import { formatErrors, toFieldErrors } from "../crds/validate.ts";
 import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { SupervisedInformer, waitForSync } from "../kube/informer.ts";
 import { mergePatch } from "../kube/patch.ts";
+import type { ResourceMap } from "../resources/types.ts";
 import {
   ApiError,
   FrameworkTerminatingError,
@@ -43,8 +52,8 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import { SchedulerLease } from "./lease.ts";
-import { checkTasksFit, type ResourceMap } from "./resources.ts";
-import { OfferTracker, offerPhaseOf, outcomeOf, TaskTracker } from "./tracker.ts";
+import { checkTasksFit } from "./resources.ts";
+import { OfferTracker, outcomeOf, TaskTracker } from "./tracker.ts";
 import type {
   EventOf,
   Offer,
@@ -149,9 +158,9 @@ export class FrameworkClient {
       const l = opts.liveness ?? {};
       this.lease = new SchedulerLease(opts.kubeConfig, {
         namespace: opts.namespace,
-        name: l.leaseName ?? `${opts.name}-scheduler`,
+        name: l.leaseName ?? schedulerLeaseName(opts.name),
         identity: l.identity ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-        durationSeconds: l.leaseSeconds ?? 10,
+        durationSeconds: l.leaseSeconds ?? DEFAULT_SCHEDULER_LEASE_SECONDS,
       });
     }
   }
@@ -553,7 +562,7 @@ export class FrameworkClient {
     this.emitUpdates(this.tasksT.observeOffer(o));
     const events = this.offersT.observe(o);
     this.emitAll(events);
-    const phase = offerPhaseOf(o);
+    const phase = offerPhase(o);
     if (phase !== "Offered") {
       const ws = this.waiters.get(o.metadata.name ?? "");
       if (ws) {
@@ -616,7 +625,7 @@ export class FrameworkClient {
   outcome(offer: Offer | string, timeoutMs = 30_000): Promise<OfferOutcome> {
     const name = typeof offer === "string" ? offer : offer.name;
     const cur = this.offerInf?.get(name, this.namespace);
-    if (cur && offerPhaseOf(cur) !== "Offered") return Promise.resolve(outcomeOf(cur));
+    if (cur && offerPhase(cur) !== "Offered") return Promise.resolve(outcomeOf(cur));
     return new Promise((resolve, reject) => {
       const w: Waiter = {
         resolve: (o) => {
@@ -782,7 +791,7 @@ export class FrameworkClient {
               : "Decline",
           );
         }
-        const phase = offerPhaseOf(cur);
+        const phase = offerPhase(cur);
         if (phase !== "Offered")
           throw new OfferNotUsableError(name, phase, cur.status?.reason, cur.status?.message);
         if (cur.spec.expiresAt && Date.parse(cur.spec.expiresAt) <= Date.now())

@@ -1,5 +1,6 @@
 // Errors the SDK throws. Each says what went wrong and what to do about it; `code` is stable
 // for programs, the message is for people.
+import { GROUP, PLURAL } from "../crds/contract.ts";
 import { apiMessage, statusCode } from "../kube/errors.ts";
 
 export type SdkErrorCode =
@@ -130,7 +131,7 @@ function hintFor(status: number | undefined, action: string): string {
       return `RBAC forbids it: a framework needs get/list/watch/create/patch on frameworks, get/list/watch/patch on resourceoffers, get/list/watch/delete on pods and get/create/update on leases in its namespace (see examples/*/deploy.yaml)`;
     case 404:
       return /frameworks|resourceoffers/.test(action)
-        ? "Are the kube-offers CRDs installed (kubectl get crd frameworks.kubeoffers.io) and does the namespace exist?"
+        ? `Are the kube-offers CRDs installed (kubectl get crd ${PLURAL.framework}.${GROUP}) and does the namespace exist?`
         : "The object or namespace does not exist";
     case 422:
       return "The API server rejected the object; the message above names the field";

@@ -1,8 +1,8 @@
 // kube-offers framework SDK: `import { FrameworkClient } from "kube-offers/sdk"`.
 // See docs/writing-a-framework.md for a walk-through built on examples/batch.
 
-/** The image of tasks that name none. */
-export { DEFAULT_TASK_IMAGE } from "../crds/constants.ts";
+/** The image of tasks that name none; the annotations the local node simulator obeys. */
+export { DEFAULT_TASK_IMAGE, SIM_EXIT_CODE, SIM_RUN_SECONDS, SIM_START_SECONDS } from "../crds/contract.ts";
 export type { TaskInfoInput } from "../crds/offer.ts";
 export {
   type AnswerResult,
@@ -41,13 +41,7 @@ export {
   sumResources,
   takePorts,
 } from "./resources.ts";
-export {
-  type CommandTaskOptions,
-  commandTask,
-  SIM_EXIT_CODE,
-  SIM_RUN_SECONDS,
-  SIM_START_SECONDS,
-} from "./task.ts";
+export { type CommandTaskOptions, commandTask } from "./task.ts";
 export { isTerminalState } from "./tracker.ts";
 export type {
   EventOf,

@@ -1,21 +1,24 @@
 // Offer matching for framework authors: does a task fit an offer, what is left, which host
 // ports to take, and packing several tasks into several offers (all or nothing). Pure: exact
-// integer arithmetic from src/allocator (milli-cores, bytes), no Kubernetes calls.
-import { formatQuantity, fromResources, toResources } from "../allocator/quantity.ts";
+// integer arithmetic from src/resources (milli-cores, bytes), no Kubernetes calls.
+import { portCount, portsDifference, takePorts } from "../resources/ports.ts";
+import { formatQuantity } from "../resources/quantity.ts";
 import {
   add,
   contains,
   emptyResources,
-  portCount,
-  portsDifference,
+  fromResources,
   subtract,
-} from "../allocator/resources.ts";
-import type { Resources as Parsed, PortRange } from "../allocator/types.ts";
-import type { AttributeConstraint } from "../crds/framework.ts";
+  toResources,
+} from "../resources/resources.ts";
+import type { Resources as Parsed, ResourceMap } from "../resources/types.ts";
 import { InvalidLaunchError } from "./errors.ts";
 
+// Pure resource helpers the SDK exports as they are: the operator uses the same definitions.
+export { matchesConstraints } from "../resources/constraints.ts";
+export { takePorts } from "../resources/ports.ts";
 /** Resources as they appear in offers and tasks: `{cpu: "500m", memory: "1Gi", ports: [{begin, end}]}`. */
-export type ResourceMap = Record<string, string | number | PortRange[]>;
+export type { ResourceMap } from "../resources/types.ts";
 
 /** What a task needs: scalars as quantities, plus how many host ports (picked from the offer). */
 export interface ResourceRequest {
@@ -26,7 +29,7 @@ export interface ResourceRequest {
 
 export function parseResources(map: ResourceMap | undefined): Parsed {
   try {
-    return toResources((map ?? {}) as Record<string, string | number | PortRange[]>);
+    return toResources(map ?? {});
   } catch (err) {
     throw new InvalidLaunchError(`invalid resources ${JSON.stringify(map)}: ${(err as Error).message}`);
   }
@@ -57,46 +60,11 @@ function requestScalars(req: ResourceRequest): { scalars: Parsed; ports: number 
   return { scalars: parseResources(map), ports };
 }
 
-/** The first `n` ports of `ranges`, as ranges; undefined when there are fewer than n. */
-export function takePorts(ranges: readonly PortRange[], n: number): PortRange[] | undefined {
-  if (n === 0) return [];
-  const out: PortRange[] = [];
-  let left = n;
-  for (const r of ranges) {
-    const k = Math.min(left, r.end - r.begin + 1);
-    out.push({ begin: r.begin, end: r.begin + k - 1 });
-    left -= k;
-    if (left === 0) return out;
-  }
-  return undefined;
-}
-
 /** True when `need` fits in `available` (both resource maps or parsed resources). */
 export function fits(available: ResourceMap | Parsed, need: ResourceMap | Parsed): boolean {
   const a = isParsed(available) ? available : parseResources(available);
   const b = isParsed(need) ? need : parseResources(need);
   return contains(a, b);
-}
-
-/** Does an agent with these attributes satisfy every constraint (the Framework's spec.constraints)? */
-export function matchesConstraints(
-  attributes: Record<string, string>,
-  constraints: readonly AttributeConstraint[],
-): boolean {
-  return constraints.every((c) => {
-    const v = attributes[c.attribute];
-    switch (c.operator) {
-      case "Exists":
-        return v !== undefined;
-      case "DoesNotExist":
-        return v === undefined;
-      case "In":
-        return v !== undefined && (c.values ?? []).includes(v);
-      case "NotIn":
-        return v === undefined || !(c.values ?? []).includes(v);
-    }
-    return false;
-  });
 }
 
 /**

@@ -1,15 +1,7 @@
 // Building tasks: a TaskInfo from an image and a command, without writing a PodSpec by hand.
-import { DEFAULT_TASK_IMAGE } from "../crds/constants.ts";
+import { DEFAULT_TASK_IMAGE, SIM_EXIT_CODE, SIM_RUN_SECONDS, SIM_START_SECONDS } from "../crds/contract.ts";
 import type { TaskInfoInput } from "../crds/offer.ts";
-import type { ResourceMap } from "./resources.ts";
-
-/**
- * Annotations the local node simulator (src/local/node-simulator.ts) obeys, so tasks complete on
- * simulated nodes (`npm start`, tests). Real kubelets ignore them.
- */
-export const SIM_START_SECONDS = "sim.kubeoffers.io/start-seconds";
-export const SIM_RUN_SECONDS = "sim.kubeoffers.io/run-seconds";
-export const SIM_EXIT_CODE = "sim.kubeoffers.io/exit-code";
+import type { ResourceMap } from "../resources/types.ts";
 
 export interface CommandTaskOptions {
   /** Unique within the framework (a DNS label): the Pod is `<framework>-<id>`. */

@@ -3,19 +3,20 @@
 // and rescinded or expired at most once; a task update is emitted once per task, Pod, state and
 // reason. Pure: no I/O, so replays are unit-tested.
 import type { V1Pod } from "@kubernetes/client-node";
-import { ANNOTATION_ROLE, ANNOTATION_TASK_GROUP } from "../controller/names.ts";
-import { LABEL_OFFER, LABEL_TASK_ID } from "../crds/constants.ts";
-import { type OfferPhase, type OfferResponse, type ResourceOffer, responseTaskIds } from "../crds/offer.ts";
+import { ANNOTATION_ROLE, ANNOTATION_TASK_GROUP, LABEL_OFFER, LABEL_TASK_ID } from "../crds/contract.ts";
+import {
+  type OfferPhase,
+  type OfferResponse,
+  offerPhase,
+  type ResourceOffer,
+  responseTaskIds,
+} from "../crds/offer.ts";
+import type { ResourceMap } from "../resources/types.ts";
 import { isTerminal, nodeHealthFromPod, taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
-import type { ResourceMap } from "./resources.ts";
 import type { Offer, OfferOutcome, SchedulerEvent, Task, TaskState, TaskUpdate } from "./types.ts";
 
 export function isTerminalState(s: TaskState): boolean {
   return isTerminal(s);
-}
-
-export function offerPhaseOf(o: ResourceOffer): OfferPhase {
-  return o.status?.phase ?? "Offered";
 }
 
 export function toOffer(o: ResourceOffer): Offer {
@@ -53,7 +54,7 @@ export class OfferTracker {
       this.offers.set(name, st);
     }
     st.offer = offer;
-    const phase = offerPhaseOf(o);
+    const phase = offerPhase(o);
     const out: SchedulerEvent[] = [];
     if (phase === "Offered") {
       const expired = offer.expiresAt !== undefined && offer.expiresAt.getTime() <= now;
@@ -116,7 +117,7 @@ export class OfferTracker {
 export function outcomeOf(o: ResourceOffer): OfferOutcome {
   return {
     offer: o.metadata.name ?? "",
-    phase: offerPhaseOf(o),
+    phase: offerPhase(o),
     ...(o.status?.reason ? { reason: o.status.reason } : {}),
     ...(o.status?.message ? { message: o.status.message } : {}),
     tasks: o.status?.tasks ?? [],
@@ -263,7 +264,7 @@ export class TaskTracker {
     if (r?.action !== "Accept") return [];
     const name = o.metadata.name ?? "";
     const ids = responseTaskIds(r);
-    const phase = offerPhaseOf(o);
+    const phase = offerPhase(o);
     const out: TaskUpdate[] = [];
     // Only tasks whose Pod has not been seen are decided here: a Pod is the better witness.
     const undecided = (id: string) => {

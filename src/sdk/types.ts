@@ -1,6 +1,6 @@
 // The SDK's public vocabulary: offers, tasks, task updates and scheduler events.
 import type { TaskState as CrdTaskState, OfferPhase, OfferTaskStatus, ResourceOffer } from "../crds/offer.ts";
-import type { ResourceMap } from "./resources.ts";
+import type { ResourceMap } from "../resources/types.ts";
 
 /** Mesos task state names (TASK_STAGING … TASK_UNREACHABLE, plus TASK_DROPPED for launches that never happened). */
 export type TaskState = CrdTaskState;

@@ -3,6 +3,7 @@
 // Structural types only: no Kubernetes client imports, so any Pod-shaped object fits.
 
 // The Mesos state names are part of the API (ResourceOffer status): defined once, in src/crds.
+import { NODE_STATE_ANNOTATION } from "../crds/contract.ts";
 import { TASK_STATES, type TaskState, TERMINAL_TASK_STATES } from "../crds/offer.ts";
 
 export { TASK_STATES, type TaskState };
@@ -46,16 +47,6 @@ export interface TaskStatus {
   reason?: string;
   message?: string;
 }
-
-/** Annotation the operator sets on a Pod it deletes because the framework asked, or was torn down. */
-export const KILL_ANNOTATION = "kubeoffers.io/killed-by";
-
-/**
- * Annotation the operator keeps on task Pods whose node is in trouble ("unreachable": not
- * Ready or its agent stopped renewing; "lost": the Node is gone), so that readers without
- * access to Nodes and agent Leases (framework schedulers, the Mesos API) map states the same.
- */
-export const NODE_STATE_ANNOTATION = "kubeoffers.io/node-state";
 
 export function nodeHealthFromPod(pod: PodLike): NodeHealth | undefined {
   const v = pod.metadata?.annotations?.[NODE_STATE_ANNOTATION];

@@ -3,7 +3,7 @@
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "../../src/crds/agent.ts";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { FrameworkSide } from "./offers.ts";
 import { Pool } from "./pool.ts";

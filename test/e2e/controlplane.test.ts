@@ -9,10 +9,11 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SIM_EXIT_CODE, SIM_RUN_SECONDS } from "../../src/crds/contract.ts";
 import { statusCode } from "../../src/kube/errors.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { ControlPlane } from "../../src/local/controlplane.ts";
-import { EXIT_CODE, NodeSimulator, RUN_SECONDS } from "../../src/local/node-simulator.ts";
+import { NodeSimulator } from "../../src/local/node-simulator.ts";
 import {
   adminKubeConfig,
   createNamespace,
@@ -118,7 +119,7 @@ describe("local control plane", () => {
     await core.createNamespacedPod({
       namespace: ns,
       body: {
-        metadata: { name: "p1", annotations: { [RUN_SECONDS]: "1", [EXIT_CODE]: "0" } },
+        metadata: { name: "p1", annotations: { [SIM_RUN_SECONDS]: "1", [SIM_EXIT_CODE]: "0" } },
         spec: { nodeName: node, restartPolicy: "Never", containers: [{ name: "main", image: "busybox" }] },
       },
     });

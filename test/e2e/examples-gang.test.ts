@@ -4,7 +4,7 @@ import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GangFramework } from "../../examples/gang/gang.ts";
 import { consoleLog } from "../../examples/lib/runtime.ts";
-import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { commandTask, FrameworkClient } from "../../src/sdk/index.ts";
 import { Pool } from "./pool.ts";

@@ -6,7 +6,7 @@ import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { GangFramework } from "../../examples/gang/gang.ts";
 import { ServiceFramework } from "../../examples/service/service.ts";
-import { LABEL_FRAMEWORK } from "../../src/crds/constants.ts";
+import { LABEL_FRAMEWORK } from "../../src/crds/contract.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
 import { Pool } from "./pool.ts";
 import { waitFor } from "./support.ts";

@@ -8,7 +8,7 @@ import { parseAllDocuments } from "yaml";
 import { BatchFramework } from "../../examples/batch/batch.ts";
 import { consoleLog } from "../../examples/lib/runtime.ts";
 import { ServiceFramework, SPREAD_LABEL } from "../../examples/service/service.ts";
-import { LABEL_FRAMEWORK } from "../../src/crds/constants.ts";
+import { LABEL_FRAMEWORK } from "../../src/crds/contract.ts";
 import { Pool } from "./pool.ts";
 import { kubectl, mintUser, waitFor } from "./support.ts";
 

@@ -1,7 +1,7 @@
 // Framework-level protocol: SUPPRESS / REVIVE per role, and liveness with failover timeout.
 import { CoordinationV1Api, CustomObjectsApi, V1MicroTime } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { mergePatch, microTime } from "../../src/kube/patch.ts";
 import { accept, FrameworkSide, task } from "./offers.ts";
 import { Pool } from "./pool.ts";

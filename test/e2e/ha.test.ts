@@ -8,18 +8,18 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { parseQuantity } from "../../src/allocator/quantity.ts";
 import {
   GROUP,
   LABEL_FRAMEWORK,
   LABEL_OFFER,
   LABEL_TASK_ID,
   PLURAL,
+  SIM_RUN_SECONDS,
   VERSION,
-} from "../../src/crds/constants.ts";
+} from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
-import { RUN_SECONDS } from "../../src/local/node-simulator.ts";
+import { parseQuantity } from "../../src/resources/quantity.ts";
 import { NodeProcess } from "./helm-support.ts";
 import { LEASE_NAMESPACE, Pool } from "./pool.ts";
 import { waitFor } from "./support.ts";
@@ -169,7 +169,7 @@ describe("two controller replicas", () => {
                 id,
                 resources: { cpu: "250m", memory: "64Mi" },
                 template: {
-                  metadata: { annotations: { [RUN_SECONDS]: "1" } },
+                  metadata: { annotations: { [SIM_RUN_SECONDS]: "1" } },
                   spec: { containers: [{ name: "main", image: "busybox" }] },
                 },
               });

@@ -14,7 +14,7 @@ import {
 } from "@kubernetes/client-node";
 import { inject } from "vitest";
 import { repoRoot } from "../../src/local/binaries.ts";
-import { writeIdentity } from "../../src/local/controlplane.ts";
+import { writeIdentity } from "../../src/local/kubeconfig.ts";
 import { adminKubeConfig, waitFor as waitForShort } from "./support.ts";
 
 export const CHART = join(repoRoot, "deploy/helm/kube-offers");

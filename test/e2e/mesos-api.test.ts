@@ -5,7 +5,7 @@
 // (the API server) must show what the Mesos client did.
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { Framework } from "../../src/crds/framework.ts";
 import { type MesosApi, startMesosApi } from "../../src/mesos/index.ts";
 import { commandTask, type Event, Subscription, scalar, scalarOf } from "../mesos/client.ts";

@@ -5,7 +5,7 @@
 import { connect } from "node:net";
 import { CoordinationV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { Framework } from "../../src/crds/framework.ts";
 import { type MesosApi, startMesosApi } from "../../src/mesos/index.ts";
 import { type Event, post, Subscription } from "../mesos/client.ts";

@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { Framework } from "../../src/crds/framework.ts";
 import { type MesosApi, startMesosApi } from "../../src/mesos/index.ts";
 import { mesosVenv } from "../mesos/venv.ts";

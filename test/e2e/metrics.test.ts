@@ -6,11 +6,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, SIM_RUN_SECONDS, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
-import { RUN_SECONDS } from "../../src/local/node-simulator.ts";
 import {
   CHART,
   helmOk,
@@ -142,7 +141,7 @@ describe("controller observability", () => {
       id,
       resources: { cpu: "1", memory: "1Gi" },
       template: {
-        ...(run ? { metadata: { annotations: { [RUN_SECONDS]: run } } } : {}),
+        ...(run ? { metadata: { annotations: { [SIM_RUN_SECONDS]: run } } } : {}),
         spec: { containers: [{ name: "main", image: "busybox" }] },
       },
     });

@@ -1,11 +1,17 @@
 // Framework-side helpers for protocol tests: read offers, answer them, read Pods — the raw
 // Kubernetes way, so the tests exercise the API contract itself, not the SDK.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import {
+  GROUP,
+  LABEL_FRAMEWORK,
+  PLURAL,
+  SIM_EXIT_CODE,
+  SIM_RUN_SECONDS,
+  VERSION,
+} from "../../src/crds/contract.ts";
 import type { Framework } from "../../src/crds/framework.ts";
 import type { OfferResponse, ResourceOffer } from "../../src/crds/offer.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
-import { RUN_SECONDS } from "../../src/local/node-simulator.ts";
 
 export class FrameworkSide {
   readonly kc: KubeConfig;
@@ -101,7 +107,7 @@ export class FrameworkSide {
     const core = this.kc.makeApiClient(CoreV1Api);
     const list = await core.listNamespacedPod({
       namespace: this.namespace,
-      labelSelector: framework ? `kubeoffers.io/framework=${framework}` : "kubeoffers.io/framework",
+      labelSelector: framework ? `${LABEL_FRAMEWORK}=${framework}` : LABEL_FRAMEWORK,
     });
     return list.items;
   }
@@ -114,8 +120,8 @@ export function task(
   opts: { runSeconds?: number; exitCode?: number; spec?: Record<string, unknown> } = {},
 ) {
   const annotations: Record<string, string> = {};
-  if (opts.runSeconds !== undefined) annotations[RUN_SECONDS] = String(opts.runSeconds);
-  if (opts.exitCode !== undefined) annotations["sim.kubeoffers.io/exit-code"] = String(opts.exitCode);
+  if (opts.runSeconds !== undefined) annotations[SIM_RUN_SECONDS] = String(opts.runSeconds);
+  if (opts.exitCode !== undefined) annotations[SIM_EXIT_CODE] = String(opts.exitCode);
   return {
     id,
     resources,

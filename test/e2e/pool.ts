@@ -7,12 +7,12 @@ import type { OperatorConfig } from "../../src/controller/config.ts";
 import { createLogger } from "../../src/controller/log.ts";
 import { Metrics } from "../../src/controller/metrics.ts";
 import { Operator } from "../../src/controller/operator.ts";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { DEFAULT_LEASE_NAMESPACE, GROUP, LABEL_POOL, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { isAlreadyExists } from "../../src/kube/errors.ts";
 import { NodeSimulator, type SimNode } from "../../src/local/node-simulator.ts";
 import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName } from "./support.ts";
 
-export const LEASE_NAMESPACE = "kube-offers-system";
+export const LEASE_NAMESPACE = DEFAULT_LEASE_NAMESPACE;
 
 export interface PoolOptions {
   /**
@@ -121,7 +121,7 @@ export class Pool {
 
   /** Framework labels this pool's operator manages. */
   get labels(): Record<string, string> {
-    return this.scoped ? { "kubeoffers.io/pool": this.name } : {};
+    return this.scoped ? { [LABEL_POOL]: this.name } : {};
   }
 
   async stop(): Promise<void> {

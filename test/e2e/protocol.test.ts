@@ -1,10 +1,9 @@
 // The offer protocol end to end, driven the way a user would: kubectl apply, kubectl patch.
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, SIM_RUN_SECONDS, VERSION } from "../../src/crds/contract.ts";
 import type { Framework } from "../../src/crds/framework.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
-import { RUN_SECONDS } from "../../src/local/node-simulator.ts";
 import { Pool } from "./pool.ts";
 import { kubectl, waitFor } from "./support.ts";
 
@@ -65,7 +64,7 @@ spec:
                     id: "task-0001",
                     resources: { cpu: "1", memory: "1Gi" },
                     template: {
-                      metadata: { annotations: { [RUN_SECONDS]: "1" } },
+                      metadata: { annotations: { [SIM_RUN_SECONDS]: "1" } },
                       spec: {
                         containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "echo hi"] }],
                       },

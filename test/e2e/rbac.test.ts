@@ -17,12 +17,12 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, SIM_RUN_SECONDS, VERSION } from "../../src/crds/contract.ts";
 import type { Framework } from "../../src/crds/framework.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { apiMessage, statusCode } from "../../src/kube/errors.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
-import { NodeSimulator, RUN_SECONDS } from "../../src/local/node-simulator.ts";
+import { NodeSimulator } from "../../src/local/node-simulator.ts";
 import {
   CHART,
   containerEnv,
@@ -283,7 +283,7 @@ describe("the chart's RBAC", () => {
       id,
       resources: { cpu: "500m", memory: "256Mi" },
       template: {
-        ...(runSeconds ? { metadata: { annotations: { [RUN_SECONDS]: runSeconds } } } : {}),
+        ...(runSeconds ? { metadata: { annotations: { [SIM_RUN_SECONDS]: runSeconds } } } : {}),
         spec: { containers: [{ name: "main", image: "busybox" }] },
       },
     });

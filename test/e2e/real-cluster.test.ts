@@ -3,14 +3,19 @@
 // and RBAC, and tasks that really run — in containers, under a real kubelet's admission — with
 // their output in `kubectl logs`, exit codes, OOM kills, kills and host ports as the kubelet
 // reports them. One file, run in order: the real node is one shared machine.
-import { writeFileSync } from "node:fs";
+
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { parseQuantity } from "../../src/allocator/quantity.ts";
 import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
-import { KUBE_OFFERS_IMAGE } from "../../src/local/images.ts";
+import { repoRoot } from "../../src/local/binaries.ts";
+import { EXAMPLES_IMAGE, KUBE_OFFERS_IMAGE } from "../../src/local/images.ts";
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from "../../src/local/real-node.ts";
+import { mesosIdsOf } from "../../src/mesos/tasks.ts";
 import {
   commandTask,
   DEFAULT_TASK_IMAGE,
@@ -21,6 +26,7 @@ import {
   type Task,
   type TaskInfoInput,
 } from "../../src/sdk/index.ts";
+import { type Event, commandTask as mesosTask, Subscription } from "../mesos/client.ts";
 import { CHART, helm, helmOk, waitFor } from "./helm-support.ts";
 import { adminKubeConfig, createNamespace, deleteNamespace, kubectl, uniqueName } from "./support.ts";
 
@@ -36,8 +42,11 @@ const co = admin.makeApiClient(CustomObjectsApi);
 const release = uniqueName("real");
 let ns = "";
 let tenant = "";
+let mesosNs = "";
+let examplesNs = "";
+// This node exactly: other test files may start more real nodes for a while.
 const onRealNode = {
-  nodeSelector: { [REAL_NODE_LABEL]: "true" },
+  nodeSelector: { [REAL_NODE_LABEL]: "true", "kubernetes.io/hostname": node },
   tolerations: [
     { key: REAL_NODE_TAINT.key, operator: "Equal", value: REAL_NODE_TAINT.value, effect: "NoSchedule" },
   ],
@@ -49,6 +58,8 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
   beforeAll(async () => {
     ns = await createNamespace(admin, "real-sys");
     tenant = await createNamespace(admin, "real-tenant");
+    mesosNs = await createNamespace(admin, "real-mesos");
+    examplesNs = await createNamespace(admin, "real-examples");
     const t0 = Date.now();
     writeFileSync(
       valuesFile,
@@ -62,6 +73,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
         },
         agent: onRealNode,
         tenantRole: { name: `${release}-framework` },
+        mesos: { enabled: true, config: { defaultNamespace: mesosNs } },
       }),
     );
     await helmOk([
@@ -85,7 +97,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
 
   afterAll(async () => {
     await helm(["uninstall", release, "-n", ns, "--wait", "--timeout", "60s"]);
-    if (tenant) await deleteNamespace(admin, tenant);
+    for (const n of [tenant, mesosNs, examplesNs]) if (n) await deleteNamespace(admin, n);
     if (ns) await deleteNamespace(admin, ns);
   });
 
@@ -244,6 +256,283 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
       await runner.client.kill("web");
     });
   });
+
+  it("serves the Mesos API through the chart's Service to a client outside the cluster", async () => {
+    const forward = await portForward(ns, `svc/${release}-kube-offers-mesos`, 5050);
+    const s = await Subscription.open(`http://127.0.0.1:${forward.port}`, {
+      user: "root",
+      name: "real-mesos",
+      failover_timeout: 0,
+    });
+    try {
+      expect(s.status, `SUBSCRIBE answered ${s.status}: ${s.body}`).toBe(200);
+      await s.next(
+        (e) => e.type === "OFFERS" && e.offers.offers.some((o: Event) => o.agent_id.value === node),
+        30_000,
+      );
+      const offer = s.events
+        .flatMap((e) => (e.type === "OFFERS" ? (e.offers.offers as Event[]) : []))
+        .find((o) => o.agent_id.value === node);
+      const oom = 'x=0123456789abcdef; while :; do x="$x$x"; done';
+      const r = await s.call("ACCEPT", {
+        accept: {
+          offer_ids: [offer?.id],
+          operations: [
+            {
+              type: "LAUNCH",
+              launch: {
+                task_infos: [
+                  mesosTask("hello.mesos", node, { mem: 32, shell: "echo hello from a Mesos task" }),
+                  mesosTask("oom.mesos", node, { mem: 32, shell: oom }),
+                ],
+              },
+            },
+          ],
+        },
+      });
+      expect(r.status).toBe(202);
+      const final = (id: string) =>
+        s.next(
+          (e) =>
+            e.type === "UPDATE" &&
+            e.update.status.task_id.value === id &&
+            ["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST"].includes(
+              e.update.status.state,
+            ),
+          90_000,
+        );
+      const hello = (await final("hello.mesos")).update.status;
+      expect(hello.state).toBe("TASK_FINISHED");
+      const oomed = (await final("oom.mesos")).update.status;
+      expect(oomed).toMatchObject({ state: "TASK_FAILED", reason: "REASON_CONTAINER_LIMITATION_MEMORY" });
+      const pods = await core.listNamespacedPod({
+        namespace: mesosNs,
+        labelSelector: "kubeoffers.io/task-id",
+      });
+      const helloPod = pods.items.find((p) =>
+        [...mesosIdsOf(p.metadata?.annotations).values()].includes("hello.mesos"),
+      );
+      expect(await kubectl(["-n", mesosNs, "logs", helloPod?.metadata?.name ?? ""])).toBe(
+        "hello from a Mesos task\n",
+      );
+      await s.call("TEARDOWN", {});
+    } finally {
+      s.disconnect();
+      forward.stop();
+    }
+  });
+
+  it("runs the batch example from examples/batch/deploy.yaml, whose tasks print their output", async () => {
+    const docs = parseAllDocuments(readFileSync(join(repoRoot, "examples/batch/deploy.yaml"), "utf8")).map(
+      (d) => d.toJS() as Manifest,
+    );
+    for (const d of docs) {
+      d.metadata.namespace = examplesNs;
+      for (const s of d.subjects ?? []) s.namespace = examplesNs;
+      if (d.kind !== "Deployment") continue;
+      const spec = d.spec.template.spec;
+      // What this cluster asks of Pods on its real node, and the pool this release manages.
+      Object.assign(spec, onRealNode);
+      const args: string[] = spec.containers[0].args;
+      spec.containers[0].args = [
+        ...args.filter((a) => !/^--(tasks|cpu|memory)=/.test(a)),
+        "--tasks=3",
+        "--cpu=100m",
+        "--memory=32Mi",
+        `--label=kubeoffers.io/pool=${release}`,
+      ];
+    }
+    await kubectl(["apply", "-f", "-"], docs.map((d) => JSON.stringify(d)).join("\n"));
+    const pods = await waitFor(
+      "the batch example's 3 tasks finished",
+      async () => {
+        const list = await core.listNamespacedPod({
+          namespace: examplesNs,
+          labelSelector: "kubeoffers.io/task-id",
+        });
+        const done = list.items.filter((p) => p.status?.phase === "Succeeded");
+        return done.length >= 3 ? done : undefined;
+      },
+      120_000,
+      500,
+    );
+    const logs = await Promise.all(
+      pods.map((p) => kubectl(["-n", examplesNs, "logs", p.metadata?.name ?? ""])),
+    );
+    expect(logs.map((l) => l.trim()).sort()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^task \d+ attempt \d+$/)]),
+    );
+    expect(new Set(logs.map((l) => l.trim())).size).toBe(pods.length);
+    // The scheduler itself runs in a container, under its own ServiceAccount.
+    const scheduler = await core.listNamespacedPod({
+      namespace: examplesNs,
+      labelSelector: "app.kubernetes.io/name=batch-scheduler",
+    });
+    expect(scheduler.items.length).toBe(2);
+    for (const p of scheduler.items) expect(p.spec?.serviceAccountName).toBe("batch-scheduler");
+    await kubectl(["-n", examplesNs, "delete", "deployment", "batch-scheduler", "--wait=true"]);
+  });
+
+  it("with two controller replicas, deleting the leader Pod hands over leadership with no duplicate task", async () => {
+    const runner = new TaskRunner(
+      new FrameworkClient({
+        kubeConfig: admin,
+        namespace: tenant,
+        name: "failover",
+        labels: { "kubeoffers.io/pool": release },
+      }),
+    );
+    await runner.client.start();
+    try {
+      runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
+        commandTask({ id: "before", resources, shell: "exec sleep 3600" }),
+      );
+      await runner.until("before", (t) => t.state === "TASK_RUNNING");
+      const holder = async () =>
+        (
+          await admin
+            .makeApiClient(CoordinationV1Api)
+            .readNamespacedLease({ name: "kube-offers-controller", namespace: ns })
+        ).spec?.holderIdentity ?? "";
+      const leader = await holder();
+      const controllers = (
+        await core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: "app.kubernetes.io/component=controller",
+        })
+      ).items.map((p) => p.metadata?.name);
+      expect(controllers).toContain(leader);
+      await core.deleteNamespacedPod({ name: leader, namespace: ns });
+      const next = await waitFor(
+        "a new leader",
+        async () => {
+          const h = await holder();
+          return h && h !== leader ? h : undefined;
+        },
+        60_000,
+        250,
+      );
+      expect(controllers).toContain(next);
+      // The new leader allocates: a task launched now runs.
+      runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
+        commandTask({ id: "after", resources, shell: "exec sleep 3600" }),
+      );
+      await runner.until("after", (t) => t.state === "TASK_RUNNING", 60_000);
+      const pods = (
+        await core.listNamespacedPod({ namespace: tenant, labelSelector: "kubeoffers.io/framework=failover" })
+      ).items;
+      expect(pods.map((p) => p.metadata?.labels?.["kubeoffers.io/task-id"]).sort()).toEqual([
+        "after",
+        "before",
+      ]);
+      expect(runner.client.task("before")?.state).toBe("TASK_RUNNING");
+      await waitFor(
+        "the Deployment back at 2 ready replicas",
+        async () => {
+          const d = await apps.readNamespacedDeployment({
+            name: `${release}-kube-offers-controller`,
+            namespace: ns,
+          });
+          return d.status?.readyReplicas === 2;
+        },
+        90_000,
+        500,
+      );
+    } finally {
+      await runner.client.stop({ teardown: true }).catch(() => {});
+    }
+  });
+
+  it("helm upgrade to a new image, rollback and uninstall leave no orphan Pod, offer or reservation", async () => {
+    const runner = new TaskRunner(
+      new FrameworkClient({
+        kubeConfig: admin,
+        namespace: tenant,
+        name: "upgrade",
+        labels: { "kubeoffers.io/pool": release },
+      }),
+    );
+    await runner.client.start();
+    runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
+      commandTask({ id: "long", resources, shell: "exec sleep 3600" }),
+    );
+    const long = await runner.until("long", (t) => t.state === "TASK_RUNNING");
+    const images = async () =>
+      (await core.listNamespacedPod({ namespace: ns })).items
+        .filter((p) => !p.metadata?.deletionTimestamp)
+        .map((p) => p.spec?.containers[0]?.image);
+    // A new image: the examples image holds the same app (and the examples) on the same runtime.
+    const [repo, tag] = EXAMPLES_IMAGE.split(/:(?=[^:/]+$)/);
+    await helmOk([
+      "upgrade",
+      release,
+      CHART,
+      "-n",
+      ns,
+      "-f",
+      valuesFile,
+      "--set",
+      `image.repository=${repo},image.tag=${tag}`,
+      "--wait",
+      "--timeout",
+      "150s",
+    ]);
+    await waitFor(
+      "every chart Pod on the new image",
+      async () => (await images()).every((i) => i === EXAMPLES_IMAGE),
+      60_000,
+      500,
+    );
+    runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
+      commandTask({ id: "upgraded", resources, shell: "echo upgraded" }),
+    );
+    expect((await runner.until("upgraded", (t) => t.terminal, 60_000)).state).toBe("TASK_FINISHED");
+    await helmOk(["rollback", release, "1", "-n", ns, "--wait", "--timeout", "150s"]);
+    await waitFor(
+      "every chart Pod back on the first image",
+      async () => (await images()).every((i) => i === KUBE_OFFERS_IMAGE),
+      60_000,
+      500,
+    );
+    runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
+      commandTask({ id: "rolledback", resources, shell: "echo rolled back" }),
+    );
+    expect((await runner.until("rolledback", (t) => t.terminal, 60_000)).state).toBe("TASK_FINISHED");
+    // The task launched before the upgrade ran through both, untouched.
+    expect(runner.client.task("long")).toMatchObject({ state: "TASK_RUNNING", pod: long.pod });
+    await runner.client.stop({ teardown: true });
+    await waitFor(
+      "the framework's Pods gone",
+      async () => {
+        const pods = await core.listNamespacedPod({
+          namespace: tenant,
+          labelSelector: "kubeoffers.io/framework=upgrade",
+        });
+        return pods.items.length === 0;
+      },
+      60_000,
+      500,
+    );
+
+    await helmOk(["uninstall", release, "-n", ns, "--wait", "--timeout", "120s"]);
+    await waitFor(
+      "no Pod of the release left",
+      async () => (await core.listNamespacedPod({ namespace: ns })).items.length === 0,
+      60_000,
+      500,
+    );
+    const offers = (await co.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL.resourceOffer,
+      labelSelector: `kubeoffers.io/pool=${release}`,
+    })) as { items: { metadata: { name: string }; status?: { phase?: string } }[] };
+    expect(offers.items.filter((o) => !o.status?.phase || o.status.phase === "Offered")).toEqual([]);
+    const agent = (await co
+      .getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL.agent, name: node })
+      .catch(() => undefined)) as { spec?: { dynamicReservations?: unknown[] } } | undefined;
+    expect(agent?.spec?.dynamicReservations ?? []).toEqual([]);
+  });
 });
 
 /**
@@ -287,5 +576,47 @@ class TaskRunner {
       async () => (this.seen.get(id) ?? []).find(pred),
       timeoutMs,
     );
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: manifests from YAML are arbitrary objects
+type Manifest = any;
+
+/** `kubectl port-forward` to a local port (a client outside the cluster); stop() ends it by PID. */
+async function portForward(
+  namespace: string,
+  target: string,
+  remote: number,
+): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(
+    join(inject("binDir"), "kubectl"),
+    ["--kubeconfig", inject("kubeconfig"), "-n", namespace, "port-forward", target, `:${remote}`],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const stop = () => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  };
+  try {
+    const port = await waitFor(
+      `kubectl port-forward ${target}: ${out}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`kubectl port-forward exited: ${out}`);
+        const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+        return m ? Number(m[1]) : undefined;
+      },
+      30_000,
+      100,
+    );
+    return { port, stop };
+  } catch (err) {
+    stop();
+    throw err;
   }
 }

@@ -3,7 +3,7 @@
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "../../src/crds/agent.ts";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceRole } from "../../src/crds/role.ts";
 import { accept, FrameworkSide, task } from "./offers.ts";
 import { Pool } from "./pool.ts";

@@ -2,7 +2,7 @@
 // the errors a framework author meets, suppress/revive, kill, reconcile, and the liveness Lease.
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { Framework } from "../../src/crds/framework.ts";
 import {
   commandTask,

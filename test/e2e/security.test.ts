@@ -7,7 +7,7 @@
 import { CoreV1Api, CustomObjectsApi, EventsV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRICT_POD_POLICY } from "../../src/controller/pod-policy.ts";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { waitFor } from "./helm-support.ts";

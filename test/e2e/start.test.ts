@@ -66,7 +66,9 @@ describe("npm start", () => {
     expect(running).toBeGreaterThan(0);
     // Within a minute of the control plane being up (the binaries are cached by global setup).
     expect(Date.now() - started).toBeLessThan(75_000);
-    expect(out).toMatch(/^AGENTS\s+5\/5 ready/m);
+    // Where the machine runs containers (the global setup found out), a real node joins the five.
+    const real = inject("realNode") !== "";
+    expect(out).toMatch(real ? /^AGENTS\s+6\/6 ready/m : /^AGENTS\s+5\/5 ready/m);
     expect(out).toMatch(/^\s+web\s+Active/m);
     expect(out).toMatch(/^\s+batch-1\s+Active/m);
     const kubeconfig = /^kubeconfig\s+(\S+)$/m.exec(out)?.[1] ?? "";
@@ -82,6 +84,24 @@ describe("npm start", () => {
       },
     );
     expect(table).toMatch(/FRAMEWORK\s+AGENT\s+ROLE/);
+    if (real) {
+      // The printed `kubectl logs` line works: the service's instance on the real node printed.
+      const line = /^logs\s+(.*kubectl .* logs \$\(.*\))$/m.exec(out)?.[1] ?? "";
+      expect(line).not.toBe("");
+      const logs = await waitFor(
+        "the real node's service instance to print",
+        async () => {
+          const o = execFileSync("bash", ["-c", line], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+          });
+          return /serving on port \d+/.test(o) ? o : undefined;
+        },
+        60_000,
+        1000,
+      );
+      expect(logs).toMatch(/^serving on port \d+$/m);
+    }
 
     // The processes it started, from the harness's PID registry.
     const registry = JSON.parse(readFileSync(join(registryDir, `${pid}-1.json`), "utf8")) as {
@@ -90,6 +110,18 @@ describe("npm start", () => {
     }[];
     expect(registry.map((p) => p.name).sort()).toEqual(["etcd", "kube-apiserver", "kube-controller-manager"]);
     expect(registry.every((p) => alive(p.pid))).toBe(true);
+    const nodeProcesses = real
+      ? (JSON.parse(readFileSync(join(registryDir, `${pid}-2.json`), "utf8")) as {
+          name: string;
+          pid: number;
+        }[])
+      : [];
+    if (real)
+      expect(nodeProcesses.map((p) => p.name.replace(/-[0-9a-f]+-n\d+$/, "")).sort()).toEqual([
+        "containerd",
+        "kube-proxy",
+        "kubelet",
+      ]);
 
     process.kill(-pid, "SIGINT");
     const code = await Promise.race([
@@ -98,7 +130,8 @@ describe("npm start", () => {
     ]);
     expect(code, err).toBe(0);
     expect(err).toMatch(/stopped; no process left behind/);
-    for (const p of registry) expect(alive(p.pid), `${p.name} (pid ${p.pid})`).toBe(false);
+    for (const p of [...registry, ...nodeProcesses])
+      expect(alive(p.pid), `${p.name} (pid ${p.pid})`).toBe(false);
     expect(alive(-pid) || alive(pid)).toBe(false);
     expect(existsSync(kubeconfig)).toBe(false); // its state directory is gone too
     expect(existsSync(join(registryDir, `${pid}-1.json`))).toBe(false);

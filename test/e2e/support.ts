@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { inject } from "vitest";
 import { isNotFound } from "../../src/kube/errors.ts";
-import { type Identity, mintIdentity } from "../../src/local/controlplane.ts";
+import { type Identity, mintIdentity } from "../../src/local/kubeconfig.ts";
 
 export function adminKubeConfig(): KubeConfig {
   const kc = new KubeConfig();

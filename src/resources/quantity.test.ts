@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { formatQuantity, fromResources, parseQuantity, QuantityError, toResources } from "./quantity.ts";
+import {
+  compareQuantities,
+  formatQuantity,
+  isQuantity,
+  parseQuantity,
+  QUANTITY_PATTERN,
+  QuantityError,
+} from "./quantity.ts";
+import { fromResources, toResources } from "./resources.ts";
 
 const Ki = 1024;
 const Mi = Ki * 1024;
@@ -151,5 +159,31 @@ describe("toResources / fromResources", () => {
     [{ cpu: "lots" }],
   ])("rejects %j", (map) => {
     expect(() => toResources(map as never)).toThrow(QuantityError);
+  });
+});
+
+describe("quantities", () => {
+  it("recognises Kubernetes quantities", () => {
+    expect(["1", "500m", "1.5", ".5", "4Gi", "1e3", "1E-3", "+2", "10k", 3].every(isQuantity)).toBe(true);
+    expect(["", "-1", "1K", "1.5.5", "Gi", "1 Gi", "1e", 0.5, -1, "1e999"].some(isQuantity)).toBe(false);
+  });
+
+  it("compares exactly across suffixes", () => {
+    expect(compareQuantities("1", "1000m")).toBe(0);
+    expect(compareQuantities("1Gi", "1073741824")).toBe(0);
+    expect(compareQuantities("1G", "1Gi")).toBe(-1);
+    expect(compareQuantities("1.5", "1499m")).toBe(1);
+    expect(compareQuantities("1e3", "1k")).toBe(0);
+    expect(compareQuantities(2, "2001m")).toBe(-1);
+  });
+
+  it("accepts for schemas exactly what QUANTITY_PATTERN does (parseQuantity is more lenient)", () => {
+    const pattern = new RegExp(QUANTITY_PATTERN);
+    for (const q of ["1", "+1", "-0", "-1", " 1", "1 ", "0.5", "1e64", "1e-64", "5Ei", "1k", "1K", "e3"]) {
+      expect(isQuantity(q), q).toBe(pattern.test(q));
+    }
+    // The allocator's parser takes a signed zero and blanks around the value; the API server does not.
+    expect(parseQuantity("cpu", "-0")).toBe(0);
+    expect(parseQuantity("cpu", " 1 ")).toBe(1000);
   });
 });

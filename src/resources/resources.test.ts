@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { normalizePorts } from "./quantity.ts";
+import {
+  normalizePorts,
+  portsContains,
+  portsDifference,
+  portsIntersection,
+  portsUnion,
+  takePorts,
+} from "./ports.ts";
 import {
   add,
   contains,
@@ -8,10 +15,6 @@ import {
   equals,
   isEmpty,
   meetsAny,
-  portsContains,
-  portsDifference,
-  portsIntersection,
-  portsUnion,
   ResourceError,
   subtract,
   subtractClamped,
@@ -79,6 +82,23 @@ const toSet = (rs: PortRange[]) => {
 const fromSet = (s: Set<number>) => normalizePorts([...s].map((p) => ({ begin: p, end: p })));
 
 describe("port range sets", () => {
+  it("takes host ports from the lowest ranges", () => {
+    expect(
+      takePorts(
+        [
+          { begin: 10, end: 11 },
+          { begin: 20, end: 30 },
+        ],
+        4,
+      ),
+    ).toEqual([
+      { begin: 10, end: 11 },
+      { begin: 20, end: 21 },
+    ]);
+    expect(takePorts([{ begin: 10, end: 11 }], 3)).toBeUndefined();
+    expect(takePorts([], 0)).toEqual([]);
+  });
+
   it("union, difference, intersection, contains match set semantics", () => {
     fc.assert(
       fc.property(rangesArb, rangesArb, (a, b) => {

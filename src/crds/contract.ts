@@ -1,0 +1,193 @@
+// The names kube-offers shares with everything outside a single module: the API group, the
+// label, annotation, finalizer, taint and condition keys that the operator, the agent, the SDK,
+// the Mesos API, the local harness, the Helm chart and the docs agree on, the builders of the
+// object names they derive from each other, and the defaults they must agree on. docs/design.md
+// fixes some of them; contract.test.ts fails when a `kubeoffers.io` key is written down anywhere
+// else in src/ or mentioned in the chart or the docs without being defined here.
+import { createHash, randomBytes } from "node:crypto";
+
+// ---- API group ----
+
+export const GROUP = "kubeoffers.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** Every CRD is listed under this category, so `kubectl get kube-offers` shows them all. */
+export const CATEGORY = "kube-offers";
+
+export const KIND = {
+  agent: "Agent",
+  framework: "Framework",
+  resourceOffer: "ResourceOffer",
+  resourceRole: "ResourceRole",
+} as const;
+
+export const PLURAL = {
+  agent: "agents",
+  framework: "frameworks",
+  resourceOffer: "resourceoffers",
+  resourceRole: "resourceroles",
+} as const;
+
+/** Keys of the Mesos API (src/mesos) live under this sub-domain. */
+export const MESOS_DOMAIN = `mesos.${GROUP}`;
+/** Annotations the local node simulator obeys live under this sub-domain. */
+export const SIM_DOMAIN = `sim.${GROUP}`;
+
+// ---- labels ----
+
+/** Labels on task Pods (and offers) that tests and tooling select on (design.md: fixed). */
+export const LABEL_FRAMEWORK = `${GROUP}/framework`;
+export const LABEL_TASK_ID = `${GROUP}/task-id`;
+/** As a label: the role in label-value form (roleLabelValue); as an annotation (ANNOTATION_ROLE): the role. */
+export const LABEL_ROLE = `${GROUP}/role`;
+export const LABEL_OFFER = `${GROUP}/offer`;
+
+export const LABELS = {
+  framework: LABEL_FRAMEWORK,
+  taskId: LABEL_TASK_ID,
+  role: LABEL_ROLE,
+  offer: LABEL_OFFER,
+} as const;
+
+/** The node, on Agents, offers, task Pods and agent Leases. */
+export const LABEL_AGENT = `${GROUP}/agent`;
+/** Scopes an operator (and its agents) to one pool of agents and frameworks. */
+export const LABEL_POOL = `${GROUP}/pool`;
+/** Marks the agents' liveness Leases (value "agent"). */
+export const AGENT_LEASE_LABEL = `${GROUP}/lease`;
+/** On Frameworks registered through the Mesos API (value "v1"). */
+export const LABEL_MESOS = `${MESOS_DOMAIN}/api`;
+/** Label (and NoSchedule taint key) of the local harness's real nodes (src/local/real-node.ts). */
+export const REAL_NODE_LABEL = `${GROUP}/real-node`;
+
+// ---- annotations ----
+
+/** On task Pods: JSON of the resources the task was granted. */
+export const ANNOTATION_RESOURCES = `${GROUP}/resources`;
+/** On task Pods: the task's role as it is ("eng/frontend", "*"); the label of the same key holds roleLabelValue. */
+export const ANNOTATION_ROLE = LABEL_ROLE;
+/** On task-group Pods (launchGroup): the task ids of the group, comma-separated. */
+export const ANNOTATION_TASK_GROUP = `${GROUP}/task-group`;
+/** Framework annotation a REVIVE bumps (a timestamp): its change clears the framework's refusal filters. */
+export const ANNOTATION_REVIVE = `${GROUP}/revive`;
+/**
+ * Kept by the operator on task Pods whose node is in trouble ("unreachable": not Ready or its
+ * agent stopped renewing; "lost": the Node is gone), so that readers without access to Nodes
+ * and agent Leases (framework schedulers, the Mesos API) map task states the same way.
+ */
+export const NODE_STATE_ANNOTATION = `${GROUP}/node-state`;
+/** Pod annotation: JSON {kube-offers task id: {id: Mesos task id, name}} for the tasks of the Pod. */
+export const ANNOTATION_MESOS_TASKS = `${MESOS_DOMAIN}/tasks`;
+/** Framework annotations of the Mesos API: the Mesos framework id, the principal, the FrameworkInfo. */
+export const ANNOTATION_FRAMEWORK_ID = `${MESOS_DOMAIN}/framework-id`;
+export const ANNOTATION_PRINCIPAL = `${MESOS_DOMAIN}/principal`;
+export const ANNOTATION_FRAMEWORK_INFO = `${MESOS_DOMAIN}/framework-info`;
+/** Pod annotation prefix: `acked.mesos.kubeoffers.io/<task>` = the last state the scheduler acknowledged. */
+export const ACKED_PREFIX = `acked.${MESOS_DOMAIN}/`;
+/**
+ * Annotations the local node simulator (src/local/node-simulator.ts) obeys, so tasks complete on
+ * simulated nodes (`npm start`, tests): seconds Pending, seconds running (absent: until deleted),
+ * exit code (0: Succeeded). Real kubelets ignore them.
+ */
+export const SIM_START_SECONDS = `${SIM_DOMAIN}/start-seconds`;
+export const SIM_RUN_SECONDS = `${SIM_DOMAIN}/run-seconds`;
+export const SIM_EXIT_CODE = `${SIM_DOMAIN}/exit-code`;
+/** On the Nodes the simulator plays the kubelet for. */
+export const SIMULATED_ANNOTATION = `${GROUP}/simulated`;
+
+// ---- other keys ----
+
+/** The Framework finalizer: deleting a Framework tears it down first. */
+export const FINALIZER = `${GROUP}/teardown`;
+/** A node carrying a taint with this key is draining: nothing new is offered on it. */
+export const DRAINING_TAINT = `${GROUP}/draining`;
+/** Label on a reserved Mesos resource naming the kube-offers dynamic reservation it belongs to. */
+export const RESERVATION_LABEL = `${GROUP}/reservation`;
+/** reportingController of the operator's Events. */
+export const REPORTING_CONTROLLER = `${GROUP}/controller`;
+
+/** Condition types: an offer's final status, and whether a framework's scheduler is connected. */
+export const CONDITION_FINISHED = "Finished";
+export const CONDITION_CONNECTED = "Connected";
+
+// ---- defaults ----
+
+/** The Mesos default for `filters.refuseSeconds` when a framework declines without one. */
+export const DEFAULT_REFUSE_SECONDS = 5;
+/** How long a disconnected framework's tasks survive (Mesos defaults to 0; see framework.ts). */
+export const DEFAULT_FAILOVER_TIMEOUT_SECONDS = 60;
+
+/**
+ * The image of tasks that name none (SDK command tasks, the examples, Mesos CommandInfo tasks
+ * without a ContainerInfo). Debian bookworm's busybox-static is 1.35, and the local real nodes'
+ * image is built from it (src/local/images.ts), so the tag is the version it really holds.
+ */
+export const DEFAULT_TASK_IMAGE = "busybox:1.35";
+
+/** The operator's namespace unless configured: the agents' liveness Leases and the leader-election Lease live there. */
+export const DEFAULT_LEASE_NAMESPACE = "kube-offers-system";
+/** The operator's leader-election Lease unless configured (the chart's controller.leaderElection.leaseName). */
+export const LEADER_ELECTION_LEASE_NAME = "kube-offers-controller";
+/** An agent's liveness Lease lasts this long unless configured (the chart's agent.leaseDurationSeconds). */
+export const DEFAULT_AGENT_LEASE_SECONDS = 20;
+/** Host ports an agent offers unless configured (the chart's agent.ports), as in Mesos. */
+export const DEFAULT_AGENT_PORTS: readonly { readonly begin: number; readonly end: number }[] = [
+  { begin: 31000, end: 32000 },
+];
+/** A scheduler's liveness Lease (SDK) lasts this long unless configured. */
+export const DEFAULT_SCHEDULER_LEASE_SECONDS = 10;
+/** The operator's leader election, as client-go's defaults (the chart's controller.leaderElection). */
+export const LEASE_DURATION_MS = 15_000;
+export const RENEW_DEADLINE_MS = 10_000;
+export const RETRY_PERIOD_MS = 2_000;
+
+// ---- names ----
+
+/** The Pod of a task (design.md: `<framework>-<task id>`); deterministic, so a replayed accept cannot launch twice. */
+export function taskPodName(framework: string, taskId: string): string {
+  return `${framework}-${taskId}`;
+}
+
+/** Role names may hold "/" and "*", which label values may not: eng/frontend → eng.frontend, * → "". */
+export function roleLabelValue(role: string): string {
+  return role === "*" ? "" : role.replaceAll("/", ".");
+}
+
+function shortHash(s: string): string {
+  return createHash("sha256").update(s).digest("hex").slice(0, 8);
+}
+
+/**
+ * The longest offer name: it is also the `kubeoffers.io/offer` label value of its task Pods,
+ * and label values stop at 63 characters (the CRD's CEL rule refuses longer ones).
+ */
+export const MAX_OFFER_NAME = 63;
+
+/**
+ * `<framework>-<agent>-<random>`. When that is too long — a framework name up to 63 characters,
+ * node names as long as managed clouds make them (`ip-10-0-12-34.eu-west-1.compute.internal`) —
+ * it keeps a prefix of each and adds a hash of the pair, so names stay readable, unique per
+ * framework and agent, and always fit.
+ */
+export function offerName(framework: string, agent: string): string {
+  const suffix = randomBytes(4).toString("hex").slice(0, 5);
+  const clean = (s: string) => s.replaceAll(".", "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
+  const full = `${clean(framework)}-${clean(agent)}-${suffix}`;
+  if (full.length <= MAX_OFFER_NAME) return full;
+  const hash = shortHash(`${framework}/${agent}`);
+  const budget = MAX_OFFER_NAME - suffix.length - hash.length - 3;
+  const fw = clean(clean(framework).slice(0, Math.min(framework.length, Math.floor(budget / 2))));
+  const ag = clean(clean(agent).slice(0, budget - fw.length - 1));
+  return [fw, ag, hash, suffix].filter(Boolean).join("-");
+}
+
+/** The liveness Lease of a node's agent, in the agent lease namespace. */
+export function agentLeaseName(node: string): string {
+  return `agent-${node}`;
+}
+
+/** The liveness Lease a framework's scheduler renews unless it names one (SDK, Mesos API). */
+export function schedulerLeaseName(framework: string): string {
+  return `${framework}-scheduler`;
+}
