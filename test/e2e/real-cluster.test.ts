@@ -259,6 +259,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
 
   it("serves the Mesos API through the chart's Service to a client outside the cluster", async () => {
     const forward = await portForward(ns, `svc/${release}-kube-offers-mesos`, 5050);
+    const after: (() => void)[] = [];
     const s = await Subscription.open(`http://127.0.0.1:${forward.port}`, {
       user: "root",
       name: "real-mesos",
@@ -291,6 +292,16 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
         },
       });
       expect(r.status).toBe(202);
+      // Updates are reliable: the next one for a task comes only after the last is acknowledged.
+      const acked = new Set<string>();
+      const acker = setInterval(() => {
+        for (const e of s.events)
+          if (e.type === "UPDATE" && e.update.status.uuid && !acked.has(e.update.status.uuid)) {
+            acked.add(e.update.status.uuid);
+            void s.ack(e.update.status).catch(() => acked.delete(e.update.status.uuid));
+          }
+      }, 200);
+      after.push(() => clearInterval(acker));
       const final = (id: string) =>
         s.next(
           (e) =>
@@ -317,6 +328,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
       );
       await s.call("TEARDOWN", {});
     } finally {
+      for (const f of after.splice(0)) f();
       s.disconnect();
       forward.stop();
     }
