@@ -12,9 +12,9 @@ import { type Binaries, ensureBinaries } from "./binaries.ts";
 import { createPki, mintClientCert, type Pki } from "./certs.ts";
 import { certCredentials, type Identity, mintIdentity, writeIdentity } from "./kubeconfig.ts";
 import { NodeNetwork, reapNodeNetworks } from "./node-network.ts";
+import { reapRealNodes } from "./node-teardown.ts";
 import { freePort } from "./ports.ts";
 import { ProcessGroup, REGISTRY_DIR, reapOrphans } from "./processes.ts";
-import { reapRealNodes } from "./real-node.ts";
 
 export interface ControlPlaneOptions {
   /** State directory (certs, etcd data, logs, kubeconfigs). Default: a fresh temp dir, removed on stop. */

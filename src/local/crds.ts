@@ -9,8 +9,8 @@ import {
   type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { repoRoot } from "../local/binaries.ts";
-import { applyPatch } from "./patch.ts";
+import { applyPatch } from "../kube/patch.ts";
+import { repoRoot } from "./binaries.ts";
 
 export function loadCrds(dir = join(repoRoot, "config/crd")): V1CustomResourceDefinition[] {
   return readdirSync(dir)

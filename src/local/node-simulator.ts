@@ -1,18 +1,25 @@
 // Simulated nodes: there is no container runtime here, so this plays the kubelet's part for
-// Nodes it registers. It keeps them Ready (status + node Lease), runs Pods bound to them
-// (Pending → Running → Succeeded/Failed, as annotations direct), finishes Pods being deleted,
-// and takes nodes down on command for fault tests.
+// Nodes it registers. It keeps them Ready (status + node Lease), admits Pods bound to them as a
+// kubelet does (refused ones fail with the kubelet's reason and message), runs the admitted ones
+// (Pending → Running → Succeeded/Failed, as annotations direct) with the status fields a kubelet
+// writes, finishes Pods being deleted, and takes nodes down on command for fault tests.
+import { createHash } from "node:crypto";
 import {
   CoordinationV1Api,
   CoreV1Api,
   type KubeConfig,
+  type V1Container,
   V1MicroTime,
+  type V1Node,
   type V1Pod,
+  type V1PodCondition,
+  type V1Taint,
 } from "@kubernetes/client-node";
 import pLimit from "p-limit";
 import { isAlreadyExists, isNotFound, statusCode } from "../kube/errors.ts";
 import { SupervisedInformer } from "../kube/informer.ts";
 import { mergePatch, microTime } from "../kube/patch.ts";
+import { type Admission, admitPod, REJECTED_MESSAGE_PREFIX } from "./kubelet-admission.ts";
 
 /** Seconds a Pod stays Pending before it runs (default 0). */
 export const START_SECONDS = "sim.kubeoffers.io/start-seconds";
@@ -23,9 +30,13 @@ export const EXIT_CODE = "sim.kubeoffers.io/exit-code";
 
 export interface SimNode {
   name: string;
-  /** Capacity = allocatable, e.g. {cpu: "8", memory: "16Gi", pods: "110"}. */
+  /** Capacity = allocatable, e.g. {cpu: "8", memory: "16Gi", pods: "110"}, over the defaults. */
   capacity?: Record<string, string>;
+  /** `capacity` is all the node has: no defaults (e.g. no ephemeral-storage, as some kubelets report). */
+  exactCapacity?: boolean;
   labels?: Record<string, string>;
+  /** Taints the Node registers with (a kubelet's registerWithTaints). */
+  taints?: V1Taint[];
 }
 
 export interface NodeSimulatorOptions {
@@ -42,6 +53,10 @@ interface NodeState {
   up: boolean;
   ipBase: number;
   nextIp: number;
+  /** The Node as last seen: its labels, taints, allocatable and conditions are what admission reads. */
+  node: V1Node;
+  /** Pods this node admitted that have not terminated (uid → Pod, when admitted): what admission counts. */
+  admitted: Map<string, { pod: V1Pod; at: string }>;
 }
 
 const DEFAULT_CAPACITY = { cpu: "8", memory: "16Gi", pods: "110", "ephemeral-storage": "100Gi" };
@@ -55,12 +70,15 @@ export class NodeSimulator {
   private readonly handled = new Map<string, string>();
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly informer: SupervisedInformer<V1Pod>;
+  private readonly nodeInformer: SupervisedInformer<V1Node>;
+  /** Pod uid → its in-flight Pending status write, which the Running write must not overtake. */
+  private readonly startingWrites = new Map<string, Promise<unknown>>();
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly leaseSeconds: number;
   private readonly log: (msg: string) => void;
   private stopped = false;
   /** Counters for benchmarks and debugging. */
-  readonly stats = { started: 0, succeeded: 0, failed: 0, deleted: 0, writeErrors: 0 };
+  readonly stats = { started: 0, succeeded: 0, failed: 0, rejected: 0, deleted: 0, writeErrors: 0 };
 
   private readonly opts: NodeSimulatorOptions;
 
@@ -84,10 +102,20 @@ export class NodeSimulator {
     );
     for (const ev of ["add", "update", "resync"] as const) this.informer.on(ev, (p: V1Pod) => this.onPod(p));
     this.informer.on("delete", (p: V1Pod) => this.forget(p));
+    // Labels, taints and conditions others change (kubectl label/taint/cordon) count at admission.
+    this.nodeInformer = new SupervisedInformer<V1Node>(
+      "sim-nodes",
+      kc,
+      "/api/v1/nodes",
+      () => this.core.listNode(),
+      { onError: (n, err, ms) => this.log(`${n}: ${String(err)}; restart in ${ms} ms`) },
+    );
+    for (const ev of ["add", "update"] as const) this.nodeInformer.on(ev, (n: V1Node) => this.onNode(n));
   }
 
   async start(nodes: SimNode[] = []): Promise<void> {
     await this.addNodes(nodes);
+    await this.nodeInformer.start();
     await this.informer.start();
     const every = this.opts.renewIntervalMs ?? (this.leaseSeconds * 1000) / 4;
     this.renewTimer = setInterval(() => void this.renewLeases(), every);
@@ -104,23 +132,29 @@ export class NodeSimulator {
 
   private async register(spec: SimNode): Promise<void> {
     const idx = this.nodes.size + 1;
-    const state: NodeState = { spec, up: true, ipBase: idx, nextIp: 2 };
+    const capacity = spec.exactCapacity ? { ...spec.capacity } : { ...DEFAULT_CAPACITY, ...spec.capacity };
+    const metadata = {
+      name: spec.name,
+      labels: { "kubernetes.io/hostname": spec.name, "kubernetes.io/os": "linux", ...spec.labels },
+      annotations: { "kubeoffers.io/simulated": "true" },
+    };
+    const state: NodeState = {
+      spec,
+      up: true,
+      ipBase: idx,
+      nextIp: 2,
+      node: { metadata, spec: { taints: spec.taints ?? [] }, status: { capacity, allocatable: capacity } },
+      admitted: new Map(),
+    };
     this.nodes.set(spec.name, state);
-    const capacity = { ...DEFAULT_CAPACITY, ...spec.capacity };
     try {
       await this.core.createNode({
-        body: {
-          metadata: {
-            name: spec.name,
-            labels: { "kubernetes.io/hostname": spec.name, "kubernetes.io/os": "linux", ...spec.labels },
-            annotations: { "kubeoffers.io/simulated": "true" },
-          },
-        },
+        body: { metadata, ...(spec.taints ? { spec: { taints: spec.taints } } : {}) },
       });
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
-    await this.core.patchNodeStatus(
+    const registered = await this.core.patchNodeStatus(
       {
         name: spec.name,
         body: {
@@ -149,7 +183,17 @@ export class NodeSimulator {
       },
       mergePatch,
     );
+    this.onNode(registered);
     await this.renewLease(spec.name);
+  }
+
+  /** Keeps the newest copy of a simulated Node (watch events may trail a write's response). */
+  private onNode(n: V1Node): void {
+    const state = this.nodes.get(n.metadata?.name ?? "");
+    if (!state) return;
+    const seen = Number(state.node.metadata?.resourceVersion ?? 0);
+    const got = Number(n.metadata?.resourceVersion ?? 0);
+    if (Number.isNaN(seen) || Number.isNaN(got) || got >= seen) state.node = n;
   }
 
   private conditions(ready: boolean) {
@@ -164,11 +208,11 @@ export class NodeSimulator {
     });
     return [
       ready
-        ? c("Ready", "True", "KubeletReady", "simulated kubelet is posting ready status")
+        ? c("Ready", "True", "KubeletReady", "kubelet is posting ready status")
         : c("Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."),
-      c("MemoryPressure", "False", "KubeletHasSufficientMemory", "simulated"),
-      c("DiskPressure", "False", "KubeletHasNoDiskPressure", "simulated"),
-      c("PIDPressure", "False", "KubeletHasSufficientPID", "simulated"),
+      c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+      c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+      c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
     ];
   }
 
@@ -181,10 +225,13 @@ export class NodeSimulator {
   private async renewLease(node: string): Promise<void> {
     if (this.stopped) return;
     const spec = { holderIdentity: node, leaseDurationSeconds: this.leaseSeconds, renewTime: microTime() };
+    // Owned by its Node, as the kubelet's (SetNodeOwnerFunc): deleted with it.
+    const uid = this.nodes.get(node)?.node.metadata?.uid;
+    const metadata = uid ? { ownerReferences: [{ apiVersion: "v1", kind: "Node", name: node, uid }] } : {};
     try {
       await timeout(
         this.coord.patchNamespacedLease(
-          { name: node, namespace: "kube-node-lease", body: { spec } },
+          { name: node, namespace: "kube-node-lease", body: { metadata, spec } },
           mergePatch,
         ),
       );
@@ -197,7 +244,7 @@ export class NodeSimulator {
         await this.coord.createNamespacedLease({
           namespace: "kube-node-lease",
           body: {
-            metadata: { name: node, namespace: "kube-node-lease" },
+            metadata: { name: node, namespace: "kube-node-lease", ...metadata },
             spec: { ...spec, renewTime: new V1MicroTime() },
           },
         });
@@ -253,6 +300,7 @@ export class NodeSimulator {
   private forget(p: V1Pod): void {
     const uid = p.metadata?.uid ?? "";
     this.handled.delete(uid);
+    this.nodes.get(p.spec?.nodeName ?? "")?.admitted.delete(uid);
     const key = `${p.spec?.nodeName}/${uid}`;
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
@@ -281,63 +329,135 @@ export class NodeSimulator {
     const phase = p.status?.phase ?? "Pending";
     const ann = p.metadata?.annotations ?? {};
     if (p.metadata?.deletionTimestamp) {
+      // Still admitted: a terminating Pod holds its resources until it is gone.
       if (this.handled.get(uid) === "delete") return;
       this.handled.set(uid, "delete");
       void this.limit(() => this.finishDeletion(p));
       return;
     }
-    if (phase === "Succeeded" || phase === "Failed") return;
+    if (phase === "Succeeded" || phase === "Failed") {
+      node.admitted.delete(uid);
+      return;
+    }
+    const admission = node.admitted.get(uid);
+    if (admission) admission.pod = p;
     if (phase === "Pending") {
-      if (this.handled.get(uid) === "run") return;
+      const handled = this.handled.get(uid);
+      if (handled === "run" || handled === "reject") return;
       const startMs = num(ann[START_SECONDS]) * 1000;
+      let at = admission?.at;
+      if (!at) {
+        // The kubelet admits a Pod when it first sees it, against the Pods it admitted before.
+        const others = [...node.admitted.values()].map((a) => a.pod);
+        const verdict = admitPod(node.node, others, p);
+        if (!verdict.admitted) {
+          this.handled.set(uid, "reject");
+          // As the kubelet does, a Pod refused for node affinity alone is checked again against
+          // the Node read afresh: the watch may not have brought a label change yet.
+          if (verdict.reason === "NodeAffinity") void this.limit(() => this.recheckAffinity(p, node));
+          else void this.limit(() => this.markRejected(p, verdict));
+          return;
+        }
+        at = new Date().toISOString();
+        node.admitted.set(uid, { pod: p, at });
+        // A kubelet reports the Pod Pending on its node (ContainerCreating) while it starts it.
+        if (startMs > 0) {
+          const write = this.limit(() => this.markStarting(p, node, at ?? ""));
+          this.startingWrites.set(uid, write);
+          void write.finally(() => this.startingWrites.delete(uid));
+        }
+      }
+      const admittedAt = at;
       this.schedule(p, startMs, () => {
         this.handled.set(uid, "run");
-        void this.limit(() => this.markRunning(p, node));
+        void this.limit(() => this.markRunning(p, node, admittedAt));
       });
       return;
     }
+    // Running when first seen (admitted before this simulator started): it holds its share.
+    if (!admission) node.admitted.set(uid, { pod: p, at: iso(p.status?.startTime) ?? "" });
     if (phase === "Running" && ann[RUN_SECONDS] !== undefined && p.spec?.restartPolicy !== "Always") {
       if (this.handled.get(uid) === "exit") return;
-      const started = Date.parse(p.status?.startTime?.toString() ?? "") || Date.now();
+      // Run time counts from when the containers started (after any simulated start delay).
+      const running = p.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? p.status?.startTime;
+      const started = Date.parse(running?.toString() ?? "") || Date.now();
       const endsAt = started + num(ann[RUN_SECONDS]) * 1000;
       this.schedule(p, endsAt - Date.now(), () => {
         this.handled.set(uid, "exit");
+        // Terminated: the kubelet no longer counts it, whether or not its status write lands.
+        node.admitted.delete(uid);
         void this.limit(() => this.markExited(p, Number(ann[EXIT_CODE] ?? "0") || 0));
       });
     }
   }
 
-  private async markRunning(p: V1Pod, node: NodeState): Promise<void> {
+  private async recheckAffinity(p: V1Pod, node: NodeState): Promise<void> {
+    const uid = p.metadata?.uid ?? "";
+    try {
+      this.onNode(await timeout(this.core.readNode({ name: node.spec.name })));
+    } catch {
+      /* judge by the copy at hand */
+    }
+    const others = [...node.admitted.values()].map((a) => a.pod);
+    const verdict = admitPod(node.node, others, p);
+    if (!verdict.admitted) return this.markRejected(p, verdict);
+    this.handled.delete(uid);
+    this.onPod(this.informer.get(p.metadata?.name ?? "", p.metadata?.namespace) ?? p);
+  }
+
+  /** Admission refused the Pod: it fails, never started, as the kubelet's rejectPod writes it. */
+  private async markRejected(p: V1Pod, verdict: Admission & { admitted: false }): Promise<void> {
+    const now = new Date().toISOString();
+    const ok = await this.writeStatus(p, rejectedStatus(p, verdict, now));
+    if (!ok) return;
+    this.stats.rejected++;
+    // And the Warning event the kubelet records, with the handler's message.
+    const nodeName = p.spec?.nodeName ?? "";
+    const namespace = p.metadata?.namespace ?? "";
+    await timeout(
+      this.core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { name: `${p.metadata?.name}.${Date.now().toString(16)}${uid4()}`, namespace },
+          involvedObject: {
+            kind: "Pod",
+            apiVersion: "v1",
+            namespace,
+            name: p.metadata?.name ?? "",
+            uid: p.metadata?.uid ?? "",
+            resourceVersion: p.metadata?.resourceVersion ?? "",
+          },
+          type: "Warning",
+          reason: verdict.reason,
+          message: verdict.message,
+          source: { component: "kubelet", host: nodeName },
+          reportingComponent: "kubelet",
+          reportingInstance: nodeName,
+          firstTimestamp: new Date(now),
+          lastTimestamp: new Date(now),
+          count: 1,
+        },
+      }),
+    ).catch(() => {}); // events are best effort, as for the kubelet
+  }
+
+  private async markStarting(p: V1Pod, node: NodeState, at: string): Promise<void> {
+    const hostIP = nodeIp(node.ipBase);
+    await this.writeStatus(p, pendingStatus(p, { hostIP, startTime: at, now: new Date().toISOString() }));
+  }
+
+  private async markRunning(p: V1Pod, node: NodeState, admittedAt: string): Promise<void> {
+    await this.startingWrites.get(p.metadata?.uid ?? "");
     const now = new Date().toISOString();
     const podIP = `10.${100 + Math.floor(node.ipBase / 250)}.${node.ipBase % 250}.${(node.nextIp++ % 250) + 2}`;
     const hostIP = nodeIp(node.ipBase);
-    const cond = (type: string) => ({ type, status: "True", lastTransitionTime: now });
-    const ok = await this.writeStatus(p, {
-      phase: "Running",
-      hostIP,
-      hostIPs: [{ ip: hostIP }],
-      podIP,
-      podIPs: [{ ip: podIP }],
-      startTime: now,
-      conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"].map(cond),
-      containerStatuses: containerStatuses(p, true, { running: { startedAt: now } }),
-    });
+    const startTime = iso(p.status?.startTime) ?? (admittedAt || now);
+    const ok = await this.writeStatus(p, runningStatus(p, { hostIP, podIP, startTime, now }));
     if (ok) this.stats.started++;
   }
 
   private async markExited(p: V1Pod, exitCode: number): Promise<void> {
-    const now = new Date().toISOString();
-    const startedAt = p.status?.startTime?.toString() ?? now;
-    const ok = await this.writeStatus(p, {
-      phase: exitCode === 0 ? "Succeeded" : "Failed",
-      conditions: [
-        { type: "Ready", status: "False", reason: "PodCompleted", lastTransitionTime: now },
-        { type: "ContainersReady", status: "False", reason: "PodCompleted", lastTransitionTime: now },
-      ],
-      containerStatuses: containerStatuses(p, false, {
-        terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", startedAt, finishedAt: now },
-      }),
-    });
+    const ok = await this.writeStatus(p, exitedStatus(p, exitCode, new Date().toISOString()));
     if (ok) {
       if (exitCode === 0) this.stats.succeeded++;
       else this.stats.failed++;
@@ -393,6 +513,7 @@ export class NodeSimulator {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.informer.stop();
+    this.nodeInformer.stop();
     // Drop queued writes (a stop must not wait for thousands of them), finish in-flight ones.
     this.limit.clearQueue();
     await this.limit(() => Promise.resolve());
@@ -422,16 +543,254 @@ function timeout<T>(p: Promise<T>, ms = 10_000): Promise<T> {
   ]);
 }
 
-/** Every container of the Pod in one state, as a kubelet reports it. */
-function containerStatuses(p: V1Pod, running: boolean, state: Record<string, unknown>) {
-  return (p.spec?.containers ?? []).map((c) => ({
+/** A timestamp as the API sends it: a Date from a list, a string from a watch event. */
+function iso(t: Date | string | undefined): string | undefined {
+  if (t === undefined || t === null) return undefined;
+  return typeof t === "string" ? t : t.toISOString();
+}
+
+function uid4(): string {
+  return Math.floor(Math.random() * 0x10000)
+    .toString(16)
+    .padStart(4, "0");
+}
+
+// --- the status a kubelet writes, for each step of a Pod's life ----------------------------
+// Modelled on kubelet v1.34 (pkg/kubelet/kubelet_pods.go generateAPIPodStatus, status_manager.go,
+// and what a real kubelet writes: test/e2e/real-admission.test.ts compares them). Merge patches
+// replace lists whole, so every write carries all conditions and container statuses.
+
+const SIDECAR = "Always";
+
+/** The Pod was refused at admission (kubelet.rejectPod): Failed, with no containers or conditions. */
+export function rejectedStatus(p: V1Pod, verdict: { reason: string; message: string }, now: string) {
+  return {
+    phase: "Failed",
+    reason: verdict.reason,
+    message: REJECTED_MESSAGE_PREFIX + verdict.message,
+    startTime: iso(p.status?.startTime) ?? now,
+    ...observed(p),
+  };
+}
+
+/** Admitted, containers being created: Pending on the node, waiting in ContainerCreating/PodInitializing. */
+export function pendingStatus(p: V1Pod, o: { hostIP: string; startTime: string; now: string }) {
+  const init = p.spec?.initContainers ?? [];
+  const waiting = { waiting: { reason: init.length ? "PodInitializing" : "ContainerCreating" } };
+  const notReady = [...init.filter((c) => c.restartPolicy === SIDECAR), ...(p.spec?.containers ?? [])];
+  return {
+    phase: "Pending",
+    hostIP: o.hostIP,
+    hostIPs: [{ ip: o.hostIP }],
+    startTime: o.startTime,
+    ...observed(p),
+    conditions: conditions(p, o.now, [
+      ["PodReadyToStartContainers", "False"],
+      init.length
+        ? [
+            "Initialized",
+            "False",
+            "ContainersNotInitialized",
+            `containers with incomplete status: [${names(init)}]`,
+          ]
+        : ["Initialized", "True"],
+      ["Ready", "False", "ContainersNotReady", `containers with unready status: [${names(notReady)}]`],
+      [
+        "ContainersReady",
+        "False",
+        "ContainersNotReady",
+        `containers with unready status: [${names(notReady)}]`,
+      ],
+      ["PodScheduled", "True"],
+    ]),
+    ...(init.length ? { initContainerStatuses: init.map((c) => waitingStatus(c, waiting)) } : {}),
+    containerStatuses: (p.spec?.containers ?? []).map((c) => waitingStatus(c, waiting)),
+  };
+}
+
+/** Every container running (init containers done, sidecars running), all Ready. */
+export function runningStatus(
+  p: V1Pod,
+  o: { hostIP: string; podIP: string; startTime: string; now: string },
+) {
+  const init = p.spec?.initContainers ?? [];
+  return {
+    phase: "Running",
+    hostIP: o.hostIP,
+    hostIPs: [{ ip: o.hostIP }],
+    podIP: o.podIP,
+    podIPs: [{ ip: o.podIP }],
+    startTime: o.startTime,
+    ...observed(p),
+    conditions: conditions(p, o.now, [
+      ["PodReadyToStartContainers", "True"],
+      ["Initialized", "True"],
+      ["Ready", "True"],
+      ["ContainersReady", "True"],
+      ["PodScheduled", "True"],
+    ]),
+    ...(init.length
+      ? {
+          initContainerStatuses: init.map((c) =>
+            c.restartPolicy === SIDECAR
+              ? startedStatus(p, c, { running: { startedAt: o.now } }, true)
+              : startedStatus(p, c, terminated(p, c, 0, o.now, o.now), true),
+          ),
+        }
+      : {}),
+    containerStatuses: (p.spec?.containers ?? []).map((c) =>
+      startedStatus(p, c, { running: { startedAt: o.now } }, true),
+    ),
+  };
+}
+
+/** Every container exited with `exitCode` (sidecars stopped cleanly): Succeeded on 0, else Failed. */
+export function exitedStatus(p: V1Pod, exitCode: number, now: string) {
+  const init = p.spec?.initContainers ?? [];
+  const ok = exitCode === 0;
+  const why = ok ? "PodCompleted" : "PodFailed";
+  const startedAt = (c: V1Container) =>
+    iso(
+      [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? [])].find(
+        (s) => s.name === c.name,
+      )?.state?.running?.startedAt,
+    ) ??
+    iso(p.status?.startTime) ??
+    now;
+  const previous = new Map((p.status?.initContainerStatuses ?? []).map((s) => [s.name, s]));
+  return {
+    phase: ok ? "Succeeded" : "Failed",
+    ...observed(p),
+    conditions: conditions(p, now, [
+      ["PodReadyToStartContainers", "False"],
+      ok ? ["Initialized", "True", "PodCompleted"] : ["Initialized", "True"],
+      ["Ready", "False", why],
+      ["ContainersReady", "False", why],
+      ["PodScheduled", "True"],
+    ]),
+    ...(init.length
+      ? {
+          initContainerStatuses: init.map((c) =>
+            c.restartPolicy === SIDECAR
+              ? startedStatus(p, c, terminated(p, c, 0, startedAt(c), now), false)
+              : (previous.get(c.name) ?? startedStatus(p, c, terminated(p, c, 0, now, now), true)),
+          ),
+        }
+      : {}),
+    containerStatuses: (p.spec?.containers ?? []).map((c) =>
+      startedStatus(p, c, terminated(p, c, exitCode, startedAt(c), now), false),
+    ),
+  };
+}
+
+/** status.observedGeneration: the generation the kubelet acted on (PodObservedGenerationTracking). */
+function observed(p: V1Pod): { observedGeneration?: number } {
+  const g = p.metadata?.generation;
+  return g === undefined ? {} : { observedGeneration: g };
+}
+
+type Cond = [type: string, status: string, reason?: string, message?: string];
+
+/** The kubelet's five conditions; a condition whose status did not change keeps its transition time. */
+function conditions(p: V1Pod, now: string, list: Cond[]) {
+  const before = new Map((p.status?.conditions ?? []).map((c: V1PodCondition) => [c.type, c]));
+  return list.map(([type, status, reason, message]) => {
+    const prev = before.get(type);
+    const since = prev?.status === status ? iso(prev.lastTransitionTime) : undefined;
+    return {
+      type,
+      status,
+      ...(reason ? { reason } : {}),
+      ...(message ? { message } : {}),
+      lastTransitionTime: since ?? now,
+      ...(p.metadata?.generation !== undefined ? { observedGeneration: p.metadata.generation } : {}),
+    };
+  });
+}
+
+function names(cs: V1Container[]): string {
+  return cs.map((c) => c.name).join(" ");
+}
+
+function volumeMounts(c: V1Container) {
+  if (!c.volumeMounts?.length) return {};
+  return {
+    volumeMounts: c.volumeMounts.map((m) => ({
+      name: m.name,
+      mountPath: m.mountPath,
+      ...(m.readOnly
+        ? { readOnly: true, recursiveReadOnly: m.recursiveReadOnly === "Enabled" ? "Enabled" : "Disabled" }
+        : {}),
+    })),
+  };
+}
+
+/** Not started yet: the image as the spec names it, no container ID. */
+function waitingStatus(c: V1Container, state: Record<string, unknown>) {
+  return {
     name: c.name,
     image: c.image ?? "",
     imageID: "",
-    containerID: `sim://${p.metadata?.uid}-${c.name}`,
-    ready: running,
-    started: running,
+    lastState: {},
+    ready: false,
     restartCount: 0,
+    started: false,
     state,
-  }));
+    ...volumeMounts(c),
+  };
+}
+
+/** Started: the runtime's container ID, the image as the runtime resolved it, the resources applied. */
+function startedStatus(p: V1Pod, c: V1Container, state: Record<string, unknown>, ready: boolean) {
+  const requests = c.resources?.requests ?? {};
+  const limits = c.resources?.limits ?? {};
+  return {
+    name: c.name,
+    image: normalizeImage(c.image ?? ""),
+    imageID: `sha256:${sha256(normalizeImage(c.image ?? ""))}`,
+    containerID: containerId(p, c),
+    lastState: {},
+    ready,
+    restartCount: 0,
+    started: state.running !== undefined,
+    state,
+    resources: {
+      ...(Object.keys(limits).length ? { limits } : {}),
+      ...(Object.keys(requests).length ? { requests } : {}),
+    },
+    ...(Object.keys(requests).length ? { allocatedResources: requests } : {}),
+    ...volumeMounts(c),
+  };
+}
+
+function terminated(p: V1Pod, c: V1Container, exitCode: number, startedAt: string, finishedAt: string) {
+  return {
+    terminated: {
+      containerID: containerId(p, c),
+      exitCode,
+      reason: exitCode === 0 ? "Completed" : "Error",
+      startedAt,
+      finishedAt,
+    },
+  };
+}
+
+function containerId(p: V1Pod, c: V1Container): string {
+  return `sim://${sha256(`${p.metadata?.uid}/${c.name}`)}`;
+}
+
+function sha256(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
+}
+
+/** As containerd reports a pulled image: `busybox:1.35` → `docker.io/library/busybox:1.35`. */
+export function normalizeImage(image: string): string {
+  if (!image) return image;
+  const slash = image.indexOf("/");
+  const first = slash === -1 ? "" : image.slice(0, slash);
+  const hasDomain = first !== "" && (first.includes(".") || first.includes(":") || first === "localhost");
+  let name = hasDomain ? image : `docker.io/${slash === -1 ? "library/" : ""}${image}`;
+  const lastPart = name.slice(name.lastIndexOf("/") + 1);
+  if (!lastPart.includes(":") && !lastPart.includes("@")) name += ":latest";
+  return name;
 }

@@ -18,6 +18,39 @@ describe("taskStatusOf", () => {
       "TASK_FAILED",
     ],
     [
+      "killed: the kubelet's SIGTERM/SIGKILL exit while the Pod is deleted",
+      {
+        metadata: { deletionTimestamp: "t" },
+        status: {
+          phase: "Failed",
+          containerStatuses: [{ state: { terminated: { exitCode: 137, reason: "Error" } } }],
+        },
+      },
+      ready,
+      "TASK_KILLED",
+    ],
+    [
+      "an OOM kill while being deleted is still the task's failure",
+      {
+        metadata: { deletionTimestamp: "t" },
+        status: {
+          phase: "Failed",
+          containerStatuses: [{ state: { terminated: { exitCode: 137, reason: "OOMKilled" } } }],
+        },
+      },
+      ready,
+      "TASK_FAILED",
+    ],
+    [
+      "exit 3 while being deleted is the task's failure",
+      {
+        metadata: { deletionTimestamp: "t" },
+        status: { phase: "Failed", containerStatuses: [{ state: { terminated: { exitCode: 3 } } }] },
+      },
+      ready,
+      "TASK_FAILED",
+    ],
+    [
       "being deleted",
       { metadata: { deletionTimestamp: "t" }, status: { phase: "Running" } },
       ready,

@@ -66,6 +66,14 @@ export function taskStatusOf(pod: PodLike | undefined, node?: NodeHealth): TaskS
   if (phase === "Succeeded") return { state: "TASK_FINISHED", message: terminated?.reason ?? "Completed" };
   if (phase === "Failed") {
     const exit = terminated?.exitCode;
+    // A real kubelet writes Failed (the SIGTERM or SIGKILL exit) while it kills a Pod being
+    // deleted: that is the kill, not a failure of the task's own.
+    if (
+      pod.metadata?.deletionTimestamp &&
+      (exit === 137 || exit === 143) &&
+      terminated?.reason !== "OOMKilled"
+    )
+      return { state: "TASK_KILLED", reason: "REASON_TASK_KILLED", message: "the task's Pod was deleted" };
     const reason =
       terminated?.reason === "OOMKilled"
         ? "REASON_CONTAINER_LIMITATION_MEMORY"

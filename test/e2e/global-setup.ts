@@ -4,8 +4,8 @@
 // with the images built here, and kube-scheduler for the chart's Pods; the real node is tainted
 // so that only Pods which ask for it land there.
 import type { TestProject } from "vitest/node";
-import { installCrds } from "../../src/kube/crds.ts";
 import { ControlPlane } from "../../src/local/controlplane.ts";
+import { installCrds } from "../../src/local/crds.ts";
 import { buildImages } from "../../src/local/images.ts";
 import { RealNodes, realNodeSupport } from "../../src/local/real-node.ts";
 

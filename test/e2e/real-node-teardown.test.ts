@@ -18,17 +18,10 @@ import { isNotFound } from "../../src/kube/errors.ts";
 import { reapDeadRuns } from "../../src/local/controlplane.ts";
 import { buildImages } from "../../src/local/images.ts";
 import { leftovers, NodeNetwork, run } from "../../src/local/node-network.ts";
+import { nodeLeftovers } from "../../src/local/node-teardown.ts";
+import { nodeTraces, remainingTraces, type Trace } from "../../src/local/node-traces.ts";
 import { REGISTRY_DIR } from "../../src/local/processes.ts";
-import {
-  nodeLeftovers,
-  nodeTraces,
-  REAL_NODE_TAINT,
-  type RealNode,
-  RealNodes,
-  realNodeHost,
-  remainingTraces,
-  type Trace,
-} from "../../src/local/real-node.ts";
+import { REAL_NODE_TAINT, type RealNode, RealNodes, realNodeHost } from "../../src/local/real-node.ts";
 import { adminKubeConfig, createNamespace, deleteNamespace, waitFor } from "./support.ts";
 
 const missing = inject("realNodeMissing");
