@@ -7,25 +7,20 @@
 //   3. pack those into the outstanding offers and accept; decline offers it cannot use;
 //   4. suppress offers while nothing is waiting, revive when something is.
 // Task ids are deterministic — t<index>-a<attempt> — so nothing is launched twice after a restart.
+// The scaffold (the FrameworkClient, the decision loop, run and stop) is examples/lib/scheduler.ts;
+// this file is the policy: tick() and when the batch is done.
 
-import type { KubeConfig } from "@kubernetes/client-node";
 import {
   commandTask,
   DEFAULT_TASK_IMAGE,
-  FrameworkClient,
-  type LogFn,
   OfferBin,
   OfferNotUsableError,
   type Task,
   type TaskInfoInput,
 } from "kube-offers/sdk";
-import { DecisionLoop } from "../lib/runtime.ts";
+import { Scheduler, type SchedulerOptions, tasksByIndex } from "../lib/scheduler.ts";
 
-export interface BatchOptions {
-  kubeConfig: KubeConfig;
-  namespace: string;
-  name: string;
-  labels?: Record<string, string>;
+export interface BatchOptions extends SchedulerOptions {
   /** Number of tasks to run to completion. */
   tasks: number;
   cpu: string;
@@ -44,8 +39,6 @@ export interface BatchOptions {
   unreachableSeconds?: number;
   /** What to do when every task has finished: stop (default), or stay registered and idle. */
   onDone?: "stop" | "idle";
-  leaseSeconds?: number;
-  log?: LogFn;
 }
 
 export interface BatchProgress {
@@ -74,69 +67,22 @@ interface IndexState {
   nextAttempt: number;
 }
 
-export class BatchFramework {
-  readonly client: FrameworkClient;
-  private readonly opts: BatchOptions;
-  private readonly log: LogFn;
-  private readonly loop: DecisionLoop;
+export class BatchFramework extends Scheduler<BatchOptions> {
   private readonly unreachableSince = new Map<string, number>();
-  private finish: ((code: number) => void) | undefined;
-  private readonly finished: Promise<number>;
-  private completed = false;
 
+  /** run() registers, runs every task to completion (or gives up), and resolves with an exit code. */
   constructor(opts: BatchOptions) {
-    this.opts = opts;
-    this.log = opts.log ?? (() => {});
-    this.client = new FrameworkClient({
-      kubeConfig: opts.kubeConfig,
-      namespace: opts.namespace,
-      name: opts.name,
-      labels: opts.labels ?? {},
+    super(opts, {
       // Finished work is kept in the task Pods; give a restarted scheduler a minute to come back.
       framework: { roles: ["*"], failoverTimeoutSeconds: 120, displayName: `batch of ${opts.tasks} tasks` },
-      liveness: { leaseSeconds: opts.leaseSeconds ?? 10 },
-      log: this.log,
+      started: ["batch started", { tasks: opts.tasks, cpu: opts.cpu, memory: opts.memory }],
+      stopCode: 1,
+      onDone: opts.onDone,
     });
-    this.finished = new Promise((resolve) => {
-      this.finish = resolve;
-    });
-    this.loop = new DecisionLoop(
-      () => this.tick(),
-      (err) => this.log("warn", `decision failed: ${err instanceof Error ? err.message : String(err)}`),
-    );
-    for (const ev of ["offer", "update", "rescinded", "answered", "connected"] as const)
-      this.client.on(ev, () => this.loop.poke());
-  }
-
-  /** Registers, runs every task to completion (or gives up), and resolves with an exit code. */
-  async run(): Promise<number> {
-    await this.client.start();
-    this.log("info", "batch started", {
-      tasks: this.opts.tasks,
-      cpu: this.opts.cpu,
-      memory: this.opts.memory,
-    });
-    this.loop.poke();
-    return this.finished;
-  }
-
-  async stop(opts: { teardown?: boolean } = {}): Promise<void> {
-    // Client first: a decision in flight that is waiting on the API gives up at once.
-    this.loop.halt();
-    await this.client.stop(opts);
-    await this.loop.stop();
-    this.finish?.(1);
   }
 
   private states(): IndexState[] {
-    const byIndex = new Map<number, Task[]>();
-    for (const t of this.client.tasks()) {
-      const m = ID.exec(t.id);
-      if (!m) continue;
-      const i = Number(m[1]);
-      if (i >= this.opts.tasks) continue;
-      byIndex.set(i, [...(byIndex.get(i) ?? []), t]);
-    }
+    const byIndex = tasksByIndex(this.client.tasks(), ID);
     const out: IndexState[] = [];
     for (let i = 0; i < this.opts.tasks; i++) {
       const attempts = byIndex.get(i) ?? [];
@@ -187,9 +133,8 @@ export class BatchFramework {
     });
   }
 
-  private async tick(): Promise<void> {
+  protected override async tick(): Promise<void> {
     const c = this.client;
-    if (!c.connected || this.completed) return;
     const states = this.states();
     const now = Date.now();
 
@@ -210,13 +155,7 @@ export class BatchFramework {
     }
 
     const progress = this.progress();
-    if (progress.done) {
-      this.completed = true;
-      await c.suppress();
-      this.log("info", "batch done", { ...progress });
-      if (this.opts.onDone !== "idle") this.finish?.(progress.gaveUp ? 1 : 0);
-      return;
-    }
+    if (progress.done) return this.complete(progress.gaveUp ? 1 : 0, "info", "batch done", { ...progress });
 
     const waiting = states.filter((s) => !s.finished && !s.active.length && s.failed < this.opts.maxAttempts);
     const offers = c.offers();

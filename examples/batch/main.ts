@@ -1,5 +1,5 @@
 // node examples/batch/main.ts --namespace demo --tasks 20 --cpu 500m --memory 256Mi
-import { fail, num, parseOptions, runMain, secondsRange } from "../lib/runtime.ts";
+import { fail, num, onDoneOption, parseOptions, runMain, secondsRange } from "../lib/runtime.ts";
 import { BatchFramework } from "./batch.ts";
 
 const usage = `batch: run N tasks to completion, retrying failed ones.
@@ -16,16 +16,13 @@ usage: node examples/batch/main.ts [options]
   --on-done stop|idle   exit when done (default), or stay registered and idle (for a Deployment)
   --teardown            delete the Framework when done (its Pods go with it)`;
 
-const { common, values } = parseOptions(process.argv.slice(2), {
+const { common, task, values } = parseOptions(process.argv.slice(2), {
   name: "batch",
   usage,
+  taskSize: { cpu: "500m", memory: "256Mi" },
   options: {
     tasks: { type: "string" },
-    cpu: { type: "string" },
-    memory: { type: "string" },
     retries: { type: "string" },
-    image: { type: "string" },
-    shell: { type: "string" },
     "run-seconds": { type: "string" },
     fail: { type: "string", multiple: true },
     "fail-rate": { type: "string" },
@@ -41,17 +38,13 @@ for (const f of (values.fail as string[] | undefined) ?? []) {
     fail(`--fail ${f}: expected INDEX[:ATTEMPTS]`);
   failFirst.set(Number(i), k === undefined ? 1 : Number(k));
 }
-const onDone = (values["on-done"] as string | undefined) ?? "stop";
-if (onDone !== "stop" && onDone !== "idle") fail(`--on-done ${onDone}: expected stop or idle`);
+const onDone = onDoneOption(values["on-done"]);
 
 const batch = new BatchFramework({
   ...common,
+  ...task,
   tasks: num(values.tasks, 10, "--tasks"),
-  cpu: (values.cpu as string | undefined) ?? "500m",
-  memory: (values.memory as string | undefined) ?? "256Mi",
   maxAttempts: num(values.retries, 3, "--retries") + 1,
-  ...(values.image ? { image: values.image as string } : {}),
-  ...(values.shell ? { shell: values.shell as string } : {}),
   runSeconds: secondsRange(values["run-seconds"], "3"),
   failFirst,
   ...(values["fail-rate"] !== undefined ? { failRate: num(values["fail-rate"], 0, "--fail-rate") } : {}),

@@ -8,25 +8,20 @@
 // If the group still ends up partial (an offer rescinded between the accepts, or a scheduler
 // restart in the middle of them) it kills the members that did launch and starts over under
 // the next generation: tasks are g<generation>-<member>, so a restart never launches twice.
-import type { KubeConfig } from "@kubernetes/client-node";
+// The scaffold (the FrameworkClient, the decision loop, run and stop) is examples/lib/scheduler.ts;
+// this file is the policy: tick() and when the gang is done.
 import {
   commandTask,
   DEFAULT_TASK_IMAGE,
-  FrameworkClient,
-  type LogFn,
   OfferBin,
   OfferNotUsableError,
   packAll,
   type Task,
   type TaskInfoInput,
 } from "kube-offers/sdk";
-import { DecisionLoop } from "../lib/runtime.ts";
+import { Scheduler, type SchedulerOptions, tasksByIndex } from "../lib/scheduler.ts";
 
-export interface GangOptions {
-  kubeConfig: KubeConfig;
-  namespace: string;
-  name: string;
-  labels?: Record<string, string>;
+export interface GangOptions extends SchedulerOptions {
   /** Members of the group (M). */
   size: number;
   cpu: string;
@@ -44,8 +39,6 @@ export interface GangOptions {
   /** Put the whole group in one Pod on one agent (Mesos LAUNCH_GROUP) instead of spreading it. */
   colocate?: boolean;
   onDone?: "stop" | "idle";
-  leaseSeconds?: number;
-  log?: LogFn;
 }
 
 const ID = /^g(\d+)-(\d+)$/;
@@ -62,64 +55,24 @@ export interface GangStatus {
   holding: number;
 }
 
-export class GangFramework {
-  readonly client: FrameworkClient;
-  private readonly opts: GangOptions;
-  private readonly log: LogFn;
-  private readonly loop: DecisionLoop;
+export class GangFramework extends Scheduler<GangOptions> {
   private holdingSince: number | undefined;
-  private finish: ((code: number) => void) | undefined;
-  private readonly finished: Promise<number>;
-  private completed = false;
 
+  /** run() registers, runs the group to the end (or gives up), and resolves with an exit code. */
   constructor(opts: GangOptions) {
-    this.opts = opts;
-    this.log = opts.log ?? (() => {});
-    this.client = new FrameworkClient({
-      kubeConfig: opts.kubeConfig,
-      namespace: opts.namespace,
-      name: opts.name,
-      labels: opts.labels ?? {},
+    super(opts, {
       framework: { roles: ["*"], failoverTimeoutSeconds: 120, displayName: `gang of ${opts.size}` },
-      liveness: { leaseSeconds: opts.leaseSeconds ?? 10 },
-      log: this.log,
+      started: ["gang started", { size: opts.size, cpu: opts.cpu, memory: opts.memory }],
+      stopCode: 1,
+      onDone: opts.onDone,
+      everyMs: 1000,
     });
-    this.finished = new Promise((resolve) => {
-      this.finish = resolve;
-    });
-    this.loop = new DecisionLoop(
-      () => this.tick(),
-      (err) => this.log("warn", `decision failed: ${err instanceof Error ? err.message : String(err)}`),
-      1000,
-    );
-    for (const ev of ["offer", "update", "rescinded", "answered", "connected"] as const)
-      this.client.on(ev, () => this.loop.poke());
   }
 
-  async run(): Promise<number> {
-    await this.client.start();
-    this.log("info", "gang started", { size: this.opts.size, cpu: this.opts.cpu, memory: this.opts.memory });
-    this.loop.poke();
-    return this.finished;
-  }
-
-  async stop(opts: { teardown?: boolean } = {}): Promise<void> {
-    // Client first: a decision in flight that is waiting on the API gives up at once.
-    this.loop.halt();
-    await this.client.stop(opts);
-    await this.loop.stop();
-    this.finish?.(1);
-  }
-
+  /** Tasks by generation, members of the group only. */
   private generations(): Map<number, Task[]> {
-    const out = new Map<number, Task[]>();
-    for (const t of this.client.tasks()) {
-      const m = ID.exec(t.id);
-      if (!m || Number(m[2]) >= this.opts.size) continue;
-      const g = Number(m[1]);
-      out.set(g, [...(out.get(g) ?? []), t]);
-    }
-    return out;
+    const members = this.client.tasks().filter((t) => Number(ID.exec(t.id)?.[2]) < this.opts.size);
+    return tasksByIndex(members, ID);
   }
 
   status(): GangStatus {
@@ -143,16 +96,8 @@ export class GangFramework {
     };
   }
 
-  private async complete(code: number, what: string): Promise<void> {
-    this.completed = true;
-    await this.client.suppress();
-    this.log(code === 0 ? "info" : "error", what);
-    if (this.opts.onDone !== "idle") this.finish?.(code);
-  }
-
-  private async tick(): Promise<void> {
+  protected override async tick(): Promise<void> {
     const c = this.client;
-    if (!c.connected || this.completed) return;
     const M = this.opts.size;
     const gens = this.generations();
     const current = Math.max(0, ...gens.keys());
@@ -160,7 +105,7 @@ export class GangFramework {
     const live = members.filter((t) => !t.terminal);
     const finished = members.filter((t) => t.state === "TASK_FINISHED").length;
 
-    if (current > 0 && finished === M) return this.complete(0, `gang generation ${current} finished`);
+    if (current > 0 && finished === M) return this.complete(0, "info", `gang generation ${current} finished`);
     if (live.length) {
       const failed = members.filter((t) => t.terminal && t.state !== "TASK_FINISHED");
       if (members.length < M || failed.length) {
@@ -183,7 +128,7 @@ export class GangFramework {
     }
     const next = current + 1;
     if (next > (this.opts.maxGenerations ?? 3))
-      return this.complete(1, `gang gave up after ${current} generation(s)`);
+      return this.complete(1, "error", `gang gave up after ${current} generation(s)`);
     if (c.suppressedRoles.length > 0) await c.revive();
     await this.place(next);
   }

@@ -1,5 +1,5 @@
 // node examples/gang/main.ts --namespace demo --size 4 --cpu 2 --memory 1Gi
-import { fail, num, parseOptions, runMain, secondsRange } from "../lib/runtime.ts";
+import { num, onDoneOption, parseOptions, runMain, secondsRange } from "../lib/runtime.ts";
 import { GangFramework } from "./gang.ts";
 
 const usage = `gang: launch all M tasks of a group at once, or none of them.
@@ -15,37 +15,30 @@ usage: node examples/gang/main.ts [options]
   --run-seconds S|A-B   on simulated nodes: how long each member runs (default 5)
   --on-done stop|idle   exit when the group finished (default), or stay registered and idle`;
 
-const { common, values } = parseOptions(process.argv.slice(2), {
+const { common, task, values } = parseOptions(process.argv.slice(2), {
   name: "gang",
   usage,
+  taskSize: { cpu: "1", memory: "512Mi" },
   options: {
     size: { type: "string" },
-    cpu: { type: "string" },
-    memory: { type: "string" },
     "hold-seconds": { type: "string" },
     "refuse-seconds": { type: "string" },
     generations: { type: "string" },
     colocate: { type: "boolean" },
-    image: { type: "string" },
-    shell: { type: "string" },
     "run-seconds": { type: "string" },
     "on-done": { type: "string" },
   },
 });
-const onDone = (values["on-done"] as string | undefined) ?? "stop";
-if (onDone !== "stop" && onDone !== "idle") fail(`--on-done ${onDone}: expected stop or idle`);
+const onDone = onDoneOption(values["on-done"]);
 
 const gang = new GangFramework({
   ...common,
+  ...task,
   size: num(values.size, 4, "--size"),
-  cpu: (values.cpu as string | undefined) ?? "1",
-  memory: (values.memory as string | undefined) ?? "512Mi",
   holdSeconds: num(values["hold-seconds"], 10, "--hold-seconds"),
   refuseSeconds: num(values["refuse-seconds"], 1, "--refuse-seconds"),
   maxGenerations: num(values.generations, 3, "--generations"),
   colocate: values.colocate === true,
-  ...(values.image ? { image: values.image as string } : {}),
-  ...(values.shell ? { shell: values.shell as string } : {}),
   runSeconds: secondsRange(values["run-seconds"], "5"),
   onDone,
 });

@@ -1,5 +1,5 @@
 // What every example framework shares: command-line options, a kubeconfig, a logger, and a
-// serialized decision loop. Nothing here is kube-offers specific; the frameworks are in
+// serialized decision loop (the scheduler scaffold on top of it is ./scheduler.ts). Nothing here is kube-offers specific; the frameworks are in
 // examples/{batch,service,gang}/<name>.ts.
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -29,6 +29,22 @@ const COMMON: OptionSpec = {
   help: { type: "boolean" },
 };
 
+/** Every example's tasks: their size and what they run (each example's usage lists them). */
+const TASK: OptionSpec = {
+  cpu: { type: "string" },
+  memory: { type: "string" },
+  image: { type: "string" },
+  shell: { type: "string" },
+};
+
+/** The values of TASK: size, image and command line (image and shell only when given). */
+export interface TaskOptions {
+  cpu: string;
+  memory: string;
+  image?: string;
+  shell?: string;
+}
+
 const COMMON_HELP = `  --kubeconfig PATH     kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --namespace NS        namespace of the Framework, its offers and tasks (default: $NAMESPACE or "default")
   --name NAME           the Framework's name (default: the example's)
@@ -36,14 +52,21 @@ const COMMON_HELP = `  --kubeconfig PATH     kubeconfig (default: $KUBECONFIG, ~
   --lease-seconds N     liveness Lease duration (default 10)
   --log-level LEVEL     debug, info, warn or error (default info)`;
 
-/** Parses the common options plus the example's own; prints usage and exits on --help or bad input. */
+/**
+ * Parses the common options, the task options (--cpu, --memory: default `taskSize`; --image,
+ * --shell) and the example's own; prints usage and exits on --help or bad input.
+ */
 export function parseOptions(
   argv: string[],
-  example: { name: string; usage: string; options: OptionSpec },
-): { common: CommonOptions; values: Record<string, string | boolean | string[] | undefined> } {
+  example: { name: string; usage: string; taskSize: { cpu: string; memory: string }; options: OptionSpec },
+): {
+  common: CommonOptions;
+  task: TaskOptions;
+  values: Record<string, string | boolean | string[] | undefined>;
+} {
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    values = parseArgs({ args: argv, options: { ...COMMON, ...example.options }, strict: true })
+    values = parseArgs({ args: argv, options: { ...COMMON, ...TASK, ...example.options }, strict: true })
       .values as Record<string, string | boolean | string[] | undefined>;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${example.usage}\n${COMMON_HELP}\n`);
@@ -73,8 +96,21 @@ export function parseOptions(
       leaseSeconds: num(values["lease-seconds"], 10, "--lease-seconds"),
       log: consoleLog(name, level),
     },
+    task: {
+      cpu: (values.cpu as string | undefined) ?? example.taskSize.cpu,
+      memory: (values.memory as string | undefined) ?? example.taskSize.memory,
+      ...(values.image ? { image: values.image as string } : {}),
+      ...(values.shell ? { shell: values.shell as string } : {}),
+    },
     values,
   };
+}
+
+/** --on-done stop|idle (default stop). */
+export function onDoneOption(v: unknown): "stop" | "idle" {
+  const onDone = (v as string | undefined) ?? "stop";
+  if (onDone !== "stop" && onDone !== "idle") fail(`--on-done ${onDone}: expected stop or idle`);
+  return onDone;
 }
 
 export function fail(msg: string): never {

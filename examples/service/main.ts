@@ -15,32 +15,26 @@ usage: node examples/service/main.ts [options]
   --shell CMD            command line each instance runs (sh -c)
   --unreachable-seconds N  replace an instance whose node is unreachable after N s (default 0)`;
 
-const { common, values } = parseOptions(process.argv.slice(2), {
+const { common, task, values } = parseOptions(process.argv.slice(2), {
   name: "service",
   usage,
+  taskSize: { cpu: "500m", memory: "512Mi" },
   options: {
     instances: { type: "string" },
-    cpu: { type: "string" },
-    memory: { type: "string" },
     ports: { type: "string" },
     "spread-by": { type: "string" },
     "max-per-value": { type: "string" },
-    image: { type: "string" },
-    shell: { type: "string" },
     "unreachable-seconds": { type: "string" },
   },
 });
 
 const service = new ServiceFramework({
   ...common,
+  ...task,
   instances: num(values.instances, 3, "--instances"),
-  cpu: (values.cpu as string | undefined) ?? "500m",
-  memory: (values.memory as string | undefined) ?? "512Mi",
   ports: num(values.ports, 1, "--ports"),
   spreadBy: (values["spread-by"] as string | undefined) ?? "rack",
   maxPerValue: num(values["max-per-value"], 1, "--max-per-value"),
-  ...(values.image ? { image: values.image as string } : {}),
-  ...(values.shell ? { shell: values.shell as string } : {}),
   unreachableSeconds: num(values["unreachable-seconds"], 0, "--unreachable-seconds"),
 });
 

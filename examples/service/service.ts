@@ -4,27 +4,22 @@
 // Instance i's tasks are i<i>-g<generation>: a replacement gets the next generation, so ids
 // never repeat and a restarted scheduler recognises every instance from its Pod. The attribute
 // value an instance was placed on travels in a Pod label, so spreading survives restarts too.
-import type { KubeConfig } from "@kubernetes/client-node";
+// The scaffold (the FrameworkClient, the decision loop, run and stop) is examples/lib/scheduler.ts;
+// this file is the policy: tick().
 import {
   commandTask,
   DEFAULT_TASK_IMAGE,
-  FrameworkClient,
-  type LogFn,
   type Offer,
   OfferBin,
   OfferNotUsableError,
   type Task,
   type TaskInfoInput,
 } from "kube-offers/sdk";
-import { DecisionLoop } from "../lib/runtime.ts";
+import { Scheduler, type SchedulerOptions, tasksByIndex } from "../lib/scheduler.ts";
 
 export const SPREAD_LABEL = "examples.kubeoffers.io/spread-value";
 
-export interface ServiceOptions {
-  kubeConfig: KubeConfig;
-  namespace: string;
-  name: string;
-  labels?: Record<string, string>;
+export interface ServiceOptions extends SchedulerOptions {
   instances: number;
   cpu: string;
   memory: string;
@@ -38,8 +33,6 @@ export interface ServiceOptions {
   shell?: string;
   /** How long an instance may be TASK_UNREACHABLE before it is replaced (default 0). */
   unreachableSeconds?: number;
-  leaseSeconds?: number;
-  log?: LogFn;
 }
 
 const ID = /^i(\d+)-g(\d+)$/;
@@ -64,74 +57,31 @@ interface Slot {
   nextGeneration: number;
 }
 
-export class ServiceFramework {
-  readonly client: FrameworkClient;
-  private readonly opts: ServiceOptions;
-  private readonly log: LogFn;
-  private readonly loop: DecisionLoop;
+export class ServiceFramework extends Scheduler<ServiceOptions> {
   private readonly unreachableSince = new Map<string, number>();
-  private stopped: ((code: number) => void) | undefined;
-  private readonly done: Promise<number>;
 
+  /** run() registers and keeps the instances running until stop(); resolves with exit code 0. */
   constructor(opts: ServiceOptions) {
-    this.opts = opts;
-    this.log = opts.log ?? (() => {});
-    this.client = new FrameworkClient({
-      kubeConfig: opts.kubeConfig,
-      namespace: opts.namespace,
-      name: opts.name,
-      labels: opts.labels ?? {},
+    const spreadBy = opts.spreadBy ?? "rack";
+    super(opts, {
       framework: {
         roles: ["*"],
         failoverTimeoutSeconds: 300,
         displayName: `service of ${opts.instances} instances`,
         // Agents without the attribute cannot take part in spreading: do not offer them at all.
-        ...(this.spreadBy
-          ? { constraints: [{ attribute: this.spreadBy, operator: "Exists" as const }] }
-          : {}),
+        ...(spreadBy ? { constraints: [{ attribute: spreadBy, operator: "Exists" as const }] } : {}),
       },
-      liveness: { leaseSeconds: opts.leaseSeconds ?? 10 },
-      log: this.log,
+      started: ["service started", { instances: opts.instances, spreadBy }],
+      stopCode: 0,
     });
-    this.done = new Promise((resolve) => {
-      this.stopped = resolve;
-    });
-    this.loop = new DecisionLoop(
-      () => this.tick(),
-      (err) => this.log("warn", `decision failed: ${err instanceof Error ? err.message : String(err)}`),
-    );
-    for (const ev of ["offer", "update", "rescinded", "answered", "connected"] as const)
-      this.client.on(ev, () => this.loop.poke());
   }
 
   private get spreadBy(): string {
     return this.opts.spreadBy ?? "rack";
   }
 
-  /** Runs until stop(); resolves with an exit code. */
-  async run(): Promise<number> {
-    await this.client.start();
-    this.log("info", "service started", { instances: this.opts.instances, spreadBy: this.spreadBy });
-    this.loop.poke();
-    return this.done;
-  }
-
-  async stop(opts: { teardown?: boolean } = {}): Promise<void> {
-    // Client first: a decision in flight that is waiting on the API gives up at once.
-    this.loop.halt();
-    await this.client.stop(opts);
-    await this.loop.stop();
-    this.stopped?.(0);
-  }
-
   private slots(): Slot[] {
-    const byInstance = new Map<number, Task[]>();
-    for (const t of this.client.tasks()) {
-      const m = ID.exec(t.id);
-      if (!m) continue;
-      const i = Number(m[1]);
-      byInstance.set(i, [...(byInstance.get(i) ?? []), t]);
-    }
+    const byInstance = tasksByIndex(this.client.tasks(), ID);
     const n = Math.max(this.opts.instances, ...[...byInstance.keys()].map((i) => i + 1));
     const gen = (t: Task) => Number(ID.exec(t.id)?.[2] ?? 0);
     const out: Slot[] = [];
@@ -171,9 +121,8 @@ export class ServiceFramework {
     };
   }
 
-  private async tick(): Promise<void> {
+  protected override async tick(): Promise<void> {
     const c = this.client;
-    if (!c.connected) return;
     const now = Date.now();
     const slots = this.slots();
     // Agents an instance just became unreachable on: a replacement must not go back there, even

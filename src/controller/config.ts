@@ -1,4 +1,4 @@
-import { DEFAULT_LEASE_NAMESPACE, LABEL_POOL } from "../crds/contract.ts";
+import { DEFAULT_LEASE_NAMESPACE } from "../crds/contract.ts";
 import type { Scalars } from "../resources/types.ts";
 import type { PodPolicy } from "./pod-policy.ts";
 
@@ -40,7 +40,5 @@ export function defaultOperatorConfig(overrides: Partial<OperatorConfig> = {}): 
   };
 }
 
-/** Label selector for objects of this operator's pool (unset: the unlabelled ones). */
-export function poolSelector(pool: string | undefined): string {
-  return pool ? `${LABEL_POOL}=${pool}` : `!${LABEL_POOL}`;
-}
+// The pool's label selector lives with the label (the Mesos API, below the controller, needs it too).
+export { poolSelector } from "../crds/contract.ts";

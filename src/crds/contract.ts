@@ -61,6 +61,11 @@ export const LABEL_MESOS = `${MESOS_DOMAIN}/api`;
 /** Label (and NoSchedule taint key) of the local harness's real nodes (src/local/real-node.ts). */
 export const REAL_NODE_LABEL = `${GROUP}/real-node`;
 
+/** Label selector of one pool's objects (no pool: the objects of none, i.e. without LABEL_POOL). */
+export function poolSelector(pool: string | undefined): string {
+  return pool ? `${LABEL_POOL}=${pool}` : `!${LABEL_POOL}`;
+}
+
 // ---- annotations ----
 
 /** On task Pods: JSON of the resources the task was granted. */

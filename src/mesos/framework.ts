@@ -10,9 +10,7 @@ import { fromMesosResources } from "./resources.ts";
 
 const MAX_FAILOVER = 31_536_000;
 
-export type Translated =
-  | { ok: true; spec: FrameworkRegistration; capabilities: Set<string> }
-  | { ok: false; error: string };
+export type Translated = { ok: true; spec: FrameworkRegistration } | { ok: false; error: string };
 
 function constraintsOf(
   oc: OfferConstraints | undefined,
@@ -87,7 +85,7 @@ export function frameworkSpecOf(
     const errs = toFieldErrors(parsed.error).map((e) => ({ ...e, path: e.path ? `spec.${e.path}` : "spec" }));
     return { ok: false, error: `invalid FrameworkInfo: ${formatErrors(errs)}` };
   }
-  return { ok: true, spec, capabilities };
+  return { ok: true, spec };
 }
 
 /** FrameworkInfo as kept on the Framework (id and principal have annotations of their own). */

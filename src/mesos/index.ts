@@ -2,17 +2,12 @@
 // of its own; `MesosConfigSchema` is the `mesos:` section of the controller's config file.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { z } from "zod";
-import { poolSelector } from "../controller/config.ts";
-import { LABEL_POOL } from "../crds/contract.ts";
+import { LABEL_POOL, poolSelector } from "../crds/contract.ts";
 import { type MesosApi, startMesosApi } from "./server.ts";
 
+export type { MesosAuthentication } from "./auth.ts";
 export { RecordIoDecoder, recordio } from "./protocol.ts";
-export {
-  type MesosApi,
-  type MesosApiOptions,
-  type MesosAuthentication,
-  startMesosApi,
-} from "./server.ts";
+export { type MesosApi, type MesosApiOptions, startMesosApi } from "./server.ts";
 
 export const MesosConfigSchema = z
   .object({

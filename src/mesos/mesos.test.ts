@@ -1,11 +1,11 @@
 // Unit tests of the Mesos API's pure parts: call validation, RecordIO, resources, ids, task and
 // status translation, FrameworkInfo -> Framework spec.
 import { describe, expect, it } from "vitest";
+import { refuseSeconds } from "./accept-plan.ts";
 import { frameworkSpecOf } from "./framework.ts";
 import { frameworkNameFor, newFrameworkId, taskKeyFor } from "./ids.ts";
 import { asciiJson, parseCall, RecordIoDecoder, recordio } from "./protocol.ts";
 import { fromMesosResources, toMesosResources, toMesosTotals } from "./resources.ts";
-import { refuseSeconds } from "./session.ts";
 import { convertTask, copiedLabel, mesosIdsOf, mesosState, taskStatus } from "./tasks.ts";
 
 type Spec = { containers: Record<string, unknown>[]; terminationGracePeriodSeconds?: number };

@@ -1,7 +1,7 @@
 // The wire format of the Mesos v1 Scheduler HTTP API (include/mesos/v1/scheduler/scheduler.proto
 // and docs/scheduler-http-api.md) in its JSON form: call schemas (zod; unknown fields are
 // ignored, as protobuf's JSON parser ignores none but clients of newer Mesos versions send
-// fields older masters never knew), event shapes, and RecordIO framing.
+// fields older masters never knew), the event type (events.ts builds them), and RecordIO framing.
 import { z } from "zod";
 
 /** Call types of scheduler.proto (Call.Type). */

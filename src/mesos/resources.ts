@@ -22,10 +22,6 @@ const MESOS_TO_K8S: Record<string, { name: string; unit: number }> = Object.from
   Object.entries(K8S_TO_MESOS).map(([k, v]) => [v.name, { name: k, unit: v.unit }]),
 );
 
-export function mesosName(k8sName: string): string {
-  return K8S_TO_MESOS[k8sName]?.name ?? k8sName;
-}
-
 const floor3 = (x: number) => Math.floor(x * 1000 + 1e-9) / 1000;
 
 function parsed(map: ResourceMap | undefined): Resources {

@@ -5,8 +5,7 @@
 // makes the task TASK_ERROR, as Mesos does for a task it cannot launch, naming the field.
 import { ANNOTATION_MESOS_TASKS, GROUP, SIM_DOMAIN } from "../crds/contract.ts";
 import type { TaskInfoInput } from "../crds/offer.ts";
-import type { ResourceMap } from "../resources/types.ts";
-import type { Task, TaskState } from "../sdk/types.ts";
+import type { TaskState } from "../sdk/types.ts";
 import { taskKeyFor } from "./ids.ts";
 import { type CommandInfo, type ContainerInfo, type MesosTaskInfo, TASK_STATUS_REASONS } from "./protocol.ts";
 import { fromMesosResources } from "./resources.ts";
@@ -204,7 +203,6 @@ export interface StatusInput {
   agentId?: string | undefined;
   uuid?: string;
   reconciliation?: boolean;
-  at?: Date;
 }
 
 /** A Mesos TaskStatus. Reasons that are not Mesos reason names go into the message. */
@@ -224,25 +222,7 @@ export function taskStatus(s: StatusInput): Record<string, unknown> {
     ...(reason ? { reason } : {}),
     ...(message ? { message } : {}),
     ...(s.agentId ? { agent_id: { value: s.agentId } } : {}),
-    timestamp: (s.at ?? new Date()).getTime() / 1000,
+    timestamp: Date.now() / 1000,
     ...(s.uuid ? { uuid: s.uuid } : {}),
   };
-}
-
-/** Everything the status of a task needs from the SDK's view of it. */
-export function statusInputOf(
-  t: Task,
-  mesosTaskId: string,
-): Omit<StatusInput, "state"> & { state: TaskState } {
-  return {
-    mesosTaskId,
-    state: t.state,
-    reason: t.reason,
-    message: t.message,
-    agentId: t.agent,
-  };
-}
-
-export function resourcesOf(t: TaskInfoInput): ResourceMap {
-  return t.resources as ResourceMap;
 }

@@ -71,7 +71,7 @@ export class InvalidLaunchError extends KubeOffersError {
   }
 }
 
-/** Another instance of this scheduler holds the liveness Lease, or it could not be renewed. */
+/** Another instance of this scheduler holds the liveness Lease (or it could not be renewed), or the Framework was deleted. */
 export class NotConnectedError extends KubeOffersError {
   override name = "NotConnectedError";
   constructor(what: string) {
@@ -112,7 +112,7 @@ export class TimeoutError extends KubeOffersError {
   }
 }
 
-/** An API request failed for a reason the SDK does not retry. */
+/** An API request failed for a reason the SDK does not retry, or kept failing until its retries ran out. */
 export class ApiError extends KubeOffersError {
   override name = "ApiError";
   readonly status: number | undefined;
@@ -124,15 +124,21 @@ export class ApiError extends KubeOffersError {
 }
 
 function hintFor(status: number | undefined, action: string): string {
+  if (status === undefined)
+    return "The API server could not be reached (the request was retried): is it up, and is the kubeconfig's server right?";
+  if (status === 429 || status >= 500)
+    return "The API server kept failing (the request was retried): see the message above";
   switch (status) {
     case 401:
       return "The credentials were refused: check the kubeconfig (or the ServiceAccount token in a Pod)";
     case 403:
-      return `RBAC forbids it: a framework needs get/list/watch/create/patch on frameworks, get/list/watch/patch on resourceoffers, get/list/watch/delete on pods and get/create/update on leases in its namespace (see examples/*/deploy.yaml)`;
+      return `RBAC forbids it: a framework needs get/list/watch/create/patch/delete on frameworks, get/list/watch/patch on resourceoffers, get/list/watch/delete on pods and get/create/patch/delete on leases in its namespace (see examples/*/deploy.yaml)`;
     case 404:
       return /frameworks|resourceoffers/.test(action)
         ? `Are the kube-offers CRDs installed (kubectl get crd ${PLURAL.framework}.${GROUP}) and does the namespace exist?`
         : "The object or namespace does not exist";
+    case 409:
+      return "Other writers kept changing the object between read and write (the write was retried): try again";
     case 422:
       return "The API server rejected the object; the message above names the field";
     default:

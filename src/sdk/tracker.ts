@@ -108,10 +108,6 @@ export class OfferTracker {
     }
     return out;
   }
-
-  get(name: string): Offer | undefined {
-    return this.offers.get(name)?.offer;
-  }
 }
 
 export function outcomeOf(o: ResourceOffer): OfferOutcome {
@@ -149,11 +145,6 @@ export class TaskTracker {
   get(id: string): Task | undefined {
     const t = this.tasks.get(id);
     return t ? publicTask(t) : undefined;
-  }
-
-  /** Forget a terminal task (e.g. after its Pod was cleaned up on purpose). */
-  forget(id: string): void {
-    this.tasks.delete(id);
   }
 
   observePod(pod: V1Pod, now = new Date()): TaskUpdate[] {

@@ -85,9 +85,9 @@ export type SchedulerEvent =
   | { type: "update"; task: TaskUpdate }
   /** This instance holds the liveness Lease and the Framework is registered: it may act. */
   | { type: "connected" }
-  /** This instance lost the liveness Lease (another took over, or renewals failed): it must not act. */
+  /** This instance must not act: it lost the liveness Lease (another took over, or renewals failed), the Framework was deleted, or the client stopped. */
   | { type: "disconnected"; reason: string }
-  /** Something went wrong that the SDK is handling (a watch restarting, a renewal failing). */
+  /** Something went wrong that the SDK is handling (a watch restarting, a renewal failing, a handler throwing, the operator finding the Framework Invalid). */
   | { type: "warning"; message: string; error?: unknown };
 
 export type SchedulerEventType = SchedulerEvent["type"];

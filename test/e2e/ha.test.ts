@@ -6,21 +6,12 @@
 // within the lease time. A graceful stop hands over at once (the lease is released).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { CoordinationV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  GROUP,
-  LABEL_FRAMEWORK,
-  LABEL_OFFER,
-  LABEL_TASK_ID,
-  PLURAL,
-  SIM_RUN_SECONDS,
-  VERSION,
-} from "../../src/crds/contract.ts";
-import type { ResourceOffer } from "../../src/crds/offer.ts";
-import { mergePatch } from "../../src/kube/patch.ts";
+import { LABEL_OFFER, LABEL_TASK_ID } from "../../src/crds/contract.ts";
 import { parseQuantity } from "../../src/resources/quantity.ts";
 import { NodeProcess } from "./helm-support.ts";
+import { accept, BUSYBOX, FrameworkSide, task } from "./offers.ts";
 import { LEASE_NAMESPACE, Pool } from "./pool.ts";
 import { waitFor } from "./support.ts";
 
@@ -82,25 +73,12 @@ afterAll(async () => {
 
 describe("two controller replicas", () => {
   it("survive repeated SIGKILLs of the leader under a launch storm", { timeout: 300_000 }, async () => {
-    const ns = pool.namespace;
-    const co = pool.kc.makeApiClient(CustomObjectsApi);
-    const core = pool.kc.makeApiClient(CoreV1Api);
+    const fw = new FrameworkSide(pool.kc, pool.namespace);
     const replicas = [spawnReplica(), spawnReplica()];
     await Promise.all(replicas.map((r) => r.waitLog(/caches synced/, 60_000)));
     await waitFor("a leader", async () => (await holder()).startsWith("ha-replica-"), 30_000);
 
-    await co.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL.framework,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "Framework",
-        metadata: { name: "storm", labels: pool.labels },
-        spec: { roles: ["*"] },
-      },
-    });
+    await fw.createFramework("storm", pool.labels, { roles: ["*"] });
 
     // The framework: answer every open offer at once with four 250m tasks that run 1 s.
     const answered = new Map<string, string[]>(); // offer → task ids
@@ -111,15 +89,7 @@ describe("two controller replicas", () => {
     let storming = true;
     let overOffered = "";
     let overCommitted = "";
-    const listOffers = async () =>
-      (
-        (await co.listNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: ns,
-          plural: PLURAL.resourceOffer,
-        })) as { items: ResourceOffer[] }
-      ).items;
+    const listOffers = () => fw.offers();
     const framework = (async () => {
       while (storming) {
         const offers = await listOffers().catch(() => []);
@@ -148,51 +118,18 @@ describe("two controller replicas", () => {
                 // Too small for a launch: give it back, as a real framework would. Ignoring it
                 // would hold the fragment forever and starve the storm.
                 declined.add(o.metadata.name ?? "");
-                await co
-                  .patchNamespacedCustomObject(
-                    {
-                      group: GROUP,
-                      version: VERSION,
-                      namespace: ns,
-                      plural: PLURAL.resourceOffer,
-                      name: o.metadata.name ?? "",
-                      body: { spec: { response: { action: "Decline", filters: { refuseSeconds: 1 } } } },
-                    },
-                    mergePatch,
-                  )
+                await fw
+                  .answer(o.metadata.name ?? "", { action: "Decline", filters: { refuseSeconds: 1 } })
                   .catch(() => {});
                 return;
               }
               const ids = [`t${++seq}`, `t${++seq}`, `t${++seq}`, `t${++seq}`];
               answeredAt.set(o.metadata.name ?? "", Date.now());
-              const task = (id: string) => ({
-                id,
-                resources: { cpu: "250m", memory: "64Mi" },
-                template: {
-                  metadata: { annotations: { [SIM_RUN_SECONDS]: "1" } },
-                  spec: { containers: [{ name: "main", image: "busybox" }] },
-                },
-              });
+              const tasks = ids.map((id) =>
+                task(id, { cpu: "250m", memory: "64Mi" }, { runSeconds: 1, spec: BUSYBOX }),
+              );
               try {
-                await co.patchNamespacedCustomObject(
-                  {
-                    group: GROUP,
-                    version: VERSION,
-                    namespace: ns,
-                    plural: PLURAL.resourceOffer,
-                    name: o.metadata.name ?? "",
-                    body: {
-                      spec: {
-                        response: {
-                          action: "Accept",
-                          operations: [{ launch: { tasks: ids.map(task) } }],
-                          filters: { refuseSeconds: 0 },
-                        },
-                      },
-                    },
-                  },
-                  mergePatch,
-                );
+                await fw.answer(o.metadata.name ?? "", accept(tasks, 0));
                 answered.set(o.metadata.name ?? "", ids);
               } catch {
                 // Lost a race (the offer vanished): nothing was answered.
@@ -205,11 +142,9 @@ describe("two controller replicas", () => {
     // Pods never overcommit a node, sampled throughout.
     const sampler = (async () => {
       while (storming) {
-        const pods = await core
-          .listNamespacedPod({ namespace: ns, labelSelector: LABEL_FRAMEWORK })
-          .catch(() => ({ items: [] as V1Pod[] }));
+        const pods = await fw.pods().catch((): V1Pod[] => []);
         const perNode = new Map<string, number>();
-        for (const p of pods.items) {
+        for (const p of pods) {
           if (p.status?.phase === "Succeeded" || p.status?.phase === "Failed") continue;
           const cpu = p.spec?.containers[0]?.resources?.requests?.cpu ?? "0";
           perNode.set(
@@ -321,8 +256,8 @@ describe("two controller replicas", () => {
     const pods = await waitFor(
       "a Pod for every accepted task",
       async () => {
-        const list = await core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_FRAMEWORK });
-        return list.items.length >= expected.size ? list.items : undefined;
+        const list = await fw.pods();
+        return list.length >= expected.size ? list : undefined;
       },
       30_000,
       250,

@@ -6,9 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, SIM_RUN_SECONDS, VERSION } from "../../src/crds/contract.ts";
-import type { ResourceOffer } from "../../src/crds/offer.ts";
-import { mergePatch } from "../../src/kube/patch.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
 import {
   CHART,
@@ -19,6 +17,7 @@ import {
   serviceAccountKubeconfig,
   waitFor,
 } from "./helm-support.ts";
+import { accept, BUSYBOX, FrameworkSide, task } from "./offers.ts";
 import { LEASE_NAMESPACE, Pool } from "./pool.ts";
 import { kubectl, uniqueName } from "./support.ts";
 
@@ -114,54 +113,17 @@ describe("controller observability", () => {
   }, async () => {
     const ns = pool.namespace;
     const co = pool.kc.makeApiClient(CustomObjectsApi);
+    const side = new FrameworkSide(pool.kc, ns);
     const url = await (procs[0] as NodeProcess).url();
-    await co.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL.framework,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "Framework",
-        metadata: { name: "metrics", labels: pool.labels },
-        spec: { roles: ["*"] },
-      },
-    });
+    await side.createFramework("metrics", pool.labels, { roles: ["*"] });
     const offer = await waitFor("an offer from each agent", async () => {
-      const list = (await co.listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL.resourceOffer,
-      })) as { items: ResourceOffer[] };
-      const open = list.items.filter((o) => o.status?.phase === "Offered");
+      const open = (await side.offers()).filter((o) => o.status?.phase === "Offered");
       return new Set(open.map((o) => o.spec.agent)).size === 3 ? open[0] : undefined;
     });
-    const task = (id: string, run?: string) => ({
-      id,
-      resources: { cpu: "1", memory: "1Gi" },
-      template: {
-        ...(run ? { metadata: { annotations: { [SIM_RUN_SECONDS]: run } } } : {}),
-        spec: { containers: [{ name: "main", image: "busybox" }] },
-      },
-    });
-    await co.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL.resourceOffer,
-        name: offer.metadata.name ?? "",
-        body: {
-          spec: {
-            response: {
-              action: "Accept",
-              operations: [{ launch: { tasks: [task("short", "1"), task("long")] } }],
-            },
-          },
-        },
-      },
-      mergePatch,
+    const size = { cpu: "1", memory: "1Gi" };
+    await side.answer(
+      offer.metadata.name ?? "",
+      accept([task("short", size, { runSeconds: 1, spec: BUSYBOX }), task("long", size, { spec: BUSYBOX })]),
     );
     const sample = async () => parseMetrics((await httpGet(`${url}/metrics`)).body);
     const value = (

@@ -97,7 +97,7 @@ export class FrameworkSide {
         namespace: this.namespace,
         plural: PLURAL.resourceOffer,
         name: offer,
-        body: { spec: { response } },
+        body: responsePatch(response),
       },
       mergePatch,
     );
@@ -112,6 +112,14 @@ export class FrameworkSide {
     return list.items;
   }
 }
+
+/** The merge patch that answers an offer (spec.response is write-once), e.g. for `kubectl patch`. */
+export function responsePatch(response: OfferResponse | Record<string, unknown>) {
+  return { spec: { response } };
+}
+
+/** A task's Pod spec: one busybox container with the image's own command. */
+export const BUSYBOX = { containers: [{ name: "main", image: "busybox" }] };
 
 /** A launch of one task; runSeconds undefined = runs until killed. */
 export function task(
@@ -132,7 +140,8 @@ export function task(
   };
 }
 
-export function accept(tasks: ReturnType<typeof task>[], refuseSeconds?: number) {
+/** An Accept launching these tasks (usually from task()), with a refuse filter if given. */
+export function accept<T = ReturnType<typeof task>>(tasks: T[], refuseSeconds?: number) {
   return {
     action: "Accept",
     operations: [{ launch: { tasks } }],

@@ -1,26 +1,11 @@
 // The offer protocol end to end, driven the way a user would: kubectl apply, kubectl patch.
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, SIM_RUN_SECONDS, VERSION } from "../../src/crds/contract.ts";
-import type { Framework } from "../../src/crds/framework.ts";
-import type { ResourceOffer } from "../../src/crds/offer.ts";
+import { accept, FrameworkSide, responsePatch, task } from "./offers.ts";
 import { Pool } from "./pool.ts";
 import { kubectl, waitFor } from "./support.ts";
 
 let pool: Pool;
-const co = () => pool.kc.makeApiClient(CustomObjectsApi);
-
-async function offers(ns: string, framework?: string): Promise<ResourceOffer[]> {
-  const list = (await co().listNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: ns,
-    plural: PLURAL.resourceOffer,
-  })) as {
-    items: ResourceOffer[];
-  };
-  return list.items.filter((o) => !framework || o.spec.framework === framework);
-}
 
 beforeAll(async () => {
   pool = await Pool.start("proto", { nodes: 3 });
@@ -32,6 +17,7 @@ afterAll(async () => {
 describe("offer protocol", () => {
   it("offers every agent, launches an accepted task as a Pod on that node, and reports TASK_FINISHED", async () => {
     const ns = pool.namespace;
+    const side = new FrameworkSide(pool.kc, ns);
     await kubectl(
       ["apply", "-n", ns, "-f", "-"],
       `apiVersion: kubeoffers.io/v1alpha1
@@ -44,7 +30,7 @@ spec:
 `,
     );
     const open = await waitFor("an offer per agent", async () => {
-      const os = (await offers(ns, "analytics")).filter((o) => o.status?.phase === "Offered");
+      const os = (await side.offers("analytics")).filter((o) => o.status?.phase === "Offered");
       return new Set(os.map((o) => o.spec.agent)).size === 3 ? os : undefined;
     });
     const offer = open[0]!;
@@ -52,31 +38,18 @@ spec:
     const table = await kubectl(["get", "resourceoffers", "-n", ns]);
     expect(table).toMatch(/FRAMEWORK\s+AGENT\s+ROLE\s+CPU\s+MEMORY\s+PHASE/);
 
-    const patch = {
-      spec: {
-        response: {
-          action: "Accept",
-          operations: [
-            {
-              launch: {
-                tasks: [
-                  {
-                    id: "task-0001",
-                    resources: { cpu: "1", memory: "1Gi" },
-                    template: {
-                      metadata: { annotations: { [SIM_RUN_SECONDS]: "1" } },
-                      spec: {
-                        containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "echo hi"] }],
-                      },
-                    },
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      },
-    };
+    const patch = responsePatch(
+      accept([
+        task(
+          "task-0001",
+          { cpu: "1", memory: "1Gi" },
+          {
+            runSeconds: 1,
+            spec: { containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "echo hi"] }] },
+          },
+        ),
+      ]),
+    );
     await kubectl([
       "patch",
       "resourceoffer",
@@ -103,26 +76,14 @@ spec:
     const done = await waitFor(
       "TASK_FINISHED in the offer status",
       async () => {
-        const o = (await co().getNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: ns,
-          plural: PLURAL.resourceOffer,
-          name: offer.metadata.name ?? "",
-        })) as ResourceOffer;
-        return o.status?.tasks?.[0]?.state === "TASK_FINISHED" ? o : undefined;
+        const o = await side.offer(offer.metadata.name ?? "");
+        return o?.status?.tasks?.[0]?.state === "TASK_FINISHED" ? o : undefined;
       },
       30_000,
     );
     expect(done.status?.phase).toBe("Accepted");
     const fw = await waitFor("framework status counts the finished task", async () => {
-      const f = (await co().getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL.framework,
-        name: "analytics",
-      })) as Framework;
+      const f = await side.framework("analytics");
       return f.status?.tasks?.TASK_FINISHED === 1 ? f : undefined;
     });
     expect(fw.status?.phase).toBe("Active");

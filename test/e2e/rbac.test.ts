@@ -17,8 +17,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { GROUP, PLURAL, SIM_RUN_SECONDS, VERSION } from "../../src/crds/contract.ts";
-import type { Framework } from "../../src/crds/framework.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { apiMessage, statusCode } from "../../src/kube/errors.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
@@ -33,6 +32,7 @@ import {
   serviceAccountKubeconfig,
   waitFor,
 } from "./helm-support.ts";
+import { accept, BUSYBOX, FrameworkSide, task } from "./offers.ts";
 import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName } from "./support.ts";
 
 const admin = adminKubeConfig();
@@ -222,19 +222,13 @@ describe("the chart's RBAC", () => {
   it("is enough: the protocol's happy path under the chart's identities and the tenant role", async () => {
     const co = tenant.makeApiClient(CustomObjectsApi);
     const core = tenant.makeApiClient(CoreV1Api);
+    const side = new FrameworkSide(tenant, tenantNs);
     // Cluster admins register frameworks; the tenant role may not create them.
-    await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: tenantNs,
-      plural: PLURAL.framework,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "Framework",
-        metadata: { name: "analytics", labels: { "kubeoffers.io/pool": release } },
-        spec: { roles: ["*"], liveness: { leaseName: "analytics-scheduler" } },
-      },
-    });
+    await new FrameworkSide(admin, tenantNs).createFramework(
+      "analytics",
+      { "kubeoffers.io/pool": release },
+      { roles: ["*"], liveness: { leaseName: "analytics-scheduler" } },
+    );
     // The scheduler's liveness Lease, renewed by the tenant itself.
     const coord = tenant.makeApiClient(CoordinationV1Api);
     const renew = async () => {
@@ -257,54 +251,25 @@ describe("the chart's RBAC", () => {
         });
     };
     await renew();
-    const offers = async () =>
-      (
-        (await co.listNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: tenantNs,
-          plural: PLURAL.resourceOffer,
-        })) as {
-          items: ResourceOffer[];
-        }
-      ).items;
     const open = await waitFor(
       "an offer from each agent, read by the tenant",
       async () => {
         await renew();
-        const os = (await offers()).filter((o) => o.status?.phase === "Offered");
+        const os = (await side.offers()).filter((o) => o.status?.phase === "Offered");
         return new Set(os.map((o) => o.spec.agent)).size === nodes.length ? os : undefined;
       },
       60_000,
       250,
     );
     const offer = open[0] as ResourceOffer;
-    const task = (id: string, runSeconds?: string) => ({
-      id,
-      resources: { cpu: "500m", memory: "256Mi" },
-      template: {
-        ...(runSeconds ? { metadata: { annotations: { [SIM_RUN_SECONDS]: runSeconds } } } : {}),
-        spec: { containers: [{ name: "main", image: "busybox" }] },
-      },
-    });
+    const size = { cpu: "500m", memory: "256Mi" };
     const answeredAt = Date.now();
-    await co.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: tenantNs,
-        plural: PLURAL.resourceOffer,
-        name: offer.metadata.name ?? "",
-        body: {
-          spec: {
-            response: {
-              action: "Accept",
-              operations: [{ launch: { tasks: [task("done", "1"), task("forever")] } }],
-            },
-          },
-        },
-      },
-      mergePatch,
+    await side.answer(
+      offer.metadata.name ?? "",
+      accept([
+        task("done", size, { runSeconds: 1, spec: BUSYBOX }),
+        task("forever", size, { spec: BUSYBOX }),
+      ]),
     );
     const pod = await waitFor("the task's Pod, read by the tenant", () =>
       core.readNamespacedPod({ name: "analytics-done", namespace: tenantNs }).catch(() => undefined),
@@ -337,13 +302,7 @@ describe("the chart's RBAC", () => {
     );
     expect(settled.status?.phase).toBe("Accepted");
     const fw = await waitFor("the framework's status roll-up, read by the tenant", async () => {
-      const f = (await co.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: tenantNs,
-        plural: PLURAL.framework,
-        name: "analytics",
-      })) as Framework;
+      const f = await side.framework("analytics");
       return f.status?.tasks?.TASK_FINISHED === 1 ? f : undefined;
     });
     expect(fw.status?.phase).toBe("Active");

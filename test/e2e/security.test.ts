@@ -11,6 +11,7 @@ import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { waitFor } from "./helm-support.ts";
+import { accept, FrameworkSide } from "./offers.ts";
 import { Pool } from "./pool.ts";
 import { createNamespace, deleteNamespace } from "./support.ts";
 
@@ -30,70 +31,27 @@ const RESTRICTED_CONTAINER = {
   },
 };
 
-async function framework(ns: string, name: string): Promise<void> {
-  await co().createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: ns,
-    plural: PLURAL.framework,
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: "Framework",
-      metadata: { name, labels: pool.labels },
-      spec: { roles: ["*"] },
-    },
-  });
-}
-
-async function getOffer(ns: string, name: string): Promise<ResourceOffer> {
-  return (await co().getNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: ns,
-    plural: PLURAL.resourceOffer,
-    name,
-  })) as ResourceOffer;
-}
+const side = (ns: string) => new FrameworkSide(pool.kc, ns);
 
 const answered = new Set<string>();
 
 /** Answers a fresh open offer of `fw` with these tasks; resolves the offer once it is settled. */
 async function answer(ns: string, fw: string, tasks: unknown[]): Promise<ResourceOffer> {
-  const offer = await waitFor(`an open offer for ${fw}`, async () => {
-    const list = (await co().listNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL.resourceOffer,
-    })) as { items: ResourceOffer[] };
-    return list.items.find(
+  const offer = await waitFor(`an open offer for ${fw}`, async () =>
+    (await side(ns).offers()).find(
       (o) =>
         o.spec.framework === fw &&
         o.status?.phase === "Offered" &&
         !o.spec.response &&
         !answered.has(o.metadata.name ?? ""),
-    );
-  });
+    ),
+  );
   const name = offer.metadata.name ?? "";
   answered.add(name);
-  await co().patchNamespacedCustomObject(
-    {
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL.resourceOffer,
-      name,
-      body: {
-        spec: {
-          response: { action: "Accept", operations: [{ launch: { tasks } }], filters: { refuseSeconds: 0 } },
-        },
-      },
-    },
-    mergePatch,
-  );
+  await side(ns).answer(name, accept(tasks, 0));
   return waitFor(`offer ${name} settled`, async () => {
-    const o = await getOffer(ns, name);
-    return o.status?.phase && o.status.phase !== "Offered" ? o : undefined;
+    const o = await side(ns).offer(name);
+    return o?.status?.phase && o.status.phase !== "Offered" ? o : undefined;
   });
 }
 
@@ -147,7 +105,7 @@ describe("Pod Security admission of the framework's namespace", () => {
       },
       mergePatch,
     );
-    await framework(ns, "secure");
+    await side(ns).createFramework("secure", pool.labels, { roles: ["*"] });
     // A mixed answer: the compliant task runs, the privileged one is refused.
     const mixed = await answer(ns, "secure", [
       task("ok", { containers: [RESTRICTED_CONTAINER] }),
@@ -203,30 +161,16 @@ describe("Pod Security admission of the framework's namespace", () => {
 describe("the cluster-level launch policy (controller configuration)", () => {
   beforeAll(async () => {
     // Tear "secure" down: its unanswered offers would hold the pool's resources.
-    await co()
-      .deleteNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: pool.namespace,
-        plural: PLURAL.framework,
-        name: "secure",
-      })
-      .catch(() => {});
+    await side(pool.namespace).deleteFramework("secure");
     await waitFor("secure torn down", async () =>
-      co()
-        .getNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: pool.namespace,
-          plural: PLURAL.framework,
-          name: "secure",
-        })
+      side(pool.namespace)
+        .framework("secure")
         .then(() => false)
         .catch(() => true),
     );
     await pool.stopOperator();
     await pool.startOperator({ podPolicy: STRICT_POD_POLICY });
-    await framework(open, "policed");
+    await side(open).createFramework("policed", pool.labels, { roles: ["*"] });
   });
 
   it.each([

@@ -13,10 +13,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
-import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { statusCode } from "../../src/kube/errors.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { CHART, helmOk, serviceAccountKubeconfig, waitFor } from "./helm-support.ts";
+import { accept, BUSYBOX, FrameworkSide, task } from "./offers.ts";
 import { Pool } from "./pool.ts";
 import { createNamespace, deleteNamespace, uniqueName } from "./support.ts";
 
@@ -36,47 +36,12 @@ async function code(p: Promise<unknown>): Promise<number | undefined> {
   }
 }
 
-const offersIn = async (kc: KubeConfig, ns: string) =>
-  (
-    (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL.resourceOffer,
-    })) as { items: ResourceOffer[] }
-  ).items;
+const offersIn = (kc: KubeConfig, ns: string) => new FrameworkSide(kc, ns).offers();
 
-function accept(kc: KubeConfig, ns: string, offer: string, taskId: string): Promise<unknown> {
-  return kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
-    {
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL.resourceOffer,
-      name: offer,
-      body: {
-        spec: {
-          response: {
-            action: "Accept",
-            operations: [
-              {
-                launch: {
-                  tasks: [
-                    {
-                      id: taskId,
-                      resources: { cpu: "500m", memory: "128Mi" },
-                      template: { spec: { containers: [{ name: "main", image: "busybox" }] } },
-                    },
-                  ],
-                },
-              },
-            ],
-          },
-        },
-      },
-    },
-    mergePatch,
-  );
+/** Answers `offer` in `ns` as the identity of `kc`, launching one small task. */
+function launch(kc: KubeConfig, ns: string, offer: string, taskId: string): Promise<void> {
+  const tasks = [task(taskId, { cpu: "500m", memory: "128Mi" }, { spec: BUSYBOX })];
+  return new FrameworkSide(kc, ns).answer(offer, accept(tasks));
 }
 
 beforeAll(async () => {
@@ -114,18 +79,7 @@ beforeAll(async () => {
     });
   }
   const register = (ns: string, fw: string) =>
-    pool.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL.framework,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "Framework",
-        metadata: { name: fw, labels: pool.labels },
-        spec: { roles: ["*"] },
-      },
-    });
+    new FrameworkSide(pool.kc, ns).createFramework(fw, pool.labels, { roles: ["*"] });
   tenantA = (await serviceAccountKubeconfig(nsA, "fa-scheduler")).kc;
   tenantB = (await serviceAccountKubeconfig(nsB, "fb-scheduler")).kc;
   // Framework B first, with a running task. (Registered together, one framework could be
@@ -136,7 +90,7 @@ beforeAll(async () => {
     async () => (await offersIn(tenantB, nsB)).find((o) => o.status?.phase === "Offered"),
     60_000,
   );
-  await accept(tenantB, nsB, offerB.metadata.name ?? "", "t1");
+  await launch(tenantB, nsB, offerB.metadata.name ?? "", "t1");
   await waitFor("fb's task Pod", () =>
     tenantB
       .makeApiClient(CoreV1Api)
@@ -183,7 +137,7 @@ describe("a framework identity bound in namespace A", () => {
     const offer = await waitFor("an offer for fa, read by its scheduler", async () =>
       (await offersIn(tenantA, nsA)).find((o) => o.spec.framework === "fa" && o.status?.phase === "Offered"),
     );
-    await accept(tenantA, nsA, offer.metadata.name ?? "", "t1");
+    await launch(tenantA, nsA, offer.metadata.name ?? "", "t1");
     const core = tenantA.makeApiClient(CoreV1Api);
     await waitFor("fa's task Pod", () =>
       core.readNamespacedPod({ name: "fa-t1", namespace: nsA }).catch(() => undefined),
@@ -241,7 +195,7 @@ describe("a framework identity bound in namespace A", () => {
         }),
       ),
     ).toBe(403);
-    expect(await code(accept(tenantA, nsB, name, "stolen"))).toBe(403);
+    expect(await code(launch(tenantA, nsB, name, "stolen"))).toBe(403);
     expect(
       await code(
         co.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL.resourceOffer }),

@@ -1,0 +1,170 @@
+// Reliable status updates, as a Mesos agent's status update stream sends them: each update has
+// a uuid and is re-sent until the scheduler acknowledges it; the next update of a task waits for
+// that acknowledgement. Acknowledged states are kept on the task's Pod
+// (`acked.mesos.kubeoffers.io/<task>`), so neither a re-subscription nor an operator restart
+// sends them again.
+import type { CoreV1Api } from "@kubernetes/client-node";
+import { ACKED_PREFIX } from "../crds/contract.ts";
+import { statusCode } from "../kube/errors.ts";
+import { mergePatch } from "../kube/patch.ts";
+import type { TaskState } from "../sdk/index.ts";
+import { updateEvent } from "./events.ts";
+import type { Log } from "./http.ts";
+import { newUuid } from "./ids.ts";
+import type { MesosEvent } from "./protocol.ts";
+import { type StatusInput, taskStatus } from "./tasks.ts";
+
+interface Pending {
+  uuid: string;
+  state: TaskState;
+  status: Record<string, unknown>;
+  sentAt: number;
+}
+
+/** A scheduler that never acknowledges keeps only the first and the latest states queued. */
+const MAX_QUEUED = 8;
+
+export interface UpdateQueueOptions {
+  /** The framework's current stream; none: updates wait for the next subscription. */
+  stream: () => { send(e: MesosEvent): unknown } | undefined;
+  /** Unacknowledged updates are re-sent this often. */
+  retryMs: number;
+  /** Keeps an acknowledged state (podAckWriter); one write per task at a time, in order. */
+  persist: (key: string, state: TaskState) => Promise<void>;
+}
+
+/** The reliable updates of one framework's tasks, by kube-offers task id. */
+export class UpdateQueue {
+  private readonly o: UpdateQueueOptions;
+  private readonly pending = new Map<string, Pending[]>();
+  private readonly acked = new Map<string, TaskState>();
+  private readonly lastQueued = new Map<string, string>();
+  private readonly ackWrites = new Map<string, Promise<void>>();
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(o: UpdateQueueOptions) {
+    this.o = o;
+  }
+
+  /** Re-sends what is due while the framework has a client. */
+  startRetries(): void {
+    clearInterval(this.retryTimer);
+    this.retryTimer = setInterval(() => this.resendDue(), Math.max(100, Math.floor(this.o.retryMs / 2)));
+    this.retryTimer.unref();
+  }
+
+  stopRetries(): void {
+    clearInterval(this.retryTimer);
+  }
+
+  /** Queues an update unless this state was already acknowledged (also on the Pod: `annotations`) or queued. */
+  enqueue(key: string, s: StatusInput, annotations?: Record<string, string>): void {
+    const sig = `${s.state}|${s.reason ?? ""}`;
+    if (annotations?.[ACKED_PREFIX + key] === s.state || this.acked.get(key) === s.state) return;
+    if (this.lastQueued.get(key) === sig) return;
+    this.lastQueued.set(key, sig);
+    const uuid = newUuid();
+    const p: Pending = { uuid, state: s.state, status: taskStatus({ ...s, uuid }), sentAt: 0 };
+    const q = this.pending.get(key) ?? [];
+    if (q.length >= MAX_QUEUED) q.splice(1, q.length - 1);
+    q.push(p);
+    this.pending.set(key, q);
+    if (q.length === 1) this.send(p);
+  }
+
+  /** A subscription started: the oldest unacknowledged update of every task, again. */
+  resendAll(): void {
+    for (const q of this.pending.values()) {
+      const head = q[0];
+      if (head) this.send(head);
+    }
+  }
+
+  /** Whether the task has an update not acknowledged yet. */
+  has(key: string): boolean {
+    return this.pending.has(key);
+  }
+
+  /** The scheduler acknowledged `uuid`: the task's next update goes out. False: no such update is pending. */
+  acknowledge(key: string, uuid: string): boolean {
+    const q = this.pending.get(key);
+    const head = q?.[0];
+    if (!q || !head || head.uuid !== uuid) return false;
+    q.shift();
+    this.acked.set(key, head.state);
+    if (q.length === 0) this.pending.delete(key);
+    else if (q[0]) this.send(q[0]);
+    // One write at a time per task, in order: an older state must never land after a newer one.
+    const prev = this.ackWrites.get(key) ?? Promise.resolve();
+    const next = prev.then(() =>
+      this.acked.get(key) === head.state ? this.o.persist(key, head.state) : undefined,
+    );
+    this.ackWrites.set(key, next);
+    void next.finally(() => {
+      if (this.ackWrites.get(key) === next) this.ackWrites.delete(key);
+    });
+    return true;
+  }
+
+  /** Forgets the unacknowledged updates (the framework is gone). */
+  dispose(): void {
+    this.stopRetries();
+    this.pending.clear();
+  }
+
+  private send(p: Pending): void {
+    const stream = this.o.stream();
+    if (!stream) return;
+    p.sentAt = Date.now();
+    stream.send(updateEvent(p.status));
+  }
+
+  private resendDue(): void {
+    if (!this.o.stream()) return;
+    const due = Date.now() - this.o.retryMs;
+    for (const q of this.pending.values()) {
+      const head = q[0];
+      if (head && head.sentAt <= due) this.send(head);
+    }
+  }
+}
+
+/**
+ * Writes acknowledged states onto the tasks' Pods. Transient failures (a busy API server, a Pod
+ * the SDK has not seen yet) are retried; a Pod that is gone, or a write we may not make, leaves
+ * the acknowledgement in memory only.
+ */
+export function podAckWriter(o: {
+  core: CoreV1Api;
+  namespace: string;
+  /** The task's Pod, as the framework's client knows it. */
+  pod: (key: string) => string | undefined;
+  log: Log;
+  framework: string;
+}): (key: string, state: TaskState) => Promise<void> {
+  return async (key, state) => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      const pod = o.pod(key);
+      if (!pod) continue;
+      try {
+        await o.core.patchNamespacedPod(
+          {
+            name: pod,
+            namespace: o.namespace,
+            body: { metadata: { annotations: { [ACKED_PREFIX + key]: state } } },
+          },
+          mergePatch,
+        );
+        return;
+      } catch (err) {
+        const code = statusCode(err);
+        if (code === 404 || code === 403) return;
+      }
+    }
+    o.log("warn", "could not keep an acknowledgement on the task's Pod", {
+      framework: o.framework,
+      task: key,
+    });
+  };
+}
