@@ -15,7 +15,7 @@ import type {
 
 export const NOW = 1_000_000;
 const MIB = 1024 * 1024;
-export const ROLE_POOL = ["a", "b", "a/x", "a/y", "a/x/deep", "c"];
+const ROLE_POOL = ["a", "b", "a/x", "a/y", "a/x/deep", "c"];
 
 const portsArb: fc.Arbitrary<PortRange[]> = fc
   .array(

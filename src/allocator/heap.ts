@@ -1,6 +1,8 @@
-// A binary min-heap of ranked entries that can also be walked in ascending order without
-// popping: the walk expands heap nodes best-first, so visiting the k smallest costs
-// O(k log k) and an update costs O(log n), where a sorted array would shift O(n) entries.
+// A binary min-heap of ranked entries, ordered by (share, rank), that can also be walked in
+// ascending order without popping: the walk expands heap nodes best-first, so visiting the k
+// smallest costs O(k log k) and an update costs O(log n), where a sorted array would shift O(n)
+// entries. The sorter keeps each role's frameworks in one (share: dominant share, rank: name
+// order); the filters keep timed refusal filters in another (share: when the filter ends).
 
 import type { Ranked } from "./sorted.ts";
 

@@ -174,7 +174,7 @@ describe("invariants on random clusters", () => {
           const held = new Map<string, Scalars>(ids.map((id) => [id, {}]));
           for (let cycle = 0; cycle < batches; cycle++) {
             snaps.forEach((a, i) => {
-              if (i % batches === cycle) alloc.updateAgent({ ...a, available: true });
+              if (i % batches === cycle) alloc.addAgent({ ...a, available: true });
             });
             // Offers become allocations: the frameworks take everything.
             for (const d of alloc.allocate(NOW + cycle * 1000))
@@ -251,14 +251,14 @@ describe("the incremental Allocator agrees with the reference over several cycle
             const flip = frameworks[act.toggleActive % frameworks.length];
             if (flip && act.toggleActive % 5 === 0) {
               const updated = { ...flip, active: !flip.active };
-              alloc.updateFramework(updated);
+              alloc.addFramework(updated);
               frameworks = frameworks.map((f) => (f.id === flip.id ? updated : f));
             }
             let agents = s.agents;
             const node = agents[act.toggleAgent % agents.length];
             if (node && act.toggleAgent % 5 === 0) {
               const updated = { ...node, available: !node.available };
-              alloc.updateAgent(updated);
+              alloc.addAgent(updated);
               agents = agents.map((a) => (a.name === node.name ? updated : a));
             }
             s = { ...s, agents, frameworks, filters, allocations: [...s.allocations, ...kept] };

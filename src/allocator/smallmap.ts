@@ -5,10 +5,6 @@ export class SmallMap<K, V> {
   readonly keys: K[] = [];
   readonly values: V[] = [];
 
-  get size(): number {
-    return this.keys.length;
-  }
-
   get(k: K): V | undefined {
     const i = this.keys.indexOf(k);
     return i < 0 ? undefined : this.values[i];

@@ -1,6 +1,7 @@
 // Arrays kept sorted by (share, rank), as Mesos's DRF sorter orders its clients (rank is the
 // position of the client's name in name order, so ties break by name without string compares).
-// An entry whose share changes slides to its new place; nothing is re-sorted.
+// The sorter keeps each role's children this way; an entry whose share changes slides to its
+// new place, nothing is re-sorted.
 
 export interface Ranked {
   share: number;
@@ -28,19 +29,6 @@ function lowerBound<T extends Ranked>(
     else hi = mid;
   }
   return lo;
-}
-
-export function insertRanked<T extends Ranked>(list: T[], e: T): number {
-  const i = lowerBound(list, e.share, e.rank);
-  list.splice(i, 0, e);
-  return i;
-}
-
-export function removeRanked<T extends Ranked>(list: T[], e: T): number {
-  const i = lowerBound(list, e.share, e.rank);
-  if (list[i] !== e) return -1;
-  list.splice(i, 1);
-  return i;
 }
 
 /** Gives `e` a new share and moves it; true when its position changed. */

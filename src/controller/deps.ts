@@ -1,10 +1,12 @@
 // What the operator's parts share: the cache they read, the writer they write through, and
 // the operator-wide state, configuration and telemetry.
-import type { ClusterCache } from "./cache.ts";
+import type { Framework } from "../crds/framework.ts";
+import type { ClusterCache, Obj } from "./cache.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { FilterStore } from "./state.ts";
+import type { ReportUnreadable } from "./unreadable.ts";
 import type { KubeWriter } from "./writer.ts";
 
 export interface ControllerDeps {
@@ -14,4 +16,15 @@ export interface ControllerDeps {
   config: OperatorConfig;
   log: Logger;
   metrics: Metrics;
+  /** Where objects that cannot be read are reported (logged once, counted, an Event). */
+  unreadable: ReportUnreadable;
 }
+
+/** A reconciler of one registered Framework (operator.ts runs each on every Framework key). */
+export interface FrameworkReconciler {
+  /** Returns when to look again (ms), if time alone can change the outcome. */
+  reconcile(fw: Obj<Framework>, now: number): Promise<number | undefined>;
+}
+
+/** Time-based state (Leases lapse, nodes fail) is looked at again at least this often. */
+export const RECHECK_MS = 10_000;

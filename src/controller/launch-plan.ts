@@ -132,7 +132,12 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
       } catch (err) {
         return invalid("InvalidReservation", `${where}.reserve.resources: ${(err as Error).message}`);
       }
-      const unreserved = subtractClamped(offered, reservedOf(offer));
+      const carried = carriedReservations(offer);
+      if (typeof carried === "string") return invalid("InvalidOffer", carried);
+      const unreserved = subtractClamped(
+        offered,
+        carried.reduce((acc, x) => add(acc, x.resources), emptyResources()),
+      );
       const after = add(reserving, r);
       if (!contains(unreserved, after)) {
         return invalid(
@@ -150,19 +155,18 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
     }
     if (op.unreserve) {
       // UNRESERVE releases a dynamic reservation that this offer carries.
-      const carried = (offer.spec.reservations ?? []).filter((x) => x.id);
-      const wanted = op.unreserve.id
-        ? carried.find((x) => x.id === op.unreserve?.id)
-        : carried.find((x) => {
-            try {
-              return equals(
-                toResources(x.resources as Record<string, string | PortRange[]>),
-                toResources(op.unreserve?.resources as Record<string, string | PortRange[]>),
-              );
-            } catch {
-              return false;
-            }
-          });
+      const carried = carriedReservations(offer);
+      if (typeof carried === "string") return invalid("InvalidOffer", carried);
+      let wanted = op.unreserve.id ? carried.find((x) => x.id === op.unreserve?.id) : undefined;
+      if (!op.unreserve.id) {
+        let r: Resources;
+        try {
+          r = toResources(op.unreserve.resources as Record<string, string | PortRange[]>);
+        } catch (err) {
+          return invalid("InvalidReservation", `${where}.unreserve.resources: ${(err as Error).message}`);
+        }
+        wanted = carried.find((x) => x.id && equals(x.resources, r));
+      }
       if (!wanted?.id) {
         return invalid(
           "InvalidReservation",
@@ -268,16 +272,17 @@ export function reservationId(offerName: string, opIndex: number): string {
   return `r-${createHash("sha256").update(offerName).digest("hex").slice(0, 12)}-${opIndex}`;
 }
 
-function reservedOf(offer: ResourceOffer): Resources {
-  let r = emptyResources();
-  for (const x of offer.spec.reservations ?? []) {
+/** The reservations the offer carries, parsed; or why one of them cannot be read. */
+function carriedReservations(offer: ResourceOffer): { id?: string; resources: Resources }[] | string {
+  const out: { id?: string; resources: Resources }[] = [];
+  for (const [i, x] of (offer.spec.reservations ?? []).entries()) {
     try {
-      r = add(r, toResources(x.resources as Record<string, string | PortRange[]>));
-    } catch {
-      /* a malformed part reserves nothing */
+      out.push({ ...x, resources: toResources(x.resources as Record<string, string | PortRange[]>) });
+    } catch (err) {
+      return `spec.reservations[${i}].resources: ${(err as Error).message}`;
     }
   }
-  return r;
+  return out;
 }
 
 function limitsOf(r: Resources): Record<string, string> {

@@ -33,6 +33,7 @@ export class Metrics {
   readonly agents: Gauge<"state">;
   readonly outstandingOffers: Gauge<"namespace" | "framework">;
   readonly leaderTransitions: Counter;
+  readonly unreadable: Counter<"kind" | "reason">;
   private clusterSource: ClusterMetricsSource | undefined;
   private lastClusterCollect = 0;
 
@@ -181,6 +182,12 @@ export class Metrics {
       help: "Times this replica started or stopped leading.",
       registers: [r],
     });
+    this.unreadable = new Counter({
+      name: `${PREFIX}unreadable_objects_total`,
+      help: "Objects (per resourceVersion) the operator could not read, by kind and reason.",
+      labelNames: ["kind", "reason"],
+      registers: [r],
+    });
   }
 
   /**
@@ -249,7 +256,7 @@ export class Metrics {
       try {
         role = objectNameToRole(r.metadata.name ?? "");
       } catch {
-        continue;
+        continue; // not a role; reported (once, with an Event) by the role status reconciler
       }
       this.roleWeight.set({ role }, r.spec?.weight ?? 1);
       for (const [k, v] of Object.entries(r.spec?.guarantees ?? {})) {
@@ -301,6 +308,9 @@ function baseUnits(resource: string, v: unknown): number | undefined {
     const n = parseQuantity(resource, v);
     return resource === "cpu" ? n / 1000 : n;
   } catch {
+    // No series for it. The quantities shown here were read before: a Framework's status is
+    // the operator's own roll-up, and a ResourceRole's unreadable quota is reported (once, with
+    // an Event) by the allocation cycle.
     return undefined;
   }
 }

@@ -1,17 +1,10 @@
+// The offer reconciler (the launcher): an answered offer becomes Pods (launch-plan.ts) or a
+// Declined/Invalid status with its refusal filter; an unanswered one expires at expiresAt; an
+// accepted one keeps status.tasks in step with its Pods; a finished one is deleted after
+// offerRetentionMs.
 import type { DynamicReservation } from "../crds/agent.ts";
-import {
-  CONDITION_FINISHED,
-  DEFAULT_REFUSE_SECONDS,
-  KIND,
-  LABEL_OFFER,
-  LABEL_POOL,
-} from "../crds/contract.ts";
-import {
-  type OfferTaskStatus,
-  offerPhase,
-  type ResourceOffer,
-  type ResourceOfferStatus,
-} from "../crds/offer.ts";
+import { CONDITION_FINISHED, LABEL_OFFER, LABEL_POOL } from "../crds/contract.ts";
+import { type OfferTaskStatus, offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { fromResources } from "../resources/resources.ts";
 import { taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
@@ -19,6 +12,8 @@ import type { Obj } from "./cache.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { planLaunch } from "./launch-plan.ts";
 import { frameworkId, splitKey } from "./names.ts";
+import { type FinalStatus, finishOffer } from "./offer-outcome.ts";
+import { refuseUntil } from "./revive.ts";
 import type { Assumptions } from "./state.ts";
 import { timeOf } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
@@ -33,7 +28,6 @@ export interface OfferReconcilerDeps extends ControllerDeps {
 /** Test hook: crash the process between creating Pods and recording them (crash-safety e2e). */
 const FAILPOINT = process.env.KUBE_OFFERS_FAILPOINT;
 
-const MAX_REFUSE_SECONDS = 365 * 24 * 3600;
 /** A launched task's Pod missing from the cache this long after the answer is gone, not late. */
 const VANISH_GRACE_MS = 5000;
 
@@ -71,15 +65,11 @@ export class OfferReconciler {
       }
       const expiresAt = offer.spec.expiresAt ? timeOf(offer.spec.expiresAt) : Number.NaN;
       if (expiresAt <= now) {
-        await this.finish(
-          offer,
-          {
-            phase: "Expired",
-            reason: "OfferTimeout",
-            message: `not answered before ${offer.spec.expiresAt}`,
-          },
-          "expired",
-        );
+        await this.finish(offer, {
+          phase: "Expired",
+          reason: "OfferTimeout",
+          message: `not answered before ${offer.spec.expiresAt}`,
+        });
         return { requeueAfterMs: this.d.config.offerRetentionMs };
       }
       if (!offer.status?.phase) await this.d.writer.patchOfferStatus(namespace, name, { phase: "Offered" });
@@ -118,47 +108,23 @@ export class OfferReconciler {
     return Number.isFinite(t) ? t : Date.now();
   }
 
-  private async finish(
-    offer: Obj<ResourceOffer>,
-    status: Partial<ResourceOfferStatus> & { phase: ResourceOfferStatus["phase"]; reason: string },
-    outcome: string,
-  ): Promise<void> {
+  /**
+   * Finishes the offer (offer-outcome.ts records it), conditionally: an answer written meanwhile
+   * beats expiry, and a replayed answer (the cache lagging behind our own write) must not write
+   * or count its outcome twice.
+   */
+  private async finish(offer: Obj<ResourceOffer>, status: FinalStatus): Promise<void> {
     const ns = offer.metadata.namespace ?? "";
     const name = offer.metadata.name ?? "";
     try {
-      await this.d.writer.finishOffer(
-        ns,
-        name,
-        status,
-        // Conditional: an answer written meanwhile beats expiry, and a replayed answer (the cache
-        // lagging behind our own write) must not write or count its outcome twice.
-        offer.metadata.resourceVersion,
-      );
+      await finishOffer(this.d, offer, status);
     } catch (err) {
       if (!isConflict(err)) throw err;
       const fresh = await this.d.writer.getOffer(ns, name);
       if (fresh && offerPhase(fresh) !== "Offered") return; // already finished: nothing to redo
       throw new Error(`offer ${ns}/${name} changed while being finished; retrying`);
     }
-    this.d.metrics.offers.inc({ outcome });
-    this.d.log.info(
-      { offer: name, namespace: ns, agent: offer.spec.agent, phase: status.phase, reason: status.reason },
-      "offer finished",
-    );
-    if (status.phase === "Invalid" || status.phase === "Expired") {
-      void this.d.writer.event(
-        { kind: KIND.resourceOffer, namespace: ns, name, uid: offer.metadata.uid ?? "" },
-        status.phase === "Invalid" ? "Warning" : "Normal",
-        status.reason ?? status.phase,
-        status.message ?? status.phase,
-      );
-    }
     this.d.trigger(`offer ${status.phase}`);
-  }
-
-  private refuseUntil(offer: ResourceOffer, now: number): number {
-    const s = offer.spec.response?.filters?.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
-    return now + Math.min(Math.max(0, s), MAX_REFUSE_SECONDS) * 1000;
   }
 
   private async answer(offer: Obj<ResourceOffer>, now: number): Promise<void> {
@@ -167,17 +133,18 @@ export class OfferReconciler {
     const response = offer.spec.response!;
     const answeredAt = new Date(now).toISOString();
     if (response.action === "Decline") {
-      this.d.filters.add(fwId, offer.spec.agent, this.refuseUntil(offer, now));
-      await this.finish(offer, { phase: "Declined", reason: "Declined", answeredAt }, "declined");
+      this.d.filters.add(fwId, offer.spec.agent, refuseUntil(offer, now), now);
+      await this.finish(offer, { phase: "Declined", reason: "Declined", answeredAt });
       return;
     }
     const fw = this.d.cache.frameworks.get(offer.spec.framework, ns);
     if (!fw || fw.metadata.deletionTimestamp) {
-      await this.finish(
-        offer,
-        { phase: "Invalid", reason: "FrameworkRemoved", message: `framework ${fwId} is gone`, answeredAt },
-        "invalid",
-      );
+      await this.finish(offer, {
+        phase: "Invalid",
+        reason: "FrameworkRemoved",
+        message: `framework ${fwId} is gone`,
+        answeredAt,
+      });
       return;
     }
     const existingPods = new Map<string, string>();
@@ -191,11 +158,13 @@ export class OfferReconciler {
       ...(this.d.config.pool ? { labels: { [LABEL_POOL]: this.d.config.pool } } : {}),
     });
     if (!plan.ok) {
-      await this.finish(
-        offer,
-        { phase: "Invalid", reason: plan.reason, message: plan.message, tasks: plan.tasks, answeredAt },
-        "invalid",
-      );
+      await this.finish(offer, {
+        phase: "Invalid",
+        reason: plan.reason,
+        message: plan.message,
+        tasks: plan.tasks,
+        answeredAt,
+      });
       return;
     }
     // Reservations first, as Mesos applies operations in order; idempotent by id on replay.
@@ -215,16 +184,12 @@ export class OfferReconciler {
         ]);
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        await this.finish(
-          offer,
-          {
-            phase: "Invalid",
-            reason: "AgentRemoved",
-            message: `agent ${offer.spec.agent} is gone`,
-            answeredAt,
-          },
-          "invalid",
-        );
+        await this.finish(offer, {
+          phase: "Invalid",
+          reason: "AgentRemoved",
+          message: `agent ${offer.spec.agent} is gone`,
+          answeredAt,
+        });
         return;
       }
       this.d.log.info(
@@ -293,26 +258,24 @@ export class OfferReconciler {
     }
     if (FAILPOINT === "after-launch-before-status") process.kill(process.pid, "SIGKILL");
     if (launched === 0 && tasks.length > 0) {
-      await this.finish(
-        offer,
-        { phase: "Invalid", reason: "PodRejected", message: firstError, tasks, answeredAt },
-        "invalid",
-      );
+      await this.finish(offer, {
+        phase: "Invalid",
+        reason: "PodRejected",
+        message: firstError,
+        tasks,
+        answeredAt,
+      });
       return;
     }
     // Mesos applies the answer's filter to the resources an accept leaves unused, too.
-    this.d.filters.add(fwId, offer.spec.agent, this.refuseUntil(offer, now));
-    await this.finish(
-      offer,
-      {
-        phase: "Accepted",
-        reason: "Accepted",
-        message: `launched ${launched} Pod(s) for ${tasks.length} task(s)${firstError ? `; some failed: ${firstError}` : ""}`,
-        tasks,
-        answeredAt,
-      },
-      "accepted",
-    );
+    this.d.filters.add(fwId, offer.spec.agent, refuseUntil(offer, now), now);
+    await this.finish(offer, {
+      phase: "Accepted",
+      reason: "Accepted",
+      message: `launched ${launched} Pod(s) for ${tasks.length} task(s)${firstError ? `; some failed: ${firstError}` : ""}`,
+      tasks,
+      answeredAt,
+    });
     this.d.log.info(
       {
         offer: offer.metadata.name,

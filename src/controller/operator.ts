@@ -1,22 +1,33 @@
 // The operator: informers → cache → de-duplicating work queues → level-based reconcilers, plus
-// the allocation loop. Only the leader allocates and launches; every replica keeps its cache
-// warm so a standby takes over at once.
+// the allocation loop. Queues: "offers" (offer-reconciler.ts), "frameworks" (per Framework key:
+// framework-lifecycle.ts, then failover.ts, node-state.ts, framework-status.ts) and "roles"
+// (role-status.ts). Only the leader allocates and launches; every replica keeps its cache warm
+// so a standby takes over at once.
 import type { KubeConfig, V1Lease, V1Pod } from "@kubernetes/client-node";
-import { DEFAULT_REFUSE_SECONDS, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
+import { LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
-import { apiMessage } from "../kube/errors.ts";
+import { apiMessage, isNotFound } from "../kube/errors.ts";
 import { AllocationLoop } from "./allocation-loop.ts";
 import { ClusterCache, type Obj } from "./cache.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
-import { FrameworkReconciler } from "./framework-reconciler.ts";
+import type { FrameworkReconciler } from "./deps.ts";
+import { failoverReconciler } from "./failover.ts";
+import { FrameworkLifecycle } from "./framework-lifecycle.ts";
+import { FrameworkStatusReconciler } from "./framework-status.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { nodeStateReconciler } from "./node-state.ts";
 import { OfferReconciler } from "./offer-reconciler.ts";
+import { rebuildFilters } from "./revive.ts";
+import { ROLES_KEY, RoleStatusReconciler } from "./role-status.ts";
 import { Assumptions, FilterStore } from "./state.ts";
-import { timeOf } from "./views.ts";
-import { WorkQueue } from "./workqueue.ts";
+import { UnreadableObjects } from "./unreadable.ts";
+import { type ReconcileResult, WorkQueue } from "./workqueue.ts";
 import { KubeWriter } from "./writer.ts";
+
+/** Cache changes within this window give the role status reconciler one run. */
+const ROLE_STATUS_BATCH_MS = 200;
 
 export interface OperatorOptions {
   config?: Partial<OperatorConfig>;
@@ -34,11 +45,15 @@ export class Operator {
   readonly loop: AllocationLoop;
   readonly offerQueue: WorkQueue;
   readonly frameworkQueue: WorkQueue;
+  readonly roleQueue: WorkQueue;
   private readonly filters = new FilterStore();
   private readonly assumptions = new Assumptions();
   private readonly busyOffers = new Set<string>();
   private readonly offers: OfferReconciler;
-  private readonly frameworks: FrameworkReconciler;
+  private readonly lifecycle: FrameworkLifecycle;
+  /** Run, in order, on each registered Framework; each returns when to look again. */
+  private readonly frameworkReconcilers: FrameworkReconciler[];
+  private readonly roles: RoleStatusReconciler;
   private readonly isLeader: () => boolean;
   private workers: Promise<unknown> | undefined;
   private leading = false;
@@ -67,6 +82,7 @@ export class Operator {
     };
     this.offerQueue = new WorkQueue("offers", { concurrency: 8, hooks });
     this.frameworkQueue = new WorkQueue("frameworks", { concurrency: 4, hooks });
+    this.roleQueue = new WorkQueue("roles", { concurrency: 1, hooks });
     const trigger = (reason: string) => this.loop.trigger(reason);
     const common = {
       cache: this.cache,
@@ -75,6 +91,7 @@ export class Operator {
       config: this.config,
       log: this.log,
       metrics: m,
+      unreadable: new UnreadableObjects({ log: this.log, metrics: m, writer }).report,
       trigger,
     };
     this.loop = new AllocationLoop({
@@ -84,8 +101,36 @@ export class Operator {
       busyOffers: this.busyOffers,
     });
     this.offers = new OfferReconciler({ ...common, assumptions: this.assumptions, busy: this.busyOffers });
-    this.frameworks = new FrameworkReconciler(common);
+    this.lifecycle = new FrameworkLifecycle(common);
+    this.frameworkReconcilers = [
+      failoverReconciler(common),
+      nodeStateReconciler(common),
+      new FrameworkStatusReconciler(common),
+    ];
+    this.roles = new RoleStatusReconciler(common);
     this.route();
+  }
+
+  /**
+   * One Framework key: its lifecycle first; when it is registered, every other reconciler,
+   * each on its own (one failing does not hold the others back), looking again at the earliest
+   * time any of them asks for.
+   */
+  private async reconcileFramework(key: string): Promise<ReconcileResult | undefined> {
+    try {
+      const fw = await this.lifecycle.reconcile(key);
+      if (!fw) return undefined;
+      const now = Date.now();
+      const results = [];
+      for (const r of this.frameworkReconcilers) results.push(await r.reconcile(fw, now).then(ok, fail));
+      const failed = results.find((x) => "err" in x);
+      if (failed && "err" in failed) throw failed.err;
+      const after = results.flatMap((x) => ("ms" in x && x.ms !== undefined ? [x.ms] : []));
+      return after.length ? { requeueAfterMs: Math.min(...after) } : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined; // deleted meanwhile: the delete event brings us back
+      throw err;
+    }
   }
 
   /** Informer events only enqueue keys: handlers never do work or throw. */
@@ -93,6 +138,9 @@ export class Operator {
     const c = this.cache;
     const key = (o: { metadata?: { namespace?: string; name?: string } }) =>
       `${o.metadata?.namespace}/${o.metadata?.name}`;
+    const roleStatus = () => this.roleQueue.addAfter(ROLES_KEY, ROLE_STATUS_BATCH_MS);
+    for (const inf of [c.offers, c.frameworks, c.pods, c.agents, c.roles] as const)
+      for (const ev of ["add", "update", "delete"]) inf.on(ev, roleStatus);
     for (const ev of ["add", "update", "delete", "resync"]) {
       c.offers.on(ev, (o: Obj<ResourceOffer>) => {
         // The cache now reflects this offer (or its deletion): stop assuming it. An offer
@@ -147,14 +195,7 @@ export class Operator {
 
   /** Rebuilds in-memory state from the API server: refusal filters from retained answers. */
   private rebuild(): void {
-    const now = Date.now();
-    for (const o of this.cache.offers.list()) {
-      const r = o.spec?.response;
-      const answered = timeOf(o.status?.answeredAt);
-      if (!r || !Number.isFinite(answered)) continue;
-      const until = answered + (r.filters?.refuseSeconds ?? DEFAULT_REFUSE_SECONDS) * 1000;
-      if (until > now) this.filters.add(`${o.metadata.namespace}/${o.spec.framework}`, o.spec.agent, until);
-    }
+    rebuildFilters(this.filters, this.cache.offers.list(), Date.now());
   }
 
   async start(): Promise<void> {
@@ -170,8 +211,9 @@ export class Operator {
     this.workers = Promise.all([
       this.offerQueue.run((k) => (this.leading ? this.offers.reconcile(k) : Promise.resolve(undefined))),
       this.frameworkQueue.run((k) =>
-        this.leading ? this.frameworks.reconcile(k) : Promise.resolve(undefined),
+        this.leading ? this.reconcileFramework(k) : Promise.resolve(undefined),
       ),
+      this.roleQueue.run((k) => (this.leading ? this.roles.reconcile(k) : Promise.resolve(undefined))),
     ]);
     if (this.isLeader()) this.startLeading();
   }
@@ -186,6 +228,7 @@ export class Operator {
       this.offerQueue.add(`${o.metadata.namespace}/${o.metadata.name}`);
     for (const f of this.cache.frameworks.list())
       this.frameworkQueue.add(`${f.metadata.namespace}/${f.metadata.name}`);
+    this.roleQueue.add(ROLES_KEY);
     this.loop.trigger("leading");
     this.log.info({ instance: this.config.instance }, "leading: allocating and launching");
   }
@@ -200,16 +243,16 @@ export class Operator {
     return this.cache.synced;
   }
 
-  get isLeading(): boolean {
-    return this.leading;
-  }
-
   async stop(): Promise<void> {
     this.leading = false;
     await this.loop.stop();
     this.offerQueue.stop();
     this.frameworkQueue.stop();
+    this.roleQueue.stop();
     this.cache.stop();
     await this.workers;
   }
 }
+
+const ok = (ms: number | undefined) => ({ ms });
+const fail = (err: unknown) => ({ err });

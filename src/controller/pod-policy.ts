@@ -56,6 +56,9 @@ export function grantedPorts(pod: V1Pod): PortRange[] {
         Number.isInteger((p as PortRange).end),
     );
   } catch {
+    // Fails closed: no port is granted, so every host port is refused and the violation
+    // message (which ends the offer Invalid, on the offer) lists them. The launch plan writes
+    // this annotation itself just before the check, so it does not happen in practice.
     return [];
   }
 }

@@ -1,11 +1,22 @@
 // ResourceRole status: what each role (with its children) holds in running tasks and
 // outstanding offers, what is reserved for it, and how many frameworks subscribe to it.
-// Computed from the allocation loop's view; written only when it changed.
-
-import type { Allocation } from "../allocator/types.ts";
+// Level-based: computed from the cache (one key, "roles", for all of them, since every
+// role's usage comes from the same Pods, offers and Agents) and written only where it differs.
+import type { Allocation } from "../allocator/index.ts";
+import { KIND } from "../crds/contract.ts";
+import { objectNameToRole } from "../crds/names.ts";
 import type { ResourceRoleStatus } from "../crds/role.ts";
+import { apiMessage, isNotFound } from "../kube/errors.ts";
+import { parseQuantity } from "../resources/quantity.ts";
 import { add, emptyResources, fromResources } from "../resources/resources.ts";
 import type { Resources } from "../resources/types.ts";
+import type { ControllerDeps } from "./deps.ts";
+import { stripTimes } from "./framework-status.ts";
+import { unreadableOf } from "./unreadable.ts";
+import { agentView, offerAllocation, podAllocation } from "./views.ts";
+
+/** The work-queue key the role status reconciler is run with. */
+export const ROLES_KEY = "roles";
 
 export interface RoleUsageInput {
   roles: string[];
@@ -23,8 +34,7 @@ export function withinRole(role: string, ancestor: string): boolean {
 }
 
 function scalarsOnly(r: Resources): Record<string, string> {
-  const out = fromResources({ scalars: r.scalars, ports: [] }) as Record<string, string>;
-  return out;
+  return fromResources({ scalars: r.scalars, ports: [] }) as Record<string, string>;
 }
 
 /** Pure: role name → status (without observedGeneration, which the caller adds). */
@@ -46,4 +56,73 @@ export function roleUsage(input: RoleUsageInput): Map<string, ResourceRoleStatus
     });
   }
   return out;
+}
+
+export class RoleStatusReconciler {
+  /** Status last written per role: a status the API server stores differently is not rewritten. */
+  private readonly written = new Map<string, string>();
+
+  private readonly d: ControllerDeps;
+
+  constructor(d: ControllerDeps) {
+    this.d = d;
+  }
+
+  async reconcile(_key: string): Promise<undefined> {
+    const { cache, unreadable } = this.d;
+    const roles = cache.roles.list();
+    if (!roles.length) return undefined;
+    const now = Date.now();
+    const reserved: Record<string, Resources> = {};
+    for (const a of cache.agents.list()) {
+      const v = agentView(a, undefined, now, unreadable);
+      for (const [role, r] of Object.entries(v?.reservations ?? {}))
+        reserved[role] = add(reserved[role] ?? emptyResources(), r);
+    }
+    const named: { name: string; role: string; generation: number; current: unknown }[] = [];
+    for (const r of roles) {
+      const name = r.metadata.name ?? "";
+      try {
+        named.push({
+          name,
+          role: objectNameToRole(name),
+          generation: r.metadata.generation ?? 0,
+          current: r.status,
+        });
+      } catch (err) {
+        unreadable(
+          unreadableOf(
+            KIND.resourceRole,
+            r,
+            "InvalidRoleName",
+            `metadata.name: ${(err as Error).message}`,
+            "it is not a role: no status, no weight or quota",
+          ),
+        );
+      }
+    }
+    const usage = roleUsage({
+      roles: named.map((n) => n.role),
+      tasks: cache.pods.list().flatMap((p) => podAllocation(p, unreadable) ?? []),
+      offers: cache.offers.list().flatMap((o) => offerAllocation(o, unreadable) ?? []),
+      reserved,
+      frameworkRoles: cache.frameworks.list().map((f) => f.spec?.roles ?? ["*"]),
+    });
+    for (const { name, role, generation, current } of named) {
+      const status = { ...usage.get(role), observedGeneration: generation };
+      for (const [res, q] of Object.entries(status.allocated ?? {}))
+        this.d.metrics.quotaConsumed.set({ role, resource: res }, parseQuantity(res, q));
+      const want = JSON.stringify(stripTimes(status));
+      if (want === JSON.stringify(stripTimes(current ?? {})) || this.written.get(name) === want) continue;
+      try {
+        await this.d.writer.putRoleStatus(name, status);
+        this.written.set(name, want);
+      } catch (err) {
+        if (!isNotFound(err)) this.d.log.warn({ role, err: apiMessage(err) }, "could not write role status");
+      }
+    }
+    for (const name of this.written.keys())
+      if (!named.some((n) => n.name === name)) this.written.delete(name);
+    return undefined;
+  }
 }

@@ -1,7 +1,7 @@
 // In-memory state the operator keeps between cycles. All of it can be rebuilt from the API
 // server: assumptions expire once the informers catch up, filters are re-derived from
-// retained offers on start.
-import type { Allocation } from "../allocator/types.ts";
+// retained answered offers when this replica starts leading (revive.ts).
+import type { Allocation, RefusalFilter } from "../allocator/index.ts";
 
 /** Writes made but not yet seen by the informers, so the next cycle does not double-offer. */
 export class Assumptions {
@@ -46,26 +46,53 @@ export class Assumptions {
   }
 }
 
-/** Refusal filters (Mesos Filters.refuse_seconds): framework × agent → until (epoch ms). */
+/** A refusal filter as the controller keeps it: the allocator's, plus when it was made. */
+export interface StoredFilter extends RefusalFilter {
+  /** When the answer that made it was processed (epoch ms): its status.answeredAt. */
+  createdAt: number;
+}
+
+/**
+ * Refusal filters (Mesos Filters.refuse_seconds): framework × agent → until (epoch ms), each
+ * with its creation time. A REVIVE is level-based: `active` leaves out (and forgets) every
+ * filter of a framework made before its latest revive, whenever that revive was seen.
+ */
 export class FilterStore {
-  private readonly filters = new Map<string, { framework: string; agent: string; until: number }>();
+  /** framework|agent → filters not dominated by another (later-made and lasting longer). */
+  private readonly filters = new Map<string, StoredFilter[]>();
 
-  add(framework: string, agent: string, until: number): void {
+  add(framework: string, agent: string, until: number, createdAt: number): void {
     const key = `${framework}|${agent}`;
-    const cur = this.filters.get(key);
-    if (!cur || cur.until < until) this.filters.set(key, { framework, agent, until });
+    const cur = this.filters.get(key) ?? [];
+    if (cur.some((f) => f.createdAt >= createdAt && f.until >= until)) return;
+    const kept = cur.filter((f) => !(createdAt >= f.createdAt && until >= f.until));
+    this.filters.set(key, [...kept, { framework, agent, until, createdAt }]);
   }
 
-  /** REVIVE clears a framework's filters, as in Mesos. */
+  /** Forgets a framework's filters (it is gone). */
   clearFramework(framework: string): void {
-    for (const [k, f] of this.filters) if (f.framework === framework) this.filters.delete(k);
+    for (const [k, list] of this.filters) if (list[0]?.framework === framework) this.filters.delete(k);
   }
 
-  active(now: number): { framework: string; agent: string; until: number }[] {
-    const out = [];
-    for (const [k, f] of this.filters) {
-      if (f.until <= now) this.filters.delete(k);
-      else out.push(f);
+  /**
+   * The filters in force at `now`: not expired, and made no earlier than their framework's
+   * latest revive (`revivedAt`, epoch ms; -Infinity when never revived). Others are dropped.
+   */
+  active(now: number, revivedAt: (framework: string) => number = () => -Infinity): RefusalFilter[] {
+    const out: RefusalFilter[] = [];
+    const seen = new Map<string, number>();
+    for (const [k, list] of this.filters) {
+      const fw = list[0]?.framework ?? "";
+      const since = seen.get(fw) ?? revivedAt(fw);
+      seen.set(fw, since);
+      const live = list.filter((f) => f.until > now && f.createdAt >= since);
+      if (!live.length) {
+        this.filters.delete(k);
+        continue;
+      }
+      if (live.length !== list.length) this.filters.set(k, live);
+      const until = Math.max(...live.map((f) => f.until));
+      out.push({ framework: fw, agent: live[0]!.agent, until });
     }
     return out;
   }

@@ -1,15 +1,20 @@
 // Derived views of cached objects, shared by the allocation loop and the reconcilers. Pure
 // functions of their inputs (plus `now`), so they are unit-tested without a cluster.
 import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
-import type { Allocation } from "../allocator/types.ts";
+import type { Allocation } from "../allocator/index.ts";
 import type { Agent, DynamicReservation } from "../crds/agent.ts";
-import { ANNOTATION_RESOURCES, ANNOTATION_ROLE, LABEL_FRAMEWORK } from "../crds/contract.ts";
+import { ANNOTATION_RESOURCES, ANNOTATION_ROLE, KIND, LABEL_FRAMEWORK } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
+import { normalizePorts } from "../resources/ports.ts";
+import { parseQuantity } from "../resources/quantity.ts";
 import { add, toResources } from "../resources/resources.ts";
-import type { PortRange, Resources } from "../resources/types.ts";
+import type { PortRange, Resources, Scalars } from "../resources/types.ts";
 import type { NodeHealth } from "../tasks/state.ts";
 import { frameworkId } from "./names.ts";
+import { type ReportUnreadable, unreadableOf } from "./unreadable.ts";
+
+const ignore: ReportUnreadable = () => {};
 
 /** Timestamps arrive as Date (typed list) or string (watch events). */
 export function timeOf(v: unknown): number {
@@ -43,7 +48,13 @@ export interface AgentView {
   reason?: string;
 }
 
-export function agentView(agent: Agent, lease: V1Lease | undefined, now: number): AgentView | undefined {
+/** An Agent whose reported resources do not parse is left out of the pool (and reported). */
+export function agentView(
+  agent: Agent,
+  lease: V1Lease | undefined,
+  now: number,
+  report: ReportUnreadable = ignore,
+): AgentView | undefined {
   const st = agent.status;
   if (!st?.resources) return undefined;
   let total: Resources;
@@ -57,7 +68,16 @@ export function agentView(agent: Agent, lease: V1Lease | undefined, now: number)
       const r = toResources(d.resources as Record<string, string | PortRange[]>);
       reservations[d.role] = reservations[d.role] ? add(reservations[d.role]!, r) : r;
     }
-  } catch {
+  } catch (err) {
+    report(
+      unreadableOf(
+        KIND.agent,
+        agent,
+        "UnreadableResources",
+        `status.resources, status.reserved or spec.dynamicReservations: ${(err as Error).message}`,
+        "the agent is left out of the pool",
+      ),
+    );
     return undefined;
   }
   const name = agent.metadata.name ?? "";
@@ -79,27 +99,83 @@ export function isTerminalPod(p: V1Pod): boolean {
   return p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
 }
 
-/** A task Pod's hold on its agent: until it has finished, even while being deleted. */
-export function podAllocation(p: V1Pod): Allocation | undefined {
+/**
+ * A task Pod's hold on its agent: until it has finished, even while being deleted. Its
+ * resources are the launch plan's annotation; a Pod whose annotation is missing or does not
+ * parse still holds its containers' requests (reported), so its node is never overcommitted.
+ */
+export function podAllocation(p: V1Pod, report: ReportUnreadable = ignore): Allocation | undefined {
   if (isTerminalPod(p)) return undefined;
   const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
-  const raw = p.metadata?.annotations?.[ANNOTATION_RESOURCES];
   const agent = p.spec?.nodeName;
-  if (!fw || !raw || !agent) return undefined;
+  if (!fw || !agent) return undefined;
+  const raw = p.metadata?.annotations?.[ANNOTATION_RESOURCES];
+  let resources: Resources;
   try {
-    return {
-      framework: frameworkId(p.metadata?.namespace ?? "", fw),
-      role: p.metadata?.annotations?.[ANNOTATION_ROLE] ?? "*",
-      agent,
-      resources: toResources(JSON.parse(raw) as Record<string, string | PortRange[]>),
-    };
-  } catch {
-    return undefined;
+    if (raw === undefined) throw new Error(`annotation ${ANNOTATION_RESOURCES} is missing`);
+    resources = toResources(JSON.parse(raw) as Record<string, string | PortRange[]>);
+  } catch (err) {
+    resources = containerRequests(p, report);
+    report(
+      unreadableOf(
+        "Pod",
+        p,
+        "UnreadableResources",
+        `annotation ${ANNOTATION_RESOURCES}: ${(err as Error).message}`,
+        "its containers' requests count against its node instead",
+        "v1",
+      ),
+    );
   }
+  return {
+    framework: frameworkId(p.metadata?.namespace ?? "", fw),
+    role: p.metadata?.annotations?.[ANNOTATION_ROLE] ?? "*",
+    agent,
+    resources,
+  };
 }
 
-/** An outstanding offer holds its resources until it is answered, expires or is rescinded. */
-export function offerAllocation(o: ResourceOffer): Allocation | undefined {
+/** What the kubelet admits a Pod by: max(sum of containers, largest init container), host ports. */
+function containerRequests(p: V1Pod, report: ReportUnreadable = ignore): Resources {
+  const of = (c: { resources?: { requests?: object; limits?: object } }): Scalars => {
+    const out: Scalars = {};
+    const req = (c.resources?.requests ?? {}) as Record<string, string | number>;
+    const lim = (c.resources?.limits ?? {}) as Record<string, string | number>;
+    for (const k of new Set([...Object.keys(req), ...Object.keys(lim)])) {
+      try {
+        const n = parseQuantity(k, req[k] ?? lim[k] ?? 0);
+        if (n > 0) out[k] = n;
+      } catch (err) {
+        report(
+          unreadableOf(
+            "Pod",
+            p,
+            "UnreadableRequests",
+            `container resources ${k}: ${(err as Error).message}`,
+            `its ${k} is not counted against its node`,
+            "v1",
+          ),
+        );
+      }
+    }
+    return out;
+  };
+  const scalars: Scalars = {};
+  for (const c of p.spec?.containers ?? [])
+    for (const [k, n] of Object.entries(of(c))) scalars[k] = (scalars[k] ?? 0) + n;
+  for (const c of p.spec?.initContainers ?? [])
+    for (const [k, n] of Object.entries(of(c))) scalars[k] = Math.max(scalars[k] ?? 0, n);
+  const ports = (p.spec?.containers ?? []).flatMap((c) =>
+    (c.ports ?? []).flatMap((x) => (x.hostPort ? [{ begin: x.hostPort, end: x.hostPort }] : [])),
+  );
+  return { scalars, ports: normalizePorts(ports) };
+}
+
+/**
+ * An outstanding offer holds its resources until it is answered, expires or is rescinded. One
+ * whose resources do not parse holds nothing (reported; the allocation loop rescinds it).
+ */
+export function offerAllocation(o: ResourceOffer, report: ReportUnreadable = ignore): Allocation | undefined {
   if (offerPhase(o) !== "Offered") return undefined;
   try {
     return {
@@ -108,7 +184,16 @@ export function offerAllocation(o: ResourceOffer): Allocation | undefined {
       agent: o.spec.agent,
       resources: toResources(o.spec.resources as Record<string, string | PortRange[]>),
     };
-  } catch {
+  } catch (err) {
+    report(
+      unreadableOf(
+        KIND.resourceOffer,
+        o,
+        "UnreadableResources",
+        `spec.resources: ${(err as Error).message}`,
+        "it holds nothing and is rescinded",
+      ),
+    );
     return undefined;
   }
 }

@@ -13,7 +13,6 @@ import {
   API_VERSION,
   CONDITION_FINISHED,
   GROUP,
-  KIND,
   PLURAL,
   REPORTING_CONTROLLER,
   VERSION,
@@ -339,5 +338,3 @@ export class KubeWriter {
     ).catch(() => {});
   }
 }
-
-export { KIND };

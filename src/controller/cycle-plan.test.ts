@@ -1,0 +1,309 @@
+import type { V1Lease, V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import type { RefusalFilter } from "../allocator/index.ts";
+import type { Agent } from "../crds/agent.ts";
+import { ANNOTATION_RESOURCES, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
+import type { Framework } from "../crds/framework.ts";
+import type { ResourceOffer } from "../crds/offer.ts";
+import type { ResourceRole } from "../crds/role.ts";
+import type { Obj } from "./cache.ts";
+import { type CycleInput, planCycle } from "./cycle-plan.ts";
+
+const NOW = Date.parse("2026-01-01T00:00:00Z");
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function agent(
+  name: string,
+  resources: Record<string, string>,
+  extra: Partial<Agent["status"]> = {},
+): Obj<Agent> {
+  return {
+    apiVersion: "kubeoffers.io/v1alpha1",
+    kind: "Agent",
+    metadata: { name, resourceVersion: "1" },
+    spec: {},
+    status: { resources, attributes: {}, available: true, ...extra },
+  } as Obj<Agent>;
+}
+
+function lease(name: string, namespace: string, renewedAgoMs = 0): V1Lease {
+  return {
+    metadata: { name, namespace },
+    spec: { renewTime: new Date(NOW - renewedAgoMs), leaseDurationSeconds: 15 },
+  } as V1Lease;
+}
+
+function framework(name: string, spec: Partial<Framework["spec"]> = {}): Obj<Framework> {
+  return {
+    apiVersion: "kubeoffers.io/v1alpha1",
+    kind: "Framework",
+    metadata: { name, namespace: "ns", uid: `uid-${name}`, resourceVersion: "1" },
+    spec: { roles: ["*"], ...spec },
+  } as Obj<Framework>;
+}
+
+function offer(
+  name: string,
+  fw: string,
+  agentName: string,
+  resources: Record<string, string>,
+  opts: { createdAgoMs?: number; answered?: boolean } = {},
+): Obj<ResourceOffer> {
+  return {
+    apiVersion: "kubeoffers.io/v1alpha1",
+    kind: "ResourceOffer",
+    metadata: {
+      name,
+      namespace: "ns",
+      resourceVersion: "1",
+      creationTimestamp: iso(NOW - (opts.createdAgoMs ?? 1000)) as never,
+    },
+    spec: {
+      framework: fw,
+      role: "*",
+      agent: agentName,
+      resources,
+      ...(opts.answered ? { response: { action: "Decline" } } : {}),
+    },
+    status: { phase: "Offered" },
+  } as unknown as Obj<ResourceOffer>;
+}
+
+function pod(
+  name: string,
+  fw: string,
+  node: string,
+  resources: string | undefined,
+  requests?: Record<string, string>,
+): V1Pod {
+  return {
+    metadata: {
+      name,
+      namespace: "ns",
+      resourceVersion: "1",
+      labels: { [LABEL_FRAMEWORK]: fw, [LABEL_OFFER]: "old-offer" },
+      annotations: resources === undefined ? {} : { [ANNOTATION_RESOURCES]: resources },
+    },
+    spec: { nodeName: node, containers: [{ name: "main", resources: { requests: requests ?? {} } }] },
+    status: { phase: "Running" },
+  };
+}
+
+function input(over: Partial<CycleInput>): CycleInput {
+  const leases = new Map<string, V1Lease>();
+  for (const a of over.agents ?? [])
+    leases.set(`kube-offers/agent-${a.metadata.name}`, lease(`agent-${a.metadata.name}`, "kube-offers"));
+  return {
+    agents: [],
+    agentLease: (a) => leases.get(`kube-offers/agent-${a}`),
+    frameworks: [],
+    lease: () => undefined,
+    offers: [],
+    pods: [],
+    roles: [],
+    assumed: [],
+    busyOffers: new Set(),
+    filters: [],
+    config: { fairShareExcludedResources: [], seed: 1 },
+    cycle: 0,
+    ...over,
+  };
+}
+
+/** The decisions, as "framework@agent cpu/memory". */
+function made(plan: ReturnType<typeof planCycle>): string[] {
+  return plan.create
+    .map(
+      ({ offer: o }) =>
+        `${o.spec.framework}@${o.spec.agent} ${o.spec.resources.cpu ?? "-"}/${o.spec.resources.memory ?? "-"}`,
+    )
+    .sort();
+}
+const rescinded = (plan: ReturnType<typeof planCycle>) =>
+  plan.rescind.map((r) => `${r.offer.metadata.name}:${r.reason}`);
+
+const n1 = agent("n1", { cpu: "4", memory: "8Gi" });
+const n2 = agent("n2", { cpu: "2", memory: "4Gi" });
+
+describe("planCycle", () => {
+  const cases: {
+    name: string;
+    in: Partial<CycleInput>;
+    create: string[];
+    rescind?: string[];
+    unreadable?: string[];
+  }[] = [
+    {
+      name: "offers each free agent to the one framework",
+      in: { agents: [n1, n2], frameworks: [framework("a")] },
+      create: ["a@n1 4/8Gi", "a@n2 2/4Gi"],
+    },
+    {
+      name: "a running task holds its resources",
+      in: {
+        agents: [n1],
+        frameworks: [framework("a")],
+        pods: [pod("a-t1", "a", "n1", JSON.stringify({ cpu: "3", memory: "2Gi" }))],
+      },
+      create: ["a@n1 1/6Gi"],
+    },
+    {
+      name: "a task whose resources annotation does not parse holds its containers' requests",
+      in: {
+        agents: [n1],
+        frameworks: [framework("a")],
+        pods: [pod("a-t1", "a", "n1", "{not json", { cpu: "1", memory: "1Gi" })],
+      },
+      create: ["a@n1 3/7Gi"],
+      unreadable: ["Pod/a-t1:UnreadableResources"],
+    },
+    {
+      name: "an outstanding offer holds its agent; nothing is offered twice",
+      in: {
+        agents: [n1],
+        frameworks: [framework("a")],
+        offers: [offer("o1", "a", "n1", { cpu: "4", memory: "8Gi" })],
+      },
+      create: [],
+    },
+    {
+      name: "an active refusal filter skips the agent; an expired one does not",
+      in: {
+        agents: [n1, n2],
+        frameworks: [framework("a")],
+        filters: [
+          { framework: "ns/a", agent: "n1", until: NOW + 1000 },
+          { framework: "ns/a", agent: "n2", until: NOW },
+        ] satisfies RefusalFilter[],
+      },
+      create: ["a@n2 2/4Gi"],
+    },
+    {
+      name: "a suppressed role gets nothing",
+      in: { agents: [n1], frameworks: [framework("a", { suppressedRoles: ["*"] })] },
+      create: [],
+    },
+    {
+      name: "an offer of a deleted framework is rescinded and its agent sits the cycle out",
+      in: {
+        agents: [n1],
+        frameworks: [framework("b")],
+        offers: [offer("o1", "gone", "n1", { cpu: "1" })],
+      },
+      create: [],
+      rescind: ["o1:FrameworkRemoved"],
+    },
+    {
+      name: "an offer of a disconnected framework is rescinded",
+      in: {
+        agents: [n1],
+        frameworks: [framework("a", { liveness: { leaseName: "a-live" } })],
+        lease: (ns, name) => (ns === "ns" && name === "a-live" ? lease(name, ns, 60_000) : undefined),
+        offers: [offer("o1", "a", "n1", { cpu: "1" })],
+      },
+      create: [],
+      rescind: ["o1:FrameworkDisconnected"],
+    },
+    {
+      name: "capacity that shrank rescinds the newest offer, not the oldest",
+      in: {
+        agents: [agent("n1", { cpu: "2" })],
+        frameworks: [framework("a"), framework("b")],
+        offers: [
+          offer("old", "a", "n1", { cpu: "2" }, { createdAgoMs: 5000 }),
+          offer("new", "b", "n1", { cpu: "2" }, { createdAgoMs: 1000 }),
+        ],
+      },
+      create: [],
+      rescind: ["new:ResourcesWithdrawn"],
+    },
+    {
+      name: "an answered offer is the offer reconciler's: held, never rescinded",
+      in: {
+        agents: [n1],
+        frameworks: [],
+        offers: [offer("o1", "gone", "n1", { cpu: "4" }, { answered: true })],
+      },
+      create: [],
+      rescind: [],
+    },
+    {
+      name: "an agent whose lease lapsed is not offered, and its offers are rescinded",
+      in: {
+        agents: [n1],
+        agentLease: () => lease("agent-n1", "kube-offers", 60_000),
+        frameworks: [framework("a")],
+        offers: [offer("o1", "a", "n1", { cpu: "1" })],
+      },
+      create: [],
+      rescind: ["o1:AgentLost"],
+    },
+    {
+      name: "an agent whose resources do not parse is left out, and reported",
+      in: { agents: [agent("bad", { cpu: "lots" }), n2], frameworks: [framework("a")] },
+      create: ["a@n2 2/4Gi"],
+      unreadable: ["Agent/bad:UnreadableResources"],
+    },
+    {
+      name: "an unanswered offer whose resources do not parse is rescinded, and reported",
+      in: { agents: [n1], frameworks: [framework("a")], offers: [offer("o1", "a", "n1", { cpu: "x" })] },
+      create: [],
+      rescind: ["o1:InvalidOffer"],
+      unreadable: ["ResourceOffer/o1:UnreadableResources"],
+    },
+    {
+      name: "a role with unreadable quota has none, and is reported",
+      in: {
+        agents: [n1],
+        frameworks: [framework("a")],
+        roles: [
+          {
+            metadata: { name: "batch", resourceVersion: "3" },
+            spec: { limits: { cpu: "??" } },
+          } as unknown as Obj<ResourceRole>,
+        ],
+      },
+      create: ["a@n1 4/8Gi"],
+      unreadable: ["ResourceRole/batch:UnreadableQuota"],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const plan = planCycle(input(c.in), NOW);
+      expect(made(plan)).toEqual(c.create);
+      expect(rescinded(plan)).toEqual(c.rescind ?? []);
+      expect(plan.unreadable.map((u) => `${u.kind}/${u.name}:${u.reason}`)).toEqual(c.unreadable ?? []);
+    });
+  }
+
+  it("builds offers with owner, labels and expiry", () => {
+    const plan = planCycle(
+      input({
+        agents: [n1],
+        frameworks: [framework("a", { offerTimeoutSeconds: 30 })],
+        config: { fairShareExcludedResources: [], seed: 1, pool: "p1" },
+      }),
+      NOW,
+    );
+    const o = plan.create[0]!.offer;
+    expect(o.metadata.namespace).toBe("ns");
+    expect(o.metadata.labels).toMatchObject({
+      "kubeoffers.io/framework": "a",
+      "kubeoffers.io/agent": "n1",
+      "kubeoffers.io/pool": "p1",
+    });
+    expect(o.metadata.ownerReferences?.[0]).toMatchObject({ kind: "Framework", name: "a", uid: "uid-a" });
+    expect(o.spec.expiresAt).toBe(iso(NOW + 30_000));
+    expect(plan.create[0]!.decision).toMatchObject({ framework: "ns/a", agent: "n1", role: "*" });
+  });
+
+  it("is deterministic for one input and one time", () => {
+    const i = input({
+      agents: [n1, n2, agent("n3", { cpu: "1" })],
+      frameworks: [framework("a"), framework("b")],
+    });
+    const names = (p: ReturnType<typeof planCycle>) =>
+      p.create.map((c) => `${c.decision.framework}@${c.decision.agent}`);
+    expect(names(planCycle(i, NOW))).toEqual(names(planCycle(i, NOW)));
+  });
+});

@@ -1,0 +1,289 @@
+// One allocation cycle's plan, pure: (the cache's objects, writes not yet seen, the refusal
+// filters in force, the clock) → the offers to rescind and the offers to create. The
+// allocation loop (allocation-loop.ts) gathers the input and writes the plan.
+import type { V1Lease, V1Pod } from "@kubernetes/client-node";
+import {
+  type AgentSnapshot,
+  type Allocation,
+  allocate,
+  DEFAULT_MIN_ALLOCATABLE,
+  type FrameworkSnapshot,
+  type OfferDecision,
+  type RefusalFilter,
+  type RoleSnapshot,
+  type Snapshot,
+} from "../allocator/index.ts";
+import type { Agent } from "../crds/agent.ts";
+import { KIND, LABEL_OFFER } from "../crds/contract.ts";
+import type { Framework } from "../crds/framework.ts";
+import { objectNameToRole } from "../crds/names.ts";
+import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
+import type { ResourceRole } from "../crds/role.ts";
+import { parseQuantity } from "../resources/quantity.ts";
+import { add, contains, emptyResources } from "../resources/resources.ts";
+import type { Resources, Scalars } from "../resources/types.ts";
+import type { Obj } from "./cache.ts";
+import type { OperatorConfig } from "./config.ts";
+import { frameworkId } from "./names.ts";
+import { offerObject } from "./offer-object.ts";
+import { type Unreadable, unreadableOf } from "./unreadable.ts";
+import {
+  type AgentView,
+  agentView,
+  frameworkConnectivity,
+  offerAllocation,
+  podAllocation,
+  timeOf,
+} from "./views.ts";
+
+export interface CycleInput {
+  agents: Obj<Agent>[];
+  /** The liveness Lease of the agent on a node. */
+  agentLease: (agent: string) => V1Lease | undefined;
+  frameworks: Obj<Framework>[];
+  /** A Lease in a namespace (frameworks' liveness Leases). */
+  lease: (namespace: string, name: string) => V1Lease | undefined;
+  offers: Obj<ResourceOffer>[];
+  pods: V1Pod[];
+  roles: Obj<ResourceRole>[];
+  /** Writes made but not yet in the cache, with the offer a Pod is launched for. */
+  assumed: { alloc: Allocation; offer?: string }[];
+  /** Offers being answered by the offer reconciler right now ("namespace/name"). */
+  busyOffers: ReadonlySet<string>;
+  /** Refusal filters in force (revives already applied: FilterStore.active). */
+  filters: RefusalFilter[];
+  config: Pick<
+    OperatorConfig,
+    "minAllocatable" | "fairShareExcludedResources" | "seed" | "pool" | "defaultOfferTimeoutSeconds"
+  >;
+  /** How many cycles ran before: varies the allocator's seed. */
+  cycle: number;
+}
+
+export interface Rescind {
+  offer: Obj<ResourceOffer>;
+  reason: string;
+  message: string;
+}
+
+export interface CyclePlan {
+  /** Outstanding offers that can no longer be honoured, oldest first. */
+  rescind: Rescind[];
+  /** New offers, one per allocator decision, with the decision (to assume until seen). */
+  create: { decision: OfferDecision; offer: ResourceOffer }[];
+  /** Objects that could not be read, and what was done instead. */
+  unreadable: Unreadable[];
+  stats: {
+    agents: number;
+    frameworks: number;
+    filters: number;
+    assumed: number;
+    allocations: number;
+    decisions: number;
+  };
+}
+
+const key = (o: { metadata?: { namespace?: string; name?: string } }) =>
+  `${o.metadata?.namespace}/${o.metadata?.name}`;
+
+export function planCycle(input: CycleInput, now: number): CyclePlan {
+  const unreadable: Unreadable[] = [];
+  const report = (u: Unreadable) => unreadable.push(u);
+  const agents = new Map<string, AgentView>();
+  for (const a of input.agents) {
+    const v = agentView(a, input.agentLease(a.metadata.name ?? ""), now, report);
+    if (v) agents.set(v.name, v);
+  }
+  const frameworks = new Map<string, Obj<Framework>>();
+  for (const f of input.frameworks)
+    frameworks.set(frameworkId(f.metadata.namespace ?? "", f.metadata.name ?? ""), f);
+  const connected = (f: Obj<Framework>) => {
+    const leaseName = f.spec?.liveness?.leaseName;
+    const lease = leaseName ? input.lease(f.metadata.namespace ?? "", leaseName) : undefined;
+    return frameworkConnectivity(f, lease, now).connected;
+  };
+
+  // Everything held: running tasks, outstanding offers, and writes not yet seen.
+  const allocations: Allocation[] = [];
+  const usedOn = new Map<string, Resources>();
+  const hold = (a: Allocation) => {
+    allocations.push(a);
+    usedOn.set(a.agent, add(usedOn.get(a.agent) ?? emptyResources(), a.resources));
+  };
+  // An answered offer still marked Offered holds all its resources (and belongs to the offer
+  // reconciler); the Pods it is launching are part of that hold and must not count twice.
+  const answered = new Set<string>();
+  for (const o of input.offers) {
+    if (offerPhase(o) === "Offered" && (o.spec.response || input.busyOffers.has(key(o))))
+      answered.add(key(o));
+  }
+  for (const p of input.pods) {
+    const a = podAllocation(p, report);
+    if (a && !answered.has(`${p.metadata?.namespace}/${p.metadata?.labels?.[LABEL_OFFER]}`)) hold(a);
+  }
+  for (const a of input.assumed) if (!(a.offer && answered.has(a.offer))) hold(a.alloc);
+
+  // Outstanding offers, oldest first, so capacity that shrank rescinds the newest.
+  const outstanding = input.offers
+    .filter((o) => offerPhase(o) === "Offered")
+    .sort((a, b) => timeOf(a.metadata.creationTimestamp) - timeOf(b.metadata.creationTimestamp));
+  const rescind: Rescind[] = [];
+  const touched = new Set<string>();
+  for (const o of outstanding) {
+    const alloc = offerAllocation(o, report);
+    if (answered.has(key(o))) {
+      if (alloc) hold(alloc);
+      continue;
+    }
+    const why = alloc
+      ? whyRescind(alloc, frameworks.get(alloc.framework), agents.get(alloc.agent), usedOn, connected)
+      : (["InvalidOffer", "the offer's resources cannot be read"] as const);
+    if (why) {
+      rescind.push({ offer: o, reason: why[0], message: why[1] });
+      touched.add(o.spec.agent);
+    }
+    // Until a rescind is written and seen, keep counting it: never offer the same twice.
+    if (alloc) hold(alloc);
+  }
+
+  const snapshot: Snapshot = {
+    agents: agentSnapshots(agents, touched),
+    frameworks: frameworkSnapshots(frameworks, connected, report),
+    roles: roleSnapshots(input.roles, report),
+    allocations,
+    filters: input.filters,
+    config: {
+      minAllocatable: input.config.minAllocatable ?? DEFAULT_MIN_ALLOCATABLE,
+      fairShareExcludedResources: input.config.fairShareExcludedResources,
+      seed: input.config.seed + input.cycle,
+    },
+  };
+  const decisions = allocate(snapshot, now);
+  const create: CyclePlan["create"] = [];
+  for (const d of decisions) {
+    const fw = frameworks.get(d.framework);
+    const agent = agents.get(d.agent);
+    if (fw && agent) create.push({ decision: d, offer: offerObject(d, fw, agent, now, input.config) });
+  }
+  return {
+    rescind,
+    create,
+    unreadable,
+    stats: {
+      agents: snapshot.agents.length,
+      frameworks: snapshot.frameworks.length,
+      filters: snapshot.filters.length,
+      assumed: input.assumed.length,
+      allocations: allocations.length,
+      decisions: decisions.length,
+    },
+  };
+}
+
+/** Why an unanswered outstanding offer can no longer be honoured, if it cannot. */
+function whyRescind(
+  alloc: Allocation,
+  fw: Obj<Framework> | undefined,
+  agent: AgentView | undefined,
+  usedOn: ReadonlyMap<string, Resources>,
+  connected: (f: Obj<Framework>) => boolean,
+): readonly [string, string] | undefined {
+  if (!fw || fw.metadata.deletionTimestamp)
+    return ["FrameworkRemoved", `framework ${alloc.framework} is being torn down`];
+  if (!connected(fw))
+    return ["FrameworkDisconnected", "the framework's scheduler stopped renewing its liveness Lease"];
+  if (!agent) return ["AgentRemoved", `agent ${alloc.agent} is gone`];
+  if (!agent.offerable)
+    return [agent.reason ?? "AgentUnavailable", `agent ${alloc.agent} is ${agent.reason}`];
+  const used = add(usedOn.get(alloc.agent) ?? emptyResources(), alloc.resources);
+  if (!contains(agent.total, used))
+    return ["ResourcesWithdrawn", `agent ${alloc.agent} no longer has the offered resources`];
+  return undefined;
+}
+
+/** Agents with an offer being rescinded sit this cycle out. */
+function agentSnapshots(agents: Map<string, AgentView>, skip: ReadonlySet<string>): AgentSnapshot[] {
+  return [...agents.values()].map((a) => ({
+    name: a.name,
+    attributes: a.attributes,
+    total: a.total,
+    reservations: a.reservations,
+    available: a.offerable && !skip.has(a.name),
+  }));
+}
+
+function frameworkSnapshots(
+  frameworks: Map<string, Obj<Framework>>,
+  connected: (f: Obj<Framework>) => boolean,
+  report: (u: Unreadable) => void,
+): FrameworkSnapshot[] {
+  const out: FrameworkSnapshot[] = [];
+  for (const [id, f] of frameworks) {
+    if (f.metadata.deletionTimestamp || f.status?.phase === "Invalid") continue;
+    const spec = f.spec;
+    let minAllocatable: Record<string, Scalars[]> | undefined;
+    try {
+      if (spec.minAllocatable) {
+        minAllocatable = {};
+        for (const [role, alts] of Object.entries(spec.minAllocatable))
+          minAllocatable[role] = alts.map((m) => scalarsOf(m));
+      }
+    } catch (err) {
+      minAllocatable = undefined;
+      report(
+        unreadableOf(
+          KIND.framework,
+          f,
+          "UnreadableMinAllocatable",
+          `spec.minAllocatable: ${(err as Error).message}`,
+          "the operator's default minimum offer size applies",
+        ),
+      );
+    }
+    out.push({
+      id,
+      roles: spec.roles ?? ["*"],
+      suppressedRoles: spec.suppressedRoles ?? [],
+      gpuResources: spec.capabilities?.gpuResources ?? false,
+      ...(minAllocatable ? { minAllocatable } : {}),
+      constraints: (spec.constraints ?? []).map((c) => ({
+        attribute: c.attribute,
+        operator: c.operator,
+        ...(c.values ? { values: c.values } : {}),
+      })),
+      active: connected(f),
+    });
+  }
+  return out;
+}
+
+function roleSnapshots(roles: Obj<ResourceRole>[], report: (u: Unreadable) => void): RoleSnapshot[] {
+  const out: RoleSnapshot[] = [];
+  for (const r of roles) {
+    try {
+      out.push({
+        name: objectNameToRole(r.metadata.name ?? ""),
+        weight: r.spec?.weight ?? 1,
+        guarantees: scalarsOf(r.spec?.guarantees),
+        limits: scalarsOf(r.spec?.limits),
+      });
+    } catch (err) {
+      report(
+        unreadableOf(
+          KIND.resourceRole,
+          r,
+          "UnreadableQuota",
+          `metadata.name, spec.guarantees or spec.limits: ${(err as Error).message}`,
+          "the role has weight 1 and no quota",
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+function scalarsOf(map: Record<string, unknown> | undefined): Scalars {
+  const out: Scalars = {};
+  for (const [k, v] of Object.entries(map ?? {})) out[k] = parseQuantity(k, v as string | number);
+  return out;
+}

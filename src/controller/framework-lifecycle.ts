@@ -1,0 +1,90 @@
+// A Framework's lifecycle: the finalizer while it exists, and the teardown when it is deleted
+// (outstanding offers rescinded, tasks killed, dynamic reservations released, then the
+// finalizer removed). The other Framework reconcilers act only on a registered Framework:
+// one that carries the finalizer and is not being deleted.
+import { FINALIZER } from "../crds/contract.ts";
+import type { Framework } from "../crds/framework.ts";
+import { offerPhase } from "../crds/offer.ts";
+import { isConflict, isNotFound } from "../kube/errors.ts";
+import type { Obj } from "./cache.ts";
+import type { ControllerDeps } from "./deps.ts";
+import { killTasks } from "./kill-tasks.ts";
+import { frameworkId, splitKey } from "./names.ts";
+import { finishOffer } from "./offer-outcome.ts";
+
+export interface FrameworkLifecycleDeps extends ControllerDeps {
+  trigger: (reason: string) => void;
+}
+
+export class FrameworkLifecycle {
+  private readonly d: FrameworkLifecycleDeps;
+
+  constructor(d: FrameworkLifecycleDeps) {
+    this.d = d;
+  }
+
+  /** Returns the Framework when it is registered (the others may reconcile it), else undefined. */
+  async reconcile(key: string): Promise<Obj<Framework> | undefined> {
+    const { namespace, name } = splitKey(key);
+    const fw = this.d.cache.frameworks.get(name, namespace);
+    if (!fw) {
+      this.d.filters.clearFramework(key);
+      return undefined;
+    }
+    const finalizers = fw.metadata.finalizers ?? [];
+    if (fw.metadata.deletionTimestamp) {
+      if (finalizers.includes(FINALIZER)) await this.teardown(fw, finalizers);
+      return undefined;
+    }
+    if (!finalizers.includes(FINALIZER)) {
+      await this.d.writer.setFrameworkFinalizers(
+        namespace,
+        name,
+        [...finalizers, FINALIZER],
+        fw.metadata.resourceVersion ?? "",
+      );
+      return undefined; // the update comes back as an event
+    }
+    return fw;
+  }
+
+  private async teardown(fw: Obj<Framework>, finalizers: string[]): Promise<void> {
+    const ns = fw.metadata.namespace ?? "";
+    const name = fw.metadata.name ?? "";
+    const id = frameworkId(ns, name);
+    for (const o of this.d.cache.offersOf(ns, name)) {
+      if (offerPhase(o) !== "Offered") continue;
+      try {
+        await finishOffer(this.d, o, {
+          phase: "Rescinded",
+          reason: "FrameworkRemoved",
+          message: `framework ${id} is being torn down`,
+        });
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        throw new Error(`offer ${o.metadata.name} changed during teardown; retrying`);
+      }
+    }
+    const killed = await killTasks(this.d, fw, "Teardown", "the Framework was deleted");
+    if (!this.d.config.keepReservationsOnTeardown) {
+      for (const a of this.d.cache.agents.list()) {
+        if (!(a.spec?.dynamicReservations ?? []).some((r) => r.framework === id)) continue;
+        await this.d.writer
+          .updateDynamicReservations(a.metadata.name ?? "", (cur) => cur.filter((r) => r.framework !== id))
+          .catch((err: unknown) => {
+            if (!isNotFound(err)) throw err; // an agent that is gone holds nothing
+          });
+        this.d.log.info({ framework: id, agent: a.metadata.name }, "released the framework's reservations");
+      }
+    }
+    await this.d.writer.setFrameworkFinalizers(
+      ns,
+      name,
+      finalizers.filter((f) => f !== FINALIZER),
+      fw.metadata.resourceVersion ?? "",
+    );
+    this.d.filters.clearFramework(id);
+    this.d.log.info({ framework: id, killed }, "framework torn down");
+    this.d.trigger("teardown");
+  }
+}

@@ -1,0 +1,134 @@
+// A Framework's status roll-up: phase and the Connected condition from its liveness Lease,
+// allocated and offered resources per role, dominant share, task counts by Mesos state.
+// Level-based: computed from the cache, written (whole) only when it differs from the status
+// in the cache, ignoring transition times.
+import { dominantShare } from "../allocator/index.ts";
+import { CONDITION_CONNECTED } from "../crds/contract.ts";
+import type { Framework, FrameworkStatus } from "../crds/framework.ts";
+import { add, emptyResources, fromResources } from "../resources/resources.ts";
+import type { Resources, Scalars } from "../resources/types.ts";
+import { type TaskState, taskStatusOf } from "../tasks/state.ts";
+import type { Obj } from "./cache.ts";
+import { type ControllerDeps, type FrameworkReconciler, RECHECK_MS } from "./deps.ts";
+import { connectivityOf } from "./failover.ts";
+import { frameworkId } from "./names.ts";
+import { agentView, type Connectivity, leaseLapsedAt, offerAllocation, podAllocation } from "./views.ts";
+
+export interface FrameworkStatusDeps extends ControllerDeps {
+  trigger: (reason: string) => void;
+}
+
+export class FrameworkStatusReconciler implements FrameworkReconciler {
+  private readonly d: FrameworkStatusDeps;
+
+  constructor(d: FrameworkStatusDeps) {
+    this.d = d;
+  }
+
+  async reconcile(fw: Obj<Framework>, now: number): Promise<number> {
+    const ns = fw.metadata.namespace ?? "";
+    const name = fw.metadata.name ?? "";
+    const { connectivity: conn, lease } = connectivityOf(this.d, fw, now);
+    let requeue = RECHECK_MS;
+    if (conn.connected) {
+      // Look again right after the lease would lapse, so disconnection shows promptly.
+      const lapse = leaseLapsedAt(lease);
+      if (lapse !== undefined) requeue = Math.min(requeue, Math.max(50, lapse - now + 10));
+    }
+    const status = this.rollUp(fw, conn, now);
+    if (JSON.stringify(stripTimes(status)) !== JSON.stringify(stripTimes(fw.status ?? {}))) {
+      await this.d.writer.putFrameworkStatus(ns, name, status);
+      if (fw.status?.phase !== status.phase) {
+        this.d.log.info({ framework: frameworkId(ns, name), phase: status.phase }, "framework phase changed");
+        this.d.trigger(`framework ${status.phase}`);
+      }
+    }
+    return requeue;
+  }
+
+  private rollUp(fw: Obj<Framework>, conn: Connectivity, now: number): FrameworkStatus {
+    const ns = fw.metadata.namespace ?? "";
+    const name = fw.metadata.name ?? "";
+    const report = this.d.unreadable;
+    const allocated: Record<string, Resources> = {};
+    const offered: Record<string, Resources> = {};
+    const counts: Partial<Record<TaskState, number>> = {};
+    for (const p of this.d.cache.podsOf(ns, name)) {
+      const a = podAllocation(p, report);
+      if (a) allocated[a.role] = add(allocated[a.role] ?? emptyResources(), a.resources);
+      const health = this.d.cache.nodeHealth(p.spec?.nodeName ?? "", this.d.config.agentLeaseNamespace, now);
+      const s = taskStatusOf(p, health);
+      counts[s.state] = (counts[s.state] ?? 0) + 1;
+    }
+    for (const o of this.d.cache.offersOf(ns, name)) {
+      const a = offerAllocation(o, report);
+      if (a) offered[a.role] = add(offered[a.role] ?? emptyResources(), a.resources);
+    }
+    const share = this.dominantShare([...Object.values(allocated), ...Object.values(offered)], now);
+    for (const [state, n] of Object.entries(counts))
+      this.d.metrics.tasks.set({ namespace: ns, framework: name, state }, n);
+    this.d.metrics.dominantShare.set({ namespace: ns, framework: name }, share);
+    const leaseName = fw.spec.liveness?.leaseName;
+    const connected = {
+      type: CONDITION_CONNECTED,
+      status: conn.connected ? ("True" as const) : ("False" as const),
+      reason: conn.connected ? "LeaseRenewed" : "LeaseExpired",
+      message: conn.connected
+        ? leaseName
+          ? `liveness Lease ${leaseName} is being renewed`
+          : "no liveness Lease configured: always connected"
+        : `liveness Lease ${leaseName} lapsed`,
+      lastTransitionTime: keepTransition(fw.status?.conditions, CONDITION_CONNECTED, conn.connected),
+      observedGeneration: fw.metadata.generation ?? 0,
+    };
+    return {
+      phase: conn.connected ? "Active" : "Disconnected",
+      observedGeneration: fw.metadata.generation ?? 0,
+      conditions: [connected],
+      allocated: mapValues(allocated, fromResources) as FrameworkStatus["allocated"],
+      offered: mapValues(offered, fromResources) as FrameworkStatus["offered"],
+      dominantShare: Math.round(share * 1e6) / 1e6,
+      tasks: counts,
+      ...(conn.connected || conn.since === undefined
+        ? {}
+        : { disconnectedAt: new Date(conn.since).toISOString() }),
+    };
+  }
+
+  /** max over resources of held / pool total (resources excluded from fair sharing skipped). */
+  private dominantShare(held: Resources[], now: number): number {
+    const total: Scalars = {};
+    for (const a of this.d.cache.agents.list()) {
+      const v = agentView(a, undefined, now, this.d.unreadable);
+      if (!v) continue;
+      for (const [k, n] of Object.entries(v.total.scalars)) total[k] = (total[k] ?? 0) + n;
+    }
+    const sum = held.reduce((acc, r) => add(acc, r), emptyResources());
+    // The allocator's own DRF share, so status and allocation agree on what "share" means.
+    return dominantShare(sum.scalars, total, new Set(this.d.config.fairShareExcludedResources));
+  }
+}
+
+function mapValues<A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
+}
+
+function keepTransition(
+  conds: { type: string; status: string; lastTransitionTime: string }[] | undefined,
+  type: string,
+  isTrue: boolean,
+): string {
+  const c = conds?.find((x) => x.type === type);
+  return c && c.status === (isTrue ? "True" : "False") ? c.lastTransitionTime : new Date().toISOString();
+}
+
+/** Status compared without volatile timestamps, so unchanged roll-ups cause no writes. */
+export function stripTimes(s: object): unknown {
+  return JSON.parse(JSON.stringify(s), (k, v) => {
+    if (k === "lastTransitionTime") return undefined;
+    // Canonical key order: the API server need not keep ours.
+    if (v && typeof v === "object" && !Array.isArray(v))
+      return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)));
+    return v;
+  });
+}
