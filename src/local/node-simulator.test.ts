@@ -3,13 +3,7 @@
 // Each write is applied as the API server applies the simulator's merge patches.
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import {
-  exitedStatus,
-  normalizeImage,
-  pendingStatus,
-  rejectedStatus,
-  runningStatus,
-} from "./node-simulator.ts";
+import { exitedStatus, normalizeImage, pendingStatus, rejectedStatus, runningStatus } from "./pod-status.ts";
 import * as real from "./testdata/kubelet-v1.34-statuses.ts";
 
 const T0 = "2026-12-01T20:00:00.000Z";
