@@ -2,7 +2,6 @@
 // never dropped silently. Each is logged once per object and resourceVersion, counted in
 // kubeoffers_unreadable_objects_total{kind,reason}, and surfaced as a Warning Event on it.
 import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
 import type { KubeWriter } from "./writer.ts";
 
 export interface Unreadable {
@@ -53,11 +52,16 @@ export function unreadableOf(
 /** Bounds the memory of what was reported; past it, reports start afresh (a repeat at worst). */
 const MAX_REMEMBERED = 10_000;
 
+/** The one metric this needs (Metrics has it): kubeoffers_unreadable_objects_total. */
+export interface UnreadableMetric {
+  unreadable: { inc(labels: { kind: string; reason: string }): void };
+}
+
 export class UnreadableObjects {
   private readonly seen = new Set<string>();
-  private readonly d: { log: Logger; metrics: Metrics; writer: Pick<KubeWriter, "event"> };
+  private readonly d: { log: Logger; metrics: UnreadableMetric; writer: Pick<KubeWriter, "event"> };
 
-  constructor(d: { log: Logger; metrics: Metrics; writer: Pick<KubeWriter, "event"> }) {
+  constructor(d: { log: Logger; metrics: UnreadableMetric; writer: Pick<KubeWriter, "event"> }) {
     this.d = d;
   }
 

@@ -15,7 +15,10 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { specs } from "./image-inputs.ts";
 import { IMAGE_NAMES, type ImageName } from "./image-refs.ts";
-import { buildImage, type Sidecar } from "./oci-image.ts";
+import { type BuiltImage, buildImage, type Sidecar } from "./oci-image.ts";
+
+export type { BuiltImage } from "./oci-image.ts";
+
 import { Builder } from "./oci-layers.ts";
 
 export {
@@ -27,18 +30,6 @@ export {
   KUBE_OFFERS_IMAGE,
   PAUSE_IMAGE,
 } from "./image-refs.ts";
-
-export interface BuiltImage {
-  name: ImageName;
-  /** Full normalized ref, as `ctr images ls` shows it after import. */
-  ref: string;
-  /** The manifest digest, "sha256:…". */
-  digest: string;
-  /** The OCI image-layout tarball. */
-  tarPath: string;
-  /** Size of the tarball. */
-  bytes: number;
-}
 
 export interface BuildImagesOptions {
   /** Where outputs and caches go; default ${XDG_CACHE_HOME:-~/.cache}/kube-offers/images. */

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { pack } from "tar-stream";
 import type { ImageName } from "./image-refs.ts";
-import type { BuiltImage } from "./images.ts";
 import {
   addEntry,
   type Builder,
@@ -66,6 +65,18 @@ export interface Sidecar {
   ref: string;
   digest: string;
   layers: string[];
+}
+
+export interface BuiltImage {
+  name: ImageName;
+  /** Full normalized ref, as `ctr images ls` shows it after import. */
+  ref: string;
+  /** The manifest digest, "sha256:…". */
+  digest: string;
+  /** The OCI image-layout tarball. */
+  tarPath: string;
+  /** Size of the tarball. */
+  bytes: number;
 }
 
 export async function buildImage(b: Builder, spec: ImageSpec): Promise<BuiltImage> {

@@ -14,7 +14,7 @@ import { type AnswerResult, Answers, acceptResponse, declineResponse, type Opera
 import { Api, type ClientContext, type LogFn } from "./context.ts";
 import { ApiError, NotConnectedError, NotStartedError, OfferNotUsableError } from "./errors.ts";
 import { EventHub } from "./events.ts";
-import { Liveness } from "./liveness.ts";
+import { Liveness, type LivenessOptions } from "./liveness.ts";
 import { type FrameworkRegistration, Registration } from "./registration.ts";
 import { OfferTracker, TaskTracker } from "./tracker.ts";
 import type { EventOf, Offer, OfferOutcome, SchedulerEvent, SchedulerEventType, Task } from "./types.ts";
@@ -40,7 +40,7 @@ export interface FrameworkClientOptions {
    * framework as connected; it also elects one active instance among replicas. false: no Lease,
    * the framework always counts as connected (and nothing stops two instances from scheduling).
    */
-  liveness?: false | { leaseName?: string; leaseSeconds?: number; identity?: string };
+  liveness?: false | LivenessOptions;
   /** How long start() waits for another instance's Lease to lapse (default: forever). */
   standbyTimeoutMs?: number;
   /**

@@ -8,8 +8,9 @@ import type { EventHub } from "./events.ts";
 import { type RetryPolicy, retry } from "./retry.ts";
 import type { OfferTracker, TaskTracker } from "./tracker.ts";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFn = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+export type { LogFn, LogLevel } from "./log.ts";
+
+import type { LogFn } from "./log.ts";
 
 export interface ClientContext {
   readonly name: string;

@@ -1,7 +1,7 @@
 // The client's events: typed callbacks (on, onAny) and an async iterator over them. A handler
 // that throws or rejects becomes a `warning` event instead of breaking the watch that delivered
 // the event (or crashing the process with an unhandled rejection).
-import type { LogFn } from "./context.ts";
+import type { LogFn } from "./log.ts";
 import type { EventOf, SchedulerEvent, SchedulerEventType, TaskUpdate } from "./types.ts";
 
 type Listener = (e: SchedulerEvent) => unknown;

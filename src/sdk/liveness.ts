@@ -4,13 +4,17 @@
 // it is held again.
 import { hostname } from "node:os";
 import { DEFAULT_SCHEDULER_LEASE_SECONDS, schedulerLeaseName } from "../crds/contract.ts";
-import type { FrameworkClientOptions } from "./client.ts";
 import type { ClientContext } from "./context.ts";
 import { ApiError, isTransient, KubeOffersError, NotConnectedError, NotStartedError } from "./errors.ts";
 import { type LeaseState, SchedulerLease } from "./lease.ts";
 import { retry, systemClock } from "./retry.ts";
 
-export type LivenessOptions = Exclude<FrameworkClientOptions["liveness"], false | undefined>;
+/** The liveness Lease of one framework instance (FrameworkClientOptions.liveness). */
+export interface LivenessOptions {
+  leaseName?: string;
+  leaseSeconds?: number;
+  identity?: string;
+}
 
 export interface LivenessHooks {
   /** The Lease is held again after it was lost: register the Framework anew. */
