@@ -63,13 +63,6 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown): Parse
   return r.success ? { ok: true, value: r.data } : { ok: false, errors: toFieldErrors(r.error) };
 }
 
-/** Parses or throws a ValidationError listing every field at fault. */
-export function mustParse<S extends z.ZodType>(schema: S, input: unknown, what = "object"): z.output<S> {
-  const r = parseWith(schema, input);
-  if (!r.ok) throw new ValidationError(what, r.errors);
-  return r.value;
-}
-
 export const parseResourceOffer = (input: unknown) => parseWith(ResourceOfferSchema, input);
 export const parseFramework = (input: unknown) => parseWith(FrameworkSchema, input);
 export const parseAgent = (input: unknown) => parseWith(AgentSchema, input);

@@ -1,5 +1,6 @@
 // The kubelet's admission of a Pod bound to its node, as a pure function, so the node simulator
-// refuses what a real kubelet refuses, with the same reason and message. Follows kubelet v1.34:
+// refuses what a real kubelet refuses, with the same reason and message. (Over 400 lines: one
+// rule set in the kubelet's order.) Follows kubelet v1.34:
 // the admit handlers run in the kubelet's order (pkg/kubelet/kubelet.go NewMainKubelet) and the
 // first refusal wins:
 //   1. eviction    node under pressure (pkg/kubelet/eviction: "Evicted")
@@ -13,6 +14,7 @@
 // without AppArmor refuses Pods that ask for a profile), node shutdown, and the critical-Pod
 // preemption the kubelet does to make room (a critical Pod is admitted without evicting).
 import type { V1Container, V1Node, V1Pod } from "@kubernetes/client-node";
+import { nanoQuantity } from "../resources/quantity.ts";
 
 export type Admission = { admitted: true } | { admitted: false; reason: string; message: string };
 
@@ -313,27 +315,11 @@ function add(into: Requests, more: Requests): void {
 
 // --- quantities --------------------------------------------------------------------------
 
-const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
-const BINARY: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
-const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
 const NANO = 1_000_000_000n;
 
-/** A quantity in nano-units, rounded up to the nano as the API server does; 0 if unparsable. */
+/** A quantity in nano-units (src/resources' exact parser); 0 if unparsable, as the kubelet's zero value. */
 function nano(q: string | number | undefined): bigint {
-  const m = QUANTITY.exec(String(q ?? "").trim());
-  if (!m || m[1] === "-") return 0n;
-  const [whole = "", frac = ""] = (m[2] ?? "").split(".");
-  const suffix = m[3] ?? "";
-  let num = BigInt((whole || "0") + frac) * NANO;
-  let den = 10n ** BigInt(frac.length);
-  if (suffix in BINARY) num *= 2n ** BigInt(BINARY[suffix] ?? 0);
-  else {
-    const exp = suffix in DECIMAL ? (DECIMAL[suffix] ?? 0) : Number(suffix.slice(1));
-    if (Math.abs(exp) > 64) return 0n;
-    if (exp >= 0) num *= 10n ** BigInt(exp);
-    else den *= 10n ** BigInt(-exp);
-  }
-  return ceilDiv(num, den);
+  return q === undefined ? 0n : (nanoQuantity(q) ?? 0n);
 }
 
 function ceilDiv(a: bigint, b: bigint): bigint {

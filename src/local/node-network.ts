@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isAlive } from "./processes.ts";
 
 export interface NodeAddress {
   index: number;
@@ -215,15 +216,6 @@ export function reapNodeNetworks(registryDir: string): string[] {
     rmSync(join(registryDir, f), { force: true });
   }
   return reaped;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A /24 in 198.18.0.0/16 that no interface on this host uses yet. */

@@ -6,7 +6,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmdirSy
 import { join } from "node:path";
 import { run } from "./node-network.ts";
 import type { NodeRecord } from "./node-record.ts";
-import { REGISTRY_DIR } from "./processes.ts";
+import { isAlive, REGISTRY_DIR } from "./processes.ts";
 
 export const CGROUP_V1 = "/sys/fs/cgroup";
 
@@ -378,13 +378,4 @@ export function reapRealNodes(registryDir: string = REGISTRY_DIR): string[] {
     rmSync(join(registryDir, f), { force: true });
   }
   return reaped;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -53,7 +53,8 @@ function installExitHook(): void {
   });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this PID exists (signal 0 probes without sending anything). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -76,7 +77,7 @@ export function reapOrphans(registryDir: string): string[] {
     // own records here, for their own reapers.
     if (!/^\d+-\d+\.json$/.test(f)) continue;
     const owner = Number(f.split("-")[0]);
-    if (!Number.isInteger(owner) || alive(owner)) continue;
+    if (!Number.isInteger(owner) || isAlive(owner)) continue;
     let entries: RegistryEntry[] = [];
     try {
       entries = JSON.parse(readFileSync(join(registryDir, f), "utf8")) as RegistryEntry[];

@@ -2,6 +2,8 @@
 // and docs/scheduler-http-api.md) in its JSON form: call schemas (zod; unknown fields are
 // ignored, as protobuf's JSON parser ignores none but clients of newer Mesos versions send
 // fields older masters never knew), the event type (events.ts builds them), and RecordIO framing.
+// Over 400 lines on purpose: it is one schema, the protocol's, kept whole beside the .proto it
+// follows.
 import { z } from "zod";
 
 /** Call types of scheduler.proto (Call.Type). */

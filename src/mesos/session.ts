@@ -3,7 +3,8 @@
 // protocol adds on top — the stream of the current subscription (connection.ts), status updates
 // re-sent until acknowledged (update-queue.ts), ACCEPTs planned by accept-plan.ts, and id
 // translation. SDK events become Mesos events here. Calls of one framework are applied one at a
-// time, in order.
+// time, in order. Over 400 lines: what is left is the event translation and the call handlers of
+// one framework, which share its state; the parts with reasons of their own are the modules named.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import {
   type FrameworkClient,

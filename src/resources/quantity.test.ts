@@ -3,6 +3,7 @@ import {
   compareQuantities,
   formatQuantity,
   isQuantity,
+  nanoQuantity,
   parseQuantity,
   QUANTITY_PATTERN,
   QuantityError,
@@ -185,5 +186,18 @@ describe("quantities", () => {
     // The allocator's parser takes a signed zero and blanks around the value; the API server does not.
     expect(parseQuantity("cpu", "-0")).toBe(0);
     expect(parseQuantity("cpu", " 1 ")).toBe(1000);
+  });
+});
+
+describe("nanoQuantity", () => {
+  it("is exact in nano-units, rounding up once, and refuses what is not a non-negative quantity", () => {
+    expect(nanoQuantity("100m")).toBe(100_000_000n);
+    expect(nanoQuantity("2000.1m")).toBe(2_000_100_000_000n);
+    expect(nanoQuantity("1Ki")).toBe(1024n * 1_000_000_000n);
+    expect(nanoQuantity("1n")).toBe(1n);
+    expect(nanoQuantity("0.1n")).toBe(1n); // rounded up to the nano
+    expect(nanoQuantity(3)).toBe(3_000_000_000n);
+    expect(nanoQuantity("-1")).toBeUndefined();
+    expect(nanoQuantity("1.5.2")).toBeUndefined();
   });
 });

@@ -51,6 +51,16 @@ function exact(text: string): Exact | Rejection {
   return { num, den, signed: sign === "-" };
 }
 
+/**
+ * A non-negative quantity in nano-units (10⁻⁹ of its base unit), rounded up to the nano as the
+ * API server rounds; undefined when it is not one. Exact: no floating point on the way.
+ */
+export function nanoQuantity(q: string | number): bigint | undefined {
+  const e = exact(String(q).trim());
+  if (typeof e === "string" || e.signed) return undefined;
+  return (e.num * 1_000_000_000n + e.den - 1n) / e.den;
+}
+
 /** A quantity as the API server's int-or-string schema accepts it: QUANTITY_PATTERN, or a non-negative integer. */
 function schemaExact(q: string | number): Exact | undefined {
   if (typeof q === "number")

@@ -227,7 +227,20 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
       runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
         commandTask({ id: "sleeper", resources, shell: "exec sleep 3600" }),
       );
-      await runner.until("sleeper", (t) => t.state === "TASK_RUNNING");
+      const running = await runner.until("sleeper", (t) => t.state === "TASK_RUNNING");
+      // The API server reaches the kubelet on the node's address: `kubectl exec` works.
+      expect(
+        await kubectl([
+          "-n",
+          tenant,
+          "exec",
+          running.pod ?? "",
+          "--",
+          "sh",
+          "-c",
+          "echo exec on $(hostname)",
+        ]),
+      ).toBe(`exec on ${running.pod}\n`);
       expect(await runner.client.kill("sleeper")).toBe(true);
       const done = await runner.until("sleeper", (t) => t.terminal);
       expect(done.state).toBe("TASK_KILLED");
