@@ -192,7 +192,7 @@ describe("quantities", () => {
 describe("nanoQuantity", () => {
   it("is exact in nano-units, rounding up once, and refuses what is not a non-negative quantity", () => {
     expect(nanoQuantity("100m")).toBe(100_000_000n);
-    expect(nanoQuantity("2000.1m")).toBe(2_000_100_000_000n);
+    expect(nanoQuantity("2000.1m")).toBe(2_000_100_000n);
     expect(nanoQuantity("1Ki")).toBe(1024n * 1_000_000_000n);
     expect(nanoQuantity("1n")).toBe(1n);
     expect(nanoQuantity("0.1n")).toBe(1n); // rounded up to the nano
