@@ -104,7 +104,11 @@ export class RoleStatusReconciler {
     const usage = roleUsage({
       roles: named.map((n) => n.role),
       tasks: cache.pods.list().flatMap((p) => podAllocation(p, unreadable) ?? []),
-      offers: cache.offers.list().flatMap((o) => offerAllocation(o, unreadable) ?? []),
+      // Outstanding offers only: an answered one is becoming tasks, whose Pods count above.
+      offers: cache.offers
+        .list()
+        .filter((o) => !o.spec.response)
+        .flatMap((o) => offerAllocation(o, unreadable) ?? []),
       reserved,
       frameworkRoles: cache.frameworks.list().map((f) => f.spec?.roles ?? ["*"]),
     });

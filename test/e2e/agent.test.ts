@@ -63,6 +63,8 @@ describe("agent", () => {
       "contribution shrinks",
       async () => (await agentObj(node)).status?.resources.cpu === "2500m",
     );
+    // As above: the new status can be read before the agent's write call has returned and counted.
+    await waitFor("the agent counted that write", async () => agent.writes > writes);
     expect(agent.writes).toBe(writes + 1);
   });
 

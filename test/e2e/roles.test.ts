@@ -148,7 +148,8 @@ describe("quota", () => {
         plural: PLURAL.resourceRole,
         name,
       })) as ResourceRole;
-      return r.status?.allocated?.cpu === "1" ? r : undefined;
+      // The status is a roll-up that converges: wait for the task and the new offer in it.
+      return r.status?.allocated?.cpu === "1" && r.status?.offered?.cpu === "500m" ? r : undefined;
     });
     expect(st.status?.offered?.cpu).toBe("500m");
     expect(st.status?.frameworks).toBe(1);
