@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   if (real) {
     const [images, started] = await Promise.allSettled([
       buildImages({ only: ["busybox", "pause"] }),
-      RealNodes.start(cp, [{ name: REAL_NODE, labels: { zone: "a", rack: "r0" } }]),
+      RealNodes.start(cp, cp.nodeNetwork, [{ name: REAL_NODE, labels: { zone: "a", rack: "r0" } }]),
     ]);
     if (started.status === "fulfilled") realNodes = started.value;
     if (images.status === "rejected" || started.status === "rejected") {

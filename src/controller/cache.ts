@@ -12,13 +12,12 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Agent } from "../crds/agent.ts";
-import { agentLeaseName, GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/contract.ts";
+import { agentLeaseName, GROUP, LABEL_FRAMEWORK, PLURAL, poolSelector, VERSION } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import { SupervisedInformer, waitForSync } from "../kube/informer.ts";
 import type { NodeHealth } from "../tasks/state.ts";
-import { poolSelector } from "./config.ts";
 import { nodeHealth } from "./views.ts";
 
 export type Obj<T> = T & KubernetesObject;

@@ -39,6 +39,3 @@ export function defaultOperatorConfig(overrides: Partial<OperatorConfig> = {}): 
     ...overrides,
   };
 }
-
-// The pool's label selector lives with the label (the Mesos API, below the controller, needs it too).
-export { poolSelector } from "../crds/contract.ts";

@@ -162,30 +162,16 @@ export class RealNodes {
 
   /**
    * Starts the nodes on `net` and waits until every one is Ready. `net` must let the nodes reach
-   * the API server (NodeNetwork.exposeApiserver); it stays the caller's: stop() removes the
-   * nodes from it, not the network itself. With a ControlPlane, `RealNodes.start(cp, specs)`
-   * uses the control plane's node network.
+   * the API server (NodeNetwork.exposeApiserver; a control plane started with nodeNetwork has
+   * one: `RealNodes.start(cp, cp.nodeNetwork, specs)`); it stays the caller's: stop() removes the
+   * nodes from it, not the network itself.
    */
-  static start(
-    cp: RealNodeHost & { nodeNetwork?: NodeNetwork | undefined },
-    specs: RealNodeSpec[],
-    opts?: RealNodeOptions,
-  ): Promise<RealNodes>;
-  static start(
+  static async start(
     host: RealNodeHost,
     net: NodeNetwork | undefined,
     specs: RealNodeSpec[],
-    opts?: RealNodeOptions,
-  ): Promise<RealNodes>;
-  static async start(
-    host: RealNodeHost & { nodeNetwork?: NodeNetwork | undefined },
-    netOrSpecs: NodeNetwork | undefined | RealNodeSpec[],
-    specsOrOpts?: RealNodeSpec[] | RealNodeOptions,
-    maybeOpts?: RealNodeOptions,
+    opts: RealNodeOptions = {},
   ): Promise<RealNodes> {
-    const [net, specs, opts] = Array.isArray(netOrSpecs)
-      ? [host.nodeNetwork, netOrSpecs, (specsOrOpts ?? {}) as RealNodeOptions]
-      : [netOrSpecs, (specsOrOpts ?? []) as RealNodeSpec[], maybeOpts ?? {}];
     const support = realNodeSupport();
     if (!support.ok) throw new Error(`this machine cannot run real nodes: ${support.missing.join("; ")}`);
     if (!net) throw new Error("no node network: start the control plane with nodeNetwork: true, or pass one");

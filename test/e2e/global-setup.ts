@@ -54,7 +54,7 @@ export async function setup(project: TestProject): Promise<void> {
   try {
     const [images, started] = await Promise.allSettled([
       buildImages(),
-      RealNodes.start(cp, [{ name: REAL_NODE_NAME }]),
+      RealNodes.start(cp, cp.nodeNetwork, [{ name: REAL_NODE_NAME }]),
     ]);
     if (started.status === "fulfilled") nodes = started.value;
     if (images.status === "rejected") throw images.reason;

@@ -10,12 +10,12 @@ import { join } from "node:path";
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { parseQuantity } from "../../src/allocator/quantity.ts";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/constants.ts";
+import { GROUP, LABEL_POOL, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
 import { EXAMPLES_IMAGE, KUBE_OFFERS_IMAGE } from "../../src/local/images.ts";
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from "../../src/local/real-node.ts";
 import { mesosIdsOf } from "../../src/mesos/tasks.ts";
+import { parseQuantity } from "../../src/resources/quantity.ts";
 import {
   commandTask,
   DEFAULT_TASK_IMAGE,
@@ -176,14 +176,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
   describe("tasks in real containers", () => {
     let runner: TaskRunner;
     beforeAll(async () => {
-      runner = new TaskRunner(
-        new FrameworkClient({
-          kubeConfig: admin,
-          namespace: tenant,
-          name: "real",
-          labels: { "kubeoffers.io/pool": release },
-        }),
-      );
+      runner = tenantRunner("real");
       await runner.client.start();
     });
     afterAll(async () => {
@@ -399,14 +392,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
   });
 
   it("with two controller replicas, deleting the leader Pod hands over leadership with no duplicate task", async () => {
-    const runner = new TaskRunner(
-      new FrameworkClient({
-        kubeConfig: admin,
-        namespace: tenant,
-        name: "failover",
-        labels: { "kubeoffers.io/pool": release },
-      }),
-    );
+    const runner = tenantRunner("failover");
     await runner.client.start();
     try {
       runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
@@ -469,14 +455,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
   });
 
   it("helm upgrade to a new image, rollback and uninstall leave no orphan Pod, offer or reservation", async () => {
-    const runner = new TaskRunner(
-      new FrameworkClient({
-        kubeConfig: admin,
-        namespace: tenant,
-        name: "upgrade",
-        labels: { "kubeoffers.io/pool": release },
-      }),
-    );
+    const runner = tenantRunner("upgrade");
     await runner.client.start();
     runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
       commandTask({ id: "long", resources, shell: "exec sleep 3600" }),
@@ -559,6 +538,13 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
     expect(agent?.spec?.dynamicReservations ?? []).toEqual([]);
   });
 });
+
+/** A framework of the tenant namespace, in the pool this file's release manages. */
+function tenantRunner(name: string): TaskRunner {
+  return new TaskRunner(
+    new FrameworkClient({ kubeConfig: admin, namespace: tenant, name, labels: { [LABEL_POOL]: release } }),
+  );
+}
 
 /**
  * A minimal framework: tasks wait in a queue and go into the first offer they fit; every offer

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { DEFAULT_TASK_IMAGE } from "../../src/crds/constants.ts";
+import { DEFAULT_TASK_IMAGE } from "../../src/crds/contract.ts";
 import { isNotFound } from "../../src/kube/errors.ts";
 import { reapDeadRuns } from "../../src/local/controlplane.ts";
 import { buildImages } from "../../src/local/images.ts";
