@@ -48,6 +48,10 @@ export function teardownNode(node: NodeTeardown): string[] {
     for (const pid of killAll(rest)) if (!daemons.has(pid)) shims.add(pid);
     sleepSync(round < 5 ? 20 : 100);
   }
+  // A killed process holds its namespaces (a Pod's netns) until it has exited, which can be after
+  // it has left its cgroup: wait for that, bounded.
+  const killed = [...daemons, ...containers, ...shims];
+  for (let i = 0; i < 100 && killed.some((pid) => !isZombie(pid)); i++) sleepSync(50);
   count(containers.size, "container process(es)");
   count(shims.size, "shim(s)");
   const mounts = mountsUnder(node.dir);
