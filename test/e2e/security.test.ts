@@ -36,7 +36,12 @@ const side = (ns: string) => new FrameworkSide(pool.kc, ns);
 const answered = new Set<string>();
 
 /** Answers a fresh open offer of `fw` with these tasks; resolves the offer once it is settled. */
-async function answer(ns: string, fw: string, tasks: unknown[]): Promise<ResourceOffer> {
+/** `tasks` may be built from the offer chosen (e.g. to take one of its ports). */
+async function answer(
+  ns: string,
+  fw: string,
+  tasks: unknown[] | ((offer: ResourceOffer) => unknown[]),
+): Promise<ResourceOffer> {
   const offer = await waitFor(`an open offer for ${fw}`, async () =>
     (await side(ns).offers()).find(
       (o) =>
@@ -48,7 +53,7 @@ async function answer(ns: string, fw: string, tasks: unknown[]): Promise<Resourc
   );
   const name = offer.metadata.name ?? "";
   answered.add(name);
-  await side(ns).answer(name, accept(tasks, 0));
+  await side(ns).answer(name, accept(typeof tasks === "function" ? tasks(offer) : tasks, 0));
   return waitFor(`offer ${name} settled`, async () => {
     const o = await side(ns).offer(name);
     return o?.status?.phase && o.status.phase !== "Offered" ? o : undefined;
@@ -146,13 +151,17 @@ describe("Pod Security admission of the framework's namespace", () => {
     expect(event.regarding?.kind).toBe("ResourceOffer");
 
     // Tasks given host ports cannot run at the restricted (or baseline) level at all.
-    const ported = await answer(ns, "secure", [
-      task(
-        "ported",
-        { containers: [RESTRICTED_CONTAINER] },
-        { cpu: "250m", memory: "64Mi", ports: [{ begin: 31000, end: 31000 }] },
-      ),
-    ]);
+    // A port of the offer answered (an earlier task may hold 31000 on one of the nodes).
+    const ported = await answer(ns, "secure", (offer) => {
+      const port = (offer.spec.resources.ports as { begin: number }[] | undefined)?.[0]?.begin ?? 31000;
+      return [
+        task(
+          "ported",
+          { containers: [RESTRICTED_CONTAINER] },
+          { cpu: "250m", memory: "64Mi", ports: [{ begin: port, end: port }] },
+        ),
+      ];
+    });
     expect(ported.status?.tasks?.[0]).toMatchObject({ state: "TASK_ERROR", reason: "PodRejected" });
     expect(ported.status?.tasks?.[0]?.message).toMatch(/hostPort/);
   });
