@@ -78,6 +78,9 @@ export class NodeSimulator {
   private readonly nodeInformer: SupervisedInformer<V1Node>;
   /** Pod uid → its in-flight Pending status write, which the Running write must not overtake. */
   private readonly startingWrites = new Map<string, Promise<unknown>>();
+  /** Pod uid → when this simulator started its containers, in ms: the API keeps whole seconds only,
+   * which would cut up to a second off a simulated run. */
+  private readonly startedAtMs = new Map<string, number>();
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly leaseSeconds: number;
   private readonly log: (msg: string) => void;
@@ -305,6 +308,7 @@ export class NodeSimulator {
   private forget(p: V1Pod): void {
     const uid = p.metadata?.uid ?? "";
     this.handled.delete(uid);
+    this.startedAtMs.delete(uid);
     this.nodes.get(p.spec?.nodeName ?? "")?.admitted.delete(uid);
     const key = `${p.spec?.nodeName}/${uid}`;
     clearTimeout(this.timers.get(key));
@@ -383,9 +387,10 @@ export class NodeSimulator {
     if (!admission) node.admitted.set(uid, { pod: p, at: iso(p.status?.startTime) ?? "" });
     if (phase === "Running" && ann[SIM_RUN_SECONDS] !== undefined && p.spec?.restartPolicy !== "Always") {
       if (this.handled.get(uid) === "exit") return;
-      // Run time counts from when the containers started (after any simulated start delay).
+      // Run time counts from when the containers started (after any simulated start delay): as
+      // this simulator noted it, or as the API has it for a Pod started before this simulator.
       const running = p.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? p.status?.startTime;
-      const started = Date.parse(running?.toString() ?? "") || Date.now();
+      const started = this.startedAtMs.get(uid) ?? (Date.parse(running?.toString() ?? "") || Date.now());
       const endsAt = started + num(ann[SIM_RUN_SECONDS]) * 1000;
       this.schedule(p, endsAt - Date.now(), () => {
         this.handled.set(uid, "exit");
@@ -457,6 +462,7 @@ export class NodeSimulator {
     const podIP = `10.${100 + Math.floor(node.ipBase / 250)}.${node.ipBase % 250}.${(node.nextIp++ % 250) + 2}`;
     const hostIP = nodeIp(node.ipBase);
     const startTime = iso(p.status?.startTime) ?? (admittedAt || now);
+    this.startedAtMs.set(p.metadata?.uid ?? "", Date.parse(now));
     const ok = await this.writeStatus(p, runningStatus(p, { hostIP, podIP, startTime, now }));
     if (ok) this.stats.started++;
   }

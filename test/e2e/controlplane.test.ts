@@ -116,6 +116,7 @@ describe("local control plane", () => {
 
   it("runs a Pod bound to a simulated node to Running and then Succeeded", async () => {
     const core = kc.makeApiClient(CoreV1Api);
+    const created = Date.now();
     await core.createNamespacedPod({
       namespace: ns,
       body: {
@@ -135,6 +136,8 @@ describe("local control plane", () => {
       50,
     );
     expect(phases.has("Running")).toBe(true);
+    // It ran its whole second (the API's whole-second timestamps must not shorten it).
+    expect(Date.now() - created).toBeGreaterThanOrEqual(1000);
     const node1 = await core.readNode({ name: node });
     expect(node1.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
   });
