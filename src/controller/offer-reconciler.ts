@@ -10,6 +10,7 @@ import { fromResources } from "../resources/resources.ts";
 import { taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
 import type { Obj } from "./cache.ts";
 import type { ControllerDeps } from "./deps.ts";
+import { failpoint } from "./failpoints.ts";
 import { planLaunch } from "./launch-plan.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { type FinalStatus, finishOffer } from "./offer-outcome.ts";
@@ -24,9 +25,6 @@ export interface OfferReconcilerDeps extends ControllerDeps {
   /** Ask the allocation loop for a cycle (resources were freed). */
   trigger: (reason: string) => void;
 }
-
-/** Test hook: crash the process between creating Pods and recording them (crash-safety e2e). */
-const FAILPOINT = process.env.KUBE_OFFERS_FAILPOINT;
 
 /** A launched task's Pod missing from the cache this long after the answer is gone, not late. */
 const VANISH_GRACE_MS = 5000;
@@ -256,7 +254,7 @@ export class OfferReconciler {
         });
       }
     }
-    if (FAILPOINT === "after-launch-before-status") process.kill(process.pid, "SIGKILL");
+    failpoint("after-launch-before-status");
     if (launched === 0 && tasks.length > 0) {
       await this.finish(offer, {
         phase: "Invalid",
