@@ -103,14 +103,17 @@ export class KubeWriter {
     await this.patchOfferStatus(namespace, name, { ...status, conditions: [condition] }, resourceVersion);
   }
 
-  /** Merge-patches an offer's status; with `resourceVersion`, fails with 409 if the offer changed since. */
+  /**
+   * Merge-patches an offer's status; with `resourceVersion`, fails with 409 if the offer changed
+   * since. Returns the offer's new resourceVersion, for a conditional write that follows.
+   */
   async patchOfferStatus(
     namespace: string,
     name: string,
     status: Partial<ResourceOfferStatus>,
     resourceVersion?: string,
-  ): Promise<void> {
-    await this.call("patch", `${PLURAL.resourceOffer}/status`, () =>
+  ): Promise<string | undefined> {
+    const patched = await this.call("patch", `${PLURAL.resourceOffer}/status`, () =>
       this.co.patchNamespacedCustomObjectStatus(
         {
           group: GROUP,
@@ -124,6 +127,7 @@ export class KubeWriter {
         mergePatch,
       ),
     );
+    return (patched as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
   }
 
   async deleteOffer(namespace: string, name: string): Promise<void> {
