@@ -1,6 +1,7 @@
 import type { V1Container, V1Node, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { type Admission, admitPod, podRequests } from "./kubelet-admission.ts";
+import { podRequests } from "../resources/pod-requests.ts";
+import { type Admission, admitPod } from "./kubelet-admission.ts";
 
 const NODE = "n1";
 

@@ -13,7 +13,14 @@
 // Not modelled: device-plugin and topology-manager allocation, AppArmor (host-dependent: a host
 // without AppArmor refuses Pods that ask for a profile), node shutdown, and the critical-Pod
 // preemption the kubelet does to make room (a critical Pod is admitted without evicting).
-import type { V1Container, V1Node, V1Pod } from "@kubernetes/client-node";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import {
+  nanos,
+  podRequests,
+  type Requests,
+  SIDECAR_RESTART_POLICY,
+  toUnits,
+} from "../resources/pod-requests.ts";
 import { nanoQuantity } from "../resources/quantity.ts";
 
 export type Admission = { admitted: true } | { admitted: false; reason: string; message: string };
@@ -207,9 +214,6 @@ export function generalPredicates(node: V1Node, others: readonly V1Pod[], pod: V
 
 // --- resource fit ------------------------------------------------------------------------
 
-/** Requests by resource name: in the kubelet's units (cpu in millicores, the rest in base units). */
-export type Requests = Map<string, bigint>;
-
 function resourceFit(node: V1Node, others: readonly V1Pod[], pod: V1Pod): Failure[] {
   const allocatable = units(node.status?.allocatable ?? {});
   const failures: Failure[] = [];
@@ -255,88 +259,11 @@ function isScalar(name: string): boolean {
   );
 }
 
-const SIDECAR = "Always";
-
-/**
- * A Pod's effective requests (component-helpers resource.PodRequests): the sum of its containers
- * and sidecars (init containers with restartPolicy Always), or the largest init container plus the
- * sidecars started before it if that is more; pod-level requests replace cpu and memory
- * (and hugepages); the Pod's overhead is added. Requests default to limits, as the API server
- * defaults them, so a Pod that was not defaulted counts the same. Summed exactly, as Quantities
- * are, then rounded up once to the kubelet's units.
- */
-export function podRequests(pod: V1Pod): Requests {
-  const sum: Requests = new Map();
-  for (const c of pod.spec?.containers ?? []) add(sum, containerRequests(c));
-  const sidecars: Requests = new Map();
-  const initMax: Requests = new Map();
-  for (const c of pod.spec?.initContainers ?? []) {
-    const own = containerRequests(c);
-    let use: Requests;
-    if (c.restartPolicy === SIDECAR) {
-      add(sum, own);
-      add(sidecars, own);
-      use = sidecars;
-    } else {
-      use = new Map(own);
-      add(use, sidecars);
-    }
-    for (const [k, v] of use) if (v > (initMax.get(k) ?? 0n)) initMax.set(k, v);
-  }
-  for (const [k, v] of initMax) if (v > (sum.get(k) ?? 0n)) sum.set(k, v);
-  for (const [k, v] of podLevelRequests(pod, sum)) sum.set(k, v);
-  add(sum, nanos(pod.spec?.overhead ?? {}));
-  return toUnits(sum);
-}
-
-function containerRequests(c: V1Container): Requests {
-  return nanos({ ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) });
-}
-
-const POD_LEVEL = (k: string) => k === "cpu" || k === "memory" || k.startsWith("hugepages-");
-
-/** Pod-level requests (PodLevelResources, on by default in v1.34), with the API server's defaulting. */
-function podLevelRequests(pod: V1Pod, containers: Requests): Requests {
-  const res = pod.spec?.resources;
-  const out: Requests = new Map();
-  for (const [k, v] of nanos(res?.requests ?? {})) if (POD_LEVEL(k)) out.set(k, v);
-  const limits = nanos(res?.limits ?? {});
-  if (limits.size) {
-    // Unset pod-level requests default to the containers' (cpu, memory), else to the limits.
-    for (const [k, v] of containers) if ((k === "cpu" || k === "memory") && !out.has(k)) out.set(k, v);
-    for (const [k, v] of limits) if (POD_LEVEL(k) && !out.has(k)) out.set(k, v);
-  }
-  return out;
-}
-
-function add(into: Requests, more: Requests): void {
-  for (const [k, v] of more) into.set(k, (into.get(k) ?? 0n) + v);
-}
-
 // --- quantities --------------------------------------------------------------------------
-
-const NANO = 1_000_000_000n;
 
 /** A quantity in nano-units (src/resources' exact parser); 0 if unparsable, as the kubelet's zero value. */
 function nano(q: string | number | undefined): bigint {
   return q === undefined ? 0n : (nanoQuantity(q) ?? 0n);
-}
-
-function ceilDiv(a: bigint, b: bigint): bigint {
-  return (a + b - 1n) / b;
-}
-
-function nanos(list: Record<string, string | number>): Requests {
-  const out: Requests = new Map();
-  for (const [k, v] of Object.entries(list)) out.set(k, nano(v));
-  return out;
-}
-
-/** Nano-units to the kubelet's: cpu as Quantity.MilliValue(), the rest as Value(), rounding up. */
-function toUnits(list: Requests): Requests {
-  const out: Requests = new Map();
-  for (const [k, v] of list) out.set(k, ceilDiv(v, k === "cpu" ? 1_000_000n : NANO));
-  return out;
 }
 
 /** A resource list in the kubelet's units. */
@@ -422,7 +349,7 @@ interface HostPort {
 /** Host ports of the containers and sidecars that run for the Pod's whole life. */
 function hostPorts(pod: V1Pod): HostPort[] {
   const containers = [
-    ...(pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === SIDECAR),
+    ...(pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === SIDECAR_RESTART_POLICY),
     ...(pod.spec?.containers ?? []),
   ];
   const out: HostPort[] = [];
