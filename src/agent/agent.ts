@@ -12,6 +12,7 @@ import {
 import {
   AGENT_LEASE_LABEL,
   API_VERSION,
+  agentLabelValue,
   agentLeaseName,
   DEFAULT_AGENT_LEASE_SECONDS,
   DEFAULT_AGENT_PORTS,
@@ -198,7 +199,7 @@ export class NodeAgent {
           metadata: {
             name: this.nodeName,
             labels: {
-              [LABEL_AGENT]: this.nodeName,
+              [LABEL_AGENT]: agentLabelValue(this.nodeName),
               ...(this.opts.pool ? { [LABEL_POOL]: this.opts.pool } : {}),
             },
             // The Agent goes when its Node goes.
@@ -237,7 +238,7 @@ export class NodeAgent {
             metadata: {
               name,
               namespace,
-              labels: { [AGENT_LEASE_LABEL]: "agent", [LABEL_AGENT]: this.nodeName },
+              labels: { [AGENT_LEASE_LABEL]: "agent", [LABEL_AGENT]: agentLabelValue(this.nodeName) },
             },
             spec: { ...spec, renewTime: new V1MicroTime(), acquireTime: new V1MicroTime() },
           },

@@ -9,6 +9,7 @@ import {
   ANNOTATION_ROLE,
   ANNOTATION_TASK_GROUP,
   API_VERSION,
+  agentLabelValue,
   KIND,
   LABEL_AGENT,
   LABEL_FRAMEWORK,
@@ -340,7 +341,7 @@ function podBase(
         [LABEL_TASK_ID]: taskId,
         [LABEL_ROLE]: roleLabelValue(offer.spec.role),
         [LABEL_OFFER]: offer.metadata.name ?? "",
-        [LABEL_AGENT]: offer.spec.agent,
+        [LABEL_AGENT]: agentLabelValue(offer.spec.agent),
         ...(ctx.labels ?? {}),
       },
       annotations: {

@@ -2,6 +2,7 @@
 import type { OfferDecision } from "../allocator/index.ts";
 import {
   API_VERSION,
+  agentLabelValue,
   KIND,
   LABEL_AGENT,
   LABEL_FRAMEWORK,
@@ -43,7 +44,7 @@ export function offerObject(
       namespace,
       labels: {
         [LABEL_FRAMEWORK]: fwName,
-        [LABEL_AGENT]: d.agent,
+        [LABEL_AGENT]: agentLabelValue(d.agent),
         [LABEL_ROLE]: roleLabelValue(d.role),
         ...(config.pool ? { [LABEL_POOL]: config.pool } : {}),
       },

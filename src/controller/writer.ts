@@ -12,6 +12,7 @@ import type { Agent, DynamicReservation } from "../crds/agent.ts";
 import {
   API_VERSION,
   CONDITION_FINISHED,
+  eventNamePrefix,
   GROUP,
   PLURAL,
   REPORTING_CONTROLLER,
@@ -321,8 +322,8 @@ export class KubeWriter {
       this.events.createNamespacedEvent({
         namespace,
         body: {
-          // A generateName prefix may end in "-" but not "."; eventTime must be a MicroTime.
-          metadata: { generateName: `${regarding.name.slice(0, 200)}-`, namespace },
+          // eventNamePrefix fits any object name (a 253-character node); eventTime must be a MicroTime.
+          metadata: { generateName: eventNamePrefix(regarding.name), namespace },
           eventTime: new V1MicroTime(),
           reportingController: REPORTING_CONTROLLER,
           reportingInstance: this.instance,

@@ -149,25 +149,61 @@ export const RETRY_PERIOD_MS = 2_000;
 
 // ---- names ----
 
-/** The Pod of a task (design.md: `<framework>-<task id>`); deterministic, so a replayed accept cannot launch twice. */
-export function taskPodName(framework: string, taskId: string): string {
-  return `${framework}-${taskId}`;
-}
-
-/** Role names may hold "/" and "*", which label values may not: eng/frontend → eng.frontend, * → "". */
-export function roleLabelValue(role: string): string {
-  return role === "*" ? "" : role.replaceAll("/", ".");
-}
+/** Kubernetes' limits: label values and DNS-1123 labels (Pod hostnames), and subdomains (object names). */
+export const MAX_LABEL_VALUE = 63;
+export const MAX_SUBDOMAIN = 253;
 
 function shortHash(s: string): string {
   return createHash("sha256").update(s).digest("hex").slice(0, 8);
 }
 
 /**
+ * `value` when it has at most `max` characters; otherwise a prefix of it, "-" and a hash of the
+ * whole, `max` characters in all. A function of the value (a replay builds the same name, two
+ * values collide only if their hashes do), readable, and valid wherever the value was — a DNS
+ * label, a subdomain or a label value — since the prefix is cut back to end in a letter or digit.
+ * Every name and label value built from user or cloud input goes through here.
+ */
+export function fitName(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const hash = shortHash(value);
+  const prefix = value.slice(0, Math.max(0, max - hash.length - 1)).replace(/[^A-Za-z0-9]+$/, "");
+  return prefix ? `${prefix}-${hash}` : hash.slice(0, max);
+}
+
+/**
+ * The Pod of a task (design.md: `<framework>-<task id>`); deterministic, so a replayed accept
+ * cannot launch twice. A framework name and a task id are DNS labels (63 each), so it always fits
+ * a Pod name's 253; fitName only guards the limit.
+ */
+export function taskPodName(framework: string, taskId: string): string {
+  return fitName(`${framework}-${taskId}`, MAX_SUBDOMAIN);
+}
+
+/**
+ * Role names may hold "/" and "*", which label values may not: eng/frontend → eng.frontend,
+ * * → "". Roles may be 253 characters long, label values 63: longer ones are fitted (fitName);
+ * the annotation of the same key keeps the role whole.
+ */
+export function roleLabelValue(role: string): string {
+  return role === "*" ? "" : fitName(role.replaceAll("/", "."), MAX_LABEL_VALUE);
+}
+
+/** The `kubeoffers.io/agent` label value of a node: node names reach 253 characters, label values 63. */
+export function agentLabelValue(node: string): string {
+  return fitName(node, MAX_LABEL_VALUE);
+}
+
+/** An Event's metadata.generateName for an object: the API server appends 5 characters. */
+export function eventNamePrefix(objectName: string): string {
+  return `${fitName(objectName, MAX_SUBDOMAIN - 6)}-`;
+}
+
+/**
  * The longest offer name: it is also the `kubeoffers.io/offer` label value of its task Pods,
  * and label values stop at 63 characters (the CRD's CEL rule refuses longer ones).
  */
-export const MAX_OFFER_NAME = 63;
+export const MAX_OFFER_NAME = MAX_LABEL_VALUE;
 
 /**
  * `<framework>-<agent>-<random>`. When that is too long — a framework name up to 63 characters,
@@ -189,10 +225,12 @@ export function offerName(framework: string, agent: string): string {
 
 /** The liveness Lease of a node's agent, in the agent lease namespace. */
 export function agentLeaseName(node: string): string {
-  return `agent-${node}`;
+  return fitName(`${AGENT_LEASE_PREFIX}${node}`, MAX_SUBDOMAIN);
 }
+/** Every agent liveness Lease name starts so (the operator tells them from schedulers' Leases by it). */
+export const AGENT_LEASE_PREFIX = "agent-";
 
 /** The liveness Lease a framework's scheduler renews unless it names one (SDK, Mesos API). */
 export function schedulerLeaseName(framework: string): string {
-  return `${framework}-scheduler`;
+  return fitName(`${framework}-scheduler`, MAX_SUBDOMAIN);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isRoleName, objectNameToRole, roleToObjectName } from "./names.ts";
+import { DnsSubdomainSchema, isRoleName, objectNameToRole, roleToObjectName } from "./names.ts";
 
 describe("role names", () => {
   it("maps roles to object names and back", () => {
@@ -21,5 +21,28 @@ describe("role names", () => {
     expect(["", "/a", "a/", "a//b", "A", "a.b", "-a", "*/a", `${"a".repeat(64)}`].some(isRoleName)).toBe(
       false,
     );
+  });
+});
+
+describe("subdomains as Kubernetes validates them", () => {
+  const cases: [string, boolean][] = [
+    ["ip-10-100-201-17.ap-southeast-2.compute.internal", true],
+    [`${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`, true],
+    // No limit per dot-separated part: a Pod named <63-char framework>-<63-char task id>.
+    [`${"f".repeat(63)}-${"t".repeat(63)}`, true],
+    ["x".repeat(253), true],
+    ["x".repeat(254), false],
+    ["a..b", false],
+    ["a.-b", false],
+    ["A.b", false],
+    ["a.", false],
+  ];
+  it.each(cases)("%s → %s", (name, ok) => {
+    expect(DnsSubdomainSchema.safeParse(name).success).toBe(ok);
+  });
+
+  it("an object name whose part is longer than a role component is no role", () => {
+    expect(() => objectNameToRole("a".repeat(64))).toThrow(/not a ResourceRole object name/);
+    expect(objectNameToRole("a".repeat(63))).toBe("a".repeat(63));
   });
 });

@@ -3,7 +3,10 @@
 import { z } from "zod";
 
 const LABEL = "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?";
-const SUBDOMAIN = `${LABEL}(\\.${LABEL})*`;
+// As Kubernetes validates subdomains (IsDNS1123Subdomain): 253 characters in all, no limit per
+// dot-separated part, so a Pod named <framework>-<task id> (up to 127 without a dot) fits.
+const SUBDOMAIN_PART = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const SUBDOMAIN = `${SUBDOMAIN_PART}(\\.${SUBDOMAIN_PART})*`;
 
 /** RFC 1123 label: Pod name parts, container names, task ids. */
 export const DNS_LABEL_PATTERN = `^${LABEL}$`;
@@ -64,8 +67,10 @@ export function roleToObjectName(role: string): string {
 }
 
 export function objectNameToRole(name: string): string {
-  if (name.length > 253 || !subdomainRe.test(name)) {
+  const role = name.replaceAll(".", "/");
+  // Role components are DNS labels (63 at most), which subdomain parts need not be.
+  if (name.length > 253 || !subdomainRe.test(name) || !isRoleName(role)) {
     throw new Error(`${JSON.stringify(name)} is not a ResourceRole object name`);
   }
-  return name.replaceAll(".", "/");
+  return role;
 }
