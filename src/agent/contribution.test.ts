@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { computeContribution, type NodeLike, type PodOnNode } from "./contribution.ts";
+import { computeContribution, type NodeLike, type PodOnNode, podRequests } from "./contribution.ts";
 
 const GI = 1024 ** 3;
 const node: NodeLike = {
@@ -64,5 +64,100 @@ describe("computeContribution", () => {
       status: { ...node.status, conditions: [{ type: "Ready", status: "Unknown" }] },
     };
     expect(computeContribution(notReady, [], cfg).unavailable?.reason).toBe("NotReady");
+  });
+});
+
+describe("foreign Pods count as the kubelet counts them", () => {
+  const spec = (s: PodOnNode["spec"]): PodOnNode => ({
+    metadata: { name: "p", namespace: "web" },
+    spec: s,
+    status: { phase: "Running" },
+  });
+  const r = (cpu: string, memory = "0") => ({ resources: { requests: { cpu, memory } } });
+  it.each<[string, PodOnNode["spec"], Record<string, number>]>([
+    ["containers add up", { containers: [r("1"), r("500m")] }, { cpu: 1500 }],
+    [
+      "an init container larger than the containers: its size",
+      { initContainers: [r("3")], containers: [r("1")] },
+      { cpu: 3000 },
+    ],
+    [
+      "a sidecar (restartPolicy Always) runs beside the containers",
+      { initContainers: [{ ...r("1"), restartPolicy: "Always" }], containers: [r("1")] },
+      { cpu: 2000 },
+    ],
+    [
+      "an init container after a sidecar runs beside it",
+      { initContainers: [{ ...r("1"), restartPolicy: "Always" }, r("2")], containers: [r("500m")] },
+      { cpu: 3000 },
+    ],
+    ["overhead (RuntimeClass) is added", { overhead: { cpu: "250m" }, containers: [r("1")] }, { cpu: 1250 }],
+    [
+      "limits stand in for missing requests",
+      { containers: [{ resources: { limits: { cpu: "2" } } }] },
+      { cpu: 2000 },
+    ],
+    [
+      "pod-level requests replace the containers'",
+      { resources: { requests: { cpu: "4" } }, containers: [r("1")] },
+      { cpu: 4000 },
+    ],
+  ])("%s", (_, s, want) => {
+    expect(podRequests(spec(s))).toEqual(want);
+    const c = computeContribution(node, [spec(s)], { ...cfg, reserve: {} });
+    expect(c.resources.scalars.cpu).toBe(8000 - (want.cpu ?? 0));
+    expect(c.warnings).toEqual([]);
+  });
+
+  it.each<[string, PodOnNode["spec"], RegExp]>([
+    [
+      "memory: 99999999999999999999Ei",
+      { containers: [r("1", "99999999999999999999Ei")] },
+      /spec\.containers\[0\]\.resources\.requests\.memory/,
+    ],
+    ["cpu: 1e30", { containers: [r("1e30")] }, /spec\.containers\[0\]\.resources\.requests\.cpu/],
+    [
+      "a sum that overflows",
+      { containers: [r("1", "8Ei"), r("1", "8Ei")] },
+      /spec\.containers\[\d\]\.resources\.requests\.memory/,
+    ],
+    [
+      "an overhead too large",
+      { overhead: { memory: "9Ei" }, containers: [r("1")] },
+      /spec\.overhead\.memory/,
+    ],
+  ])("a quantity too large to count (%s) takes all of it, named, without a throw", (_, s, field) => {
+    const c = computeContribution(node, [spec(s), spec(s)], cfg);
+    expect(c.warnings[0]).toMatch(field);
+    expect(c.warnings[0]).toMatch(/^Pod web\/p /);
+    const [k] = String(field).match(/memory|cpu/) ?? [];
+    expect(c.resources.scalars[k ?? ""] ?? 0).toBe(0);
+  });
+
+  it("a Node allocatable too large to count is capped and reported", () => {
+    const big = {
+      ...node,
+      status: { ...node.status, allocatable: { cpu: "8", memory: "99999999999999999999Ei" } },
+    };
+    const c = computeContribution(big, [], cfg);
+    expect(c.allocatable.memory).toBe(Number.MAX_SAFE_INTEGER);
+    expect(c.warnings).toEqual([expect.stringMatching(/^Node n1 status\.allocatable\.memory: .* too large/)]);
+  });
+
+  it("host ports of sidecars are in use too", () => {
+    const c = computeContribution(
+      node,
+      [
+        spec({
+          initContainers: [{ restartPolicy: "Always", ports: [{ hostPort: 31002 }] }],
+          containers: [r("1")],
+        }),
+      ],
+      cfg,
+    );
+    expect(c.resources.ports).toEqual([
+      { begin: 31000, end: 31001 },
+      { begin: 31003, end: 31999 },
+    ]);
   });
 });
