@@ -12,13 +12,23 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Agent } from "../crds/agent.ts";
-import { agentLeaseName, GROUP, LABEL_FRAMEWORK, PLURAL, poolSelector, VERSION } from "../crds/contract.ts";
+import {
+  agentLeaseName,
+  DEFAULT_LEASE_NAMESPACE,
+  GROUP,
+  LABEL_FRAMEWORK,
+  PLURAL,
+  poolSelector,
+  VERSION,
+} from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import { SupervisedInformer, waitForSync } from "../kube/informer.ts";
 import type { NodeHealth } from "../tasks/state.ts";
-import { nodeHealth } from "./views.ts";
+import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
+import { LeaseClock } from "./lease-clock.ts";
+import { leaseExpired, nodeHealth, timeOf } from "./views.ts";
 
 export type Obj<T> = T & KubernetesObject;
 
@@ -30,12 +40,19 @@ export class ClusterCache {
   readonly pods: SupervisedInformer<V1Pod>;
   readonly nodes: SupervisedInformer<V1Node>;
   readonly leases: SupervisedInformer<V1Lease>;
+  /** When each Lease's current record was first seen, on this process's clock (lease-clock.ts). */
+  readonly leaseClock = new LeaseClock();
+  /** Which agents whose Lease lapsed may be declared lost (agent-loss.ts). */
+  readonly agentLoss: AgentLossTracker;
+  private readonly agentLeaseNamespace: string;
 
   constructor(
     kc: KubeConfig,
     pool: string | undefined,
     onError: (name: string, err: unknown, restartInMs: number) => void,
+    liveness: { agentLeaseNamespace?: string; agentLoss?: AgentLossConfig } = {},
   ) {
+    this.agentLeaseNamespace = liveness.agentLeaseNamespace ?? DEFAULT_LEASE_NAMESPACE;
     const inPool = poolSelector(pool);
     const co = kc.makeApiClient(CustomObjectsApi);
     const core = kc.makeApiClient(CoreV1Api);
@@ -73,6 +90,38 @@ export class ClusterCache {
       () => coord.listLeaseForAllNamespaces({ fieldSelector: notNodeLeases }),
       { fieldSelector: notNodeLeases, onError },
     );
+    // Renewals are timed when the watch delivers them, not when a reader next looks.
+    const key = (l: V1Lease) => `${l.metadata?.namespace}/${l.metadata?.name}`;
+    for (const ev of ["add", "update"])
+      this.leases.on(ev, (l: V1Lease) => void this.leaseClock.judge(key(l), l));
+    this.leases.on("delete", (l: V1Lease) => this.leaseClock.forget(key(l)));
+    this.agentLoss = new AgentLossTracker(() => this.agentObservations(), liveness.agentLoss);
+  }
+
+  /** A Lease as the operator judges it: renewTime is when the operator saw it renewed, on its own clock. */
+  lease(name: string, namespace: string | undefined): V1Lease | undefined {
+    return this.leaseClock.judge(`${namespace}/${name}`, this.leases.get(name, namespace));
+  }
+
+  private agentObservations() {
+    return this.agents.list().map((a) => {
+      const name = a.metadata.name ?? "";
+      const l = this.agentLease(name, this.agentLeaseNamespace);
+      const renewedAt = timeOf(l?.spec?.renewTime);
+      if (!l || !Number.isFinite(renewedAt)) return { name, lease: null };
+      return { name, lease: { renewedAt, lapsesAt: renewedAt + (l.spec?.leaseDurationSeconds ?? 0) * 1000 } };
+    });
+  }
+
+  /** Live, held back (lapsed, not yet declared: agent-loss.ts) or lost. */
+  agentVerdict(node: string, leaseNamespace: string, now: number): AgentVerdict {
+    // The tracker judges the agents of the configured lease namespace; another one is judged by its Lease alone.
+    if (leaseNamespace !== this.agentLeaseNamespace)
+      return leaseExpired(this.agentLease(node, leaseNamespace), now) ? "lost" : "live";
+    return (
+      this.agentLoss.verdict(node, now) ??
+      (leaseExpired(this.agentLease(node, leaseNamespace), now) ? "lost" : "live")
+    );
   }
 
   all(): SupervisedInformer<KubernetesObject>[] {
@@ -100,14 +149,20 @@ export class ClusterCache {
     for (const i of this.all()) i.stop();
   }
 
-  /** The liveness Lease of the agent on `node`, if any. */
+  /** The liveness Lease of the agent on `node`, if any, as the operator judges it (lease()). */
   agentLease(node: string, leaseNamespace: string): V1Lease | undefined {
-    return this.leases.get(agentLeaseName(node), leaseNamespace);
+    return this.lease(agentLeaseName(node), leaseNamespace);
   }
 
-  /** Whether `node` exists, and is Ready with a live agent (for task states). */
+  /**
+   * Whether `node` exists, and is Ready with an agent not declared lost (for task states): an
+   * agent held back (agent-loss.ts) keeps its tasks as they are.
+   */
   nodeHealth(node: string, leaseNamespace: string, now: number): NodeHealth {
-    return nodeHealth(this.nodes.get(node), this.agentLease(node, leaseNamespace), now);
+    const n = this.nodes.get(node);
+    const h = nodeHealth(n, this.agentLease(node, leaseNamespace), now);
+    if (!h.exists || h.ready || this.agentVerdict(node, leaseNamespace, now) === "lost") return h;
+    return { exists: true, ready: n?.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" };
   }
 
   podsOf(namespace: string, framework: string): V1Pod[] {

@@ -1,5 +1,6 @@
 import { DEFAULT_LEASE_NAMESPACE } from "../crds/contract.ts";
 import type { Scalars } from "../resources/types.ts";
+import { type AgentLossConfig, DEFAULT_AGENT_LOSS } from "./agent-loss.ts";
 import type { PodPolicy } from "./pod-policy.ts";
 
 export interface OperatorConfig {
@@ -25,6 +26,8 @@ export interface OperatorConfig {
   instance: string;
   /** Cluster-level launch policy checked for every task Pod (undefined: none; see pod-policy.ts). */
   podPolicy?: PodPolicy;
+  /** How fast agents whose Lease lapsed are declared lost, and when many lapsing at once are held back (agent-loss.ts). */
+  agentLoss: AgentLossConfig;
 }
 
 export function defaultOperatorConfig(overrides: Partial<OperatorConfig> = {}): OperatorConfig {
@@ -37,5 +40,6 @@ export function defaultOperatorConfig(overrides: Partial<OperatorConfig> = {}): 
     seed: 1,
     instance: `kube-offers-${process.pid}`,
     ...overrides,
+    agentLoss: { ...DEFAULT_AGENT_LOSS, ...overrides.agentLoss },
   };
 }

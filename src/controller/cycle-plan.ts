@@ -22,6 +22,7 @@ import type { ResourceRole } from "../crds/role.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import { add, contains, emptyResources } from "../resources/resources.ts";
 import type { Resources, Scalars } from "../resources/types.ts";
+import type { AgentVerdict } from "./agent-loss.ts";
 import type { Obj } from "./cache.ts";
 import type { OperatorConfig } from "./config.ts";
 import { frameworkId } from "./names.ts";
@@ -40,6 +41,8 @@ export interface CycleInput {
   agents: Obj<Agent>[];
   /** The liveness Lease of the agent on a node. */
   agentLease: (agent: string) => V1Lease | undefined;
+  /** Whether an agent whose Lease lapsed is declared lost yet (agent-loss.ts); absent: all are. */
+  agentVerdict?: (agent: string) => AgentVerdict;
   frameworks: Obj<Framework>[];
   /** A Lease in a namespace (frameworks' liveness Leases). */
   lease: (namespace: string, name: string) => V1Lease | undefined;
@@ -59,6 +62,9 @@ export interface CycleInput {
   /** How many cycles ran before: varies the allocator's seed. */
   cycle: number;
 }
+
+/** Why an agent held back by agent-loss.ts (its Lease lapsed, it is not declared lost) gets no new offers. */
+export const AGENT_UNRESPONSIVE = "AgentUnresponsive";
 
 export interface Rescind {
   offer: Obj<ResourceOffer>;
@@ -92,6 +98,9 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   const agents = new Map<string, AgentView>();
   for (const a of input.agents) {
     const v = agentView(a, input.agentLease(a.metadata.name ?? ""), now, report);
+    // Lapsed but not declared lost: offered nothing new, but its offers stand.
+    if (v?.reason === "AgentLost" && input.agentVerdict && input.agentVerdict(v.name) !== "lost")
+      v.reason = AGENT_UNRESPONSIVE;
     if (v) agents.set(v.name, v);
   }
   const frameworks = new Map<string, Obj<Framework>>();
@@ -193,7 +202,7 @@ function whyRescind(
   if (!connected(fw))
     return ["FrameworkDisconnected", "the framework's scheduler stopped renewing its liveness Lease"];
   if (!agent) return ["AgentRemoved", `agent ${alloc.agent} is gone`];
-  if (!agent.offerable)
+  if (!agent.offerable && agent.reason !== AGENT_UNRESPONSIVE)
     return [agent.reason ?? "AgentUnavailable", `agent ${alloc.agent} is ${agent.reason}`];
   const used = add(usedOn.get(alloc.agent) ?? emptyResources(), alloc.resources);
   if (!contains(agent.total, used))

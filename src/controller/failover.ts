@@ -18,7 +18,7 @@ export function connectivityOf(
   now: number,
 ): { connectivity: Connectivity; lease: V1Lease | undefined } {
   const leaseName = fw.spec.liveness?.leaseName;
-  const lease = leaseName ? d.cache.leases.get(leaseName, fw.metadata.namespace) : undefined;
+  const lease = leaseName ? d.cache.lease(leaseName, fw.metadata.namespace) : undefined;
   return { connectivity: frameworkConnectivity(fw, lease, now), lease };
 }
 

@@ -13,6 +13,7 @@
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
 import { LEASE_DURATION_MS, RENEW_DEADLINE_MS, RETRY_PERIOD_MS } from "../crds/contract.ts";
 import { isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
+import { LeaseClock, type LeaseRecord, recordOf } from "./lease-clock.ts";
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -41,37 +42,6 @@ export interface LeaderElectionOptions {
 /** client-go's JitterFactor for the acquire loop. */
 const JITTER = 1.2;
 
-interface LeaseRecord {
-  holderIdentity: string;
-  leaseDurationSeconds: number;
-  acquireTime: string;
-  renewTime: string;
-  leaseTransitions: number;
-}
-
-function recordOf(lease: V1Lease): LeaseRecord {
-  const s = lease.spec ?? {};
-  const t = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v ?? ""));
-  return {
-    holderIdentity: s.holderIdentity ?? "",
-    leaseDurationSeconds: s.leaseDurationSeconds ?? 0,
-    acquireTime: t(s.acquireTime),
-    renewTime: t(s.renewTime),
-    leaseTransitions: s.leaseTransitions ?? 0,
-  };
-}
-
-function sameRecord(a: LeaseRecord | undefined, b: LeaseRecord): boolean {
-  return (
-    a !== undefined &&
-    a.holderIdentity === b.holderIdentity &&
-    a.leaseDurationSeconds === b.leaseDurationSeconds &&
-    a.acquireTime === b.acquireTime &&
-    a.renewTime === b.renewTime &&
-    a.leaseTransitions === b.leaseTransitions
-  );
-}
-
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -88,8 +58,8 @@ export class LeaderElector {
   private readonly coord: CoordinationV1Api;
   private readonly o: LeaderElectionOptions;
   private readonly now: () => number;
-  private observed: LeaseRecord | undefined;
-  private observedTime = 0;
+  /** When this replica first saw the Lease's current record, on its own clock. */
+  private readonly observed: LeaseClock;
   private leading = false;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
@@ -112,6 +82,7 @@ export class LeaderElector {
       throw new Error("renewDeadline must be greater than retryPeriod*1.2");
     if (!opts.identity) throw new Error("leader election needs a non-empty identity");
     this.now = opts.now ?? Date.now;
+    this.observed = new LeaseClock(() => this.now());
     this.coord = kc.makeApiClient(CoordinationV1Api);
   }
 
@@ -205,9 +176,7 @@ export class LeaderElector {
   }
 
   private observe(rec: LeaseRecord): void {
-    if (!sameRecord(this.observed, rec)) {
-      this.observed = rec;
-      this.observedTime = this.now();
+    if (this.observed.observe(this.o.name, rec)) {
       if (rec.holderIdentity !== this.leader) {
         this.leader = rec.holderIdentity;
         if (rec.holderIdentity) this.o.onNewLeader?.(rec.holderIdentity);
@@ -250,7 +219,11 @@ export class LeaderElector {
     const rec = recordOf(lease);
     this.observe(rec);
     const mine = rec.holderIdentity === this.identity;
-    if (!mine && rec.holderIdentity !== "" && this.observedTime + rec.leaseDurationSeconds * 1000 > now) {
+    if (
+      !mine &&
+      rec.holderIdentity !== "" &&
+      (this.observed.observedAt(this.o.name) ?? now) + rec.leaseDurationSeconds * 1000 > now
+    ) {
       return false; // held by another replica and not yet expired by our clock
     }
     const spec = {

@@ -34,6 +34,10 @@ export class Metrics {
   readonly outstandingOffers: Gauge<"namespace" | "framework">;
   readonly leaderTransitions: Counter;
   readonly unreadable: Counter<"kind" | "reason">;
+  /** agent-loss.ts: agents declared lost, agents held back by reason, the control-plane hold. */
+  readonly agentsDeclaredLost: Counter;
+  readonly agentsHeld: Gauge<"reason">;
+  readonly agentLossHold: Gauge;
   private clusterSource: ClusterMetricsSource | undefined;
   private lastClusterCollect = 0;
 
@@ -186,6 +190,22 @@ export class Metrics {
       name: `${PREFIX}unreadable_objects_total`,
       help: "Objects (per resourceVersion) the operator could not read, by kind and reason.",
       labelNames: ["kind", "reason"],
+      registers: [r],
+    });
+    this.agentsDeclaredLost = new Counter({
+      name: `${PREFIX}agents_declared_lost_total`,
+      help: "Agents declared lost after their Lease lapsed (their offers rescinded, their tasks unreachable).",
+      registers: [r],
+    });
+    this.agentsHeld = new Gauge({
+      name: `${PREFIX}agents_held`,
+      help: "Agents whose Lease lapsed but that are not declared lost: by the rate limit (rate) or a control-plane hold (control-plane).",
+      labelNames: ["reason"],
+      registers: [r],
+    });
+    this.agentLossHold = new Gauge({
+      name: `${PREFIX}agent_loss_hold`,
+      help: "1 while many agents lapsed at once and none is declared lost (a control-plane problem, not dead nodes).",
       registers: [r],
     });
   }

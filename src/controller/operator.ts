@@ -67,7 +67,7 @@ export class Operator {
     this.cache = new ClusterCache(kc, this.config.pool, (name, err, ms) => {
       m.informerRestarts.inc({ informer: name });
       this.log.warn({ informer: name, err: apiMessage(err), restartInMs: ms }, "informer failed; restarting");
-    });
+    }, { agentLeaseNamespace: this.config.agentLeaseNamespace, agentLoss: this.config.agentLoss });
     const writer = new KubeWriter(kc, this.config.instance, (verb, resource, code) =>
       m.apiRequests.inc({ verb, resource, code: String(code) }),
     );
