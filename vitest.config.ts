@@ -15,9 +15,20 @@ export default defineConfig({
         },
       },
       {
+        // The generated bad-input suite (README.md, Reliability): pure surfaces here, sized by FUZZ_RUNS.
+        test: {
+          name: "fuzz",
+          include: ["test/fuzz/*.test.ts"],
+          environment: "node",
+          sequence: { groupOrder: 0 },
+          globalSetup: ["test/fuzz/report.ts"],
+          testTimeout: 900_000,
+        },
+      },
+      {
         test: {
           name: "e2e",
-          include: ["test/e2e/**/*.test.ts"],
+          include: ["test/e2e/**/*.test.ts", "test/fuzz/e2e/*.fuzz.test.ts"],
           environment: "node",
           sequence: { groupOrder: 1 },
           globalSetup: ["test/e2e/global-setup.ts"],

@@ -142,7 +142,11 @@ export function fromMesosResources(list: readonly MesosResource[] | undefined): 
         return { ok: false, error: `resource ${res.name}: not a name Kubernetes accepts` };
       // Fixed point with three decimals as Mesos does, then up to whole allocator units.
       const units = Math.ceil(Math.round(v * 1000) * (m.unit / 1000) - 1e-9);
-      scalars.set(m.name, (scalars.get(m.name) ?? 0) + units);
+      const total = (scalars.get(m.name) ?? 0) + units;
+      // Beyond this the quantity cannot be written back (formatQuantity would throw).
+      if (!Number.isSafeInteger(total))
+        return { ok: false, error: `resource ${res.name}: scalar value ${v} is too large` };
+      scalars.set(m.name, total);
     } else if (type === "RANGES") {
       if (res.name !== "ports")
         return { ok: false, error: `resource ${res.name}: only ports may be a RANGES resource` };

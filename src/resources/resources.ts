@@ -17,6 +17,11 @@ export class ResourceError extends Error {
   override name = "ResourceError";
 }
 
+/** A scalar of `s`, 0 when absent. Own keys only: a resource named "constructor" or "valueOf" must not read Object.prototype. */
+function at(s: Scalars, k: string): number {
+  return Object.hasOwn(s, k) ? (s[k] ?? 0) : 0;
+}
+
 export function emptyResources(): Resources {
   return { scalars: {}, ports: [] };
 }
@@ -43,7 +48,7 @@ export function add(a: Resources, b: Resources): Resources {
     if (v !== 0) scalars[k] = v;
   }
   for (const k in b.scalars) {
-    const v = (scalars[k] ?? 0) + (b.scalars[k] ?? 0);
+    const v = at(scalars, k) + at(b.scalars, k);
     if (v !== 0) scalars[k] = v;
     else delete scalars[k];
   }
@@ -52,7 +57,7 @@ export function add(a: Resources, b: Resources): Resources {
 
 /** True when b fits in a. */
 export function contains(a: Resources, b: Resources): boolean {
-  for (const k in b.scalars) if ((b.scalars[k] ?? 0) > (a.scalars[k] ?? 0)) return false;
+  for (const k in b.scalars) if (at(b.scalars, k) > at(a.scalars, k)) return false;
   return portsContains(a.ports, b.ports);
 }
 
@@ -66,15 +71,15 @@ export function subtract(a: Resources, b: Resources): Resources {
 export function subtractClamped(a: Resources, b: Resources): Resources {
   const scalars: Scalars = {};
   for (const k in a.scalars) {
-    const v = (a.scalars[k] ?? 0) - (b.scalars[k] ?? 0);
+    const v = at(a.scalars, k) - at(b.scalars, k);
     if (v > 0) scalars[k] = v;
   }
   return { scalars, ports: portsDifference(a.ports, b.ports) };
 }
 
 export function equals(a: Resources, b: Resources): boolean {
-  for (const k in a.scalars) if ((a.scalars[k] ?? 0) !== (b.scalars[k] ?? 0)) return false;
-  for (const k in b.scalars) if ((a.scalars[k] ?? 0) !== (b.scalars[k] ?? 0)) return false;
+  for (const k in a.scalars) if (at(a.scalars, k) !== at(b.scalars, k)) return false;
+  for (const k in b.scalars) if (at(a.scalars, k) !== at(b.scalars, k)) return false;
   return portsEqual(a.ports, b.ports);
 }
 
@@ -88,7 +93,7 @@ export function sum(list: Iterable<Resources>): Resources {
 /** Scalars-only helpers used by quota and share math. */
 export function addScalars(into: Scalars, b: Scalars, sign = 1): Scalars {
   for (const k in b) {
-    const v = (into[k] ?? 0) + sign * (b[k] ?? 0);
+    const v = at(into, k) + sign * at(b, k);
     if (v !== 0) into[k] = v;
     else delete into[k];
   }
@@ -99,7 +104,7 @@ export function addScalars(into: Scalars, b: Scalars, sign = 1): Scalars {
 export function meetsAny(r: Scalars, alternatives: readonly Scalars[]): boolean {
   if (alternatives.length === 0) return true;
   outer: for (const alt of alternatives) {
-    for (const k in alt) if ((r[k] ?? 0) < (alt[k] ?? 0)) continue outer;
+    for (const k in alt) if (at(r, k) < at(alt, k)) continue outer;
     return true;
   }
   return false;
@@ -116,6 +121,8 @@ export function toResources(map: ResourceMap): Resources {
       continue;
     }
     if (Array.isArray(value)) throw new QuantityError(`resource ${name} must be a quantity, not a list`);
+    // Assigning it would set the map's prototype and drop the resource without a word.
+    if (name === "__proto__") throw new QuantityError(`resource ${name} is not a resource name`);
     const n = parseQuantity(name, value);
     if (n > 0) scalars[name] = n;
   }
