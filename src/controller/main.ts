@@ -20,12 +20,12 @@ import {
 import { type MesosApi, type MesosConfig, MesosConfigSchema, startMesosFromConfig } from "../mesos/index.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import type { OperatorConfig } from "./config.ts";
-import { type Check, startHttpServer } from "./http-server.ts";
+import { type Check, cycleProgress, cycleStallBoundMs, startHttpServer } from "./http-server.ts";
 import { LeaderElector } from "./leader-election.ts";
 import { createLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Operator } from "./operator.ts";
-import { STRICT_POD_POLICY } from "./pod-policy.ts";
+import { PodPolicySchema, STRICT_POD_POLICY } from "./pod-policy.ts";
 
 const HELP = `kube-offers controller
 
@@ -41,33 +41,30 @@ Usage: node src/controller/main.ts [flags]   (every flag also reads the environm
   --lease-duration D                LEASE_DURATION (15s)
   --renew-deadline D                RENEW_DEADLINE (10s)
   --retry-period D                  RETRY_PERIOD (2s)
+  --api-timeout D                   API_TIMEOUT (10s): deadline of one API request (watches have none)
   --identity ID                     POD_NAME, else <hostname>_<uuid>
   --pool NAME                       POOL: manage only agents/frameworks labelled ${LABEL_POOL}=NAME
   --agent-lease-namespace NS        AGENT_LEASE_NAMESPACE, else POD_NAMESPACE (${DEFAULT_LEASE_NAMESPACE})
   --log-level LEVEL                 LOG_LEVEL (info)
 
-The config file holds any of: allocationIntervalMs, batchDelayMs, offerRetentionMs,
+The config file holds any of: allocationIntervalMs, batchDelayMs, offerRetentionMs, apiTimeoutMs,
 defaultOfferTimeoutSeconds, minAllocatable, fairShareExcludedResources, seed, pool,
 agentLeaseNamespace, podPolicy {forbidHostPortsOutsideOffer, forbidHostNamespaces,
-forbidHostPath, forbidPrivileged} (each default true). Durations: 15s, 1500ms, 1m.
+forbidHostPath, forbidPrivileged, enforceBaseline (each default true), allowedPriorityClasses,
+allowedServiceAccounts, runtimeClasses {name: overhead} (each default empty), allowSecrets
+(default false)}. Durations: 15s, 1500ms, 1m.
 mesos {enabled, port (5050), namespaces {principal: namespace}, defaultNamespace, ...}: the
 Mesos v1 Scheduler HTTP API, off by default (docs/mesos.md).
+/readyz fails while this replica leads and no allocation cycle completed for 3 allocation
+intervals (at least 10 s): the body names the check and why.
 `;
-
-const PodPolicySchema = z
-  .object({
-    forbidHostPortsOutsideOffer: z.boolean().optional(),
-    forbidHostNamespaces: z.boolean().optional(),
-    forbidHostPath: z.boolean().optional(),
-    forbidPrivileged: z.boolean().optional(),
-  })
-  .strict();
 
 const FileConfigSchema = z
   .object({
     allocationIntervalMs: z.number().int().positive().optional(),
     batchDelayMs: z.number().int().nonnegative().optional(),
     offerRetentionMs: z.number().int().nonnegative().optional(),
+    apiTimeoutMs: z.number().int().positive().optional(),
     /** 0: offers never expire. */
     defaultOfferTimeoutSeconds: z.number().int().nonnegative().optional(),
     /** Alternatives of minimum offer sizes as Kubernetes quantities: [{cpu: "100m", memory: 32Mi}]. */
@@ -127,6 +124,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
       "lease-duration": { type: "string" },
       "renew-deadline": { type: "string" },
       "retry-period": { type: "string" },
+      "api-timeout": { type: "string" },
       identity: { type: "string" },
       pool: { type: "string" },
       "agent-lease-namespace": { type: "string" },
@@ -150,6 +148,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
   }
   const identity = pick(values.identity, env.POD_NAME) ?? `${hostname()}_${randomUUID()}`;
   const pool = pick(values.pool, env.POOL) ?? file.pool;
+  const apiTimeout = pick(values["api-timeout"], env.API_TIMEOUT);
   const { podPolicy, minAllocatable, defaultOfferTimeoutSeconds, mesos, ...rest } = file;
   const operator: Partial<OperatorConfig> = {
     ...rest,
@@ -170,6 +169,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
     // A cluster policy is always in force; the config may relax single rules.
     podPolicy: { ...STRICT_POD_POLICY, ...(podPolicy ?? {}) },
     ...(pool ? { pool } : {}),
+    ...(apiTimeout ? { apiTimeoutMs: parseDuration(apiTimeout, "api-timeout") } : {}),
   };
   const port = Number(pick(values["http-port"], env.HTTP_PORT) ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`http port ${port} is invalid`);
@@ -256,6 +256,14 @@ async function main(): Promise<void> {
           : undefined,
     },
   ];
+  // Readiness means progress: the leader's allocation cycles must keep completing.
+  const progress = cycleProgress({
+    cycles: () => operator.loop.cycles,
+    leading: () => operator.isLeading,
+    boundMs: cycleStallBoundMs(operator.config.allocationIntervalMs),
+  });
+  readiness.push(progress);
+  setInterval(() => progress.sample(), 1000).unref();
   const http = await startHttpServer({
     port: s.httpPort,
     host: s.httpHost,

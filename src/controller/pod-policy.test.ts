@@ -1,7 +1,13 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { ANNOTATION_RESOURCES } from "../crds/contract.ts";
-import { checkPodPolicy, grantedPorts, STRICT_POD_POLICY } from "./pod-policy.ts";
+import {
+  BASELINE_CAPABILITIES,
+  checkPodPolicy,
+  grantedPorts,
+  PodPolicySchema,
+  STRICT_POD_POLICY,
+} from "./pod-policy.ts";
 
 function pod(spec: Partial<NonNullable<V1Pod["spec"]>>, ports?: { begin: number; end: number }[]): V1Pod {
   return {
@@ -38,8 +44,13 @@ describe("checkPodPolicy", () => {
     const msg = checkPodPolicy(pod(spec as never), STRICT_POD_POLICY);
     expect(msg).toMatch(re);
     expect(msg).toMatch(/^forbidden by the cluster's pod policy/);
+    // Baseline forbids hostProcess too (see below): relaxing both allows every row.
     expect(
-      checkPodPolicy(pod(spec as never), { ...STRICT_POD_POLICY, forbidHostNamespaces: false }),
+      checkPodPolicy(pod(spec as never), {
+        ...STRICT_POD_POLICY,
+        forbidHostNamespaces: false,
+        enforceBaseline: false,
+      }),
     ).toBeUndefined();
   });
 
@@ -115,6 +126,228 @@ describe("checkPodPolicy", () => {
       STRICT_POD_POLICY,
     );
     expect(msg?.split("; ")).toHaveLength(3);
+  });
+});
+
+describe("Pod Security baseline and the allowlists (the default policy)", () => {
+  const m = (securityContext: Record<string, unknown>) => ({ name: "m", securityContext });
+  const secretEnv = { name: "m", env: [{ name: "P", valueFrom: { secretKeyRef: { name: "s", key: "k" } } }] };
+  // Each row: what the template does, the Pod spec (and annotations), the field the refusal names,
+  // and the policy under which the same Pod is allowed (the rule switched off or the name listed).
+  const refused: [
+    string,
+    Record<string, unknown>,
+    RegExp,
+    Record<string, unknown>,
+    Record<string, string>?,
+  ][] = [
+    [
+      "a capability beyond the baseline set",
+      { containers: [m({ capabilities: { add: ["CHOWN", "SYS_ADMIN"] } })] },
+      /spec\.containers\[0\] \(m\)\.securityContext\.capabilities\.add\[1\]: capability SYS_ADMIN is beyond the baseline set/,
+      { enforceBaseline: false },
+    ],
+    [
+      "NET_RAW (dropped from the baseline set)",
+      { initContainers: [m({ capabilities: { add: ["NET_RAW"] } })] },
+      /spec\.initContainers\[0\] \(m\)\.securityContext\.capabilities\.add\[0\]: capability NET_RAW/,
+      { enforceBaseline: false },
+    ],
+    [
+      "Unconfined seccomp on the Pod",
+      { securityContext: { seccompProfile: { type: "Unconfined" } } },
+      /spec\.securityContext\.seccompProfile\.type: Unconfined seccomp/,
+      { enforceBaseline: false },
+    ],
+    [
+      "Unconfined seccomp on a container",
+      { containers: [m({ seccompProfile: { type: "Unconfined" } })] },
+      /spec\.containers\[0\] \(m\)\.securityContext\.seccompProfile\.type/,
+      { enforceBaseline: false },
+    ],
+    [
+      "Unconfined AppArmor (field)",
+      { containers: [m({ appArmorProfile: { type: "Unconfined" } })] },
+      /spec\.containers\[0\] \(m\)\.securityContext\.appArmorProfile\.type: Unconfined AppArmor/,
+      { enforceBaseline: false },
+    ],
+    [
+      "Unconfined AppArmor (Pod securityContext)",
+      { securityContext: { appArmorProfile: { type: "Unconfined" } } },
+      /spec\.securityContext\.appArmorProfile\.type/,
+      { enforceBaseline: false },
+    ],
+    [
+      "unconfined AppArmor (annotation)",
+      {},
+      /metadata\.annotations\["container\.apparmor\.security\.beta\.kubernetes\.io\/main"\]: AppArmor profile unconfined/,
+      { enforceBaseline: false },
+      { "container.apparmor.security.beta.kubernetes.io/main": "unconfined" },
+    ],
+    [
+      "an Unmasked /proc",
+      { containers: [m({ procMount: "Unmasked" })] },
+      /spec\.containers\[0\] \(m\)\.securityContext\.procMount: Unmasked/,
+      { enforceBaseline: false },
+    ],
+    [
+      "an SELinux user",
+      { securityContext: { seLinuxOptions: { user: "root" } } },
+      /spec\.securityContext\.seLinuxOptions\.user/,
+      { enforceBaseline: false },
+    ],
+    [
+      "an unsafe sysctl",
+      {
+        securityContext: {
+          sysctls: [
+            { name: "net.ipv4.tcp_syncookies", value: "1" },
+            { name: "kernel.msgmax", value: "1" },
+          ],
+        },
+      },
+      /spec\.securityContext\.sysctls\[1\]\.name: sysctl kernel\.msgmax is not a safe sysctl/,
+      { enforceBaseline: false },
+    ],
+    [
+      "a priority class not allowed",
+      { priorityClassName: "system-node-critical" },
+      /spec\.priorityClassName: priority class system-node-critical is not allowed \(allowed: none\)/,
+      { allowedPriorityClasses: ["system-node-critical"] },
+    ],
+    [
+      "a ServiceAccount other than default",
+      { serviceAccountName: "admin" },
+      /spec\.serviceAccountName: ServiceAccount admin is not allowed \(allowed: default\)/,
+      { allowedServiceAccounts: ["team-a/admin"] },
+    ],
+    [
+      "the deprecated serviceAccount alias",
+      { serviceAccount: "admin" },
+      /spec\.serviceAccount: ServiceAccount admin/,
+      { allowedServiceAccounts: ["admin"] },
+    ],
+    [
+      "a Secret volume",
+      { volumes: [{ name: "creds", secret: { secretName: "s" } }] },
+      /spec\.volumes\[0\] \(creds\)\.secret: Secret volumes are forbidden/,
+      { allowSecrets: true },
+    ],
+    [
+      "a projected Secret",
+      {
+        volumes: [
+          { name: "p", projected: { sources: [{ configMap: { name: "c" } }, { secret: { name: "s" } }] } },
+        ],
+      },
+      /spec\.volumes\[0\] \(p\)\.projected\.sources\[1\]\.secret/,
+      { allowSecrets: true },
+    ],
+    [
+      "env from a Secret key",
+      { containers: [secretEnv] },
+      /spec\.containers\[0\] \(m\)\.env\[0\]\.valueFrom\.secretKeyRef/,
+      { allowSecrets: true },
+    ],
+    [
+      "envFrom a Secret",
+      {
+        containers: [{ name: "m", envFrom: [{ configMapRef: { name: "c" } }, { secretRef: { name: "s" } }] }],
+      },
+      /spec\.containers\[0\] \(m\)\.envFrom\[1\]\.secretRef/,
+      { allowSecrets: true },
+    ],
+    [
+      "a RuntimeClass not listed",
+      { runtimeClassName: "kata" },
+      /spec\.runtimeClassName: RuntimeClass kata is not allowed \(allowed: none\)/,
+      { runtimeClasses: { kata: { cpu: "250m" } } },
+    ],
+  ];
+  it.each(refused)("refuses %s, naming the field", (_what, spec, field, allowedBy, annotations) => {
+    const p = pod(spec as never);
+    p.metadata = {
+      ...p.metadata,
+      namespace: "team-a",
+      annotations: { ...p.metadata?.annotations, ...annotations },
+    };
+    const msg = checkPodPolicy(p, STRICT_POD_POLICY);
+    expect(msg).toMatch(field);
+    expect(msg?.split("; ")).toHaveLength(1);
+    expect(checkPodPolicy(p, { ...STRICT_POD_POLICY, ...allowedBy })).toBeUndefined();
+  });
+
+  it.each<[string, Record<string, unknown>, Record<string, string>?]>([
+    [
+      "every baseline capability",
+      { containers: [m({ capabilities: { add: [...BASELINE_CAPABILITIES], drop: ["ALL"] } })] },
+    ],
+    [
+      "RuntimeDefault and Localhost profiles",
+      {
+        securityContext: {
+          seccompProfile: { type: "RuntimeDefault" },
+          appArmorProfile: { type: "Localhost", localhostProfile: "p" },
+        },
+      },
+    ],
+    ["procMount Default", { containers: [m({ procMount: "Default" })] }],
+    [
+      "an SELinux container type",
+      { securityContext: { seLinuxOptions: { type: "container_init_t", level: "s0:c1" } } },
+    ],
+    [
+      "safe sysctls",
+      { securityContext: { sysctls: [{ name: "net.ipv4.ip_local_port_range", value: "1 2" }] } },
+    ],
+    [
+      "the default ServiceAccount, with its token mount as the template says",
+      { serviceAccountName: "default", automountServiceAccountToken: false },
+    ],
+    [
+      "ConfigMap volumes and env, image pull Secrets",
+      {
+        volumes: [{ name: "c", configMap: { name: "c" } }],
+        imagePullSecrets: [{ name: "r" }],
+        containers: [{ name: "m", envFrom: [{ configMapRef: { name: "c" } }] }],
+      },
+    ],
+    [
+      "a runtime/default AppArmor annotation",
+      {},
+      { "container.apparmor.security.beta.kubernetes.io/main": "runtime/default" },
+    ],
+    ["an empty priority class", { priorityClassName: "" }],
+  ])("allows %s", (_what, spec, annotations) => {
+    const p = pod(spec as never);
+    p.metadata = {
+      ...p.metadata,
+      namespace: "team-a",
+      annotations: { ...p.metadata?.annotations, ...annotations },
+    };
+    expect(checkPodPolicy(p, STRICT_POD_POLICY)).toBeUndefined();
+  });
+
+  it("reports hostProcess once whichever rule catches it", () => {
+    const p = pod({ securityContext: { windowsOptions: { hostProcess: true } } });
+    expect(checkPodPolicy(p, STRICT_POD_POLICY)?.split("; ")).toHaveLength(1);
+    expect(checkPodPolicy(p, { ...STRICT_POD_POLICY, forbidHostNamespaces: false })).toMatch(
+      /spec\.securityContext\.windowsOptions\.hostProcess/,
+    );
+  });
+
+  it("reads its config: every key optional, quantities checked, unknown keys refused", () => {
+    expect(PodPolicySchema.parse({})).toEqual({});
+    expect(PodPolicySchema.parse({ runtimeClasses: { kata: { cpu: "250m" } } })).toEqual({
+      runtimeClasses: { kata: { cpu: "250m" } },
+    });
+    expect(
+      PodPolicySchema.safeParse({ runtimeClasses: { kata: { cpu: "lots" } } }).error?.issues[0],
+    ).toMatchObject({
+      path: ["runtimeClasses", "kata", "cpu"],
+      message: "not a Kubernetes quantity",
+    });
+    expect(PodPolicySchema.safeParse({ forbidRoot: true }).success).toBe(false);
   });
 });
 
