@@ -27,6 +27,7 @@ import type { Obj } from "./cache.ts";
 import type { OperatorConfig } from "./config.ts";
 import { frameworkId } from "./names.ts";
 import { offerObject } from "./offer-object.ts";
+import { authorizeFrameworkRoles, authorizeRole, type RoleAdmissions, roleAdmissions } from "./role-authz.ts";
 import { type Unreadable, unreadableOf } from "./unreadable.ts";
 import {
   type AgentView,
@@ -111,6 +112,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     const lease = leaseName ? input.lease(f.metadata.namespace ?? "", leaseName) : undefined;
     return frameworkConnectivity(f, lease, now).connected;
   };
+  const admissions = roleAdmissions(input.roles);
 
   // Everything held: running tasks, outstanding offers, and writes not yet seen.
   const allocations: Allocation[] = [];
@@ -145,7 +147,14 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       continue;
     }
     const why = alloc
-      ? whyRescind(alloc, frameworks.get(alloc.framework), agents.get(alloc.agent), usedOn, connected)
+      ? whyRescind(
+          alloc,
+          frameworks.get(alloc.framework),
+          agents.get(alloc.agent),
+          usedOn,
+          connected,
+          admissions,
+        )
       : (["InvalidOffer", "the offer's resources cannot be read"] as const);
     if (why) {
       rescind.push({ offer: o, reason: why[0], message: why[1] });
@@ -157,7 +166,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
 
   const snapshot: Snapshot = {
     agents: agentSnapshots(agents, touched),
-    frameworks: frameworkSnapshots(frameworks, connected, report),
+    frameworks: frameworkSnapshots(frameworks, connected, report, admissions),
     roles: roleSnapshots(input.roles, report),
     allocations,
     filters: input.filters,
@@ -196,11 +205,15 @@ function whyRescind(
   agent: AgentView | undefined,
   usedOn: ReadonlyMap<string, Resources>,
   connected: (f: Obj<Framework>) => boolean,
+  admissions: RoleAdmissions,
 ): readonly [string, string] | undefined {
   if (!fw || fw.metadata.deletionTimestamp)
     return ["FrameworkRemoved", `framework ${alloc.framework} is being torn down`];
   if (!connected(fw))
     return ["FrameworkDisconnected", "the framework's scheduler stopped renewing its liveness Lease"];
+  // A ResourceRole that stopped admitting the namespace takes back what it had offered.
+  const auth = authorizeRole(alloc.role, fw.metadata.namespace ?? "", admissions);
+  if (!auth.allowed) return [auth.reason, auth.message];
   if (!agent) return ["AgentRemoved", `agent ${alloc.agent} is gone`];
   if (!agent.offerable && agent.reason !== AGENT_UNRESPONSIVE)
     return [agent.reason ?? "AgentUnavailable", `agent ${alloc.agent} is ${agent.reason}`];
@@ -225,11 +238,19 @@ function frameworkSnapshots(
   frameworks: Map<string, Obj<Framework>>,
   connected: (f: Obj<Framework>) => boolean,
   report: (u: Unreadable) => void,
+  admissions: RoleAdmissions,
 ): FrameworkSnapshot[] {
   const out: FrameworkSnapshot[] = [];
   for (const [id, f] of frameworks) {
     if (f.metadata.deletionTimestamp || f.status?.phase === "Invalid") continue;
     const spec = f.spec;
+    // Only the roles its namespace is admitted to: no offers, reservations or quota of the others.
+    const roles = authorizeFrameworkRoles(
+      f.metadata.namespace ?? "",
+      spec.roles ?? ["*"],
+      admissions,
+    ).allowed;
+    if (!roles.length) continue;
     let minAllocatable: Record<string, Scalars[]> | undefined;
     try {
       if (spec.minAllocatable) {
@@ -251,8 +272,8 @@ function frameworkSnapshots(
     }
     out.push({
       id,
-      roles: spec.roles ?? ["*"],
-      suppressedRoles: spec.suppressedRoles ?? [],
+      roles,
+      suppressedRoles: (spec.suppressedRoles ?? []).filter((r) => roles.includes(r)),
       gpuResources: spec.capabilities?.gpuResources ?? false,
       ...(minAllocatable ? { minAllocatable } : {}),
       constraints: (spec.constraints ?? []).map((c) => ({

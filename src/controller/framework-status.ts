@@ -3,7 +3,7 @@
 // Level-based: computed from the cache, written (whole) only when it differs from the status
 // in the cache, ignoring transition times.
 import { dominantShare } from "../allocator/index.ts";
-import { CONDITION_CONNECTED } from "../crds/contract.ts";
+import { CONDITION_CONNECTED, CONDITION_ROLES_AUTHORIZED, KIND } from "../crds/contract.ts";
 import type { Framework, FrameworkStatus } from "../crds/framework.ts";
 import { add, emptyResources, fromResources } from "../resources/resources.ts";
 import type { Resources, Scalars } from "../resources/types.ts";
@@ -12,6 +12,7 @@ import type { Obj } from "./cache.ts";
 import { type ControllerDeps, type FrameworkReconciler, RECHECK_MS } from "./deps.ts";
 import { connectivityOf } from "./failover.ts";
 import { frameworkId } from "./names.ts";
+import { authorizeFrameworkRoles, ROLE_NOT_AUTHORIZED, roleAdmissions } from "./role-authz.ts";
 import { agentView, type Connectivity, leaseLapsedAt, offerAllocation, podAllocation } from "./views.ts";
 
 export interface FrameworkStatusDeps extends ControllerDeps {
@@ -38,6 +39,7 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
     const status = this.rollUp(fw, conn, now);
     if (JSON.stringify(stripTimes(status)) !== JSON.stringify(stripTimes(fw.status ?? {}))) {
       await this.d.writer.putFrameworkStatus(ns, name, status);
+      await this.reportRoles(fw, status);
       if (fw.status?.phase !== status.phase) {
         this.d.log.info({ framework: frameworkId(ns, name), phase: status.phase }, "framework phase changed");
         this.d.trigger(`framework ${status.phase}`);
@@ -81,10 +83,26 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
       lastTransitionTime: keepTransition(fw.status?.conditions, CONDITION_CONNECTED, conn.connected),
       observedGeneration: fw.metadata.generation ?? 0,
     };
+    const authz = authorizeFrameworkRoles(
+      ns,
+      fw.spec.roles ?? ["*"],
+      roleAdmissions(this.d.cache.roles.list()),
+    );
+    const authorized = authz.denied.length === 0;
+    const rolesAuthorized = {
+      type: CONDITION_ROLES_AUTHORIZED,
+      status: authorized ? ("True" as const) : ("False" as const),
+      reason: authorized ? "RolesAdmitted" : ROLE_NOT_AUTHORIZED,
+      message: authorized
+        ? "every role in spec.roles admits this namespace"
+        : `no offers for these roles: ${authz.denied.map((d) => d.message).join("; ")}`.slice(0, 32_000),
+      lastTransitionTime: keepTransition(fw.status?.conditions, CONDITION_ROLES_AUTHORIZED, authorized),
+      observedGeneration: fw.metadata.generation ?? 0,
+    };
     return {
       phase: conn.connected ? "Active" : "Disconnected",
       observedGeneration: fw.metadata.generation ?? 0,
-      conditions: [connected],
+      conditions: [connected, rolesAuthorized],
       allocated: mapValues(allocated, fromResources) as FrameworkStatus["allocated"],
       offered: mapValues(offered, fromResources) as FrameworkStatus["offered"],
       dominantShare: Math.round(share * 1e6) / 1e6,
@@ -93,6 +111,26 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
         ? {}
         : { disconnectedAt: new Date(conn.since).toISOString() }),
     };
+  }
+
+  /** A Warning Event and a log line when roles become refused (or the refusal changes). */
+  private async reportRoles(fw: Obj<Framework>, status: FrameworkStatus): Promise<void> {
+    const now = status.conditions?.find((c) => c.type === CONDITION_ROLES_AUTHORIZED);
+    const before = fw.status?.conditions?.find((c) => c.type === CONDITION_ROLES_AUTHORIZED);
+    if (now?.status !== "False" || (before?.status === "False" && before.message === now.message))
+      return;
+    const ns = fw.metadata.namespace ?? "";
+    const name = fw.metadata.name ?? "";
+    this.d.log.warn(
+      { framework: frameworkId(ns, name), message: now.message },
+      "framework asks for roles it may not use",
+    );
+    await this.d.writer.event(
+      { kind: KIND.framework, namespace: ns, name, ...(fw.metadata.uid ? { uid: fw.metadata.uid } : {}) },
+      "Warning",
+      ROLE_NOT_AUTHORIZED,
+      now.message ?? "",
+    );
   }
 
   /** max over resources of held / pool total (resources excluded from fair sharing skipped). */

@@ -38,6 +38,7 @@ import {
 } from "../resources/resources.ts";
 import type { PortRange, Resources } from "../resources/types.ts";
 import { checkPodPolicy, type PodPolicy } from "./pod-policy.ts";
+import { ROLE_NOT_AUTHORIZED } from "./role-authz.ts";
 
 export interface PlannedPod {
   name: string;
@@ -64,6 +65,8 @@ export interface PlanContext {
   labels?: Record<string, string>;
   /** The cluster-level launch policy every task Pod must satisfy (pod-policy.ts). */
   policy?: PodPolicy | undefined;
+  /** Why the offer's role may not be used from the framework's namespace now, if so (role-authz.ts). */
+  roleRefused?: string | undefined;
 }
 
 function fmt(r: Resources): string {
@@ -119,6 +122,9 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
   const ops = response.operations ?? [];
   for (const [i, op] of ops.entries()) {
     const where = `spec.response.operations[${i}]`;
+    // A role taken away since the offer was made reserves and releases nothing for this team.
+    if ((op.reserve || op.unreserve) && ctx.roleRefused)
+      return invalid(ROLE_NOT_AUTHORIZED, `${where}.${op.reserve ? "reserve" : "unreserve"}: ${ctx.roleRefused}`);
     if (op.reserve) {
       // RESERVE turns unreserved resources of the offer into resources reserved for its role.
       if (offer.spec.role === "*") {

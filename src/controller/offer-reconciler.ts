@@ -15,6 +15,7 @@ import { planLaunch } from "./launch-plan.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { type FinalStatus, finishOffer } from "./offer-outcome.ts";
 import { refuseUntil } from "./revive.ts";
+import { authorizeRole, refusal, roleAdmissions } from "./role-authz.ts";
 import type { Assumptions } from "./state.ts";
 import { timeOf } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
@@ -154,6 +155,13 @@ export class OfferReconciler {
       existingPods,
       policy: this.d.config.podPolicy,
       ...(this.d.config.pool ? { labels: { [LABEL_POOL]: this.d.config.pool } } : {}),
+      roleRefused: refusal(
+        authorizeRole(
+          offer.spec.role,
+          offer.metadata.namespace ?? "",
+          roleAdmissions(this.d.cache.roles.list()),
+        ),
+      ),
     });
     if (!plan.ok) {
       await this.finish(offer, {

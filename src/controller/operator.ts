@@ -141,6 +141,12 @@ export class Operator {
     const roleStatus = () => this.roleQueue.addAfter(ROLES_KEY, ROLE_STATUS_BATCH_MS);
     for (const inf of [c.offers, c.frameworks, c.pods, c.agents, c.roles] as const)
       for (const ev of ["add", "update", "delete"]) inf.on(ev, roleStatus);
+    // A ResourceRole's spec.namespaces decides which frameworks may use it (role-authz.ts).
+    for (const ev of ["add", "update", "delete"])
+      c.roles.on(ev, () => {
+        for (const f of c.frameworks.list()) this.frameworkQueue.add(key(f));
+        this.loop.trigger("role changed");
+      });
     for (const ev of ["add", "update", "delete", "resync"]) {
       c.offers.on(ev, (o: Obj<ResourceOffer>) => {
         // The cache now reflects this offer (or its deletion): stop assuming it. An offer

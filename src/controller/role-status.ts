@@ -12,6 +12,7 @@ import { add, emptyResources, fromResources } from "../resources/resources.ts";
 import type { Resources } from "../resources/types.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { stripTimes } from "./framework-status.ts";
+import { authorizeFrameworkRoles, roleAdmissions } from "./role-authz.ts";
 import { unreadableOf } from "./unreadable.ts";
 import { agentView, offerAllocation, podAllocation } from "./views.ts";
 
@@ -24,8 +25,10 @@ export interface RoleUsageInput {
   offers: Allocation[];
   /** Reserved resources per role, over all agents. */
   reserved: Record<string, Resources>;
-  /** Roles each framework subscribes to. */
+  /** Roles each framework subscribes to (those its namespace is admitted to). */
   frameworkRoles: string[][];
+  /** Roles each framework asks for but its namespace is not admitted to (role-authz.ts). */
+  refusedRoles?: string[][];
 }
 
 /** True when `role` is `ancestor` or one of its descendants ("eng/web" under "eng"). */
@@ -53,6 +56,9 @@ export function roleUsage(input: RoleUsageInput): Map<string, ResourceRoleStatus
       offered: scalarsOnly(sum(input.offers)),
       reserved: scalarsOnly(reserved),
       frameworks: input.frameworkRoles.filter((rs) => rs.some((r) => withinRole(r, role))).length,
+      ...(input.refusedRoles
+        ? { refusedFrameworks: input.refusedRoles.filter((rs) => rs.some((r) => withinRole(r, role))).length }
+        : {}),
     });
   }
   return out;
@@ -101,6 +107,10 @@ export class RoleStatusReconciler {
         );
       }
     }
+    const admissions = roleAdmissions(roles);
+    const authz = cache.frameworks
+      .list()
+      .map((f) => authorizeFrameworkRoles(f.metadata.namespace ?? "", f.spec?.roles ?? ["*"], admissions));
     const usage = roleUsage({
       roles: named.map((n) => n.role),
       tasks: cache.pods.list().flatMap((p) => podAllocation(p, unreadable) ?? []),
@@ -110,7 +120,8 @@ export class RoleStatusReconciler {
         .filter((o) => !o.spec.response)
         .flatMap((o) => offerAllocation(o, unreadable) ?? []),
       reserved,
-      frameworkRoles: cache.frameworks.list().map((f) => f.spec?.roles ?? ["*"]),
+      frameworkRoles: authz.map((a) => a.allowed),
+      refusedRoles: authz.map((a) => a.denied.map((d) => d.role)),
     });
     for (const { name, role, generation, current } of named) {
       const status = { ...usage.get(role), observedGeneration: generation };

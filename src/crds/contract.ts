@@ -115,6 +115,8 @@ export const REPORTING_CONTROLLER = `${GROUP}/controller`;
 /** Condition types: an offer's final status, and whether a framework's scheduler is connected. */
 export const CONDITION_FINISHED = "Finished";
 export const CONDITION_CONNECTED = "Connected";
+/** Framework condition: whether every role in spec.roles is one its namespace may use (ResourceRole spec.namespaces). */
+export const CONDITION_ROLES_AUTHORIZED = "RolesAuthorized";
 
 // ---- defaults ----
 

@@ -4,8 +4,18 @@ import { z } from "zod";
 import { compareQuantities, isQuantity } from "../resources/quantity.ts";
 import { checked } from "./cel.ts";
 import { KIND } from "./contract.ts";
-import { ConditionsSchema, objectSchema } from "./meta.ts";
+import { ConditionsSchema, objectSchema, setList } from "./meta.ts";
+import { DNS_LABEL_PATTERN } from "./names.ts";
 import { QuantityMapSchema } from "./resources.ts";
+
+/** Namespaces a ResourceRole may name (spec.namespaces). */
+export const MAX_ROLE_NAMESPACES = 256;
+
+/** A namespace name (a DNS label) or "*" for every namespace. */
+const AdmittedNamespaceSchema = z
+  .string()
+  .max(63)
+  .regex(new RegExp(`^(\\*|${DNS_LABEL_PATTERN.slice(1, -1)})$`), 'must be a namespace name or "*"');
 
 // Per resource k present in both maps. Guarded by isQuantity so a malformed value yields only the
 // pattern error, not a CEL runtime error as well.
@@ -29,6 +39,11 @@ export const ResourceRoleSpecSchema = checked(
       limits: QuantityMapSchema.optional().describe(
         "Quota limits: the role (and its children) is never allocated more.",
       ),
+      namespaces: setList(AdmittedNamespaceSchema, MAX_ROLE_NAMESPACES)
+        .optional()
+        .describe(
+          'Namespaces whose frameworks may use the role and its children (offers, reservations, quota); "*" admits every namespace. Absent or empty: no namespace, so a role with quota or reservations is never open to every team by default. Roles without a ResourceRole are open to all (Mesos\'s default ACL).',
+        ),
     })
     .describe("Weight and quota of the role named by this object (dots stand for '/')."),
   {
@@ -59,7 +74,18 @@ export const ResourceRoleStatusSchema = z
     reserved: QuantityMapSchema.optional().describe(
       "Resources reserved (statically or dynamically) for the role.",
     ),
-    frameworks: z.int().min(0).optional().describe("Number of frameworks subscribed to the role."),
+    frameworks: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("Number of frameworks subscribed to the role (or a child) that spec.namespaces admits."),
+    refusedFrameworks: z
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "Number of frameworks asking for the role (or a child) from a namespace spec.namespaces does not admit: they get no offers for it.",
+      ),
     conditions: ConditionsSchema.optional(),
   })
   .describe("Written by the operator: the role's consumption.");
@@ -70,7 +96,7 @@ export const ResourceRoleSchema = objectSchema(
   ResourceRoleSpecSchema.prefault({}),
   ResourceRoleStatusSchema,
 ).describe(
-  'A Mesos role: weight and quota (guarantees, limits). The object name is the role with "/" written as ".", e.g. eng.frontend for eng/frontend.',
+  'A Mesos role: weight, quota (guarantees, limits) and the namespaces that may use it. The object name is the role with "/" written as ".", e.g. eng.frontend for eng/frontend.',
 );
 export type ResourceRole = z.infer<typeof ResourceRoleSchema>;
 export type ResourceRoleInput = z.input<typeof ResourceRoleSchema>;

@@ -144,7 +144,7 @@ describe("controller observability", () => {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: "ResourceRole",
         metadata: { name: role },
-        spec: { weight: 2, limits: { cpu: "2", memory: "4Gi" } },
+        spec: { weight: 2, limits: { cpu: "2", memory: "4Gi" }, namespaces: [ns] },
       },
     });
     roles.push(role);

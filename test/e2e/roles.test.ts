@@ -130,7 +130,7 @@ describe("quota", () => {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: "ResourceRole",
         metadata: { name },
-        spec: { weight: 2, limits: { cpu: "1500m" } },
+        spec: { weight: 2, limits: { cpu: "1500m" }, namespaces: [pool.namespace] },
       },
     });
     await fw.createFramework("q", pool.labels, { roles: [name] });
