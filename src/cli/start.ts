@@ -18,6 +18,7 @@ import { DEFAULT_LEASE_NAMESPACE, LABEL_FRAMEWORK } from "../crds/contract.ts";
 import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { ControlPlane } from "../local/controlplane.ts";
 import { installCrds } from "../local/crds.ts";
+import { installFlowControl } from "../local/flowcontrol.ts";
 import { buildImages } from "../local/images.ts";
 import { NodeSimulator } from "../local/node-simulator.ts";
 import { RealNodes, realNodeSupport } from "../local/real-node.ts";
@@ -116,6 +117,8 @@ async function main(): Promise<void> {
   });
 
   await installCrds(kc);
+  // The chart's FlowSchemas: heartbeats first when the API server is busy.
+  await installFlowControl(kc);
   await ensureNamespace(kc, SYSTEM_NAMESPACE);
   await ensureNamespace(kc, NAMESPACE);
   if (stopping) return;
