@@ -1,37 +1,49 @@
 // The offer reconciler (the launcher): an answered offer becomes Pods (launch-plan.ts) or a
 // Declined/Invalid status with its refusal filter; an unanswered one expires at expiresAt; an
 // accepted one keeps status.tasks in step with its Pods; a finished one is deleted after
-// offerRetentionMs.
+// offerRetentionMs. A launch is recorded on the offer before its Pods are created, and a
+// recorded launch is never repeated (launch-record.ts): every accepted task runs at most once.
+import type { V1Pod } from "@kubernetes/client-node";
+import pLimit from "p-limit";
 import type { DynamicReservation } from "../crds/agent.ts";
 import { CONDITION_FINISHED, LABEL_OFFER, LABEL_POOL } from "../crds/contract.ts";
 import { type OfferTaskStatus, offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { fromResources } from "../resources/resources.ts";
-import { taskStatusOf, vanishedTaskStatus } from "../tasks/state.ts";
 import type { Obj } from "./cache.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { failpoint } from "./failpoints.ts";
 import { planLaunch } from "./launch-plan.ts";
+import {
+  isLaunchRecorded,
+  LAUNCH_GRACE_MS,
+  launchRecord,
+  type PodEvidence,
+  refreshTask,
+} from "./launch-record.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { type FinalStatus, finishOffer } from "./offer-outcome.ts";
 import { refuseUntil } from "./revive.ts";
 import { authorizeRole, refusal, roleAdmissions } from "./role-authz.ts";
-import type { Assumptions } from "./state.ts";
+import type { Assumptions, PodTombstones } from "./state.ts";
 import { timeOf } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
 
 export interface OfferReconcilerDeps extends ControllerDeps {
   assumptions: Assumptions;
+  /** Task Pods seen deleted: a task whose Pod is gone was KILLED, not DROPPED. */
+  tombstones: PodTombstones;
   busy: Set<string>;
   /** Ask the allocation loop for a cycle (resources were freed). */
   trigger: (reason: string) => void;
 }
 
-/** A launched task's Pod missing from the cache this long after the answer is gone, not late. */
-const VANISH_GRACE_MS = 5000;
+/** Pods of one answer created at once, at most: concurrent, without flooding the API server. */
+const POD_CREATE_CONCURRENCY = 16;
 
 export class OfferReconciler {
   private readonly d: OfferReconcilerDeps;
+  private readonly podLimit = pLimit(POD_CREATE_CONCURRENCY);
 
   constructor(deps: OfferReconcilerDeps) {
     this.d = deps;
@@ -93,11 +105,11 @@ export class OfferReconciler {
       await this.d.writer.deleteOffer(namespace, name);
       return undefined;
     }
-    // refreshTasks only calls a missing Pod gone VANISH_GRACE_MS after the answer (before that it
+    // refreshTasks only calls a missing Pod gone LAUNCH_GRACE_MS after the answer (before that it
     // may just not be in the cache yet): look again then, not only at the next event.
     const answered = timeOf(offer.status?.answeredAt);
     const recheck =
-      phase === "Accepted" && now < answered + VANISH_GRACE_MS ? answered + VANISH_GRACE_MS + 50 : deleteAt;
+      phase === "Accepted" && now < answered + LAUNCH_GRACE_MS ? answered + LAUNCH_GRACE_MS + 50 : deleteAt;
     return { requeueAfterMs: Math.max(50, Math.min(deleteAt, recheck) - now) };
   }
 
@@ -131,6 +143,7 @@ export class OfferReconciler {
     const fwId = frameworkId(ns, offer.spec.framework);
     const response = offer.spec.response!;
     const answeredAt = new Date(now).toISOString();
+    if (isLaunchRecorded(offer)) return this.resume(offer);
     if (response.action === "Decline") {
       this.d.filters.add(fwId, offer.spec.agent, refuseUntil(offer, now), now);
       await this.finish(offer, { phase: "Declined", reason: "Declined", answeredAt });
@@ -208,117 +221,223 @@ export class OfferReconciler {
         "reservations changed",
       );
     }
+    const reserved = reserve.map((r) => r.id);
+    for (const planned of plan.pods) {
+      this.d.assumptions.assumePod(
+        `${ns}/${planned.name}`,
+        { framework: fwId, role: offer.spec.role, agent: offer.spec.agent, resources: planned.resources },
+        `${ns}/${offer.metadata.name}`,
+      );
+    }
+    // The launch record, before any Pod: from here on no replay creates a Pod of this answer.
+    failpoint("before-launch-record");
+    const record = launchRecord(plan.pods, answeredAt);
+    let rv: string | undefined;
+    try {
+      rv = await this.d.writer.patchOfferStatus(
+        ns,
+        offer.metadata.name ?? "",
+        record,
+        offer.metadata.resourceVersion,
+      );
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      await this.lostTheOffer(offer, reserved, []);
+      return;
+    }
+    failpoint("after-launch-record");
+    const created: { name: string; uid: string }[] = [];
+    const outcomes = await Promise.all(
+      plan.pods.map((planned) => this.podLimit(() => this.createTaskPod(offer, planned, created))),
+    );
+    failpoint("after-launch-before-status");
     const tasks: OfferTaskStatus[] = [];
     let launched = 0;
     let firstError = "";
-    for (const planned of plan.pods) {
-      const podKey = `${ns}/${planned.name}`;
-      this.d.assumptions.assumePod(
-        podKey,
-        {
-          framework: fwId,
-          role: offer.spec.role,
-          agent: offer.spec.agent,
-          resources: planned.resources,
-        },
-        `${ns}/${offer.metadata.name}`,
-      );
-      let state: OfferTaskStatus["state"] = "TASK_STAGING";
-      let reason: string | undefined;
-      let message: string | undefined;
-      try {
-        await this.d.writer.createPod(planned.pod);
-      } catch (err) {
-        if (isAlreadyExists(err)) {
-          // A replay after a crash finds its own Pod; anything else is a duplicate task id.
-          const existing =
-            this.d.cache.pods.get(planned.name, ns) ?? (await this.d.writer.readPod(ns, planned.name));
-          if (existing?.metadata?.labels?.[LABEL_OFFER] !== offer.metadata.name) {
-            state = "TASK_ERROR";
-            reason = "DuplicateTaskId";
-            message = `Pod ${planned.name} already exists for another offer`;
-          }
-        } else if ([400, 403, 422].includes(statusCode(err) ?? 0)) {
-          state = "TASK_ERROR";
-          reason = "PodRejected";
-          message = `the API server rejected the task's Pod: ${apiMessage(err)}`;
-        } else {
-          throw err; // transient: the whole answer is retried, idempotently
-        }
-      }
-      if (state === "TASK_ERROR") {
-        this.d.assumptions.forgetPod(podKey);
-        firstError ||= message ?? "";
-      } else {
-        launched++;
-      }
+    let unsure = 0;
+    plan.pods.forEach((planned, i) => {
+      const out = outcomes[i]!;
+      if (out.state === "TASK_ERROR") {
+        this.d.assumptions.forgetPod(`${ns}/${planned.name}`);
+        firstError ||= out.message ?? "";
+      } else if (out.state === "created") launched++;
+      else unsure++;
       for (const id of planned.taskIds) {
         tasks.push({
           id,
           pod: planned.name,
-          state,
-          ...(reason ? { reason } : {}),
-          ...(message ? { message } : {}),
+          state: out.state === "TASK_ERROR" ? "TASK_ERROR" : "TASK_STAGING",
+          ...(out.reason ? { reason: out.reason } : {}),
+          ...(out.message ? { message: out.message } : {}),
         });
       }
-    }
-    failpoint("after-launch-before-status");
-    if (launched === 0 && tasks.length > 0) {
-      await this.finish(offer, {
-        phase: "Invalid",
-        reason: "PodRejected",
-        message: firstError,
-        tasks,
-        answeredAt,
-      });
+    });
+    const final: FinalStatus =
+      launched === 0 && unsure === 0 && tasks.length > 0
+        ? { phase: "Invalid", reason: "PodRejected", message: firstError, tasks, answeredAt }
+        : {
+            phase: "Accepted",
+            reason: "Accepted",
+            message: `launched ${launched} Pod(s) for ${tasks.length} task(s)${firstError ? `; some failed: ${firstError}` : ""}${unsure ? `; ${unsure} Pod create(s) failed transiently: their tasks end TASK_DROPPED unless the Pod appears` : ""}`,
+            tasks,
+            answeredAt,
+          };
+    try {
+      await finishOffer(this.d, { ...offer, metadata: { ...offer.metadata, resourceVersion: rv } }, final);
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      await this.lostTheOffer(offer, reserved, created);
       return;
     }
-    // Mesos applies the answer's filter to the resources an accept leaves unused, too.
-    this.d.filters.add(fwId, offer.spec.agent, refuseUntil(offer, now), now);
+    if (final.phase === "Accepted") {
+      // Mesos applies the answer's filter to the resources an accept leaves unused, too.
+      this.d.filters.add(fwId, offer.spec.agent, refuseUntil(offer, now), now);
+      this.d.log.info(
+        {
+          offer: offer.metadata.name,
+          namespace: ns,
+          framework: fwId,
+          agent: offer.spec.agent,
+          tasks: tasks.map((t) => t.id),
+        },
+        "offer accepted",
+      );
+    }
+    this.d.trigger(`offer ${final.phase}`);
+  }
+
+  /**
+   * Creates one task Pod. A transient failure is not retried: the create may have gone through,
+   * and the framework may have killed the task since, so its task stays TASK_STAGING and ends
+   * DROPPED if the Pod never appears (refreshTask).
+   */
+  private async createTaskPod(
+    offer: Obj<ResourceOffer>,
+    planned: { name: string; pod: V1Pod },
+    created: { name: string; uid: string }[],
+  ): Promise<{ state: "created" | "unsure" | "TASK_ERROR"; reason?: string; message?: string }> {
+    const ns = offer.metadata.namespace ?? "";
+    try {
+      const pod = await this.d.writer.createPod(planned.pod);
+      created.push({ name: planned.name, uid: pod.metadata?.uid ?? "" });
+      failpoint("mid-launch");
+      return { state: "created" };
+    } catch (err) {
+      if (isAlreadyExists(err)) {
+        // A Pod of this task id from another offer is a duplicate; one of this offer's is ours
+        // (created by a leader that was replaced while launching).
+        const existing =
+          this.d.cache.pods.get(planned.name, ns) ?? (await this.d.writer.readPod(ns, planned.name));
+        if (existing?.metadata?.labels?.[LABEL_OFFER] === offer.metadata.name) return { state: "created" };
+        return {
+          state: "TASK_ERROR",
+          reason: "DuplicateTaskId",
+          message: `Pod ${planned.name} already exists for another offer`,
+        };
+      }
+      if ([400, 403, 422].includes(statusCode(err) ?? 0))
+        return {
+          state: "TASK_ERROR",
+          reason: "PodRejected",
+          message: `the API server rejected the task's Pod: ${apiMessage(err)}`,
+        };
+      this.d.log.warn(
+        { offer: offer.metadata.name, pod: planned.name, err: apiMessage(err) },
+        "task Pod create failed",
+      );
+      return { state: "unsure" };
+    }
+  }
+
+  /**
+   * A record found on an offer still Offered: the launch began in a process that is gone. Its
+   * Pods are not created again; the offer is finished with the recorded tasks, whose Pods (or
+   * their absence) decide their states from here on.
+   */
+  private async resume(offer: Obj<ResourceOffer>): Promise<void> {
+    const tasks = offer.status?.tasks ?? [];
     await this.finish(offer, {
       phase: "Accepted",
       reason: "Accepted",
-      message: `launched ${launched} Pod(s) for ${tasks.length} task(s)${firstError ? `; some failed: ${firstError}` : ""}`,
+      message: `the launch of ${tasks.length} task(s) was interrupted and is not repeated: tasks whose Pod was not created end TASK_DROPPED`,
       tasks,
-      answeredAt,
+      answeredAt: offer.status?.answeredAt ?? new Date().toISOString(),
     });
+  }
+
+  /**
+   * The offer changed under an answer being processed (rescinded by a teardown, or finished by
+   * another pass). Unless the answer took effect, what it did is undone: the Pods it created are
+   * deleted and the reservations it made released, so a race leaks neither.
+   */
+  private async lostTheOffer(
+    offer: Obj<ResourceOffer>,
+    reserved: string[],
+    created: { name: string; uid: string }[],
+  ): Promise<void> {
+    const ns = offer.metadata.namespace ?? "";
+    const name = offer.metadata.name ?? "";
+    const fresh = await this.d.writer.getOffer(ns, name);
+    const tookEffect = fresh && (offerPhase(fresh) === "Accepted" || isLaunchRecorded(fresh));
+    if (tookEffect) return;
+    await Promise.all(created.map((p) => this.d.writer.deletePod(ns, p.name, p.uid)));
+    if (reserved.length) {
+      await this.d.writer
+        .updateDynamicReservations(offer.spec.agent, (cur) =>
+          cur.filter((r) => !(reserved.includes(r.id) && r.offer === name)),
+        )
+        .catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+    }
     this.d.log.info(
       {
-        offer: offer.metadata.name,
+        offer: name,
         namespace: ns,
-        framework: fwId,
-        agent: offer.spec.agent,
-        tasks: tasks.map((t) => t.id),
+        phase: fresh ? offerPhase(fresh) : "deleted",
+        undone: { pods: created.length, reserved },
       },
-      "offer accepted",
+      "the offer changed while its answer was processed; what the answer did is undone",
     );
   }
 
-  /** Keeps status.tasks in step with the Pods, through the shared task-state mapping. */
+  /**
+   * Keeps status.tasks in step with the Pods, through the shared task-state mapping; a Pod that
+   * is missing is looked up on the API server before its task is called gone (launch-record.ts).
+   */
   private async refreshTasks(offer: Obj<ResourceOffer>, now: number): Promise<void> {
     const ns = offer.metadata.namespace ?? "";
     const tasks = offer.status?.tasks ?? [];
     if (!tasks.length) return;
-    const answered = timeOf(offer.status?.answeredAt);
-    let changed = false;
-    const next = tasks.map((t) => {
-      if (t.state === "TASK_ERROR") return t;
+    const health = this.d.cache.nodeHealth(offer.spec.agent, this.d.config.agentLeaseNamespace, now);
+    const o = { health, sinceAnswerMs: now - timeOf(offer.status?.answeredAt) };
+    const evidence = (t: OfferTaskStatus): PodEvidence => {
       const pod = this.d.cache.pods.get(t.pod, ns);
-      const health = this.d.cache.nodeHealth(offer.spec.agent, this.d.config.agentLeaseNamespace, now);
-      let s: ReturnType<typeof taskStatusOf> | undefined;
-      if (pod) s = taskStatusOf(pod, health);
-      else if (now - answered > VANISH_GRACE_MS && t.state !== "TASK_FINISHED" && t.state !== "TASK_FAILED")
-        s = vanishedTaskStatus(health);
-      if (!s || (s.state === t.state && s.reason === t.reason)) return t;
-      changed = true;
-      return {
-        id: t.id,
-        pod: t.pod,
-        state: s.state,
-        ...(s.reason ? { reason: s.reason } : {}),
-        ...(s.message ? { message: s.message } : {}),
-      };
-    });
+      return pod ? { pod } : { missing: "unconfirmed" };
+    };
+    let changed = false;
+    const next: OfferTaskStatus[] = [];
+    for (const t of tasks) {
+      let r = refreshTask(t, evidence(t), o);
+      if (r.confirm) {
+        const pod = await this.d.writer.readPod(ns, t.pod);
+        r = refreshTask(
+          t,
+          pod ? { pod } : { missing: "confirmed", deleted: this.d.tombstones.has(`${ns}/${t.pod}`) },
+          o,
+        );
+      }
+      if (r.deletePodUid) {
+        // A task that ended KILLED or DROPPED never comes back, whoever created its Pod.
+        this.d.log.warn(
+          { offer: offer.metadata.name, pod: t.pod, state: t.state },
+          "deleting the Pod of an ended task",
+        );
+        await this.d.writer.deletePod(ns, t.pod, r.deletePodUid);
+      }
+      if (r.status !== t) changed = true;
+      next.push(r.status);
+    }
     if (changed) await this.d.writer.patchOfferStatus(ns, offer.metadata.name ?? "", { tasks: next });
   }
 }

@@ -21,7 +21,7 @@ import { nodeStateReconciler } from "./node-state.ts";
 import { OfferReconciler } from "./offer-reconciler.ts";
 import { rebuildFilters } from "./revive.ts";
 import { ROLES_KEY, RoleStatusReconciler } from "./role-status.ts";
-import { Assumptions, FilterStore } from "./state.ts";
+import { Assumptions, FilterStore, PodTombstones } from "./state.ts";
 import { UnreadableObjects } from "./unreadable.ts";
 import { type ReconcileResult, WorkQueue } from "./workqueue.ts";
 import { KubeWriter } from "./writer.ts";
@@ -49,6 +49,7 @@ export class Operator {
   private readonly filters = new FilterStore();
   private readonly assumptions = new Assumptions();
   private readonly busyOffers = new Set<string>();
+  private readonly tombstones: PodTombstones;
   private readonly offers: OfferReconciler;
   private readonly lifecycle: FrameworkLifecycle;
   /** Run, in order, on each registered Framework; each returns when to look again. */
@@ -60,6 +61,8 @@ export class Operator {
 
   constructor(kc: KubeConfig, opts: OperatorOptions = {}) {
     this.config = defaultOperatorConfig(opts.config);
+    // As long as an offer refreshes its tasks: until it is deleted after its retention.
+    this.tombstones = new PodTombstones(2 * this.config.offerRetentionMs + 60_000);
     this.log = opts.log ?? createLogger("kube-offers-controller");
     this.metrics = opts.metrics ?? new Metrics();
     this.isLeader = opts.isLeader ?? (() => true);
@@ -100,7 +103,12 @@ export class Operator {
       isLeader: () => this.leading,
       busyOffers: this.busyOffers,
     });
-    this.offers = new OfferReconciler({ ...common, assumptions: this.assumptions, busy: this.busyOffers });
+    this.offers = new OfferReconciler({
+      ...common,
+      assumptions: this.assumptions,
+      tombstones: this.tombstones,
+      busy: this.busyOffers,
+    });
     this.lifecycle = new FrameworkLifecycle(common);
     this.frameworkReconcilers = [
       failoverReconciler(common),
@@ -167,6 +175,7 @@ export class Operator {
         const offer = p.metadata?.labels?.[LABEL_OFFER];
         if (fw) this.frameworkQueue.add(`${ns}/${fw}`);
         if (offer) this.offerQueue.add(`${ns}/${offer}`);
+        if (offer && ev === "delete") this.tombstones.add(key(p));
         const phase = p.status?.phase;
         if (ev === "delete" || phase === "Succeeded" || phase === "Failed")
           this.loop.trigger("resources freed");

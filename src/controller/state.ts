@@ -46,6 +46,32 @@ export class Assumptions {
   }
 }
 
+/**
+ * Task Pods this operator saw deleted (namespace/name → when), so that a task whose Pod is gone
+ * ends KILLED when it was seen, and DROPPED when it never was. Kept for `keepMs`.
+ */
+export class PodTombstones {
+  private readonly deleted = new Map<string, number>();
+  private readonly keepMs: number;
+
+  constructor(keepMs: number) {
+    this.keepMs = keepMs;
+  }
+
+  add(key: string, now = Date.now()): void {
+    this.deleted.delete(key); // re-insert: the map stays in deletion order, oldest first
+    this.deleted.set(key, now);
+    for (const [k, at] of this.deleted) {
+      if (now - at <= this.keepMs) break;
+      this.deleted.delete(k);
+    }
+  }
+
+  has(key: string): boolean {
+    return this.deleted.has(key);
+  }
+}
+
 /** A refusal filter as the controller keeps it: the allocator's, plus when it was made. */
 export interface StoredFilter extends RefusalFilter {
   /** When the answer that made it was processed (epoch ms): its status.answeredAt. */

@@ -216,5 +216,87 @@ describe("crash safety", () => {
     expect(accepted.status?.tasks?.every((t) => t.state !== "TASK_ERROR")).toBe(true);
     const pods = await fw.pods("g");
     expect(pods.map((p) => p.metadata?.name).sort()).toEqual(["g-a", "g-b", "g-c"]);
+    await removeFramework(fw, "g");
+  });
+
+  /** Tears a framework down (the running operator does it), so the next test gets the agents. */
+  async function removeFramework(fw: FrameworkSide, name: string) {
+    await fw.deleteFramework(name);
+    await waitFor(
+      `framework ${name} gone`,
+      async () => !(await fw.framework(name).catch(() => undefined)),
+      30_000,
+    );
+  }
+
+  /** Starts an operator armed at `failpoint`, answers one offer of framework `name` with a, b, c. */
+  async function crashWhileLaunching(name: string, failpoint: string) {
+    // Only the armed operator may run: stop the ones earlier tests restarted.
+    await Promise.all(
+      procs.splice(0).map((p) =>
+        p.exitCode !== null || p.signalCode !== null
+          ? undefined
+          : new Promise((r) => {
+              p.once("exit", r);
+              p.kill("SIGKILL");
+            }),
+      ),
+    );
+    const crashing = await operatorProcess({ KUBE_OFFERS_FAILPOINT: failpoint });
+    const exited = new Promise((r) => crashing.once("exit", r));
+    const fw = new FrameworkSide(pool.kc, pool.namespace);
+    await fw.createFramework(name, pool.labels);
+    const offer = await waitFor(`an offer for ${name}`, async () => (await fw.offers(name, "Offered"))[0]);
+    const offerName = offer.metadata.name ?? "";
+    await fw.answer(
+      offerName,
+      accept([task("a", { cpu: "100m" }), task("b", { cpu: "100m" }), task("c", { cpu: "100m" })]),
+    );
+    await exited;
+    return { fw, offerName };
+  }
+
+  async function acceptedAfterRestart(
+    fw: FrameworkSide,
+    offerName: string,
+    settled: (s: Record<string, string>) => boolean,
+  ) {
+    await operatorProcess({});
+    return waitFor(
+      "the offer Accepted with its tasks settled",
+      async () => {
+        const o = await fw.offer(offerName);
+        if (o?.status?.phase !== "Accepted") return undefined;
+        const states = Object.fromEntries((o.status.tasks ?? []).map((t) => [t.id, t.state]));
+        return settled(states) ? states : undefined;
+      },
+      30_000,
+    );
+  }
+
+  it("a task killed while its launch was interrupted never comes back", async () => {
+    const { fw, offerName } = await crashWhileLaunching("k", "after-launch-before-status");
+    expect((await fw.pods("k")).length).toBe(3);
+    // The framework kills task b while no operator runs: it deletes b's Pod.
+    await fw.deletePod("k-b");
+    await waitFor("k-b gone", async () => !(await fw.pods("k")).some((p) => p.metadata?.name === "k-b"));
+    const states = await acceptedAfterRestart(fw, offerName, (s) => s.b === "TASK_DROPPED");
+    expect(states.a).not.toBe("TASK_DROPPED");
+    expect(states.c).not.toBe("TASK_DROPPED");
+    const pods = (await fw.pods("k")).map((p) => p.metadata?.name).sort();
+    expect(pods).toEqual(["k-a", "k-c"]);
+    await removeFramework(fw, "k");
+  });
+
+  it("a launch interrupted after its record creates no Pod on replay: every task ends TASK_DROPPED", async () => {
+    const { fw, offerName } = await crashWhileLaunching("r", "after-launch-record");
+    expect((await fw.pods("r")).length).toBe(0);
+    expect((await fw.offer(offerName))?.status?.answeredAt).toBeDefined(); // the record
+    const states = await acceptedAfterRestart(fw, offerName, (s) =>
+      ["a", "b", "c"].every((id) => s[id] === "TASK_DROPPED"),
+    );
+    expect(Object.keys(states).sort()).toEqual(["a", "b", "c"]);
+    expect((await fw.pods("r")).length).toBe(0);
+    await removeFramework(fw, "r");
   });
 });

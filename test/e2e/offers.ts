@@ -103,6 +103,11 @@ export class FrameworkSide {
     );
   }
 
+  /** Kills a task the way the SDK does: its Pod is deleted. */
+  async deletePod(name: string): Promise<void> {
+    await this.kc.makeApiClient(CoreV1Api).deleteNamespacedPod({ name, namespace: this.namespace });
+  }
+
   async pods(framework?: string): Promise<V1Pod[]> {
     const core = this.kc.makeApiClient(CoreV1Api);
     const list = await core.listNamespacedPod({
