@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: pure unit tests (no cluster) and e2e tests that share one real control plane,
-// started once per run by the global setup and torn down after it.
+// Three projects: pure unit tests (no cluster), e2e tests that share one real control plane,
+// started once per run by the global setup and torn down after it, and the chaos suite with its
+// own control plane (it restarts the API server), run last.
 export default defineConfig({
   test: {
     projects: [
@@ -37,6 +38,21 @@ export default defineConfig({
           // One shared control plane; files run in parallel workers, each in its own namespace.
           fileParallelism: true,
           maxWorkers: 2,
+        },
+      },
+      {
+        test: {
+          name: "chaos",
+          include: ["test/chaos/**/*.test.ts"],
+          environment: "node",
+          // After e2e: its own control plane must not compete with e2e's for the CPUs.
+          sequence: { groupOrder: 2 },
+          globalSetup: ["test/chaos/global-setup.ts"],
+          // The suite sizes itself from CHAOS_HITS (npm run test:chaos: the full run).
+          testTimeout: 3_600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          maxWorkers: 1,
         },
       },
     ],

@@ -8,6 +8,7 @@ import { offerPhase } from "../crds/offer.ts";
 import { isConflict, isNotFound } from "../kube/errors.ts";
 import type { Obj } from "./cache.ts";
 import type { ControllerDeps } from "./deps.ts";
+import { failpoint } from "./failpoints.ts";
 import { killTasks } from "./kill-tasks.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { finishOffer } from "./offer-outcome.ts";
@@ -65,7 +66,9 @@ export class FrameworkLifecycle {
         throw new Error(`offer ${o.metadata.name} changed during teardown; retrying`);
       }
     }
+    failpoint("teardown-after-rescind");
     const killed = await killTasks(this.d, fw, "Teardown", "the Framework was deleted");
+    failpoint("teardown-after-kill");
     if (!this.d.config.keepReservationsOnTeardown) {
       for (const a of this.d.cache.agents.list()) {
         if (!(a.spec?.dynamicReservations ?? []).some((r) => r.framework === id)) continue;

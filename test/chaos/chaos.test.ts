@@ -1,0 +1,221 @@
+// The chaos suite (Jepsen style): two operator replicas with leader election, agents and
+// simulated nodes, and SDK frameworks launching, killing and tearing down continuously, while
+// faults are injected at random points: SIGKILL at every failpoint, … (faults.ts). Every
+// ResourceOffer, task Pod, Agent, Framework and Lease event is recorded (recorder.ts, JSONL under
+// a temp dir) and the promises are checked over the whole history (invariants.ts). The run
+// prints a table — runs, faults per kind, checks, violations — and fails on any violation,
+// listing the events that show it.
+//
+// Size: CHAOS_HITS hits per failpoint (default 1, the CI slice; npm run test:chaos: 20),
+// CHAOS_ROUNDS of each other fault (default: one per 5 hits, at least 1), CHAOS_SEED.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { NodeAgent } from "../../src/agent/agent.ts";
+import { LABEL_POOL } from "../../src/crds/contract.ts";
+import { NodeSimulator, type SimNode } from "../../src/local/node-simulator.ts";
+import { type Fault, type FaultContext, FaultUnreached, failpointFault, wiredFailpoints } from "./faults.ts";
+import type { ChaosControlPlane } from "./global-setup.ts";
+import { acceptedTasksResolved, type Bounds, checkAll } from "./invariants.ts";
+import { DelayProxy } from "./proxy.ts";
+import { Recorder } from "./recorder.ts";
+import { Replicas } from "./replicas.ts";
+import { type FaultTally, formatReport, formatViolations } from "./report.ts";
+import { Workload } from "./workload.ts";
+
+const HITS = Math.max(1, Number(process.env.CHAOS_HITS ?? 1) || 1);
+const ROUNDS = Math.max(1, Number(process.env.CHAOS_ROUNDS ?? Math.ceil(HITS / 5)) || 1);
+const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
+// Longer than ha-election.test.ts uses: two cores shared by many runs make a tight renew deadline
+// lose the lease on CPU starvation alone.
+const TIMINGS = { leaseMs: 8000, renewMs: 6000, retryMs: 1500 };
+const OFFER_TIMEOUT_S = 10;
+const BOUNDS: Bounds = {
+  offerFinalMs: OFFER_TIMEOUT_S * 1000 + 2 * TIMINGS.leaseMs,
+  // The slow API server holds each chunk up to 9 s each way; then one lease to fail over.
+  cycleGapMs: 2 * 9000 + TIMINGS.leaseMs + 2000,
+};
+const FAILPOINT_TIMEOUT_MS = Number(process.env.CHAOS_FAILPOINT_TIMEOUT_MS ?? 45_000);
+
+/** mulberry32: a reproducible fault order for a seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function control(path: string): Promise<unknown> {
+  const res = await fetch(`${inject("chaosControl")}${path}`, { method: "POST" });
+  const body = (await res.json()) as { error?: string };
+  if (!res.ok) throw new Error(`chaos control ${path}: ${body.error}`);
+  return body;
+}
+
+let dir = "";
+let cp: ChaosControlPlane;
+let kc: KubeConfig;
+let recorder: Recorder | undefined;
+let replicas: Replicas | undefined;
+let workload: Workload | undefined;
+let proxy: DelayProxy | undefined;
+let sim: NodeSimulator | undefined;
+const agents: NodeAgent[] = [];
+const pool = `chaos-${process.pid}`;
+const ns = `chaos-fw-${process.pid}`;
+const sysNs = `chaos-sys-${process.pid}`;
+let nodes: SimNode[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "kube-offers-chaos-"));
+  cp = (await control("/start")) as ChaosControlPlane;
+  kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const name of [ns, sysNs]) await core.createNamespace({ body: { metadata: { name } } });
+  recorder = new Recorder(kc, new Set([ns, sysNs]), join(dir, "history.jsonl"), (n) => n.startsWith(pool));
+  await recorder.start();
+  nodes = Array.from({ length: 3 }, (_, i) => ({
+    name: `${pool}-n${i + 1}`,
+    capacity: { cpu: "2", memory: "4Gi" },
+  }));
+  sim = new NodeSimulator(kc, { leaseDurationSeconds: 40 });
+  await sim.start(nodes);
+  for (const n of nodes) {
+    const a = new NodeAgent(kc, {
+      nodeName: n.name,
+      pool,
+      leaseNamespace: sysNs,
+      leaseDurationSeconds: 10,
+      renewIntervalMs: 2000,
+    });
+    await a.start();
+    agents.push(a);
+  }
+  const server = new URL(kc.getCurrentCluster()?.server ?? "");
+  proxy = new DelayProxy(server.hostname, Number(server.port));
+  await proxy.start();
+  const proxied = join(dir, "kubeconfig-proxied");
+  writeFileSync(
+    proxied,
+    readFileSync(cp.kubeconfig, "utf8").replaceAll(server.origin, `https://127.0.0.1:${proxy.port}`),
+  );
+  const config = join(dir, "operator.yaml");
+  writeFileSync(config, `offerRetentionMs: 600000\ndefaultOfferTimeoutSeconds: ${OFFER_TIMEOUT_S}\n`);
+  replicas = new Replicas({
+    kubeconfig: proxied,
+    configFile: config,
+    pool,
+    agentLeaseNamespace: sysNs,
+    leaseNamespace: sysNs,
+    leaseName: "chaos-controller",
+    timings: TIMINGS,
+    logDir: join(dir, "logs"),
+    recorder,
+    kc,
+  });
+  await replicas.start();
+  workload = new Workload(kc, ns, { [LABEL_POOL]: pool }, recorder, {
+    frameworks: 3,
+    teardownEveryMs: 12_000,
+    killEveryMs: 1500,
+  });
+  await workload.start();
+});
+
+afterAll(async () => {
+  await workload?.stop().catch(() => {});
+  await replicas?.stop().catch(() => {});
+  for (const a of agents) await a.stop().catch(() => {});
+  await sim?.stop().catch(() => {});
+  await recorder?.stop().catch(() => {});
+  await proxy?.stop().catch(() => {});
+  if (dir) process.stdout.write(`[chaos] history and operator logs: ${dir}\n`);
+});
+
+it(`keeps its promises under faults (hits per failpoint ${HITS}, rounds ${ROUNDS}, seed ${SEED})`, async () => {
+  const t0 = Date.now();
+  const random = rng(SEED);
+  const wired = wiredFailpoints();
+  const plan: Fault[] = [];
+  for (const name of wired)
+    for (let i = 0; i < HITS; i++) plan.push(failpointFault(name, FAILPOINT_TIMEOUT_MS));
+  // A random order (seeded), so faults meet the workload at different points each run.
+  for (let i = plan.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [plan[i], plan[j]] = [plan[j]!, plan[i]!];
+  }
+  const ctx: FaultContext = {
+    kc,
+    replicas: replicas!,
+    workload: workload!,
+    recorder: recorder!,
+    rng: random,
+  };
+  const tally = new Map<string, FaultTally>();
+  const notes: string[] = [];
+  for (const f of plan) {
+    const t = tally.get(f.kind) ?? { injected: 0, unreached: 0, failed: 0 };
+    tally.set(f.kind, t);
+    recorder!.note("Fault", f.kind, { fault: f.kind, detail: "begin" });
+    try {
+      const detail = await f.inject(ctx);
+      t.injected++;
+      recorder!.note("Fault", f.kind, { fault: f.kind, detail });
+    } catch (err) {
+      if (err instanceof FaultUnreached) t.unreached++;
+      else t.failed++;
+      notes.push(`${f.kind}: ${(err as Error).message}`);
+      recorder!.note("Fault", f.kind, { fault: f.kind, detail: `not injected: ${(err as Error).message}` });
+    }
+  }
+  await workload!.stop();
+  // Settle: outstanding offers expire, launches resolve; bounded, the checks judge what is left.
+  const settleUntil = Date.now() + BOUNDS.offerFinalMs + 10_000;
+  while (Date.now() < settleUntil) {
+    const last = new Map<string, string>();
+    for (const e of recorder!.events)
+      if (e.kind === "ResourceOffer") last.set(e.key, e.type === "DELETED" ? "Deleted" : e.fields.phase);
+    const open = [...last.values()].filter((p) => p === "" || p === "Offered").length;
+    if (!open && acceptedTasksResolved(recorder!.events).violations.length === 0) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const end = Date.now();
+  await replicas!.stop();
+  await recorder!.stop();
+  const results = checkAll(recorder!.events, BOUNDS, end);
+  const w = workload!.stats;
+  notes.push(
+    `workload: ${w.frameworks} frameworks, ${w.teardowns} teardowns, ${w.answers} accepts (${w.launchedTasks} tasks, ${w.reserves} reserves), ${w.declines} declines, ${w.kills} kills, ${w.callErrors} failed calls`,
+    `unplanned replica exits: ${replicas!.unplannedExits.length ? replicas!.unplannedExits.join("; ") : "none"}`,
+    `recorder watch restarts: ${JSON.stringify(recorder!.restarts)}`,
+    `seed ${SEED}; history ${join(dir, "history.jsonl")}`,
+  );
+  const report = formatReport({
+    runs: 1,
+    seconds: Math.round((end - t0) / 1000),
+    events: recorder!.events.length,
+    faults: tally,
+    results,
+    notes,
+  });
+  process.stdout.write(`\n${report}\n`);
+  const violations = formatViolations(results);
+  if (violations) process.stdout.write(`\nviolations:\n${violations}\n`);
+  // The run must have exercised something, and a wired failpoint that is never reached is a gap.
+  expect(w.launchedTasks, "the workload launched tasks").toBeGreaterThan(0);
+  for (const r of results) expect(r.checked, `${r.invariant} checked something`).toBeGreaterThan(0);
+  expect(
+    [...tally]
+      .filter(([, t]) => t.failed > 0 || t.unreached > 0)
+      .map(([k, t]) => `${k}: ${JSON.stringify(t)}`),
+    "every fault was injected",
+  ).toEqual([]);
+  expect(violations, "invariant violations").toBe("");
+});
