@@ -2,10 +2,13 @@
 // agent, a new or revived framework, resources freed), batched, it plans a cycle from the
 // cache (cycle-plan.ts: offers to rescind, offers to create) and writes the plan.
 import pLimit from "p-limit";
-import { isConflict, isNotFound } from "../kube/errors.ts";
+import type { OfferDecision } from "../allocator/index.ts";
+import { KIND } from "../crds/contract.ts";
+import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { frameworkId, splitKey } from "./names.ts";
+import { type BackoffConfig, OfferBackoff } from "./offer-backoff.ts";
 import { finishOffer } from "./offer-outcome.ts";
 import { Revivals } from "./revive.ts";
 import type { Assumptions } from "./state.ts";
@@ -16,6 +19,8 @@ export interface LoopDeps extends ControllerDeps {
   isLeader: () => boolean;
   /** Offers currently being answered by the offer reconciler (never rescinded under it). */
   busyOffers: ReadonlySet<string>;
+  /** Backoff of (framework, agent) pairs whose offers cannot be created (offer-backoff.ts). */
+  offerBackoff?: Partial<BackoffConfig>;
 }
 
 /** Writes in flight at once, per kind, within a cycle. */
@@ -29,10 +34,12 @@ export class AllocationLoop {
   private again = false;
   private stopped = true;
   private readonly revivals = new Revivals();
+  private readonly backoff: OfferBackoff;
   cycles = 0;
 
   constructor(deps: LoopDeps) {
     this.d = deps;
+    this.backoff = new OfferBackoff(deps.offerBackoff);
   }
 
   start(): void {
@@ -106,10 +113,14 @@ export class AllocationLoop {
         roles: cache.roles.list(),
         assumed: assumptions.pending(known(cache.offers), known(cache.pods)),
         busyOffers: this.d.busyOffers,
-        filters: this.d.filters.active(now, (id) => {
-          const f = byId.get(id);
-          return f ? this.revivals.revivedAt(f) : Number.NEGATIVE_INFINITY;
-        }),
+        // Pairs whose offers keep failing to be created sit out, so their agents go to others.
+        filters: [
+          ...this.backoff.filters(now),
+          ...this.d.filters.active(now, (id) => {
+            const f = byId.get(id);
+            return f ? this.revivals.revivedAt(f) : Number.NEGATIVE_INFINITY;
+          }),
+        ],
         config,
         cycle: this.cycles,
       },
@@ -119,7 +130,31 @@ export class AllocationLoop {
     this.d.log.debug(plan.stats, "allocation cycle");
     await this.writeRescinds(plan.rescind);
     this.d.metrics.allocationDecisions.inc(plan.stats.decisions);
+    this.d.metrics.offerBackoffsActive.set(this.backoff.active(now));
     await this.writeOffers(plan.create);
+  }
+
+  /** A create that failed: the pair is backed off when it fails for good or keeps failing. */
+  private createFailed(d: OfferDecision, err: unknown): void {
+    const now = Date.now();
+    const error = apiMessage(err);
+    const f = this.backoff.fail(d.framework, d.agent, statusCode(err), error, now);
+    this.d.metrics.offerCreateFailures.inc({ kind: f.kind });
+    if (f.until <= now) return;
+    const seconds = Math.ceil((f.until - now) / 1000);
+    this.d.metrics.offerBackoffs.inc();
+    this.d.log.warn(
+      { framework: d.framework, agent: d.agent, failures: f.failures, backoffSeconds: seconds, err: error },
+      "offers of this agent to this framework backed off; the agent goes to other frameworks meanwhile",
+    );
+    const { namespace, name } = splitKey(d.framework);
+    void this.d.writer.event(
+      { kind: KIND.framework, namespace, name },
+      "Warning",
+      "OfferCreateFailed",
+      `could not create an offer of agent ${d.agent} (${f.failures} in a row): ${error}; not offered agent ${d.agent} again for ${seconds}s`,
+    );
+    this.trigger("offer backed off");
   }
 
   private async writeRescinds(list: Rescind[]): Promise<void> {
@@ -148,8 +183,11 @@ export class AllocationLoop {
           const name = offer.metadata.name ?? "";
           const key = `${namespace}/${name}`;
           this.d.assumptions.assumeOffer(key, { ...d });
+          let made = false;
           try {
             const created = await this.d.writer.createOffer(offer);
+            made = true;
+            this.backoff.succeed(d.framework, d.agent);
             // Counted once created: the status patch below may lose (409) to the offer reconciler.
             this.d.metrics.offers.inc({ outcome: "offered" });
             await this.d.writer.patchOfferStatus(
@@ -166,6 +204,7 @@ export class AllocationLoop {
               { framework: d.framework, agent: d.agent, err: String(err) },
               "could not create offer",
             );
+            if (!made) this.createFailed(d, err);
           }
         }),
       ),

@@ -34,6 +34,10 @@ export class Metrics {
   readonly outstandingOffers: Gauge<"namespace" | "framework">;
   readonly leaderTransitions: Counter;
   readonly unreadable: Counter<"kind" | "reason">;
+  /** offer-backoff.ts: failed offer creates by kind, backoffs started, pairs backed off now. */
+  readonly offerCreateFailures: Counter<"kind">;
+  readonly offerBackoffs: Counter;
+  readonly offerBackoffsActive: Gauge;
   /** agent-loss.ts: agents declared lost, agents held back by reason, the control-plane hold. */
   readonly agentsDeclaredLost: Counter;
   readonly agentsHeld: Gauge<"reason">;
@@ -190,6 +194,22 @@ export class Metrics {
       name: `${PREFIX}unreadable_objects_total`,
       help: "Objects (per resourceVersion) the operator could not read, by kind and reason.",
       labelNames: ["kind", "reason"],
+      registers: [r],
+    });
+    this.offerCreateFailures = new Counter({
+      name: `${PREFIX}offer_create_failures_total`,
+      help: "Offer creates the API server refused, by kind: permanent (4xx but 409 and 429) or transient.",
+      labelNames: ["kind"],
+      registers: [r],
+    });
+    this.offerBackoffs = new Counter({
+      name: `${PREFIX}offer_create_backoffs_total`,
+      help: "Times a (framework, agent) pair was backed off because its offers could not be created.",
+      registers: [r],
+    });
+    this.offerBackoffsActive = new Gauge({
+      name: `${PREFIX}offer_create_backoffs_active`,
+      help: "(framework, agent) pairs backed off now: their agents are offered to other frameworks.",
       registers: [r],
     });
     this.agentsDeclaredLost = new Counter({
