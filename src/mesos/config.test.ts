@@ -29,6 +29,37 @@ describe("mesos config section", () => {
     expect(s !== "help" && "mesos" in s.operator).toBe(false);
   });
 
+  it("refuses to serve without credentials unless mesos.allowUnauthenticated says so", () => {
+    expect(() => withConfig("mesos:\n  enabled: true\n  defaultNamespace: m\n")).toThrow(
+      /mesos\.allowUnauthenticated: no credentials are configured/,
+    );
+    expect(() =>
+      withConfig("mesos:\n  enabled: true\n  defaultNamespace: m\n  authentication: {basic: {}}\n"),
+    ).toThrow(/mesos\.allowUnauthenticated/);
+    const open = withConfig("mesos:\n  enabled: true\n  defaultNamespace: m\n  allowUnauthenticated: true\n");
+    expect(open !== "help" && open.mesos?.allowUnauthenticated).toBe(true);
+    expect(() =>
+      withConfig(
+        "mesos:\n  enabled: true\n  allowUnauthenticated: true\n  authentication: {bearer: {t: spark}}\n",
+      ),
+    ).toThrow(/contradicts mesos.authentication/);
+    // Off: nothing to refuse.
+    expect(withConfig("mesos:\n  enabled: false\n")).toBeTruthy();
+  });
+
+  it("takes the limits, and refuses bad ones naming the field", () => {
+    const s = withConfig(
+      "mesos:\n  enabled: true\n  allowUnauthenticated: true\n  maxSubscriptionsPerPrincipal: 2\n  requestTimeoutSeconds: 5\n",
+    );
+    expect(s !== "help" && s.mesos).toMatchObject({
+      maxSubscriptionsPerPrincipal: 2,
+      requestTimeoutSeconds: 5,
+    });
+    expect(() =>
+      withConfig("mesos:\n  enabled: true\n  allowUnauthenticated: true\n  maxConnectionsPerPrincipal: 0\n"),
+    ).toThrow(/mesos\.maxConnectionsPerPrincipal/);
+  });
+
   it("rejects unknown keys, naming them", () => {
     expect(() => withConfig("mesos:\n  enabled: true\n  prot: 1\n")).toThrow(/mesos/);
   });

@@ -5,18 +5,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ANNOTATION_FRAMEWORK_INFO } from "../crds/contract.ts";
 import { InvalidLaunchError } from "../sdk/index.ts";
-import type { Tenancy } from "./auth.ts";
 import { frameworkSpecOf, infoAnnotation } from "./framework.ts";
-import { HttpError, type Log, readCall, send } from "./http.ts";
+import type { Guard } from "./guard.ts";
+import { type BodyLimits, type Caller, HttpError, type Log, readCall, send } from "./http.ts";
 import type { Call } from "./protocol.ts";
 import type { Registry } from "./registry.ts";
 import type { Subscribe } from "./subscribe.ts";
 
 export interface DispatchContext {
   registry: Registry;
-  tenancy: Tenancy;
+  guard: Guard;
   subscribe: Subscribe;
-  maxBodyBytes: number;
+  body: BodyLimits;
   log: Log;
 }
 
@@ -108,13 +108,15 @@ export function schedulerHandler(ctx: DispatchContext) {
     }
   };
 
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, { caller }: { caller: Caller }): Promise<void> => {
     if (req.method !== "POST") throw new HttpError(405, "Expecting a 'POST' request", { allow: "POST" });
-    const principal = ctx.tenancy.authenticate(req);
-    const call = await readCall(req, ctx.maxBodyBytes);
-    if (call.type === "SUBSCRIBE") return ctx.subscribe(req, res, call, principal);
+    const call = await readCall(req, ctx.body);
+    if (call.type === "SUBSCRIBE") {
+      ctx.guard.subscribe(caller, res);
+      return ctx.subscribe(req, res, call, caller.principal);
+    }
     const header = req.headers["mesos-stream-id"];
-    const code = await dispatch(call, Array.isArray(header) ? header[0] : header, principal);
+    const code = await dispatch(call, Array.isArray(header) ? header[0] : header, caller.principal);
     send(res, code, "");
   };
 }

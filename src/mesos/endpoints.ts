@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Tenancy } from "./auth.ts";
-import { HttpError, send, sendJson } from "./http.ts";
+import { type Caller, HttpError, send, sendJson } from "./http.ts";
 import { MESOS_VERSION, masterState } from "./state.ts";
 
 const STATE_PATHS = new Set(["/master/state", "/state", "/master/state.json", "/state.json"]);
@@ -45,10 +45,14 @@ export function readonlyHandler(ctx: EndpointsContext) {
   const frameworkSelector = Object.entries(ctx.frameworkLabels)
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
-  return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+  return async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    { path, caller }: { path: string; caller: Caller },
+  ): Promise<void> => {
     if (req.method !== "GET" && req.method !== "HEAD")
       throw new HttpError(405, "Expecting a 'GET' request", { allow: "GET" });
-    const principal = ctx.tenancy.authenticate(req);
+    const { principal } = caller;
     const port = ctx.port();
     const host = req.headers.host ?? `${ctx.hostname}:${port}`;
     if (path === "/master/redirect" || path === "/redirect") {

@@ -1,9 +1,13 @@
 // HTTP for the Mesos API: the server and its routing, errors as status codes, request bodies
-// (size limit), content negotiation of scheduler calls (JSON only), plain and JSON answers, and
-// the headers of a subscription's event stream (RecordIO or JSON). Nothing here knows a
-// framework; src/mesos/dispatch.ts and endpoints.ts are the handlers.
+// (size limit, read deadline, a byte budget shared by all requests), content negotiation of
+// scheduler calls (JSON only), plain and JSON answers, and the headers of a subscription's event
+// stream (RecordIO or JSON). Slow clients are timed on the request side only: headers and body
+// must arrive in time (408), an event stream's response stays open as long as it is read.
+// Nothing here knows a framework; src/mesos/dispatch.ts and endpoints.ts are the handlers.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import type { ByteBudget } from "./limits.ts";
 import { asciiJson, type Call, parseCall } from "./protocol.ts";
 
 export type Log = (
@@ -11,6 +15,16 @@ export type Log = (
   msg: string,
   fields?: Record<string, unknown>,
 ) => void;
+
+/** Who a request is from (src/mesos/guard.ts admits it). */
+export interface Caller {
+  /** The authenticated principal; undefined without authentication. */
+  principal: string | undefined;
+  /** The key its limits are counted under. */
+  client: string;
+  /** The client in a message: "principal 'spark'" or "address 10.0.0.7". */
+  who: string;
+}
 
 /** A request refused with this status (and headers). Handlers and the frameworks' calls throw it. */
 export class HttpError extends Error {
@@ -23,7 +37,11 @@ export class HttpError extends Error {
   }
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
+export type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: { path: string; caller: Caller },
+) => Promise<void>;
 
 /** The media types of an Accept or Content-Type header, lower-case, without parameters. */
 export function mediaTypes(header: string | undefined): string[] {
@@ -33,49 +51,87 @@ export function mediaTypes(header: string | undefined): string[] {
     .filter(Boolean);
 }
 
-/** The request body, refused with 413 (and the connection closed) above `maxBody` bytes. */
-export function readBody(req: IncomingMessage, maxBody: number): Promise<Buffer> {
-  const tooLarge = () =>
-    new HttpError(413, `Request body is larger than ${maxBody} bytes`, { connection: "close" });
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > maxBody) {
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on("data", (c: Buffer) => {
-      if (done) return;
-      size += c.length;
-      if (size > maxBody) {
+/** How a request body is read. */
+export interface BodyLimits {
+  /** Largest body (413 above). */
+  maxBytes: number;
+  /** Bytes of all bodies being read at once (503 when this one does not fit). */
+  budget: ByteBudget;
+  /** The whole body must have arrived this long after reading starts (408). */
+  timeoutMs: number;
+}
+
+/**
+ * The request body, handed to `use` while its bytes count against the shared budget. Reading
+ * stops at the first byte over `maxBytes` (413), over the budget (503) or after the deadline
+ * (408); what was read is dropped and the connection is closed after the answer.
+ */
+export async function withBody<T>(req: IncomingMessage, o: BodyLimits, use: (body: Buffer) => T): Promise<T> {
+  let held = 0;
+  try {
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const close = { connection: "close" };
+      const declared = Number(req.headers["content-length"] ?? "0") || 0;
+      const tooLarge = () =>
+        new HttpError(413, `Request body is larger than maxBodyBytes (${o.maxBytes} bytes)`, close);
+      const busy = () =>
+        new HttpError(
+          503,
+          `Too many request bytes in flight: maxInflightBodyBytes (${o.budget.max} bytes) is reached`,
+          { ...close, "retry-after": "1" },
+        );
+      if (declared > o.maxBytes) return reject(tooLarge());
+      if (!o.budget.take(declared)) return reject(busy());
+      held = declared;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
         done = true;
-        chunks.length = 0;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(c);
+        clearTimeout(timer);
+        if (err) {
+          chunks.length = 0;
+          reject(err);
+        } else resolve(Buffer.concat(chunks));
+      };
+      const timer = setTimeout(
+        () =>
+          finish(
+            new HttpError(
+              408,
+              `Request body not received within requestTimeoutSeconds (${o.timeoutMs / 1000} s)`,
+              close,
+            ),
+          ),
+        o.timeoutMs,
+      );
+      req.on("data", (c: Buffer) => {
+        if (done) return;
+        size += c.length;
+        if (size > o.maxBytes) return finish(tooLarge());
+        if (size > held) {
+          if (!o.budget.take(size - held)) return finish(busy());
+          held = size;
+        }
+        chunks.push(c);
+      });
+      req.on("end", () => finish());
+      req.on("error", (err) => finish(err));
+      req.on("aborted", () => finish(new HttpError(400, "request aborted")));
+      req.on("close", () => finish(new HttpError(400, "request aborted")));
     });
-    req.on("end", () => {
-      if (!done) resolve(Buffer.concat(chunks));
-    });
-    req.on("error", (err) => {
-      if (!done) reject(err);
-      done = true;
-    });
-    req.on("aborted", () => {
-      if (!done) reject(new HttpError(400, "request aborted"));
-      done = true;
-    });
-  });
+    return use(body);
+  } finally {
+    o.budget.release(held);
+  }
 }
 
 /**
  * A scheduler call from a POST body: 415 unless it is JSON, 400 unless it parses into a Call,
  * 406 unless the client accepts a JSON answer (a RecordIO event stream, for SUBSCRIBE).
  */
-export async function readCall(req: IncomingMessage, maxBody: number): Promise<Call> {
+export async function readCall(req: IncomingMessage, body: BodyLimits): Promise<Call> {
   const ctype = mediaTypes(req.headers["content-type"])[0];
   if (ctype === undefined) throw new HttpError(415, "Expecting 'Content-Type' to be present");
   if (ctype !== "application/json")
@@ -86,14 +142,15 @@ export async function readCall(req: IncomingMessage, maxBody: number): Promise<C
         : `Unsupported 'Content-Type' ${ctype}: expecting application/json`,
     );
   const accept = mediaTypes(req.headers.accept);
-  const body = await readBody(req, maxBody);
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString("utf8"));
-  } catch (err) {
-    throw new HttpError(400, `Failed to parse body into JSON: ${(err as Error).message}`);
-  }
-  const parsed = parseCall(json);
+  const parsed = await withBody(req, body, (b) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(b.toString("utf8"));
+    } catch (err) {
+      throw new HttpError(400, `Failed to parse body into JSON: ${(err as Error).message}`);
+    }
+    return parseCall(json);
+  });
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   const call = parsed.call;
   const okAccept = (extra: string[]) =>
@@ -152,36 +209,105 @@ export interface ServeOptions {
   host: string;
   /** The handler of a path (without trailing slashes), or undefined: 404. */
   route: (path: string) => Handler | undefined;
+  /** Who calls, before the handler runs (it throws the refusal: 401, 429). */
+  admit: (req: IncomingMessage) => Caller;
+  /** A request's headers must arrive within this (408). */
+  headersTimeoutMs: number;
+  /** Its body within this once the headers have (the handlers' own deadline; the server's is a backstop). */
+  requestTimeoutMs: number;
   /** While closing, unexpected errors answer 503 instead of 500. */
   closing: () => boolean;
   log: Log;
 }
 
+/** The raw answer to a request the HTTP parser gave up on (no handler ran), or undefined: just close. */
+export function clientErrorAnswer(
+  code: string | undefined,
+  inBody: boolean,
+  o: Pick<ServeOptions, "headersTimeoutMs" | "requestTimeoutMs">,
+): string | undefined {
+  const seconds = (ms: number) => `${ms / 1000} s`;
+  const [status, reason, text] =
+    code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [
+          408,
+          "Request Timeout",
+          inBody
+            ? `Request not received within headersTimeoutSeconds + requestTimeoutSeconds (${seconds(o.headersTimeoutMs + o.requestTimeoutMs)})`
+            : `Request headers not received within headersTimeoutSeconds (${seconds(o.headersTimeoutMs)})`,
+        ]
+      : code === "HPE_HEADER_OVERFLOW"
+        ? [431, "Request Header Fields Too Large", "Request headers are too large"]
+        : code?.startsWith("HPE_")
+          ? [400, "Bad Request", "Malformed HTTP request"]
+          : [undefined, "", ""];
+  if (status === undefined) return undefined;
+  const body = `${text}\n`;
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * A request target's path without trailing slashes; undefined when it is not a URL (`http://[`).
+ * An origin-form target is appended to a base, not resolved against it: `//x` is a path here,
+ * not a host (resolving it threw, and a throw here would take the process down).
+ */
+export function pathOf(url: string | undefined): string | undefined {
+  const target = url ?? "/";
+  try {
+    const u = target.startsWith("/") ? new URL(`http://localhost${target}`) : new URL(target);
+    return u.pathname.replace(/\/+$/, "") || "/";
+  } catch {
+    return undefined;
+  }
+}
+
 /** Serves `route`'s handlers; an HttpError a handler throws is its answer. Resolves once listening. */
 export async function serve(o: ServeOptions): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
-    const handler = o.route(path);
-    const handle = handler
-      ? handler(req, res, path)
-      : Promise.reject(new HttpError(404, `No endpoint ${path}`));
-    handle.catch((err: unknown) => {
-      if (err instanceof HttpError) {
-        send(res, err.status, err.message, err.headers);
-        if (err.headers.connection === "close") {
-          // Discard the rest of the body; the connection closes after the answer. A client that
-          // keeps sending is cut off after a grace period.
-          req.resume();
-          setTimeout(() => req.socket.destroy(), 5000).unref();
+  const server = createServer(
+    {
+      headersTimeout: o.headersTimeoutMs,
+      // A backstop for a handler that does not read the body: ours (withBody) answers first.
+      requestTimeout: o.headersTimeoutMs + o.requestTimeoutMs,
+      // How often the server looks for expired requests: the timeouts' granularity.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(o.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      const path = pathOf(req.url);
+      const handler = path === undefined ? undefined : o.route(path);
+      const handle =
+        path === undefined
+          ? Promise.reject(new HttpError(400, "Malformed request target", { connection: "close" }))
+          : handler
+            ? Promise.resolve().then(() => handler(req, res, { path, caller: o.admit(req) }))
+            : Promise.reject(new HttpError(404, `No endpoint ${path}`));
+      handle.catch((err: unknown) => {
+        if (err instanceof HttpError) {
+          send(res, err.status, err.message, err.headers);
+          if (err.headers.connection === "close") {
+            // Discard the rest of the body; the connection closes after the answer. A client that
+            // keeps sending is cut off after a grace period.
+            req.resume();
+            setTimeout(() => req.socket.destroy(), 5000).unref();
+          }
+          return;
         }
-        return;
-      }
-      const message = err instanceof Error ? err.message : String(err);
-      o.log("error", "request failed", { path, err: message });
-      send(res, o.closing() ? 503 : 500, `Internal error: ${message}`);
-    });
+        const message = err instanceof Error ? err.message : String(err);
+        o.log("error", "request failed", { path, err: message });
+        send(res, o.closing() ? 503 : 500, `Internal error: ${message}`);
+      });
+    },
+  );
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // A handler's answer already started: nothing more can be said on this connection.
+    const current = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const answer = current?.headersSent ? undefined : clientErrorAnswer(err.code, current !== undefined, o);
+    if (!answer || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(answer);
+    setTimeout(() => socket.destroy(), 1000).unref();
   });
-  server.on("clientError", (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(o.port, o.host, () => {

@@ -3,9 +3,12 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { z } from "zod";
 import { LABEL_POOL, poolSelector } from "../crds/contract.ts";
+import { credentialsCheck } from "./auth.ts";
+import { MESOS_LIMIT_DEFAULTS as D } from "./limits.ts";
 import { type MesosApi, startMesosApi } from "./server.ts";
 
 export type { MesosAuthentication } from "./auth.ts";
+export { MESOS_LIMIT_DEFAULTS, type MesosLimits } from "./limits.ts";
 export { RecordIoDecoder, recordio } from "./protocol.ts";
 export { type MesosApi, type MesosApiOptions, startMesosApi } from "./server.ts";
 
@@ -28,17 +31,72 @@ export const MesosConfigSchema = z
         bearer: z.record(z.string(), z.string()).optional().describe("token -> principal"),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe("With credentials every request must authenticate."),
+    allowUnauthenticated: z
+      .boolean()
+      .optional()
+      .describe("Serve without credentials, trusting FrameworkInfo.principal: must be set to do so."),
     frameworkLabels: z.record(z.string(), z.string()).optional(),
     agentSelector: z.string().optional(),
     defaultImage: z.string().optional(),
     heartbeatIntervalSeconds: z.number().positive().optional(),
     updateRetrySeconds: z.number().positive().optional(),
-    maxBodyBytes: z.int().positive().optional(),
+    maxBodyBytes: z
+      .int()
+      .positive()
+      .optional()
+      .describe(`Largest request body, 413 above (${D.maxBodyBytes}).`),
+    maxInflightBodyBytes: z
+      .int()
+      .positive()
+      .optional()
+      .describe(`Request body bytes being read at once, all clients; 503 above (${D.maxInflightBodyBytes}).`),
+    maxConnectionsPerPrincipal: z
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        `Open connections per principal (address without authentication); 429 above (${D.maxConnectionsPerPrincipal}).`,
+      ),
+    maxSubscriptionsPerPrincipal: z
+      .int()
+      .positive()
+      .optional()
+      .describe(`SUBSCRIBE streams per principal; 429 above (${D.maxSubscriptionsPerPrincipal}).`),
+    requestsPerSecondPerPrincipal: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        `Sustained requests per second per principal; 429 above (${D.requestsPerSecondPerPrincipal}).`,
+      ),
+    requestBurstPerPrincipal: z
+      .int()
+      .positive()
+      .optional()
+      .describe(`Requests at once above the rate (${D.requestBurstPerPrincipal}).`),
+    headersTimeoutSeconds: z
+      .number()
+      .positive()
+      .optional()
+      .describe(`Request headers must arrive within this; 408 (${D.headersTimeoutSeconds}).`),
+    requestTimeoutSeconds: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        `A request body must arrive within this after its headers; 408 (${D.requestTimeoutSeconds}).`,
+      ),
     leaseSeconds: z.int().min(2).optional(),
     advertisedHostname: z.string().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // No credentials is a choice to be written down, not what an omission means.
+    const refused = c.enabled ? credentialsCheck(c.authentication, c.allowUnauthenticated) : undefined;
+    if (refused) ctx.addIssue({ code: "custom", path: ["allowUnauthenticated"], message: refused });
+  });
 export type MesosConfig = z.infer<typeof MesosConfigSchema>;
 
 /**

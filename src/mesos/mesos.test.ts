@@ -17,6 +17,21 @@ const ctx = { frameworkId: "fw-1", agentId: "node-1", defaultImage: "busybox:1.3
 const cpus = (v: number) => ({ name: "cpus", type: "SCALAR" as const, scalar: { value: v } });
 const mem = (v: number) => ({ name: "mem", type: "SCALAR" as const, scalar: { value: v } });
 
+describe("client-supplied names are keys of their own", () => {
+  it.each(["__proto__", "constructor", "hasOwnProperty", "toString", "valueOf"])(
+    "a resource called %s is an unknown name, not an inherited property",
+    (name) => {
+      const r = fromMesosResources([{ name, type: "SCALAR", scalar: { value: 2 } }]);
+      if (r.ok) {
+        // Converted under its own name, with unit 1 (not Object's `name`, not NaN).
+        expect(Object.entries(r.resources)).toEqual([[name, "2"]]);
+      } else expect(r.error).toMatch(new RegExp(`resource ${name}`));
+      const totals = toMesosTotals({ [name]: "3" } as Record<string, string>);
+      expect(typeof totals.cpus).toBe("number");
+    },
+  );
+});
+
 describe("calls", () => {
   it("accepts well-formed calls and names what is missing", () => {
     expect(parseCall({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "u", name: "n" } } }).ok).toBe(

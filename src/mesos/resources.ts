@@ -11,16 +11,17 @@ import type { MesosResource } from "./protocol.ts";
 
 const MB = 1024 * 1024;
 
-/** Kubernetes name -> Mesos name, and how many allocator units make one Mesos unit. */
-const K8S_TO_MESOS: Record<string, { name: string; unit: number }> = {
-  cpu: { name: "cpus", unit: 1000 },
-  memory: { name: "mem", unit: MB },
-  "ephemeral-storage": { name: "disk", unit: MB },
-  "nvidia.com/gpu": { name: "gpus", unit: 1 },
-};
-const MESOS_TO_K8S: Record<string, { name: string; unit: number }> = Object.fromEntries(
-  Object.entries(K8S_TO_MESOS).map(([k, v]) => [v.name, { name: k, unit: v.unit }]),
-);
+/**
+ * Kubernetes name -> Mesos name, and how many allocator units make one Mesos unit. Maps: a
+ * framework's resource called `constructor` or `toString` is an unknown name, not a property.
+ */
+const K8S_TO_MESOS = new Map<string, { name: string; unit: number }>([
+  ["cpu", { name: "cpus", unit: 1000 }],
+  ["memory", { name: "mem", unit: MB }],
+  ["ephemeral-storage", { name: "disk", unit: MB }],
+  ["nvidia.com/gpu", { name: "gpus", unit: 1 }],
+]);
+const MESOS_TO_K8S = new Map([...K8S_TO_MESOS].map(([k, v]) => [v.name, { name: k, unit: v.unit }]));
 
 const floor3 = (x: number) => Math.floor(x * 1000 + 1e-9) / 1000;
 
@@ -60,7 +61,7 @@ function entries(r: Resources, role: string, reservation?: Reservation): MesosRe
   for (const name of Object.keys(r.scalars).sort()) {
     const v = r.scalars[name] ?? 0;
     if (v <= 0) continue;
-    const m = K8S_TO_MESOS[name] ?? { name, unit: 1 };
+    const m = K8S_TO_MESOS.get(name) ?? { name, unit: 1 };
     out.push({ name: m.name, type: "SCALAR", scalar: { value: floor3(v / m.unit) }, ...extra });
   }
   if (r.ports.length)
@@ -97,9 +98,15 @@ export function toMesosResources(
 /** Agent totals (no allocation) for the read-only state endpoints: name -> scalar, ports as "[a-b, …]". */
 export function toMesosTotals(map: ResourceMap | undefined): Record<string, number | string> {
   const r = parsed(map);
-  const out: Record<string, number | string> = { cpus: 0, mem: 0, disk: 0, gpus: 0 };
+  // No prototype: every name (`__proto__` too) is a key of its own.
+  const out: Record<string, number | string> = Object.assign(Object.create(null), {
+    cpus: 0,
+    mem: 0,
+    disk: 0,
+    gpus: 0,
+  });
   for (const [name, v] of Object.entries(r.scalars)) {
-    const m = K8S_TO_MESOS[name] ?? { name, unit: 1 };
+    const m = K8S_TO_MESOS.get(name) ?? { name, unit: 1 };
     out[m.name] = floor3(v / m.unit);
   }
   if (r.ports.length) out.ports = `[${r.ports.map((p) => `${p.begin}-${p.end}`).join(", ")}]`;
@@ -136,7 +143,7 @@ export function fromMesosResources(list: readonly MesosResource[] | undefined): 
       const v = res.scalar?.value;
       if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
         return { ok: false, error: `resource ${res.name}: scalar value must be a non-negative number` };
-      const m = MESOS_TO_K8S[res.name] ?? { name: res.name, unit: 1 };
+      const m = MESOS_TO_K8S.get(res.name) ?? { name: res.name, unit: 1 };
       if (m.name === "ports") return { ok: false, error: "resource ports must be RANGES" };
       if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(m.name))
         return { ok: false, error: `resource ${res.name}: not a name Kubernetes accepts` };

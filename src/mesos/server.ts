@@ -2,17 +2,20 @@
 // read-only master endpoints, on a port of its own (Mesos's 5050 by default). Each subscribed
 // framework is a FrameworkClient (src/sdk) on the Framework object; the Kubernetes objects stay
 // the single source of truth. docs/mesos.md describes the mapping and what is not supported.
-// This module puts the parts together: http.ts serves, auth.ts says who calls, dispatch.ts and
-// subscribe.ts handle calls, registry.ts keeps the subscriptions, endpoints.ts the GET endpoints.
+// This module puts the parts together: http.ts serves, auth.ts says who calls, guard.ts and
+// limits.ts hold each client to its limits, dispatch.ts and subscribe.ts handle calls,
+// registry.ts keeps the subscriptions, endpoints.ts the GET endpoints.
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { hostname as osHostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_SCHEDULER_LEASE_SECONDS, DEFAULT_TASK_IMAGE } from "../crds/contract.ts";
-import { type MesosAuthentication, Tenancy } from "./auth.ts";
+import { credentialsCheck, type MesosAuthentication, Tenancy } from "./auth.ts";
 import { schedulerHandler } from "./dispatch.ts";
 import { READONLY_PATHS, readonlyHandler } from "./endpoints.ts";
+import { Guard } from "./guard.ts";
 import { type Handler, type Log, serve } from "./http.ts";
+import { limitsOf, type MesosLimits } from "./limits.ts";
 import { Registry } from "./registry.ts";
 import type { MesosFramework } from "./session.ts";
 import { subscriber } from "./subscribe.ts";
@@ -25,8 +28,10 @@ export interface MesosApiOptions {
   namespaces?: Record<string, string>;
   /** Namespace of principals not listed (and of frameworks without a principal); unset: they are refused. */
   defaultNamespace?: string;
-  /** When set, every request must authenticate; the principal is the authenticated one. */
+  /** When it holds credentials, every request must authenticate; the principal is the authenticated one. */
   authentication?: MesosAuthentication;
+  /** Serve without credentials (FrameworkInfo.principal is trusted). Must be said: no credentials without it is an error. */
+  allowUnauthenticated?: boolean;
   /** Labels put on the Frameworks this API registers (e.g. the operator's pool). */
   frameworkLabels?: Record<string, string>;
   /** Label selector of the Agents the state endpoints list (e.g. the pool's). */
@@ -37,8 +42,15 @@ export interface MesosApiOptions {
   heartbeatIntervalSeconds?: number;
   /** Unacknowledged status updates are re-sent this often (Mesos agents start at 10 s). */
   updateRetrySeconds?: number;
-  /** Largest accepted request body (413 above). Default 8 MiB. */
+  /** Largest accepted request body (413 above). Default 8 MiB; the other limits: limits.ts. */
   maxBodyBytes?: number;
+  maxInflightBodyBytes?: number;
+  maxConnectionsPerPrincipal?: number;
+  maxSubscriptionsPerPrincipal?: number;
+  requestsPerSecondPerPrincipal?: number;
+  requestBurstPerPrincipal?: number;
+  headersTimeoutSeconds?: number;
+  requestTimeoutSeconds?: number;
   /** The framework's liveness Lease duration (default 10 s). */
   leaseSeconds?: number;
   /** Host name the master advertises (state endpoints, redirect). Default: this host's name. */
@@ -54,23 +66,36 @@ export interface MesosApi {
   readonly frameworks: ReadonlyMap<string, MesosFramework>;
   /** Open event streams. */
   readonly streams: number;
+  /** The limits in force. */
+  readonly limits: MesosLimits;
+  /** Connections and streams counted against clients, and body bytes being read (for tests). */
+  readonly counted: { connections: number; subscriptions: number; bodyBytes: number };
   close(): Promise<void>;
 }
 
 const SCHEDULER_PATHS = new Set(["/api/v1/scheduler", "/master/api/v1/scheduler"]);
 
+/** Starts the API; refuses (throws, naming the setting) to serve without credentials unless `allowUnauthenticated`. */
 export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
+  const refused = credentialsCheck(o.authentication, o.allowUnauthenticated);
+  if (refused) throw new Error(`Mesos API: ${refused}`);
   const log: Log = o.log ?? (() => {});
   const hostname = o.advertisedHostname ?? osHostname();
   const frameworkLabels = { ...(o.frameworkLabels ?? {}) };
   const tenancy = new Tenancy(o);
+  const limits = limitsOf(o);
+  const guard = new Guard(limits, tenancy);
   const registry = new Registry(log);
   let port = 0;
   let closing = false;
   const scheduler = schedulerHandler({
     registry,
-    tenancy,
-    maxBodyBytes: o.maxBodyBytes ?? 8 * 1024 * 1024,
+    guard,
+    body: {
+      maxBytes: limits.maxBodyBytes,
+      budget: guard.bodies,
+      timeoutMs: limits.requestTimeoutSeconds * 1000,
+    },
     log,
     subscribe: subscriber({
       kubeConfig: o.kubeConfig,
@@ -105,6 +130,9 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
     host: o.host ?? "0.0.0.0",
     route: (path) =>
       SCHEDULER_PATHS.has(path) ? scheduler : READONLY_PATHS.has(path) ? readonly : undefined,
+    admit: (req) => guard.admit(req),
+    headersTimeoutMs: limits.headersTimeoutSeconds * 1000,
+    requestTimeoutMs: limits.requestTimeoutSeconds * 1000,
     closing: () => closing,
     log,
   });
@@ -117,6 +145,10 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
     frameworks: registry.frameworks,
     get streams() {
       return registry.streamCount;
+    },
+    limits,
+    get counted() {
+      return guard.counted;
     },
     close: async () => {
       closing = true;

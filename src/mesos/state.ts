@@ -46,7 +46,13 @@ type Obj<T> = T & { metadata: { name?: string; namespace?: string } };
 const seconds = (t: unknown) => (t ? new Date(String(t)).getTime() / 1000 : undefined);
 
 function totals(list: (ResourceMap | undefined)[]): Record<string, number | string> {
-  const sum: Record<string, number> = { cpus: 0, mem: 0, disk: 0, gpus: 0 };
+  // No prototype: a resource called `constructor` is summed, not looked up on Object.prototype.
+  const sum: Record<string, number> = Object.assign(Object.create(null), {
+    cpus: 0,
+    mem: 0,
+    disk: 0,
+    gpus: 0,
+  });
   for (const r of list)
     for (const [k, v] of Object.entries(toMesosTotals(r)))
       if (typeof v === "number") sum[k] = (sum[k] ?? 0) + v;
@@ -192,7 +198,7 @@ export async function masterState(ctx: StateContext): Promise<Record<string, unk
     const res = a.status?.resources as ResourceMap | undefined;
     const usedR = totals(slaveUsed.get(node) ?? []);
     const total = toMesosTotals(res);
-    const unreserved: Record<string, number | string> = {};
+    const unreserved: Record<string, number | string> = Object.create(null);
     for (const [k, v] of Object.entries(total))
       unreserved[k] =
         typeof v === "number" ? Math.max(0, Math.round((v - Number(usedR[k] ?? 0)) * 1000) / 1000) : v;

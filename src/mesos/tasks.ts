@@ -153,7 +153,8 @@ export function mesosIdsOf(annotations: Record<string, string> | undefined): Map
 
 /** The Pod annotation for a task group: every task's Mesos id (the group's Pod takes the first task's metadata). */
 export function mergeGroupAnnotations(tasks: TaskInfoInput[]): void {
-  const all: Record<string, unknown> = {};
+  // No prototype: a key `__proto__` in the JSON is copied as a key, not made the prototype.
+  const all: Record<string, unknown> = Object.create(null);
   for (const t of tasks) {
     const raw = t.template.metadata?.annotations?.[ANNOTATION_MESOS_TASKS];
     if (raw) Object.assign(all, JSON.parse(raw) as Record<string, unknown>);

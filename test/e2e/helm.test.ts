@@ -238,7 +238,7 @@ describe("helm chart", () => {
       "--set",
       "mesos.enabled=true",
       "--set-json",
-      'mesos.config={"namespaces":{"spark":"team-a","flink":"team-b"},"defaultNamespace":"team-c","defaultImage":"busybox"}',
+      'mesos.config={"namespaces":{"spark":"team-a","flink":"team-b"},"defaultNamespace":"team-c","defaultImage":"busybox","allowUnauthenticated":true}',
     ]);
     const withMesos = load(byKind(ms, "ConfigMap")[0]);
     expect(withMesos.mesos).toMatchObject({

@@ -22,6 +22,8 @@ beforeAll(async () => {
     kubeConfig: pool.kc,
     port: 0,
     host: "127.0.0.1",
+    // No credentials, on purpose: FrameworkInfo.principal is trusted.
+    allowUnauthenticated: true,
     namespaces: { alice: pool.namespace },
     frameworkLabels: pool.labels,
     agentSelector: `kubeoffers.io/pool=${pool.name}`,

@@ -34,7 +34,8 @@ beforeAll(async () => {
     leaseSeconds: 3,
     maxBodyBytes: MAX_BODY,
   };
-  api = await startMesosApi(common);
+  // Without credentials on purpose: `api` trusts FrameworkInfo.principal.
+  api = await startMesosApi({ ...common, allowUnauthenticated: true });
   secured = await startMesosApi({
     ...common,
     authentication: { basic: { alice: "s3cret" }, bearer: { "tok-bob": "bob" } },

@@ -73,7 +73,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
         },
         agent: onRealNode,
         tenantRole: { name: `${release}-framework` },
-        mesos: { enabled: true, config: { defaultNamespace: mesosNs } },
+        mesos: { enabled: true, config: { defaultNamespace: mesosNs, allowUnauthenticated: true } },
       }),
     );
     await helmOk([
