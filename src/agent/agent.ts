@@ -24,6 +24,7 @@ import {
   PLURAL,
   VERSION,
 } from "../crds/contract.ts";
+import { makeApiClient } from "../kube/deadline.ts";
 import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { SupervisedInformer } from "../kube/informer.ts";
 import { applyPatch, mergePatch, microTime } from "../kube/patch.ts";
@@ -50,6 +51,8 @@ export interface AgentOptions {
   /** Pool this agent's node belongs to (labels the Agent kubeoffers.io/pool). */
   pool?: string;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Deadline of one API request (default DEFAULT_API_TIMEOUT_MS). */
+  apiTimeoutMs?: number;
 }
 
 export class NodeAgent {
@@ -58,13 +61,16 @@ export class NodeAgent {
   private readonly coord: CoordinationV1Api;
   private readonly nodeInformer: SupervisedInformer<V1Node>;
   private readonly podInformer: SupervisedInformer<V1Pod>;
-  private readonly opts: Required<Omit<AgentOptions, "log" | "pool">> & Pick<AgentOptions, "log" | "pool">;
+  private readonly opts: Required<Omit<AgentOptions, "log" | "pool" | "apiTimeoutMs">> &
+    Pick<AgentOptions, "log" | "pool" | "apiTimeoutMs">;
   private reserve: Scalars = {};
   private lastReport = "";
   private debounce: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Failed reports in a row: the next attempt backs off (1 s doubling to 30 s, jittered). */
+  private failures = 0;
   writes = 0;
 
   constructor(kc: KubeConfig, opts: AgentOptions) {
@@ -85,9 +91,9 @@ export class NodeAgent {
       ...opts,
     };
     for (const [k, v] of Object.entries(this.opts.reserve)) this.reserve[k] = parseQuantity(k, v);
-    this.co = kc.makeApiClient(CustomObjectsApi);
-    this.coord = kc.makeApiClient(CoordinationV1Api);
-    const core = kc.makeApiClient(CoreV1Api);
+    this.co = makeApiClient(kc, CustomObjectsApi, opts.apiTimeoutMs);
+    this.coord = makeApiClient(kc, CoordinationV1Api, opts.apiTimeoutMs);
+    const core = makeApiClient(kc, CoreV1Api, opts.apiTimeoutMs);
     const onError = (n: string, err: unknown, ms: number) =>
       this.log(`${n} watch failed, restarting in ${ms} ms: ${String(err)}`);
     this.nodeInformer = new SupervisedInformer<V1Node>(
@@ -128,9 +134,12 @@ export class NodeAgent {
       this.debounce = undefined;
       this.writing = this.writing
         .then(() => this.report())
+        .then(() => {
+          this.failures = 0;
+        })
         .catch((err: unknown) => {
           this.log(`report failed: ${String(err)}`);
-          this.schedule(1000);
+          this.schedule(Math.min(30_000, 1000 * 2 ** this.failures++) * (0.75 + Math.random() / 2));
         });
     }, ms);
   }

@@ -4,6 +4,7 @@
 import pLimit from "p-limit";
 import type { OfferDecision } from "../allocator/index.ts";
 import { KIND } from "../crds/contract.ts";
+import { isRequestTimeout } from "../kube/deadline.ts";
 import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
 import type { ControllerDeps } from "./deps.ts";
@@ -82,6 +83,7 @@ export class AllocationLoop {
     try {
       await this.cycle(Date.now());
       this.cycles++;
+      this.d.metrics.allocationCycles.inc();
     } catch (err) {
       this.d.log.error({ err: String(err) }, "allocation cycle failed");
     } finally {
@@ -199,7 +201,9 @@ export class AllocationLoop {
             this.d.log.debug({ offer: name, namespace, agent: d.agent, role: d.role }, "offer made");
           } catch (err) {
             if (isConflict(err)) return; // the framework already answered: the status is its business now
-            this.d.assumptions.forgetOffer(key);
+            // A create that timed out may yet have happened: go on assuming it until the informer
+            // shows it or the assumption expires, rather than offer the same resources twice.
+            if (!isRequestTimeout(err)) this.d.assumptions.forgetOffer(key);
             this.d.log.warn(
               { framework: d.framework, agent: d.agent, err: String(err) },
               "could not create offer",

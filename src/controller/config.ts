@@ -26,6 +26,8 @@ export interface OperatorConfig {
   instance: string;
   /** Cluster-level launch policy checked for every task Pod (undefined: none; see pod-policy.ts). */
   podPolicy?: PodPolicy;
+  /** Deadline of one API request (undefined: DEFAULT_API_TIMEOUT_MS, 10 s). Watches have none. */
+  apiTimeoutMs?: number;
   /** How fast agents whose Lease lapsed are declared lost, and when many lapsing at once are held back (agent-loss.ts). */
   agentLoss: AgentLossConfig;
 }

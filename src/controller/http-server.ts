@@ -1,7 +1,8 @@
 // The controller's HTTP endpoints: /metrics (Prometheus text format), /healthz (liveness: the
 // process serves requests) and /readyz (readiness: every check passes). /readyz answers like the
 // kube-apiserver's: 200 "ok" or 503 with one "[+]name ok" / "[-]name failed: why" line per check
-// (always listed with ?verbose).
+// (always listed with ?verbose). Readiness means progress, not only a live process: the leader
+// is not ready while its allocation cycles have stopped advancing (cycleProgress).
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
@@ -10,6 +11,54 @@ export interface Check {
   name: string;
   /** undefined: passing; a string: why it fails. */
   run: () => string | undefined;
+}
+
+/** How long a leader may go without completing an allocation cycle: 3 intervals, at least 10 s. */
+export function cycleStallBoundMs(allocationIntervalMs: number): number {
+  return Math.max(3 * allocationIntervalMs, 10_000);
+}
+
+export interface CycleProgressOptions {
+  /** Allocation cycles completed so far. */
+  cycles: () => number;
+  /** Whether this replica leads now (only the leader allocates). */
+  leading: () => boolean;
+  /** The longest a leader may go without a completed cycle (cycleStallBoundMs). */
+  boundMs: number;
+  now?: () => number;
+}
+
+/**
+ * A readiness check that fails while this replica leads and no allocation cycle completed for
+ * boundMs — counted from when it began to lead, so a new leader gets its first bound in full.
+ * sample() notes the counter (the server calls it on a timer and before each check), so an
+ * advance is seen within one sampling period however rarely /readyz is asked.
+ */
+export function cycleProgress(o: CycleProgressOptions): Check & { sample(): void } {
+  const now = o.now ?? Date.now;
+  let since: number | undefined; // leading since, or the last advance; undefined while not leading
+  let seen = 0;
+  const sample = () => {
+    if (!o.leading()) {
+      since = undefined;
+      return;
+    }
+    const t = now();
+    const c = o.cycles();
+    if (since === undefined || c !== seen) since = t;
+    seen = c;
+  };
+  return {
+    name: "allocation",
+    sample,
+    run: () => {
+      sample();
+      if (since === undefined) return undefined; // a standby: nothing to advance
+      const idle = now() - since;
+      if (idle <= o.boundMs) return undefined;
+      return `leading, but no allocation cycle completed for ${(idle / 1000).toFixed(1)} s (bound ${o.boundMs / 1000} s; ${seen} completed in all)`;
+    },
+  };
 }
 
 export interface HttpServerOptions {

@@ -26,6 +26,8 @@ export class Metrics {
   readonly leader: Gauge;
   readonly informerSynced: Gauge<"informer">;
   readonly informerRestarts: Counter<"informer">;
+  readonly queueRetries: Counter<"queue">;
+  readonly allocationCycles: Counter;
   readonly quotaGuarantee: Gauge<"role" | "resource">;
   readonly quotaLimit: Gauge<"role" | "resource">;
   readonly roleWeight: Gauge<"role">;
@@ -140,6 +142,17 @@ export class Metrics {
       name: `${PREFIX}informer_restarts_total`,
       help: "Times a failed informer was restarted.",
       labelNames: ["informer"],
+      registers: [r],
+    });
+    this.queueRetries = new Counter({
+      name: `${PREFIX}workqueue_retries_total`,
+      help: "Failed keys put back with backoff, by queue.",
+      labelNames: ["queue"],
+      registers: [r],
+    });
+    this.allocationCycles = new Counter({
+      name: `${PREFIX}allocation_cycles_total`,
+      help: "Allocation cycles completed by this replica (while leading): /readyz fails when it stops advancing.",
       registers: [r],
     });
     const collect = () => this.collectCluster();

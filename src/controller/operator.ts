@@ -71,8 +71,11 @@ export class Operator {
       m.informerRestarts.inc({ informer: name });
       this.log.warn({ informer: name, err: apiMessage(err), restartInMs: ms }, "informer failed; restarting");
     }, { agentLeaseNamespace: this.config.agentLeaseNamespace, agentLoss: this.config.agentLoss });
-    const writer = new KubeWriter(kc, this.config.instance, (verb, resource, code) =>
-      m.apiRequests.inc({ verb, resource, code: String(code) }),
+    const writer = new KubeWriter(
+      kc,
+      this.config.instance,
+      (verb, resource, code) => m.apiRequests.inc({ verb, resource, code: String(code) }),
+      this.config.apiTimeoutMs,
     );
     const hooks = {
       onResult: (queue: string, result: string, seconds: number, err?: unknown) => {
@@ -82,6 +85,7 @@ export class Operator {
       },
       onDepth: (queue: string, depth: number) => m.queueDepth.set({ queue }, depth),
       onLatency: (queue: string, seconds: number) => m.queueLatency.observe({ queue }, seconds),
+      onRetry: (queue: string) => m.queueRetries.inc({ queue }),
     };
     this.offerQueue = new WorkQueue("offers", { concurrency: 8, hooks });
     this.frameworkQueue = new WorkQueue("frameworks", { concurrency: 4, hooks });
@@ -256,6 +260,11 @@ export class Operator {
 
   get ready(): boolean {
     return this.cache.synced;
+  }
+
+  /** Whether this replica acts now (allocates and launches). */
+  get isLeading(): boolean {
+    return this.leading;
   }
 
   async stop(): Promise<void> {

@@ -47,7 +47,7 @@ describe("WorkQueue", () => {
   });
 
   it("retries failures with growing per-key backoff and forgets on success", async () => {
-    const q = new WorkQueue("t", { baseDelayMs: 10 });
+    const q = new WorkQueue("t", { baseDelayMs: 10, jitter: 0 });
     const times: number[] = [];
     const run = q.run(async () => {
       times.push(Date.now());
@@ -78,5 +78,75 @@ describe("WorkQueue", () => {
     await run;
     expect(times).toHaveLength(2);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(35);
+  });
+
+  it("backs off 5 ms doubling to a 30 s cap, the jitter only ever shortening a delay", () => {
+    const table: [number, number, number][] = [
+      // failures in a row before, random draw, delay
+      [0, 0, 5],
+      [1, 0, 10],
+      [2, 0, 20],
+      [10, 0, 5120],
+      [13, 0, 30_000],
+      [100, 0, 30_000],
+      [2000, 0, 30_000],
+      [0, 0.999, 4],
+      [13, 0.5, 27_000],
+      [13, 0.999, 24_006],
+    ];
+    for (const [n, r, want] of table) {
+      const q = new WorkQueue("t", { random: () => r });
+      expect(q.backoffMs(n), `n=${n} r=${r}`).toBe(want);
+    }
+  });
+
+  it("a key failing forever, re-added by its own writes, does not spin hot nor starve another key", async () => {
+    const retries: number[] = [];
+    const q = new WorkQueue("t", {
+      baseDelayMs: 5,
+      concurrency: 1,
+      hooks: { onRetry: (_q, n) => retries.push(n) },
+    });
+    let failures = 0;
+    const doneAt = new Map<string, number>();
+    const t0 = Date.now();
+    const run = q.run(async (k) => {
+      if (k === "bad") {
+        failures++;
+        q.add("bad"); // its failed write's watch event brings it straight back
+        throw new Error("always fails");
+      }
+      doneAt.set(k, Date.now() - t0);
+      return undefined;
+    });
+    q.add("bad");
+    await tick(20);
+    q.add("good");
+    await tick(300);
+    q.stop();
+    await run;
+    // Unthrottled, "bad" would run thousands of times in 320 ms; held back, 5+10+20+…: about 7.
+    expect(failures).toBeGreaterThanOrEqual(4);
+    expect(failures).toBeLessThanOrEqual(10);
+    expect(retries).toEqual(Array.from({ length: failures }, (_, i) => i + 1));
+    expect(q.retries("bad")).toBe(failures);
+    // "good" was not kept waiting behind the failing key.
+    expect(doneAt.get("good")).toBeLessThan(100);
+  });
+
+  it("a success forgets the failures: the next failure backs off from the start", async () => {
+    const q = new WorkQueue("t", { baseDelayMs: 5, jitter: 0 });
+    let runs = 0;
+    const run = q.run(async () => {
+      runs++;
+      if (runs <= 3) throw new Error("fails three times");
+      return undefined;
+    });
+    q.add("k");
+    await tick(100);
+    expect(runs).toBe(4);
+    expect(q.retries("k")).toBe(0);
+    q.stop();
+    await run;
   });
 });

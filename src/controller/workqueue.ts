@@ -1,6 +1,10 @@
 // A de-duplicating work queue with per-key exponential backoff, as client-go's workqueue:
 // a key waiting in the queue is held once however often it is added; a key being processed
-// and added again is processed once more afterwards, never concurrently.
+// and added again is processed once more afterwards, never concurrently. A failed key is held
+// back for its backoff (5 ms doubling to 30 s, jittered, as client-go's
+// ItemExponentialFailureRateLimiter) however often it is added meanwhile: a key that fails
+// forever (and whose own writes keep re-adding it) cannot spin hot, and, queued behind every
+// other key once its hold ends, cannot starve them.
 
 export interface ReconcileResult {
   /** Process the key again after this long (a timed recheck, not an error). */
@@ -18,11 +22,17 @@ export interface WorkQueueHooks {
   ) => void;
   onDepth?: (queue: string, depth: number) => void;
   onLatency?: (queue: string, seconds: number) => void;
+  /** A failed key will be retried after delayMs (its retries-th retry in a row). */
+  onRetry?: (queue: string, retries: number, delayMs: number) => void;
 }
 
 export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** The part of each backoff delay taken away at random, 0–1 (default 0.2): delays only get shorter. */
+  jitter?: number;
+  /** Uniform in [0, 1); tests replace it. */
+  random?: () => number;
   concurrency?: number;
   hooks?: WorkQueueHooks;
 }
@@ -34,9 +44,13 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** Failed keys → when their backoff ends: adds before then wait for it. */
+  private readonly holds = new Map<string, number>();
   private readonly waiters: (() => void)[] = [];
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly jitter: number;
+  private readonly random: () => number;
   private readonly concurrency: number;
   private readonly hooks: WorkQueueHooks;
   private stopped = false;
@@ -44,7 +58,9 @@ export class WorkQueue {
   constructor(name: string, opts: WorkQueueOptions = {}) {
     this.name = name;
     this.baseDelayMs = opts.baseDelayMs ?? 5;
-    this.maxDelayMs = opts.maxDelayMs ?? 60_000;
+    this.maxDelayMs = opts.maxDelayMs ?? 30_000;
+    this.jitter = opts.jitter ?? 0.2;
+    this.random = opts.random ?? Math.random;
     this.concurrency = opts.concurrency ?? 1;
     this.hooks = opts.hooks ?? {};
   }
@@ -54,7 +70,13 @@ export class WorkQueue {
   }
 
   add(key: string): void {
-    if (this.stopped || this.dirty.has(key)) return;
+    if (this.stopped) return;
+    const held = this.heldForMs(key);
+    if (held > 0) {
+      this.addAfter(key, held); // one delayed add, however many arrive
+      return;
+    }
+    if (this.dirty.has(key)) return;
     this.dirty.set(key, Date.now());
     if (this.processing.has(key)) return; // re-queued when the current run finishes
     this.queue.push(key);
@@ -81,14 +103,33 @@ export class WorkQueue {
     this.delayed.set(key, { at, timer });
   }
 
+  /** The backoff after the n-th failure in a row (0 = first): base·2ⁿ capped, less the jitter. */
+  backoffMs(n: number): number {
+    const full = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(n, 52));
+    return Math.max(1, Math.round(full * (1 - this.jitter * this.random())));
+  }
+
   addRateLimited(key: string): void {
+    if (this.stopped) return;
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    this.addAfter(key, Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n));
+    const delay = this.backoffMs(n);
+    this.holds.set(key, Date.now() + delay);
+    this.hooks.onRetry?.(this.name, n + 1, delay);
+    this.addAfter(key, delay);
   }
 
   forget(key: string): void {
     this.failures.delete(key);
+    this.holds.delete(key);
+  }
+
+  private heldForMs(key: string): number {
+    const until = this.holds.get(key);
+    if (until === undefined) return 0;
+    const left = until - Date.now();
+    if (left <= 0) this.holds.delete(key);
+    return left;
   }
 
   retries(key: string): number {
@@ -113,10 +154,16 @@ export class WorkQueue {
 
   private done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.has(key)) {
-      this.queue.push(key);
-      this.waiters.shift()?.();
+    if (!this.dirty.has(key)) return;
+    const held = this.heldForMs(key);
+    if (held > 0) {
+      // Added while it ran, and the run failed: the retry waits for the backoff.
+      this.dirty.delete(key);
+      this.addAfter(key, held);
+      return;
     }
+    this.queue.push(key);
+    this.waiters.shift()?.();
   }
 
   /** Starts `concurrency` workers; resolves when the queue is stopped and workers are idle. */
@@ -151,6 +198,7 @@ export class WorkQueue {
     this.stopped = true;
     for (const d of this.delayed.values()) clearTimeout(d.timer);
     this.delayed.clear();
+    this.holds.clear();
     for (const w of this.waiters.splice(0)) w();
   }
 }

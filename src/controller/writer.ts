@@ -1,5 +1,7 @@
 // Every write the operator makes goes through here: one place for field managers, optimistic
-// concurrency, error classification and API request metrics.
+// concurrency, error classification, deadlines and API request metrics. Every call has a
+// deadline (DEFAULT_API_TIMEOUT_MS unless configured): a request the API server never answers
+// fails with a RequestTimeoutError instead of holding a reconcile or an allocation cycle forever.
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -12,6 +14,7 @@ import type { Agent, DynamicReservation } from "../crds/agent.ts";
 import {
   API_VERSION,
   CONDITION_FINISHED,
+  DEFAULT_API_TIMEOUT_MS,
   eventNamePrefix,
   GROUP,
   PLURAL,
@@ -21,6 +24,7 @@ import {
 import type { FrameworkStatus } from "../crds/framework.ts";
 import type { ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
 import type { ResourceRoleStatus } from "../crds/role.ts";
+import { makeApiClient, withDeadline } from "../kube/deadline.ts";
 import { isNotFound, statusCode } from "../kube/errors.ts";
 import { jsonPatch, mergePatch } from "../kube/patch.ts";
 
@@ -28,24 +32,93 @@ export const FIELD_MANAGER = "kube-offers-controller";
 
 export type RequestHook = (verb: string, resource: string, code: number) => void;
 
+/**
+ * The part of an offer its task messages may take, in UTF-8 bytes. etcd refuses objects over
+ * 1.5 MiB, and the framework's answer (spec) needs room as well: at the most tasks an answer may
+ * hold (MAX_OFFER_TASKS, 256) with 4096-character messages the status alone could be 3 MiB, so
+ * each task's message gets an equal share of this budget, 4096 characters at most.
+ */
+export const TASK_MESSAGES_BUDGET = 256 * 1024;
+/** The schema's limits (src/crds/offer.ts, meta.ts): a longer value is refused by the API server. */
+const MAX_TASK_MESSAGE = 4096;
+const MAX_REASON = 128;
+const MAX_MESSAGE = 32768;
+
+/** At most `max` characters and `maxBytes` UTF-8 bytes; a cut value ends in "…". */
+function clip(s: string | undefined, max: number, maxBytes = 3 * max): string | undefined {
+  if (s === undefined || (s.length <= max && Buffer.byteLength(s) <= maxBytes)) return s;
+  let out = "";
+  let bytes = 3; // the ellipsis
+  let chars = 1;
+  for (const ch of s) {
+    const b = Buffer.byteLength(ch);
+    if (chars + ch.length > max || bytes + b > maxBytes) break;
+    out += ch;
+    bytes += b;
+    chars += ch.length;
+  }
+  return `${out}…`;
+}
+
+/** Reasons are CamelCase words: cut, without an ellipsis the reason pattern would refuse. */
+function clipReason(s: string | undefined): string | undefined {
+  return s === undefined || s.length <= MAX_REASON ? s : s.slice(0, MAX_REASON);
+}
+
+/**
+ * An offer status that fits the schema and the object size: reasons and messages cut to their
+ * limits, task messages to their share of TASK_MESSAGES_BUDGET. Short values are kept as they are.
+ * A status the API server refused for its size would never be written: the offer would stall.
+ */
+export function boundOfferStatus<S extends Partial<ResourceOfferStatus>>(status: S): S {
+  const out: S = { ...status };
+  if (status.reason !== undefined) out.reason = clipReason(status.reason);
+  if (status.message !== undefined) out.message = clip(status.message, MAX_MESSAGE);
+  if (status.tasks) {
+    const share = Math.floor(TASK_MESSAGES_BUDGET / Math.max(1, status.tasks.length));
+    out.tasks = status.tasks.map((t) => ({
+      ...t,
+      ...(t.reason !== undefined ? { reason: clipReason(t.reason) } : {}),
+      ...(t.message !== undefined ? { message: clip(t.message, MAX_TASK_MESSAGE, share) } : {}),
+    }));
+  }
+  if (status.conditions)
+    out.conditions = status.conditions.map((c) => ({
+      ...c,
+      reason: clipReason(c.reason) ?? c.reason,
+      message: clip(c.message, MAX_MESSAGE) ?? "",
+    }));
+  return out;
+}
+
 export class KubeWriter {
   private readonly co: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly events: EventsV1Api;
   private readonly onRequest: RequestHook;
   readonly instance: string;
+  /** The deadline of one API call. */
+  readonly timeoutMs: number;
 
-  constructor(kc: KubeConfig, instance: string, onRequest: RequestHook = () => {}) {
-    this.co = kc.makeApiClient(CustomObjectsApi);
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.events = kc.makeApiClient(EventsV1Api);
+  constructor(
+    kc: KubeConfig,
+    instance: string,
+    onRequest: RequestHook = () => {},
+    timeoutMs: number = DEFAULT_API_TIMEOUT_MS,
+  ) {
+    this.co = makeApiClient(kc, CustomObjectsApi, timeoutMs);
+    this.core = makeApiClient(kc, CoreV1Api, timeoutMs);
+    this.events = makeApiClient(kc, EventsV1Api, timeoutMs);
     this.onRequest = onRequest;
     this.instance = instance;
+    this.timeoutMs = timeoutMs;
   }
 
   private async call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
     try {
-      const out = await fn();
+      // The clients' deadline covers the exchange; this backstop also covers what comes before
+      // it (a credential plugin that hangs), a little later so that the clients' error wins.
+      const out = await withDeadline(`${verb} ${resource}`, this.timeoutMs + 1000, () => fn());
       this.onRequest(verb, resource, 200);
       return out;
     } catch (err) {
@@ -122,7 +195,7 @@ export class KubeWriter {
           namespace,
           plural: PLURAL.resourceOffer,
           name,
-          body: { metadata: resourceVersion ? { resourceVersion } : {}, status },
+          body: { metadata: resourceVersion ? { resourceVersion } : {}, status: boundOfferStatus(status) },
           fieldManager: FIELD_MANAGER,
         },
         mergePatch,
@@ -230,6 +303,8 @@ export class KubeWriter {
         return;
       } catch (err) {
         if (statusCode(err) !== 422 || attempt >= 5) throw err;
+        // Conflicting writers back off (10 ms doubling, jittered) instead of retrying in lockstep.
+        await new Promise((r) => setTimeout(r, 10 * 2 ** attempt * (0.5 + Math.random() / 2)));
       }
     }
   }

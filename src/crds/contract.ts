@@ -148,6 +148,8 @@ export const DEFAULT_SCHEDULER_LEASE_SECONDS = 10;
 export const LEASE_DURATION_MS = 15_000;
 export const RENEW_DEADLINE_MS = 10_000;
 export const RETRY_PERIOD_MS = 2_000;
+/** Deadline of one API request (not a watch) by the controller, the agent and the SDK unless configured. */
+export const DEFAULT_API_TIMEOUT_MS = 10_000;
 
 // ---- names ----
 

@@ -1,6 +1,9 @@
 // A supervised informer. client-node's ListWatch stops for good on most errors (anything but
 // 410 and client timeouts); this wrapper restarts it with jittered backoff, tracks whether the
-// cache is synced, and re-emits every object periodically (client-node has no resync).
+// cache is synced, and re-emits every object periodically (client-node has no resync). Nothing
+// in it can hang: a list has a deadline (a failed list restarts with backoff), client-node's
+// Watch reconnects a watch that sent no bytes for watchIdleMs, and a watchdog restarts an
+// informer that saw nothing at all, not even a reconnect, for staleMs.
 import { EventEmitter } from "node:events";
 import {
   type KubeConfig,
@@ -9,6 +12,10 @@ import {
   ListWatch,
   Watch,
 } from "@kubernetes/client-node";
+import { withDeadline } from "./deadline.ts";
+
+/** How long one list may take unless configured: lists of a whole cluster's Pods can be large. */
+export const DEFAULT_LIST_TIMEOUT_MS = 60_000;
 
 export interface InformerOptions {
   labelSelector?: string;
@@ -17,6 +24,10 @@ export interface InformerOptions {
   resyncMs?: number;
   /** Restart the watch if nothing (not even a reconnect) was seen for this long. */
   staleMs?: number;
+  /** Deadline of the initial list and of each relist (default 60 s). */
+  listTimeoutMs?: number;
+  /** Reconnect a watch that sent no bytes for this long (default: client-node's 30 s). */
+  watchIdleMs?: number;
   onError?: (name: string, err: unknown, restartInMs: number) => void;
 }
 
@@ -59,10 +70,16 @@ export class SupervisedInformer<T extends KubernetesObject> extends EventEmitter
   async start(): Promise<void> {
     this.stopped = false;
     this.lastActivity = Date.now();
+    const watch = new Watch(this.kc);
+    // Watch's inactivity timeout is a plain field, not a constructor option.
+    if (this.opts.watchIdleMs)
+      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = this.opts.watchIdleMs;
+    const listTimeoutMs = this.opts.listTimeoutMs ?? DEFAULT_LIST_TIMEOUT_MS;
     const lw = new ListWatch<T>(
       this.path,
-      new Watch(this.kc),
-      this.listFn,
+      watch,
+      // A list that hangs fails after its deadline: ListWatch reports it, and we restart with backoff.
+      () => withDeadline(`list ${this.name}`, listTimeoutMs, () => this.listFn()),
       false,
       this.opts.labelSelector,
       this.opts.fieldSelector,

@@ -49,6 +49,8 @@ export interface FrameworkClientOptions {
    * Default 30 s.
    */
   retryForMs?: number;
+  /** Deadline of one API call (default 10 s); a call that times out is retried like any transient failure. */
+  apiTimeoutMs?: number;
   log?: LogFn;
 }
 
@@ -83,7 +85,7 @@ export class FrameworkClient {
       name: opts.name,
       namespace: opts.namespace,
       kubeConfig: opts.kubeConfig,
-      api: new Api(opts.kubeConfig, opts.namespace, opts.retryForMs ?? 30_000, signal),
+      api: new Api(opts.kubeConfig, opts.namespace, opts.retryForMs ?? 30_000, signal, opts.apiTimeoutMs),
       log,
       events: new EventHub(log, signal),
       offers: new OfferTracker(),

@@ -2,6 +2,7 @@
 // are retried, the event hub, the trackers, and the signal that stop() aborts.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { GROUP, VERSION } from "../crds/contract.ts";
+import { makeApiClient } from "../kube/deadline.ts";
 import { isConflict } from "../kube/errors.ts";
 import { ApiError, isTransient, KubeOffersError } from "./errors.ts";
 import type { EventHub } from "./events.ts";
@@ -41,9 +42,16 @@ export class Api {
   readonly retryForMs: number;
   private readonly signal: AbortSignal;
 
-  constructor(kc: KubeConfig, namespace: string, retryForMs: number, signal: AbortSignal) {
-    this.co = kc.makeApiClient(CustomObjectsApi);
-    this.core = kc.makeApiClient(CoreV1Api);
+  /** Every call has a deadline (`timeoutMs`, default DEFAULT_API_TIMEOUT_MS): a timed-out call is transient. */
+  constructor(
+    kc: KubeConfig,
+    namespace: string,
+    retryForMs: number,
+    signal: AbortSignal,
+    timeoutMs?: number,
+  ) {
+    this.co = makeApiClient(kc, CustomObjectsApi, timeoutMs);
+    this.core = makeApiClient(kc, CoreV1Api, timeoutMs);
     this.namespace = namespace;
     this.retryForMs = retryForMs;
     this.signal = signal;

@@ -3,6 +3,8 @@
 // as connected while it is renewed; a standby instance takes over once it lapses. So a
 // Deployment of a framework may run several replicas and only one schedules.
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import { DEFAULT_API_TIMEOUT_MS } from "../crds/contract.ts";
+import { makeApiClient } from "../kube/deadline.ts";
 import { isConflict, isNotFound } from "../kube/errors.ts";
 import { mergePatch, microTime } from "../kube/patch.ts";
 import { ApiError, isTransient } from "./errors.ts";
@@ -32,7 +34,12 @@ export class SchedulerLease {
   lastRenew = 0;
 
   constructor(kc: KubeConfig, opts: LeaseOptions) {
-    this.coord = kc.makeApiClient(CoordinationV1Api);
+    // A renewal that hangs must end (and count as failed) well within the lease's duration.
+    this.coord = makeApiClient(
+      kc,
+      CoordinationV1Api,
+      Math.min(DEFAULT_API_TIMEOUT_MS, opts.durationSeconds * 500),
+    );
     this.opts = opts;
   }
 
