@@ -1,7 +1,9 @@
 // Turns an accepted offer's answer into Pods to create, or into a reason it is invalid.
 // Pure: the launcher does the I/O. Everything the API server cannot judge is checked here —
-// resources beyond the offer, ports outside it, duplicate task ids — so a bad answer ends
-// Invalid with a message naming the task and the field, and nothing is launched.
+// resources beyond the offer, ports outside it, duplicate task ids, a Pod template that would
+// need more than its task's resources (fitToTask), operator keys in a template, the launch
+// policy — so a bad answer ends Invalid with a message naming the task and the field, and
+// nothing is launched. (Over 400 lines: the answer's checks in Mesos's order, one file.)
 import { createHash } from "node:crypto";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import {
@@ -10,6 +12,7 @@ import {
   ANNOTATION_TASK_GROUP,
   API_VERSION,
   agentLabelValue,
+  GROUP,
   KIND,
   LABEL_AGENT,
   LABEL_FRAMEWORK,
@@ -25,8 +28,16 @@ import {
   type ResourceOffer,
   type TaskInfo,
 } from "../crds/offer.ts";
+import {
+  containerRequestsNano,
+  nanos,
+  podRequests,
+  type Requests,
+  SIDECAR_RESTART_POLICY,
+  unitOf,
+} from "../resources/pod-requests.ts";
 import { portCount, portsIntersection } from "../resources/ports.ts";
-import { formatQuantity } from "../resources/quantity.ts";
+import { formatQuantity, nanoQuantity } from "../resources/quantity.ts";
 import {
   add,
   contains,
@@ -118,13 +129,18 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
   let reserving = emptyResources();
   const changes: ReservationChanges = { reserve: [], unreserve: [] };
   const pods: PlannedPod[] = [];
+  /** The answer's path of each planned Pod's template, for messages. */
+  const templates: string[] = [];
   const tasks: OfferTaskStatus[] = [];
   const ops = response.operations ?? [];
   for (const [i, op] of ops.entries()) {
     const where = `spec.response.operations[${i}]`;
     // A role taken away since the offer was made reserves and releases nothing for this team.
     if ((op.reserve || op.unreserve) && ctx.roleRefused)
-      return invalid(ROLE_NOT_AUTHORIZED, `${where}.${op.reserve ? "reserve" : "unreserve"}: ${ctx.roleRefused}`);
+      return invalid(
+        ROLE_NOT_AUTHORIZED,
+        `${where}.${op.reserve ? "reserve" : "unreserve"}: ${ctx.roleRefused}`,
+      );
     if (op.reserve) {
       // RESERVE turns unreserved resources of the offer into resources reserved for its role.
       if (offer.spec.role === "*") {
@@ -195,6 +211,8 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
       } catch (err) {
         return invalid("InvalidResources", `${field}.resources: ${(err as Error).message}`);
       }
+      const reserved = reservedKey(task.template, `${field}.template`);
+      if (reserved) return invalid("ReservedKey", reserved);
       for (const name of Object.keys(r.scalars)) {
         if ((r.scalars[name] ?? 0) > 0 && offered.scalars[name] === undefined) {
           return invalid(
@@ -247,31 +265,222 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
         }
       }
       const name = taskPodName(fw, first.task.id);
-      pods.push({
-        name,
-        taskIds: ids,
-        resources: total,
-        pod: buildGroupPod(offer, name, planned, total, ctx),
-      });
+      const pod = buildGroupPod(offer, name, planned, total, ctx);
+      const tmpl = `${where}.${kind}.tasks[0].template`;
+      const unfit = fitToTask(pod, planned.length, first.resources, total, tmpl, first.task.id, ctx.policy);
+      if (unfit) return invalid(unfit.reason, unfit.message);
+      pods.push({ name, taskIds: ids, resources: total, pod });
+      templates.push(tmpl);
       for (const id of ids) tasks.push({ id, pod: name, state: "TASK_STAGING" });
     } else {
-      for (const p of planned) {
+      for (const [j, p] of planned.entries()) {
         const name = taskPodName(fw, p.task.id);
-        pods.push({
-          name,
-          taskIds: [p.task.id],
-          resources: p.resources,
-          pod: buildTaskPod(offer, name, p.task, p.resources, ctx),
-        });
+        const pod = buildTaskPod(offer, name, p.task, p.resources, ctx);
+        const tmpl = `${where}.${kind}.tasks[${j}].template`;
+        const unfit = fitToTask(pod, 1, p.resources, p.resources, tmpl, p.task.id, ctx.policy);
+        if (unfit) return invalid(unfit.reason, unfit.message);
+        pods.push({ name, taskIds: [p.task.id], resources: p.resources, pod });
+        templates.push(tmpl);
         tasks.push({ id: p.task.id, pod: name, state: "TASK_STAGING" });
       }
     }
   }
-  for (const p of pods) {
+  for (const [i, p] of pods.entries()) {
     const violation = checkPodPolicy(p.pod, ctx.policy);
-    if (violation) return invalid("PolicyViolation", `task ${p.taskIds.join(",")}: ${violation}`);
+    if (violation)
+      return invalid("PolicyViolation", `task ${p.taskIds.join(",")} (${templates[i]}): ${violation}`);
   }
   return { ok: true, pods, tasks, reservations: changes };
+}
+
+/**
+ * Template labels and annotations may not use the operator's keys (kubeoffers.io/…): they would
+ * hide the Pod from the operator (framework, task id, offer) or move it to another pool. Refused,
+ * not stripped, so the framework learns which key. Sub-domains (sim., mesos.) are not the operator's.
+ */
+function reservedKey(template: TaskInfo["template"], field: string): string | undefined {
+  for (const part of ["labels", "annotations"] as const) {
+    for (const key of Object.keys(template.metadata?.[part] ?? {})) {
+      if (key.startsWith(`${GROUP}/`))
+        return `${field}.metadata.${part}["${key}"]: ${GROUP}/ keys are set by the operator only`;
+    }
+  }
+  return undefined;
+}
+
+type Unfit = { reason: string; message: string };
+
+const MAX_COUNTABLE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Nano-units of `name` as a quantity, for messages. */
+function fmtNano(name: string, n: bigint): string {
+  const units = (n + unitOf(name) - 1n) / unitOf(name);
+  return units <= MAX_COUNTABLE ? formatQuantity(name, Number(units)) : `${units} (units of ${name})`;
+}
+
+function nanoOf(r: Resources, name: string): bigint {
+  return BigInt(r.scalars[name] ?? 0) * unitOf(name);
+}
+
+/** Where a container's quantity of `name` comes from: requests, else limits (the API server's defaulting). */
+function partOf(c: V1Container, name: string): "requests" | "limits" {
+  return c.resources?.requests?.[name] !== undefined ? "requests" : "limits";
+}
+
+/** Checks every quantity a template container holds: a Kubernetes quantity, small enough to count. */
+function checkQuantities(c: V1Container, field: string): Unfit | undefined {
+  for (const part of ["requests", "limits"] as const) {
+    for (const [k, v] of Object.entries(c.resources?.[part] ?? {})) {
+      const n = nanoQuantity(v);
+      const at = `${field}.resources.${part}.${k}`;
+      if (n === undefined)
+        return {
+          reason: "InvalidResources",
+          message: `${at}: ${JSON.stringify(v)} is not a Kubernetes quantity`,
+        };
+      if ((n + unitOf(k) - 1n) / unitOf(k) > MAX_COUNTABLE)
+        return { reason: "InvalidResources", message: `${at}: ${v} is too large to count` };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Makes a task Pod need exactly its task's resources, as the kubelet counts them
+ * (src/resources/pod-requests.ts), or says which template field would take more — Mesos's
+ * rule: a task's resources are all it may use, and they are what the offer's ledger is charged.
+ * The other containers and sidecars keep what they ask (their limits become their requests, so
+ * they cannot use more than is counted); the RuntimeClass's overhead comes out of the task's
+ * resources too; the task's own container (containers[0]) gets what is left, as requests = limits;
+ * an init container may use up to the task's resources less the sidecars started before it and
+ * the overhead. `taskContainers` containers (the group's, one per task) hold their own task's
+ * resources already; the first of them is the one that gives way.
+ */
+function fitToTask(
+  pod: V1Pod,
+  taskContainers: number,
+  main: Resources,
+  total: Resources,
+  tmpl: string,
+  taskId: string,
+  policy: PodPolicy | undefined,
+): Unfit | undefined {
+  const spec = pod.spec;
+  if (!spec) return undefined;
+  const exceeds = (message: string): Unfit => ({ reason: "PodTemplateExceedsTask", message });
+  if (spec.overhead !== undefined)
+    return exceeds(
+      `${tmpl}.spec.overhead: set by RuntimeClass admission from spec.runtimeClassName; leave it out`,
+    );
+  if (spec.resources !== undefined)
+    return exceeds(
+      `${tmpl}.spec.resources: a task Pod's resources are its task's; pod-level resources are not allowed`,
+    );
+  let overhead: Requests = new Map();
+  const rc = spec.runtimeClassName;
+  if (rc) {
+    const known = policy?.runtimeClasses;
+    const podFixed = known && Object.hasOwn(known, rc) ? known[rc] : undefined;
+    if (!podFixed) {
+      const listed = Object.keys(known ?? {});
+      return {
+        reason: "UnknownRuntimeClass",
+        message: `${tmpl}.spec.runtimeClassName: RuntimeClass ${rc} is not in the launch policy's runtimeClasses (${listed.length ? listed.join(", ") : "none"}), so its overhead cannot be counted in the task's resources`,
+      };
+    }
+    overhead = nanos(podFixed);
+  }
+  const inits = spec.initContainers ?? [];
+  const extras: { field: string; c: V1Container }[] = [
+    ...spec.containers
+      .slice(taskContainers)
+      .map((c, i) => ({ field: `${tmpl}.spec.containers[${i + taskContainers}]`, c })),
+    ...inits.flatMap((c, i) =>
+      c.restartPolicy === SIDECAR_RESTART_POLICY ? [{ field: `${tmpl}.spec.initContainers[${i}]`, c }] : [],
+    ),
+  ];
+  for (const [i, c] of inits.entries()) {
+    const bad = checkQuantities(c, `${tmpl}.spec.initContainers[${i}]`);
+    if (bad) return bad;
+  }
+  for (const { field, c } of extras) {
+    const bad = checkQuantities(c, field);
+    if (bad) return bad;
+  }
+  // The extra containers, sidecars and overhead come out of the task's own container's share.
+  const used: Requests = new Map();
+  const takenBy = new Map<string, string>();
+  const contributions = [
+    ...extras.map(({ field, c }) => ({
+      own: containerRequestsNano(c),
+      at: (k: string) => `${field}.resources.${partOf(c, k)}.${k}`,
+    })),
+    {
+      own: overhead,
+      at: (k: string) => `${tmpl}.spec.runtimeClassName (RuntimeClass ${rc}'s overhead ${k})`,
+    },
+  ];
+  for (const { own, at } of contributions) {
+    for (const [k, v] of own) {
+      if (v === 0n) continue;
+      const acc = (used.get(k) ?? 0n) + v;
+      used.set(k, acc);
+      takenBy.set(k, at(k));
+      if (acc > nanoOf(main, k)) {
+        return exceeds(
+          `${at(k)}: ${k} ${fmtNano(k, v)} (${fmtNano(k, acc)} with the template's other containers, sidecars and overhead) is more than task ${taskId}'s ${k} ${fmtNano(k, nanoOf(main, k))}; a task's resources are all its Pod may use`,
+        );
+      }
+    }
+  }
+  const own: Record<string, string> = {};
+  for (const k of Object.keys(main.scalars)) {
+    const left = (nanoOf(main, k) - (used.get(k) ?? 0n)) / unitOf(k);
+    if (left === 0n) {
+      return exceeds(
+        `${takenBy.get(k) ?? `${tmpl}.spec.containers[0]`}: the template's other containers, sidecars and overhead take all of task ${taskId}'s ${k} ${fmtNano(k, nanoOf(main, k))}; nothing is left for its own container`,
+      );
+    }
+    own[k] = formatQuantity(k, Number(left));
+  }
+  // Init containers run before the containers, beside the sidecars started before them.
+  const sidecars: Requests = new Map();
+  for (const [i, c] of inits.entries()) {
+    const mine = containerRequestsNano(c);
+    if (c.restartPolicy === SIDECAR_RESTART_POLICY) {
+      for (const [k, v] of mine) sidecars.set(k, (sidecars.get(k) ?? 0n) + v);
+      continue;
+    }
+    for (const [k, v] of mine) {
+      const need = v + (sidecars.get(k) ?? 0n);
+      const room = nanoOf(total, k) - (overhead.get(k) ?? 0n);
+      if (v > 0n && need > room) {
+        return exceeds(
+          `${tmpl}.spec.initContainers[${i}].resources.${partOf(c, k)}.${k}: init container ${c.name} needs ${k} ${fmtNano(k, need)} (with the sidecars started before it), more than the ${fmtNano(k, room < 0n ? 0n : room)} the task's ${k} ${fmtNano(k, nanoOf(total, k))} leaves after the overhead`,
+        );
+      }
+    }
+  }
+  const counted = (c: V1Container): V1Container => {
+    const eff = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
+    return Object.keys(eff).length ? { ...c, resources: { ...c.resources, requests: eff, limits: eff } } : c;
+  };
+  const first = spec.containers[0];
+  if (first) spec.containers[0] = { ...first, resources: { ...first.resources, requests: own, limits: own } };
+  spec.containers = spec.containers.map((c, i) => (i < taskContainers ? c : counted(c)));
+  spec.initContainers = inits.map(counted);
+  if (!inits.length) delete spec.initContainers;
+  // What the kubelet will count, with the overhead RuntimeClass admission adds, is what the ledger is charged.
+  const effective = podRequests({
+    spec: { ...spec, overhead: Object.fromEntries([...overhead].map(([k, v]) => [k, `${v}n`])) },
+  });
+  for (const k of new Set([...effective.keys(), ...Object.keys(total.scalars)])) {
+    if ((effective.get(k) ?? 0n) !== BigInt(total.scalars[k] ?? 0))
+      return exceeds(
+        `${tmpl}.spec: the Pod would need ${k} ${fmtNano(k, (effective.get(k) ?? 0n) * unitOf(k))}, not the task's ${fmtNano(k, nanoOf(total, k))}`,
+      );
+  }
+  return undefined;
 }
 
 /** Deterministic, so an answer replayed after a crash re-creates the same reservation. */

@@ -257,12 +257,6 @@ describe("Pod Security baseline and the allowlists (the default policy)", () => 
       /spec\.containers\[0\] \(m\)\.envFrom\[1\]\.secretRef/,
       { allowSecrets: true },
     ],
-    [
-      "a RuntimeClass not listed",
-      { runtimeClassName: "kata" },
-      /spec\.runtimeClassName: RuntimeClass kata is not allowed \(allowed: none\)/,
-      { runtimeClasses: { kata: { cpu: "250m" } } },
-    ],
   ];
   it.each(refused)("refuses %s, naming the field", (_what, spec, field, allowedBy, annotations) => {
     const p = pod(spec as never);

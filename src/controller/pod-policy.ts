@@ -2,8 +2,8 @@
 // Security level allows. Namespace Pod Security admission is enforced by the API server (its
 // refusal becomes TASK_ERROR); this policy is the cluster administrator's floor on top of it,
 // set in the controller's configuration: by default Pod Security "baseline" (pod-security-
-// admission's checks, v1.34) plus allowlists of priority classes, ServiceAccounts, Secrets and
-// RuntimeClasses. Pure: a Pod in, a reason naming every offending field out.
+// admission's checks, v1.34) plus allowlists of priority classes, ServiceAccounts and Secrets.
+// Pure: a Pod in, a reason naming every offending field out.
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { ANNOTATION_RESOURCES } from "../crds/contract.ts";
@@ -37,7 +37,8 @@ export interface PodPolicy {
   /**
    * RuntimeClasses a task Pod may name, each with the overhead its RuntimeClass adds to the Pod
    * (its `overhead.podFixed`, which RuntimeClass admission copies into the Pod): the launch plan
-   * counts it inside the task's resources. A RuntimeClass not listed is refused.
+   * counts it inside the task's resources. A RuntimeClass not listed is refused there, as
+   * its overhead cannot be counted.
    */
   runtimeClasses?: Record<string, Record<string, string>>;
 }
@@ -270,7 +271,7 @@ function baselineProblems(pod: V1Pod, checkHostProcess: boolean): string[] {
   return out;
 }
 
-/** Priority classes, ServiceAccounts, Secrets and RuntimeClasses: only what the policy lists. */
+/** Priority classes, ServiceAccounts and Secrets: only what the policy lists (RuntimeClasses: the launch plan, which counts their overhead). */
 function allowlistProblems(pod: V1Pod, policy: PodPolicy): string[] {
   const spec = pod.spec;
   const out: string[] = [];
@@ -314,13 +315,6 @@ function allowlistProblems(pod: V1Pod, policy: PodPolicy): string[] {
           out.push(`${field} (${c.name}).envFrom[${j}].secretRef: env from Secrets is forbidden`);
       }
     }
-  }
-  if (policy.runtimeClasses) {
-    const rc = spec?.runtimeClassName;
-    if (rc && !Object.hasOwn(policy.runtimeClasses, rc))
-      out.push(
-        `spec.runtimeClassName: RuntimeClass ${rc} is not allowed (allowed: ${list(Object.keys(policy.runtimeClasses))})`,
-      );
   }
   return out;
 }
