@@ -105,6 +105,25 @@ export function isTerminalPod(p: V1Pod): boolean {
  * parse still holds its containers' requests (reported), so its node is never overcommitted.
  */
 export function podAllocation(p: V1Pod, report: ReportUnreadable = ignore): Allocation | undefined {
+  const memo = podHolds.get(p);
+  if (memo !== undefined) return memo ?? undefined;
+  let unreadable = false;
+  const a = parsePodAllocation(p, (u) => {
+    unreadable = true;
+    report(u);
+  });
+  if (!unreadable) podHolds.set(p, a ?? null); // an unreadable one is parsed (and reported) again
+  return a;
+}
+
+/**
+ * Holds parsed once per object version: informers replace an object on every change and never
+ * mutate it, so a cycle parses only what changed since the last one (null: holds nothing).
+ */
+const podHolds = new WeakMap<V1Pod, Allocation | null>();
+const offerHolds = new WeakMap<ResourceOffer, Allocation | null>();
+
+function parsePodAllocation(p: V1Pod, report: ReportUnreadable): Allocation | undefined {
   if (isTerminalPod(p)) return undefined;
   const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
   const agent = p.spec?.nodeName;
@@ -176,6 +195,18 @@ function containerRequests(p: V1Pod, report: ReportUnreadable = ignore): Resourc
  * whose resources do not parse holds nothing (reported; the allocation loop rescinds it).
  */
 export function offerAllocation(o: ResourceOffer, report: ReportUnreadable = ignore): Allocation | undefined {
+  const memo = offerHolds.get(o);
+  if (memo !== undefined) return memo ?? undefined;
+  let unreadable = false;
+  const a = parseOfferAllocation(o, (u) => {
+    unreadable = true;
+    report(u);
+  });
+  if (!unreadable) offerHolds.set(o, a ?? null);
+  return a;
+}
+
+function parseOfferAllocation(o: ResourceOffer, report: ReportUnreadable): Allocation | undefined {
   if (offerPhase(o) !== "Offered") return undefined;
   try {
     return {
