@@ -54,7 +54,8 @@ forbidHostPath, forbidPrivileged, enforceBaseline (each default true), allowedPr
 allowedServiceAccounts, runtimeClasses {name: overhead} (each default empty), allowSecrets
 (default false)}. Durations: 15s, 1500ms, 1m.
 mesos {enabled, port (5050), namespaces {principal: namespace}, defaultNamespace, ...}: the
-Mesos v1 Scheduler HTTP API, off by default (docs/mesos.md).
+Mesos v1 Scheduler HTTP API, off by default (docs/mesos.md). Enabled, it needs authentication
+{basic, bearer} or, to serve without credentials, allowUnauthenticated: true.
 /readyz fails while this replica leads and no allocation cycle completed for 3 allocation
 intervals (at least 10 s): the body names the check and why.
 `;
