@@ -67,6 +67,10 @@ describe("parseQuantity", () => {
     ["memory", "1e400"],
     ["memory", "99999999999999999999"],
     ["memory", "1Ei"], // 2^60 bytes: past Number.MAX_SAFE_INTEGER
+    ["cpu", "1e30"],
+    ["cpu", 1e30],
+    ["memory", "99999999999999999999Ei"],
+    ["nvidia.com/gpu", "9007199254740992"], // 2^53: the first integer a JS number cannot tell from its successor
   ])("%s %j is rejected, naming the resource and value", (name, q) => {
     expect(() => parseQuantity(name, q)).toThrow(QuantityError);
     try {
@@ -199,5 +203,11 @@ describe("nanoQuantity", () => {
     expect(nanoQuantity(3)).toBe(3_000_000_000n);
     expect(nanoQuantity("-1")).toBeUndefined();
     expect(nanoQuantity("1.5.2")).toBeUndefined();
+  });
+
+  it("holds quantities far too large for a JS number exactly, so sums of them cannot overflow", () => {
+    expect(nanoQuantity("1e30")).toBe(10n ** 39n);
+    expect(nanoQuantity("99999999999999999999Ei")).toBe(99999999999999999999n * 2n ** 60n * 1_000_000_000n);
+    expect(nanoQuantity("1e65")).toBeUndefined(); // past the exponent the API server's Quantity takes
   });
 });
