@@ -3,7 +3,7 @@
 // cache (cycle-plan.ts: offers to rescind, offers to create) and writes the plan.
 import pLimit from "p-limit";
 import type { OfferDecision } from "../allocator/index.ts";
-import { KIND } from "../crds/contract.ts";
+import { CONDITION_REPORT_VERIFIED, KIND } from "../crds/contract.ts";
 import { isRequestTimeout } from "../kube/deadline.ts";
 import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
@@ -107,6 +107,7 @@ export class AllocationLoop {
       {
         agents: cache.agents.list(),
         agentLease: (agent) => cache.agentLease(agent, config.agentLeaseNamespace),
+        node: (name) => cache.nodes.get(name),
         frameworks,
         agentVerdict: (agent) => cache.agentVerdict(agent, config.agentLeaseNamespace, now),
         lease: (namespace, name) => cache.lease(name, namespace),
@@ -134,6 +135,54 @@ export class AllocationLoop {
     this.d.metrics.allocationDecisions.inc(plan.stats.decisions);
     this.d.metrics.offerBackoffsActive.set(this.backoff.active(now));
     await this.writeOffers(plan.create);
+    await this.writeAgentChecks(plan.agentChecks);
+  }
+
+  /**
+   * Marks Agents whose report the Node does not bear out (ReportVerified=False, with the reason,
+   * a log line and a metric), and clears the mark once it does; honest Agents are not written.
+   */
+  private async writeAgentChecks(list: CyclePlan["agentChecks"]): Promise<void> {
+    for (const { agent, findings } of list) {
+      const name = agent.metadata.name ?? "";
+      const current = agent.status?.conditions?.find((c) => c.type === CONDITION_REPORT_VERIFIED);
+      const verified = findings.length === 0;
+      if (verified && current?.status !== "False") continue;
+      const condition = {
+        type: CONDITION_REPORT_VERIFIED,
+        status: verified ? ("True" as const) : ("False" as const),
+        reason: findings.map((f) => f.reason).join("And") || "MatchesNode",
+        message:
+          findings.map((f) => f.message).join("; ") ||
+          "the report is within the Node's allocatable and labels",
+      };
+      if (
+        current?.status === condition.status &&
+        current.reason === condition.reason &&
+        current.message === condition.message
+      )
+        continue;
+      if (!verified) {
+        for (const f of findings) this.d.metrics.agentReportsCorrected.inc({ reason: f.reason });
+        this.d.log.warn(
+          { agent: name, reasons: condition.reason, message: condition.message },
+          "agent report corrected from its Node",
+        );
+      }
+      const others = (agent.status?.conditions ?? []).filter((c) => c.type !== CONDITION_REPORT_VERIFIED);
+      try {
+        await this.d.writer.setAgentConditions(name, [
+          ...others,
+          {
+            ...condition,
+            lastTransitionTime: new Date().toISOString(),
+            observedGeneration: agent.metadata.generation ?? 0,
+          },
+        ]);
+      } catch (err) {
+        if (!isNotFound(err)) this.d.log.warn({ agent: name, err: apiMessage(err) }, "could not mark agent");
+      }
+    }
   }
 
   /** A create that failed: the pair is backed off when it fails for good or keeps failing. */

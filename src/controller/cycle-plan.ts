@@ -23,6 +23,7 @@ import { parseQuantity } from "../resources/quantity.ts";
 import { add, contains, emptyResources } from "../resources/resources.ts";
 import type { Resources, Scalars } from "../resources/types.ts";
 import type { AgentVerdict } from "./agent-loss.ts";
+import { checkAgainstNode, type NodeFacts, type NodeFinding } from "./agent-check.ts";
 import type { Obj } from "./cache.ts";
 import type { OperatorConfig } from "./config.ts";
 import { frameworkId } from "./names.ts";
@@ -42,6 +43,8 @@ export interface CycleInput {
   agents: Obj<Agent>[];
   /** The liveness Lease of the agent on a node. */
   agentLease: (agent: string) => V1Lease | undefined;
+  /** The Node of an agent, to hold its report against (agent-check.ts); absent: not checked. */
+  node?: (name: string) => NodeFacts | undefined;
   /** Whether an agent whose Lease lapsed is declared lost yet (agent-loss.ts); absent: all are. */
   agentVerdict?: (agent: string) => AgentVerdict;
   frameworks: Obj<Framework>[];
@@ -80,6 +83,8 @@ export interface CyclePlan {
   create: { decision: OfferDecision; offer: ResourceOffer }[];
   /** Objects that could not be read, and what was done instead. */
   unreadable: Unreadable[];
+  /** Each agent held against its Node (when nodes are given), with what had to change. */
+  agentChecks: { agent: Obj<Agent>; findings: NodeFinding[] }[];
   stats: {
     agents: number;
     frameworks: number;
@@ -97,8 +102,15 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   const unreadable: Unreadable[] = [];
   const report = (u: Unreadable) => unreadable.push(u);
   const agents = new Map<string, AgentView>();
+  const agentChecks: CyclePlan["agentChecks"] = [];
   for (const a of input.agents) {
-    const v = agentView(a, input.agentLease(a.metadata.name ?? ""), now, report);
+    let v = agentView(a, input.agentLease(a.metadata.name ?? ""), now, report);
+    if (v && input.node) {
+      // What the Agent object says counts only as far as its Node bears it out.
+      const checked = checkAgainstNode(v, input.node(v.name));
+      v = checked.view;
+      agentChecks.push({ agent: a, findings: checked.findings });
+    }
     // Lapsed but not declared lost: offered nothing new, but its offers stand.
     if (v?.reason === "AgentLost" && input.agentVerdict && input.agentVerdict(v.name) !== "lost")
       v.reason = AGENT_UNRESPONSIVE;
@@ -187,6 +199,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     rescind,
     create,
     unreadable,
+    agentChecks,
     stats: {
       agents: snapshot.agents.length,
       frameworks: snapshot.frameworks.length,

@@ -40,6 +40,8 @@ export class Metrics {
   readonly offerCreateFailures: Counter<"kind">;
   readonly offerBackoffs: Counter;
   readonly offerBackoffsActive: Gauge;
+  /** agent-check.ts: Agent reports the Node did not bear out, by reason. */
+  readonly agentReportsCorrected: Counter<"reason">;
   /** agent-loss.ts: agents declared lost, agents held back by reason, the control-plane hold. */
   readonly agentsDeclaredLost: Counter;
   readonly agentsHeld: Gauge<"reason">;
@@ -223,6 +225,12 @@ export class Metrics {
     this.offerBackoffsActive = new Gauge({
       name: `${PREFIX}offer_create_backoffs_active`,
       help: "(framework, agent) pairs backed off now: their agents are offered to other frameworks.",
+      registers: [r],
+    });
+    this.agentReportsCorrected = new Counter({
+      name: `${PREFIX}agent_reports_corrected_total`,
+      help: "Agent reports corrected from their Node, by reason: ReportExceedsNode (clipped to allocatable), AttributesNotFromNode (left out), NodeNotFound.",
+      labelNames: ["reason"],
       registers: [r],
     });
     this.agentsDeclaredLost = new Counter({

@@ -107,6 +107,7 @@ function fakeLoop(refuse: (offer: ResourceOffer) => { code: number; message: str
     offers: informer(offers),
     pods: informer([]),
     roles: informer([]),
+    nodes: informer([{ metadata: { name: "n1" }, status: { allocatable: { cpu: "4", memory: "8Gi" } } }]),
     leases: { get: () => undefined },
     lease: () => undefined,
     agentLease: () => lease,
