@@ -151,8 +151,9 @@ export function computeContribution(
     const req = podRequests(pod, warnings);
     foreign = { ...foreign };
     // Capped at what can be counted: past it the node has nothing left anyway.
+    // Own keys only: a resource named like an Object.prototype member is a resource, not a method.
     for (const [k, v] of Object.entries(req))
-      foreign[k] = Math.min((foreign[k] ?? 0) + v, Number.MAX_SAFE_INTEGER);
+      foreign[k] = Math.min((Object.hasOwn(foreign, k) ? (foreign[k] ?? 0) : 0) + v, Number.MAX_SAFE_INTEGER);
     usedPorts = usedPorts.concat(hostPorts(pod));
   }
   const withoutForeign = subtractClamped(

@@ -211,6 +211,8 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
       } catch (err) {
         return invalid("InvalidResources", `${field}.resources: ${(err as Error).message}`);
       }
+      const shape = templateShapeError(task.template.spec);
+      if (shape) return invalid("InvalidResponse", `${field}.template.spec.${shape}`);
       const reserved = reservedKey(task.template, `${field}.template`);
       if (reserved) return invalid("ReservedKey", reserved);
       for (const name of Object.keys(r.scalars)) {
@@ -615,4 +617,28 @@ function buildGroupPod(
     });
   }
   return pod;
+}
+
+/**
+ * Where a Pod template spec (schemaless in the CRD: the API server checks it only when the Pod is
+ * created) is not the shape the planner and the pod policy read — lists of objects — so that
+ * such an answer ends Invalid naming the field instead of throwing on every retry.
+ */
+function templateShapeError(spec: Record<string, unknown>): string | undefined {
+  const isObject = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
+  const objects = (v: unknown, path: string): string | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v)) return `${path}: must be a list`;
+    const i = v.findIndex((x) => !isObject(x));
+    return i < 0 ? undefined : `${path}[${i}]: must be an object`;
+  };
+  for (const kind of ["containers", "initContainers", "ephemeralContainers"]) {
+    const bad = objects(spec[kind], kind);
+    if (bad) return bad;
+    for (const [i, c] of ((spec[kind] ?? []) as Record<string, unknown>[]).entries()) {
+      const inner = objects(c.ports, `${kind}[${i}].ports`) ?? objects(c.env, `${kind}[${i}].env`);
+      if (inner) return inner;
+    }
+  }
+  return objects(spec.volumes, "volumes");
 }

@@ -115,15 +115,35 @@ export const wrongType: fc.Arbitrary<unknown> = fc.oneof(
   deep,
 );
 
+const DIGIT = fc.constantFrom(..."0123456789");
+const ALNUM = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789");
+const ALNUM_DASH = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789-");
+
+/** A lowercase RFC 1123 word of 1..max characters (dashes inside only); fc.stringMatching is slow. */
+export function word(max: number, letterFirst: boolean): fc.Arbitrary<string> {
+  return fc
+    .tuple(
+      letterFirst ? fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz") : ALNUM,
+      fc.string({ unit: ALNUM_DASH, maxLength: max - 2 }),
+      ALNUM,
+    )
+    .map(([a, mid, z]) => (mid ? `${a}${mid}${z}` : a));
+}
+
 /** A DNS label (RFC 1123), 1..63 characters. */
 export const dnsLabel: fc.Arbitrary<string> = fc.oneof(
-  { weight: 6, arbitrary: fc.stringMatching(/^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$/) },
+  { weight: 6, arbitrary: word(11, true) },
   { weight: 1, arbitrary: fc.constantFrom("a".repeat(63), `x${"-".repeat(61)}y`, "0") },
 );
 
 /** A DNS subdomain (node names), up to 253 characters. */
 export const dnsSubdomain: fc.Arbitrary<string> = fc.oneof(
-  { weight: 6, arbitrary: fc.stringMatching(/^[a-z]([a-z0-9-]{0,8}[a-z0-9])?(\.[a-z0-9]{1,8}){0,3}$/) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(word(9, true), fc.array(word(8, false), { maxLength: 3 }))
+      .map(([h, t]) => [h, ...t].join(".")),
+  },
   {
     weight: 1,
     arbitrary: fc.constant(`${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`),
@@ -136,8 +156,8 @@ const EXPONENTS = ["e3", "E-3", "e+2", "e0", "e64", "e-64", "E18"];
 /** A syntactically valid quantity: digits, optional fraction, suffix or exponent. */
 export const validQuantity: fc.Arbitrary<string> = fc
   .tuple(
-    fc.stringMatching(/^[0-9]{1,18}$/),
-    fc.option(fc.stringMatching(/^[0-9]{0,12}$/), { nil: undefined }),
+    fc.string({ unit: DIGIT, minLength: 1, maxLength: 18 }),
+    fc.option(fc.string({ unit: DIGIT, maxLength: 12 }), { nil: undefined }),
     fc.oneof(
       { weight: 5, arbitrary: fc.constantFrom(...SUFFIXES) },
       { weight: 1, arbitrary: fc.constantFrom(...EXPONENTS) },
@@ -218,7 +238,11 @@ function paths(
   return out;
 }
 
-/** A deep copy of `v` with the node at (index mod number of nodes) replaced, or deleted when `replacement` is DELETE. */
+/**
+ * `v` with the node at (index mod number of nodes) replaced — by `replacement`, or by what it
+ * returns for the old value when it is a function — or deleted when it is DELETE. Copies only
+ * the containers on the way (never a deep subtree: thousands of levels would overflow a clone).
+ */
 export const DELETE = Symbol("delete");
 export function replaceNode(
   v: unknown,
@@ -226,25 +250,35 @@ export function replaceNode(
   replacement: unknown,
   within?: (p: (string | number)[]) => boolean,
 ): unknown {
-  const copy = structuredClone(v);
-  const all = paths(copy).filter((p) => (within ? within(p) : true));
-  if (all.length === 0) return copy;
-  const path = all[index % all.length] as (string | number)[];
-  let parent = copy as Record<string | number, unknown>;
-  for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
-  const last = path[path.length - 1] as string | number;
-  if (replacement === DELETE) {
-    if (Array.isArray(parent)) parent.splice(Number(last), 1);
-    else delete parent[last];
+  const all = paths(v).filter((p) => (within ? within(p) : true));
+  if (all.length === 0) return v;
+  return setAt(v, all[index % all.length] as (string | number)[], replacement);
+}
+
+function setAt(v: unknown, path: (string | number)[], replacement: unknown): unknown {
+  const [k, ...rest] = path as [string | number, ...(string | number)[]];
+  const copy: Record<string | number, unknown> = Array.isArray(v)
+    ? [...v]
+    : // Descriptors keep an own "__proto__" key an own key.
+      Object.defineProperties({}, Object.getOwnPropertyDescriptors(v as object));
+  const old = copy[k];
+  if (rest.length > 0) {
+    define(copy, k, setAt(old, rest, replacement));
+  } else if (replacement === DELETE) {
+    if (Array.isArray(copy)) copy.splice(Number(k), 1);
+    else delete copy[k];
   } else {
-    Object.defineProperty(parent, last, {
-      value: replacement,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    define(
+      copy,
+      k,
+      typeof replacement === "function" ? (replacement as (o: unknown) => unknown)(old) : replacement,
+    );
   }
   return copy;
+}
+
+function define(o: Record<string | number, unknown>, k: string | number, value: unknown): void {
+  Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Up to `n` mutations of one base value: each replaces or deletes one node (restricted by `within`). */
@@ -267,3 +301,20 @@ export function withOwnKey<T extends object>(obj: T, key: string, value: unknown
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   return obj;
 }
+
+/** A replacement of the same JSON type as the node it replaces (what a typed schema field can hold): hostile, but well-typed. */
+export const sameType: fc.Arbitrary<(old: unknown) => unknown> = fc
+  .tuple(hostileString, hostileNumber, fc.boolean())
+  .map(
+    ([str, num, bool]) =>
+      (old: unknown) =>
+        typeof old === "string"
+          ? str
+          : typeof old === "number"
+            ? Number.isFinite(num)
+              ? num
+              : -1
+            : typeof old === "boolean"
+              ? bool
+              : old,
+  );

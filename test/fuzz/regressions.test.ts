@@ -1,6 +1,9 @@
 // Counterexamples the generated bad-input suite found, kept as plain cases: each names the input
 // that broke a pure entry point and what it must do now.
 import { describe, expect, it } from "vitest";
+import { computeContribution } from "../../src/agent/contribution.ts";
+import { planLaunch } from "../../src/controller/launch-plan.ts";
+import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { fromMesosResources } from "../../src/mesos/resources.ts";
 import { QuantityError } from "../../src/resources/quantity.ts";
 import { add, contains, subtractClamped, toResources } from "../../src/resources/resources.ts";
@@ -23,5 +26,67 @@ describe("fuzz regressions: resources", () => {
   it("a Mesos scalar too large for the allocator's integers is refused naming the resource, not thrown", () => {
     const out = fromMesosResources([{ name: "cpus", type: "SCALAR", scalar: { value: 1e300 } }]);
     expect(out).toEqual({ ok: false, error: expect.stringMatching(/^resource cpus: .*too large/) });
+  });
+});
+
+/** An offer of 2 cpu whose answer launches one task with this Pod template spec. */
+function answered(spec: Record<string, unknown>): ResourceOffer {
+  return {
+    apiVersion: "kubeoffers.io/v1alpha1",
+    kind: "ResourceOffer",
+    metadata: { name: "o1", namespace: "team-a" },
+    spec: {
+      framework: "fw",
+      role: "batch",
+      agent: "n1",
+      resources: { cpu: "2" },
+      attributes: {},
+      response: {
+        action: "Accept",
+        operations: [{ launch: { tasks: [{ id: "t1", resources: { cpu: "1" }, template: { spec } }] } }],
+      },
+    },
+  } as ResourceOffer;
+}
+
+describe("fuzz regressions: launch plan", () => {
+  // The CRD keeps template specs schemaless: these reached planLaunch, which threw a TypeError on
+  // every retry, so the offer never ended and its resources stayed held.
+  it.each([
+    [{ containers: [{ name: "main", image: "busybox", ports: "x" }] }, "containers[0].ports: must be a list"],
+    [{ containers: [{ name: "main", image: "busybox", env: {} }] }, "containers[0].env: must be a list"],
+    [{ containers: [null] }, "containers[0]: must be an object"],
+    [{ containers: "abc" }, "containers: must be a list"],
+    [{ containers: [{ name: "m" }], volumes: [7] }, "volumes[0]: must be an object"],
+    [
+      { containers: [{ name: "m" }], initContainers: [{ name: "i", ports: [null] }] },
+      "initContainers[0].ports[0]: must be an object",
+    ],
+  ])("template spec %j is Invalid naming the field", (spec, field) => {
+    const plan = planLaunch(answered(spec), { frameworkUid: "u", existingPods: new Map() });
+    expect(plan).toMatchObject({
+      ok: false,
+      reason: "InvalidResponse",
+      message: `spec.response.operations[0].launch.tasks[0].template.spec.${field}`,
+      tasks: [{ id: "t1", state: "TASK_ERROR", reason: "InvalidResponse" }],
+    });
+  });
+});
+
+describe("fuzz regressions: agent contribution", () => {
+  it("a foreign Pod's request of a resource named like a prototype member is subtracted, not NaN", () => {
+    const out = computeContribution(
+      { metadata: { name: "n" }, status: { allocatable: { isPrototypeOf: "1001m", cpu: "2" } } },
+      [
+        {
+          spec: {
+            containers: [],
+            initContainers: [{ resources: { limits: { isPrototypeOf: "1m", cpu: "1" } } }],
+          },
+        },
+      ],
+      { reserve: {}, ports: [], attributeExcludePrefixes: [] },
+    );
+    expect(out.resources.scalars).toEqual({ isPrototypeOf: 1, cpu: 1000 });
   });
 });

@@ -151,6 +151,8 @@ export function fuzz<T>(
           const outcome = check(input);
           if (!failed) tally.record(outcome);
         } catch (err) {
+          if (process.env.FUZZ_DEBUG && !failed)
+            console.error((err as Error).stack?.split("\n").slice(0, 14).join("\n"));
           failed = true;
           throw err;
         }
