@@ -1,9 +1,10 @@
 // The controller's config file carries the Mesos API's settings (`mesos:`), off by default.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { settingsFrom } from "../controller/main.ts";
+import { MesosConfigSchema } from "./index.ts";
 
 function withConfig(yaml: string) {
   const dir = mkdtempSync(join(tmpdir(), "mesos-config-"));
@@ -62,5 +63,17 @@ describe("mesos config section", () => {
 
   it("rejects unknown keys, naming them", () => {
     expect(() => withConfig("mesos:\n  enabled: true\n  prot: 1\n")).toThrow(/mesos/);
+  });
+
+  it("has every setting in the chart's values schema (mesos.config), and nothing else", () => {
+    const schema = JSON.parse(
+      readFileSync(new URL("../../deploy/helm/kube-offers/values.schema.json", import.meta.url), "utf8"),
+    ) as { properties: { mesos: { properties: { config: { properties: Record<string, unknown> } } } } };
+    const chart = Object.keys(schema.properties.mesos.properties.config.properties).sort();
+    // enabled and port are the chart's mesos.enabled and mesos.port.
+    const config = Object.keys(MesosConfigSchema.shape)
+      .filter((k) => k !== "enabled" && k !== "port")
+      .sort();
+    expect(chart).toEqual(config);
   });
 });
