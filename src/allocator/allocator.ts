@@ -14,7 +14,7 @@
 // The rules themselves are in docs/allocation.md; reference.ts is their literal transcription
 // and the tests hold this class to it.
 
-import type { Resources } from "../resources/types.ts";
+import type { Resources, Scalars } from "../resources/types.ts";
 import { Cycle, type Strategy } from "./cycle.ts";
 import { Filters } from "./filters.ts";
 import { Ledger } from "./ledger.ts";
@@ -75,6 +75,14 @@ export class Allocator {
   /** Adds or updates a role's weight and quota. */
   setRole(r: RoleSnapshot): void {
     this.model.role(r.name).config = r;
+    this.model.dirty = true;
+  }
+
+  /** The role has no configuration any more (its ResourceRole is gone): weight 1, no quota. */
+  clearRole(name: string): void {
+    const node = this.model.roles.get(name);
+    if (!node || node.config === null) return;
+    node.config = null;
     this.model.dirty = true;
   }
 
@@ -274,6 +282,14 @@ export class Allocator {
     const node = this.model.roles.get(role);
     const m = node && this.model.frameworks.get(framework)?.members.get(node);
     return m ? this.sorter.share(m.alloc, 1) : 0;
+  }
+
+  /** Everything held on an agent (tasks and offers, every framework and role), summed. */
+  allocatedOn(agent: string): Scalars {
+    const out: Scalars = {};
+    for (const [, res] of this.model.agents.get(agent)?.allocs.entries() ?? [])
+      for (const k in res.scalars) out[k] = (out[k] ?? 0) + (res.scalars[k] ?? 0);
+    return out;
   }
 
   /** A role's weighted dominant share, its subtree included. */

@@ -1,0 +1,260 @@
+// One allocator kept alive across cycles, as Mesos's hierarchical allocator is: each cycle's
+// snapshot is compared with the last one applied, and only what changed is fed to the
+// incremental Allocator (addAgent, addFramework, addAllocation, recoverResources, addFilter),
+// so a cycle costs about the work that changed, not a rebuild of the whole cluster.
+//
+// Allocations are told apart by identity: the controller hands the same Allocation object for
+// an object version it has seen (a task Pod's hold is parsed once per version), so an unchanged
+// Pod costs a Map lookup. The offers a cycle decides are handed back (recovered) right after the
+// cycle: they return in the next snapshot as assumed or outstanding offers, like everything held.
+//
+// `divergences` rebuilds the allocator from the snapshot and compares what both hold; the
+// controller runs it now and then and starts over from the rebuild when they differ.
+import type { Scalars } from "../resources/types.ts";
+import { Allocator } from "./allocator.ts";
+import type {
+  AgentSnapshot,
+  Allocation,
+  AllocatorConfig,
+  FrameworkSnapshot,
+  OfferDecision,
+  RefusalFilter,
+  RoleSnapshot,
+  Snapshot,
+} from "./types.ts";
+
+/** What one sync changed, for metrics and tests. */
+export interface SyncStats {
+  agents: number;
+  frameworks: number;
+  roles: number;
+  allocations: number;
+  filters: number;
+  /** The allocator was built afresh (first cycle, or a config change). */
+  rebuilt: boolean;
+}
+
+export class LiveAllocator {
+  private alloc: Allocator | undefined;
+  private config: AllocatorConfig | undefined;
+  private agents = new Map<string, AgentSnapshot>();
+  private frameworks = new Map<string, FrameworkSnapshot>();
+  private roles = new Map<string, RoleSnapshot>();
+  /** Allocation object → how many times the allocator holds it. */
+  private held = new Map<Allocation, number>();
+  /** "framework|agent" → until, as last applied. */
+  private filters = new Map<string, RefusalFilter>();
+
+  /** Applies the snapshot's changes, runs one cycle at `now`, and returns its decisions. */
+  allocate(snapshot: Snapshot, now: number): { decisions: OfferDecision[]; stats: SyncStats } {
+    const stats = this.sync(snapshot, now);
+    const a = this.alloc!;
+    const decisions = a.allocate(now);
+    a.batch(() => {
+      for (const d of decisions) a.recoverResources(d.framework, d.role, d.agent, d.resources);
+    });
+    return { decisions, stats };
+  }
+
+  /** Forgets everything: the next cycle builds afresh (e.g. when this replica starts leading). */
+  reset(): void {
+    this.alloc = undefined;
+    this.config = undefined;
+    this.agents = new Map();
+    this.frameworks = new Map();
+    this.roles = new Map();
+    this.held = new Map();
+    this.filters = new Map();
+  }
+
+  /**
+   * Where the live allocator and one rebuilt from `snapshot` disagree (after the same sync):
+   * each framework's share in each role, each role's share, and what is held on each agent.
+   */
+  divergences(snapshot: Snapshot, now: number): string[] {
+    this.sync(snapshot, now);
+    const live = this.alloc!;
+    const fresh = Allocator.fromSnapshot(snapshot);
+    const out: string[] = [];
+    const close = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));
+    for (const f of snapshot.frameworks)
+      for (const r of f.roles) {
+        const [x, y] = [live.frameworkShare(f.id, r), fresh.frameworkShare(f.id, r)];
+        if (!close(x, y)) out.push(`framework ${f.id} in role ${r}: share ${x} live, ${y} rebuilt`);
+      }
+    const roleNames = new Set([
+      ...snapshot.roles.map((r) => r.name),
+      ...snapshot.allocations.map((a) => a.role),
+    ]);
+    for (const r of roleNames) {
+      const [x, y] = [live.roleShare(r), fresh.roleShare(r)];
+      if (!close(x, y)) out.push(`role ${r}: share ${x} live, ${y} rebuilt`);
+    }
+    for (const ag of snapshot.agents) {
+      const [x, y] = [live.allocatedOn(ag.name), fresh.allocatedOn(ag.name)];
+      if (!sameScalars(x, y))
+        out.push(`agent ${ag.name}: ${JSON.stringify(x)} held live, ${JSON.stringify(y)} rebuilt`);
+    }
+    return out;
+  }
+
+  /** For tests that prove the cross-check can fail: an allocation the snapshot does not have. */
+  corruptForTest(al: Allocation): void {
+    this.alloc?.addAllocation(al);
+  }
+
+  private sync(s: Snapshot, now: number): SyncStats {
+    const stats: SyncStats = {
+      agents: 0,
+      frameworks: 0,
+      roles: 0,
+      allocations: 0,
+      filters: 0,
+      rebuilt: false,
+    };
+    if (!this.alloc || !this.config || !sameConfig(this.config, s.config)) {
+      this.reset();
+      this.alloc = new Allocator(s.config);
+      this.config = s.config;
+      stats.rebuilt = true;
+    }
+    const a = this.alloc;
+    a.batch(() => {
+      // Roles first (frameworks and allocations refer to them), then agents, then frameworks.
+      const roles = new Map(s.roles.map((r) => [r.name, r]));
+      for (const [name, r] of roles) {
+        if (!sameRole(this.roles.get(name), r)) {
+          a.setRole(r);
+          stats.roles++;
+        }
+      }
+      for (const name of this.roles.keys()) {
+        if (!roles.has(name)) {
+          a.clearRole(name);
+          stats.roles++;
+        }
+      }
+      this.roles = roles;
+
+      const agents = new Map(s.agents.map((g) => [g.name, g]));
+      const newAgents = new Set<string>();
+      for (const [name, g] of agents) {
+        const prev = this.agents.get(name);
+        if (prev === g || sameAgent(prev, g)) continue;
+        a.addAgent(g);
+        if (!prev) newAgents.add(name);
+        stats.agents++;
+      }
+      for (const name of this.agents.keys()) {
+        if (agents.has(name)) continue;
+        a.removeAgent(name);
+        // What it held went with it; held again if it is still in the snapshot.
+        for (const al of this.held.keys()) if (al.agent === name) this.held.delete(al);
+        stats.agents++;
+      }
+      this.agents = agents;
+
+      const frameworks = new Map(s.frameworks.map((f) => [f.id, f]));
+      const reset = new Set<string>();
+      for (const [id, f] of frameworks) {
+        const prev = this.frameworks.get(id);
+        if (prev === f || sameFramework(prev, f)) continue;
+        if (prev?.roles.some((r) => !f.roles.includes(r))) {
+          // A role taken away: start the framework over rather than keep a member for it.
+          this.dropFramework(id);
+          reset.add(id);
+        }
+        if (!prev) reset.add(id); // filters named it before it existed: apply them now
+        a.addFramework(f);
+        stats.frameworks++;
+      }
+      for (const id of this.frameworks.keys()) {
+        if (frameworks.has(id)) continue;
+        this.dropFramework(id);
+        stats.frameworks++;
+      }
+      this.frameworks = frameworks;
+
+      // Allocations, by identity: add the new, recover the gone.
+      const next = new Map<Allocation, number>();
+      for (const al of s.allocations) next.set(al, (next.get(al) ?? 0) + 1);
+      for (const [al, n] of this.held) {
+        const keep = next.get(al) ?? 0;
+        for (let i = keep; i < n; i++) {
+          a.recoverResources(al.framework, al.role, al.agent, al.resources);
+          stats.allocations++;
+        }
+      }
+      for (const [al, n] of next) {
+        for (let i = this.held.get(al) ?? 0; i < n; i++) {
+          a.addAllocation(al);
+          stats.allocations++;
+        }
+      }
+      this.held = next;
+
+      // Filters: added or lengthened ones are added; one gone before its time (a revive) or
+      // one whose framework or agent is new means that framework's filters are laid again.
+      const filters = new Map<string, RefusalFilter>();
+      for (const f of s.filters) {
+        const k = `${f.framework}|${f.agent}`;
+        const cur = filters.get(k);
+        if (!cur || f.until > cur.until) filters.set(k, f);
+      }
+      const relay = new Set(reset);
+      for (const [k, f] of this.filters) {
+        const cur = filters.get(k);
+        if ((!cur || cur.until < f.until) && f.until > now) relay.add(f.framework);
+      }
+      for (const f of filters.values()) if (newAgents.has(f.agent)) relay.add(f.framework);
+      for (const id of relay) {
+        a.revive(id, []); // clears its filters, unsuppresses nothing
+        stats.filters++;
+      }
+      for (const [k, f] of filters) {
+        const prev = this.filters.get(k);
+        if (relay.has(f.framework) || !prev || f.until > prev.until) {
+          a.addFilter(f);
+          stats.filters++;
+        }
+      }
+      this.filters = filters;
+    });
+    return stats;
+  }
+
+  /** Removes a framework; what it held and its filters are forgotten with it. */
+  private dropFramework(id: string): void {
+    this.alloc!.removeFramework(id);
+    for (const al of this.held.keys()) if (al.framework === id) this.held.delete(al);
+    for (const [k, f] of this.filters) if (f.framework === id) this.filters.delete(k);
+  }
+}
+
+function sameConfig(x: AllocatorConfig, y: AllocatorConfig): boolean {
+  // The seed varies per cycle; the live allocator keeps the stream it started with.
+  return (
+    JSON.stringify(x.minAllocatable) === JSON.stringify(y.minAllocatable) &&
+    JSON.stringify(x.fairShareExcludedResources) === JSON.stringify(y.fairShareExcludedResources)
+  );
+}
+
+function sameScalars(x: Scalars, y: Scalars): boolean {
+  const kx = Object.keys(x).filter((k) => x[k] !== 0);
+  const ky = Object.keys(y).filter((k) => y[k] !== 0);
+  return kx.length === ky.length && kx.every((k) => x[k] === y[k]);
+}
+
+function sameRole(x: RoleSnapshot | undefined, y: RoleSnapshot): boolean {
+  return (
+    !!x && x.weight === y.weight && sameScalars(x.guarantees, y.guarantees) && sameScalars(x.limits, y.limits)
+  );
+}
+
+function sameAgent(x: AgentSnapshot | undefined, y: AgentSnapshot): boolean {
+  return !!x && x.available === y.available && JSON.stringify(x) === JSON.stringify(y);
+}
+
+function sameFramework(x: FrameworkSnapshot | undefined, y: FrameworkSnapshot): boolean {
+  return !!x && x.active === y.active && JSON.stringify(x) === JSON.stringify(y);
+}
