@@ -409,6 +409,14 @@ describe("a task Pod needs exactly its task's resources, counted as the kubelet 
     expect(plan.tasks.every((x) => x.state === "TASK_ERROR" && x.reason === reason)).toBe(true);
   });
 
+  it("leaves a template without containers to the API server, which refuses it itself", () => {
+    const plan = planLaunch(
+      offer([{ launch: { tasks: [{ id: "a", resources: { cpu: "1" }, template: { spec: {} } }] } }]),
+      ctx,
+    );
+    expect(plan.ok && plan.pods[0]?.pod.spec?.containers).toEqual([]);
+  });
+
   it("a group's init containers may use the whole group's resources", () => {
     const plan = planLaunch(
       offer([

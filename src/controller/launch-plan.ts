@@ -368,7 +368,8 @@ function fitToTask(
   policy: PodPolicy | undefined,
 ): Unfit | undefined {
   const spec = pod.spec;
-  if (!spec) return undefined;
+  // No container: the API server refuses the Pod (TASK_ERROR, PodRejected) with its own message.
+  if (!spec?.containers.length) return undefined;
   const exceeds = (message: string): Unfit => ({ reason: "PodTemplateExceedsTask", message });
   if (spec.overhead !== undefined)
     return exceeds(
