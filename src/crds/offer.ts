@@ -146,9 +146,24 @@ const OfferResponseBase = checked(
   (r) => r.action === "Accept" || (r.operations ?? []).length === 0,
 );
 
+/**
+ * Every task of an answer gets a line in status.tasks, which holds MAX_OFFER_TASKS: an answer
+ * with more (32 operations may hold 128 tasks each) is refused up front, naming the field, instead
+ * of being accepted and then never getting a status the API server would store.
+ */
+const OfferResponseBounded = checked(
+  OfferResponseBase,
+  {
+    rule: `!has(self.operations) || self.operations.map(o, (has(o.launch) ? size(o.launch.tasks) : 0) + (has(o.launchGroup) ? size(o.launchGroup.tasks) : 0)).sum() <= ${MAX_OFFER_TASKS}`,
+    message: `an answer may launch at most ${MAX_OFFER_TASKS} tasks in all (launch and launchGroup tasks of every operation together)`,
+    fieldPath: ".operations",
+  },
+  (r) => responseTaskIds(r).length <= MAX_OFFER_TASKS,
+);
+
 // Duplicates across operations pass admission (CEL cannot see across list items cheaply) but
 // not parse(): the operator turns this error into status Invalid.
-export const OfferResponseSchema = OfferResponseBase.superRefine((r, ctx) => {
+export const OfferResponseSchema = OfferResponseBounded.superRefine((r, ctx) => {
   const seen = new Set<string>();
   for (const id of responseTaskIds(r)) {
     if (seen.has(id))
