@@ -28,6 +28,26 @@ describe("controller settings", () => {
     expect(s.operator.pool).toBeUndefined();
   });
 
+  it("takes the API request deadline from the flag, the environment or the config file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ko-main-"));
+    const file = join(dir, "config.yaml");
+    writeFileSync(file, "apiTimeoutMs: 7000\n");
+    const table: [string[], Record<string, string>, number | undefined][] = [
+      [[], {}, undefined], // the writer's default then: DEFAULT_API_TIMEOUT_MS
+      [["--config", file], {}, 7000],
+      [["--config", file], { API_TIMEOUT: "3s" }, 3000],
+      [["--config", file, "--api-timeout", "1500ms"], { API_TIMEOUT: "3s" }, 1500],
+    ];
+    for (const [argv, env, want] of table) {
+      const s = settingsFrom(argv, env);
+      if (s === "help") throw new Error("unexpected help");
+      expect(s.operator.apiTimeoutMs, argv.join(" ")).toBe(want);
+    }
+    expect(() => settingsFrom(["--api-timeout", "soon"], {})).toThrow(
+      /api-timeout: "soon" is not a duration/,
+    );
+  });
+
   it("reads flags over environment over the config file", () => {
     const dir = mkdtempSync(join(tmpdir(), "ko-main-"));
     const file = join(dir, "config.yaml");
