@@ -409,6 +409,31 @@ describe("a task Pod needs exactly its task's resources, counted as the kubelet 
     expect(plan.tasks.every((x) => x.state === "TASK_ERROR" && x.reason === reason)).toBe(true);
   });
 
+  it.each(["constructor", "valueOf", "toString", "hasOwnProperty"])(
+    "a resource named like an Object.prototype member (%s) is a resource: refused, named, no throw",
+    (k) => {
+      const inTemplate = planLaunch(
+        offer([
+          {
+            launch: {
+              tasks: [withSpec("a", { cpu: "1" }, { containers: [container, side("s", { [k]: "1" })] })],
+            },
+          },
+        ]),
+        ctx,
+      );
+      expect(inTemplate.ok ? "" : inTemplate.message).toMatch(
+        new RegExp(
+          `^${T0.replaceAll(/[.[\]]/g, "\\$&")}\\.spec\\.containers\\[1\\]\\.resources\\.requests\\.${k}: ${k} 1 `,
+        ),
+      );
+      const inTask = planLaunch(offer([{ launch: { tasks: [t("a", { [k]: "1" })] } }]), ctx);
+      expect(inTask.ok ? "" : `${inTask.reason}: ${inTask.message}`).toBe(
+        `InsufficientResources: task a asks for ${k}, which the offer does not hold`,
+      );
+    },
+  );
+
   it("leaves a template without containers to the API server, which refuses it itself", () => {
     const plan = planLaunch(
       offer([{ launch: { tasks: [{ id: "a", resources: { cpu: "1" }, template: { spec: {} } }] } }]),

@@ -44,6 +44,7 @@ import {
   emptyResources,
   equals,
   fromResources,
+  scalarOf,
   subtractClamped,
   toResources,
 } from "../resources/resources.ts";
@@ -216,7 +217,7 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
       const reserved = reservedKey(task.template, `${field}.template`);
       if (reserved) return invalid("ReservedKey", reserved);
       for (const name of Object.keys(r.scalars)) {
-        if ((r.scalars[name] ?? 0) > 0 && offered.scalars[name] === undefined) {
+        if (scalarOf(r.scalars, name) > 0 && !Object.hasOwn(offered.scalars, name)) {
           return invalid(
             "InsufficientResources",
             `task ${task.id} asks for ${name}, which the offer does not hold`,
@@ -238,10 +239,11 @@ export function planLaunch(offer: ResourceOffer, ctx: PlanContext): LaunchPlan {
       const next = add(used, r);
       if (!contains(offered, next)) {
         const over =
-          Object.keys(next.scalars).find((k) => (next.scalars[k] ?? 0) > (offered.scalars[k] ?? 0)) ?? "";
+          Object.keys(next.scalars).find((k) => scalarOf(next.scalars, k) > scalarOf(offered.scalars, k)) ??
+          "";
         return invalid(
           "InsufficientResources",
-          `task ${task.id} asks ${over} ${formatQuantity(over, r.scalars[over] ?? 0)}, more than the ${formatQuantity(over, (offered.scalars[over] ?? 0) - (used.scalars[over] ?? 0))} left of the offer (offered: ${fmt(offered)})`,
+          `task ${task.id} asks ${over} ${formatQuantity(over, scalarOf(r.scalars, over))}, more than the ${formatQuantity(over, scalarOf(offered.scalars, over) - scalarOf(used.scalars, over))} left of the offer (offered: ${fmt(offered)})`,
         );
       }
       used = next;
@@ -321,12 +323,13 @@ function fmtNano(name: string, n: bigint): string {
 }
 
 function nanoOf(r: Resources, name: string): bigint {
-  return BigInt(r.scalars[name] ?? 0) * unitOf(name);
+  return BigInt(scalarOf(r.scalars, name)) * unitOf(name);
 }
 
 /** Where a container's quantity of `name` comes from: requests, else limits (the API server's defaulting). */
 function partOf(c: V1Container, name: string): "requests" | "limits" {
-  return c.resources?.requests?.[name] !== undefined ? "requests" : "limits";
+  const requests = c.resources?.requests;
+  return requests && Object.hasOwn(requests, name) ? "requests" : "limits";
 }
 
 /** Checks every quantity a template container holds: a Kubernetes quantity, small enough to count. */
@@ -478,7 +481,7 @@ function fitToTask(
     spec: { ...spec, overhead: Object.fromEntries([...overhead].map(([k, v]) => [k, `${v}n`])) },
   });
   for (const k of new Set([...effective.keys(), ...Object.keys(total.scalars)])) {
-    if ((effective.get(k) ?? 0n) !== BigInt(total.scalars[k] ?? 0))
+    if ((effective.get(k) ?? 0n) !== BigInt(scalarOf(total.scalars, k)))
       return exceeds(
         `${tmpl}.spec: the Pod would need ${k} ${fmtNano(k, (effective.get(k) ?? 0n) * unitOf(k))}, not the task's ${fmtNano(k, nanoOf(total, k))}`,
       );

@@ -18,7 +18,7 @@ export class ResourceError extends Error {
 }
 
 /** A scalar of `s`, 0 when absent. Own keys only: a resource named "constructor" or "valueOf" must not read Object.prototype. */
-function at(s: Scalars, k: string): number {
+export function scalarOf(s: Scalars, k: string): number {
   return Object.hasOwn(s, k) ? (s[k] ?? 0) : 0;
 }
 
@@ -48,7 +48,7 @@ export function add(a: Resources, b: Resources): Resources {
     if (v !== 0) scalars[k] = v;
   }
   for (const k in b.scalars) {
-    const v = at(scalars, k) + at(b.scalars, k);
+    const v = scalarOf(scalars, k) + scalarOf(b.scalars, k);
     if (v !== 0) scalars[k] = v;
     else delete scalars[k];
   }
@@ -57,7 +57,7 @@ export function add(a: Resources, b: Resources): Resources {
 
 /** True when b fits in a. */
 export function contains(a: Resources, b: Resources): boolean {
-  for (const k in b.scalars) if (at(b.scalars, k) > at(a.scalars, k)) return false;
+  for (const k in b.scalars) if (scalarOf(b.scalars, k) > scalarOf(a.scalars, k)) return false;
   return portsContains(a.ports, b.ports);
 }
 
@@ -71,15 +71,15 @@ export function subtract(a: Resources, b: Resources): Resources {
 export function subtractClamped(a: Resources, b: Resources): Resources {
   const scalars: Scalars = {};
   for (const k in a.scalars) {
-    const v = at(a.scalars, k) - at(b.scalars, k);
+    const v = scalarOf(a.scalars, k) - scalarOf(b.scalars, k);
     if (v > 0) scalars[k] = v;
   }
   return { scalars, ports: portsDifference(a.ports, b.ports) };
 }
 
 export function equals(a: Resources, b: Resources): boolean {
-  for (const k in a.scalars) if (at(a.scalars, k) !== at(b.scalars, k)) return false;
-  for (const k in b.scalars) if (at(a.scalars, k) !== at(b.scalars, k)) return false;
+  for (const k in a.scalars) if (scalarOf(a.scalars, k) !== scalarOf(b.scalars, k)) return false;
+  for (const k in b.scalars) if (scalarOf(a.scalars, k) !== scalarOf(b.scalars, k)) return false;
   return portsEqual(a.ports, b.ports);
 }
 
@@ -93,7 +93,7 @@ export function sum(list: Iterable<Resources>): Resources {
 /** Scalars-only helpers used by quota and share math. */
 export function addScalars(into: Scalars, b: Scalars, sign = 1): Scalars {
   for (const k in b) {
-    const v = at(into, k) + sign * at(b, k);
+    const v = scalarOf(into, k) + sign * scalarOf(b, k);
     if (v !== 0) into[k] = v;
     else delete into[k];
   }
@@ -104,7 +104,7 @@ export function addScalars(into: Scalars, b: Scalars, sign = 1): Scalars {
 export function meetsAny(r: Scalars, alternatives: readonly Scalars[]): boolean {
   if (alternatives.length === 0) return true;
   outer: for (const alt of alternatives) {
-    for (const k in alt) if (at(r, k) < at(alt, k)) continue outer;
+    for (const k in alt) if (scalarOf(r, k) < scalarOf(alt, k)) continue outer;
     return true;
   }
   return false;
