@@ -3,7 +3,7 @@
 // cache (cycle-plan.ts: offers to rescind, offers to create) and writes the plan.
 import pLimit from "p-limit";
 import type { OfferDecision } from "../allocator/index.ts";
-import { CONDITION_REPORT_VERIFIED, KIND } from "../crds/contract.ts";
+import { KIND } from "../crds/contract.ts";
 import { isRequestTimeout } from "../kube/deadline.ts";
 import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
@@ -36,6 +36,8 @@ export class AllocationLoop {
   private stopped = true;
   private readonly revivals = new Revivals();
   private readonly backoff: OfferBackoff;
+  /** What was last said about each Agent whose report its Node did not bear out. */
+  private readonly agentFindings = new Map<string, string>();
   cycles = 0;
 
   constructor(deps: LoopDeps) {
@@ -135,54 +137,38 @@ export class AllocationLoop {
     this.d.metrics.allocationDecisions.inc(plan.stats.decisions);
     this.d.metrics.offerBackoffsActive.set(this.backoff.active(now));
     await this.writeOffers(plan.create);
-    await this.writeAgentChecks(plan.agentChecks);
+    this.reportAgentChecks(plan.agentChecks);
   }
 
   /**
-   * Marks Agents whose report the Node does not bear out (ReportVerified=False, with the reason,
-   * a log line and a metric), and clears the mark once it does; honest Agents are not written.
+   * Says so when an Agent's report is not borne out by its Node: a Warning Event on the Agent
+   * naming what was corrected, a log line and a metric, once per change (the operator may not
+   * write Agent status, which is the agents' own, so the correction lives in its view).
    */
-  private async writeAgentChecks(list: CyclePlan["agentChecks"]): Promise<void> {
+  private reportAgentChecks(list: CyclePlan["agentChecks"]): void {
+    const seen = new Set<string>();
     for (const { agent, findings } of list) {
       const name = agent.metadata.name ?? "";
-      const current = agent.status?.conditions?.find((c) => c.type === CONDITION_REPORT_VERIFIED);
-      const verified = findings.length === 0;
-      if (verified && current?.status !== "False") continue;
-      const condition = {
-        type: CONDITION_REPORT_VERIFIED,
-        status: verified ? ("True" as const) : ("False" as const),
-        reason: findings.map((f) => f.reason).join("And") || "MatchesNode",
-        message:
-          findings.map((f) => f.message).join("; ") ||
-          "the report is within the Node's allocatable and labels",
-      };
-      if (
-        current?.status === condition.status &&
-        current.reason === condition.reason &&
-        current.message === condition.message
-      )
+      seen.add(name);
+      const key = findings.map((f) => f.message).join("; ");
+      if ((this.agentFindings.get(name) ?? "") === key) continue;
+      if (key) this.agentFindings.set(name, key);
+      else this.agentFindings.delete(name);
+      if (!key) {
+        this.d.log.info({ agent: name }, "agent report matches its Node again");
         continue;
-      if (!verified) {
-        for (const f of findings) this.d.metrics.agentReportsCorrected.inc({ reason: f.reason });
-        this.d.log.warn(
-          { agent: name, reasons: condition.reason, message: condition.message },
-          "agent report corrected from its Node",
-        );
       }
-      const others = (agent.status?.conditions ?? []).filter((c) => c.type !== CONDITION_REPORT_VERIFIED);
-      try {
-        await this.d.writer.setAgentConditions(name, [
-          ...others,
-          {
-            ...condition,
-            lastTransitionTime: new Date().toISOString(),
-            observedGeneration: agent.metadata.generation ?? 0,
-          },
-        ]);
-      } catch (err) {
-        if (!isNotFound(err)) this.d.log.warn({ agent: name, err: apiMessage(err) }, "could not mark agent");
-      }
+      const reason = findings.map((f) => f.reason).join("And");
+      for (const f of findings) this.d.metrics.agentReportsCorrected.inc({ reason: f.reason });
+      this.d.log.warn({ agent: name, reason, message: key }, "agent report corrected from its Node");
+      void this.d.writer.event(
+        { kind: KIND.agent, name, ...(agent.metadata.uid ? { uid: agent.metadata.uid } : {}) },
+        "Warning",
+        reason,
+        key,
+      );
     }
+    for (const name of this.agentFindings.keys()) if (!seen.has(name)) this.agentFindings.delete(name);
   }
 
   /** A create that failed: the pair is backed off when it fails for good or keeps failing. */

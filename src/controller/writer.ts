@@ -309,23 +309,6 @@ export class KubeWriter {
     }
   }
 
-  /** Sets an Agent's status.conditions: only the operator writes them (the agent's apply leaves them be). */
-  async setAgentConditions(name: string, conditions: object[]): Promise<void> {
-    await this.call("patch", `${PLURAL.agent}/status`, () =>
-      this.co.patchClusterCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL.agent,
-          name,
-          body: { status: { conditions } },
-          fieldManager: FIELD_MANAGER,
-        },
-        mergePatch,
-      ),
-    );
-  }
-
   async putRoleStatus(name: string, status: ResourceRoleStatus): Promise<void> {
     await this.call("patch", `${PLURAL.resourceRole}/status`, () =>
       this.co.patchClusterCustomObjectStatus(

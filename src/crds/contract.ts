@@ -117,8 +117,6 @@ export const CONDITION_FINISHED = "Finished";
 export const CONDITION_CONNECTED = "Connected";
 /** Framework condition: whether every role in spec.roles is one its namespace may use (ResourceRole spec.namespaces). */
 export const CONDITION_ROLES_AUTHORIZED = "RolesAuthorized";
-/** Agent condition: whether the Agent's report is borne out by its Node (allocatable, labels). */
-export const CONDITION_REPORT_VERIFIED = "ReportVerified";
 
 // ---- defaults ----
 

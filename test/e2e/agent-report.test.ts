@@ -1,11 +1,11 @@
 // An Agent's report is held against its Node: an Agent status written to claim 16 times the
 // node's cpu and attributes the node does not carry (what a tenant with write access to Agents
-// could do) yields offers of what the Node has, with the Node's labels only, and the Agent is
-// marked ReportVerified=False naming both corrections.
-import { CustomObjectsApi } from "@kubernetes/client-node";
+// could do) yields offers of what the Node has, with the Node's labels only, and a Warning Event
+// on the Agent names both corrections (the operator may not write Agent status: the agents' own).
+import { CustomObjectsApi, EventsV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "../../src/crds/agent.ts";
-import { CONDITION_REPORT_VERIFIED, GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
+import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { FrameworkSide } from "./offers.ts";
 import { Pool } from "./pool.ts";
@@ -14,6 +14,7 @@ import { waitFor } from "./support.ts";
 let pool: Pool;
 let fw: FrameworkSide;
 const co = () => pool.kc.makeApiClient(CustomObjectsApi);
+const events = () => pool.kc.makeApiClient(EventsV1Api);
 
 beforeAll(async () => {
   pool = await Pool.start("liar", { nodes: 1 });
@@ -35,7 +36,7 @@ async function agent(): Promise<Agent> {
 }
 
 describe("an Agent that lies about its node", () => {
-  it("is clipped to the Node's allocatable, gets only the Node's labels, and is marked", {
+  it("is clipped to the Node's allocatable, gets only the Node's labels, and is reported", {
     timeout: 120_000,
   }, async () => {
     const node = pool.nodes[0]?.name ?? "";
@@ -67,13 +68,18 @@ describe("an Agent that lies about its node", () => {
     expect(o.spec.resources.memory).toBe("8Gi");
     expect(o.spec.attributes).toEqual({ zone: "a", rack: "r1" });
 
-    const cond = await waitFor("the Agent marked", async () =>
-      (await agent()).status?.conditions?.find(
-        (c) => c.type === CONDITION_REPORT_VERIFIED && c.status === "False",
+    const ev = await waitFor("a Warning Event on the Agent naming both corrections", async () =>
+      (await events().listNamespacedEvent({ namespace: "default" })).items.find(
+        (e) => e.regarding?.kind === "Agent" && e.regarding?.name === node,
       ),
     );
-    expect(cond.reason).toBe("ReportExceedsNodeAndAttributesNotFromNode");
-    expect(cond.message).toContain("exceeds the Node's allocatable");
-    expect(cond.message).toContain("status.attributes gpu are not the Node's labels");
+    expect(ev.type).toBe("Warning");
+    expect(ev.reason).toBe("ReportExceedsNodeAndAttributesNotFromNode");
+    expect(ev.note).toContain("exceeds the Node's allocatable");
+    expect(ev.note).toContain("status.attributes gpu are not the Node's labels");
+    const corrected = (
+      await pool.operator?.metrics.registry.getSingleMetric("kubeoffers_agent_reports_corrected_total")?.get()
+    )?.values.find((v) => v.labels.reason === "ReportExceedsNode")?.value;
+    expect(corrected).toBeGreaterThanOrEqual(1);
   });
 });
