@@ -24,7 +24,8 @@ import {
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
-import { SupervisedInformer, waitForSync } from "../kube/informer.ts";
+import { makeApiClient } from "../kube/deadline.ts";
+import { DEFAULT_LIST_TIMEOUT_MS, SupervisedInformer, waitForSync } from "../kube/informer.ts";
 import type { NodeHealth } from "../tasks/state.ts";
 import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
 import { LeaseClock } from "./lease-clock.ts";
@@ -54,9 +55,10 @@ export class ClusterCache {
   ) {
     this.agentLeaseNamespace = liveness.agentLeaseNamespace ?? DEFAULT_LEASE_NAMESPACE;
     const inPool = poolSelector(pool);
-    const co = kc.makeApiClient(CustomObjectsApi);
-    const core = kc.makeApiClient(CoreV1Api);
-    const coord = kc.makeApiClient(CoordinationV1Api);
+    // These clients only list (for the informers): a list that hangs is aborted at its deadline.
+    const co = makeApiClient(kc, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
+    const core = makeApiClient(kc, CoreV1Api, DEFAULT_LIST_TIMEOUT_MS);
+    const coord = makeApiClient(kc, CoordinationV1Api, DEFAULT_LIST_TIMEOUT_MS);
     const custom = <T>(plural: string, labelSelector?: string) =>
       new SupervisedInformer<Obj<T>>(
         plural,
