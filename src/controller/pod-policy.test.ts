@@ -322,6 +322,18 @@ describe("Pod Security baseline and the allowlists (the default policy)", () => 
     expect(checkPodPolicy(p, STRICT_POD_POLICY)).toBeUndefined();
   });
 
+  it("does not throw on lists of the wrong shape (the API server refuses such a Pod itself)", () => {
+    const hostile = pod({
+      securityContext: { sysctls: "kernel.msgmax" as never },
+      volumes: [{ name: "p", projected: { sources: [null as never] } }],
+      containers: [
+        { name: "m", securityContext: { capabilities: { add: "SYS_ADMIN" as never } }, envFrom: {} as never },
+      ],
+    });
+    expect(() => checkPodPolicy(hostile, STRICT_POD_POLICY)).not.toThrow();
+    expect(checkPodPolicy(hostile, STRICT_POD_POLICY)).toBeUndefined();
+  });
+
   it("reports hostProcess once whichever rule catches it", () => {
     const p = pod({ securityContext: { windowsOptions: { hostProcess: true } } });
     expect(checkPodPolicy(p, STRICT_POD_POLICY)?.split("; ")).toHaveLength(1);

@@ -221,6 +221,16 @@ export function checkPodPolicy(
   return problems.length ? `forbidden by the cluster's pod policy: ${problems.join("; ")}` : undefined;
 }
 
+/**
+ * The entries of a list in a template, which the CRD does not check (schemaless PodSpec): a
+ * value that is not a list, or a null item, is skipped here and left to the API server's
+ * validation (the Pod is refused: TASK_ERROR) rather than making the check throw.
+ */
+function listed<T>(x: readonly T[] | undefined): [number, NonNullable<T>][] {
+  if (!Array.isArray(x)) return [];
+  return [...x.entries()].filter((e): e is [number, NonNullable<T>] => e[1] !== null && e[1] !== undefined);
+}
+
 type SecurityContextLike = {
   seccompProfile?: { type?: string };
   appArmorProfile?: { type?: string };
@@ -245,7 +255,7 @@ function profileProblems(field: string, sc: SecurityContextLike | undefined): st
 function baselineProblems(pod: V1Pod, checkHostProcess: boolean): string[] {
   const spec = pod.spec;
   const out: string[] = profileProblems("spec.securityContext", spec?.securityContext);
-  for (const [i, s] of (spec?.securityContext?.sysctls ?? []).entries()) {
+  for (const [i, s] of listed(spec?.securityContext?.sysctls)) {
     if (!BASELINE_SYSCTLS.includes(s.name))
       out.push(`spec.securityContext.sysctls[${i}].name: sysctl ${s.name} is not a safe sysctl`);
   }
@@ -258,7 +268,7 @@ function baselineProblems(pod: V1Pod, checkHostProcess: boolean): string[] {
   for (const { field, c } of containersOf(pod)) {
     const sc = c.securityContext;
     const where = `${field} (${c.name}).securityContext`;
-    for (const [j, cap] of (sc?.capabilities?.add ?? []).entries()) {
+    for (const [j, cap] of listed(sc?.capabilities?.add)) {
       if (!BASELINE_CAPABILITIES.includes(cap))
         out.push(`${where}.capabilities.add[${j}]: capability ${cap} is beyond the baseline set`);
     }
@@ -298,7 +308,7 @@ function allowlistProblems(pod: V1Pod, policy: PodPolicy): string[] {
   if (policy.allowSecrets === false) {
     for (const [i, v] of (spec?.volumes ?? []).entries()) {
       if (v.secret) out.push(`spec.volumes[${i}] (${v.name}).secret: Secret volumes are forbidden`);
-      for (const [j, src] of (v.projected?.sources ?? []).entries()) {
+      for (const [j, src] of listed(v.projected?.sources)) {
         if (src.secret)
           out.push(
             `spec.volumes[${i}] (${v.name}).projected.sources[${j}].secret: projected Secrets are forbidden`,
@@ -310,7 +320,7 @@ function allowlistProblems(pod: V1Pod, policy: PodPolicy): string[] {
         if (e.valueFrom?.secretKeyRef)
           out.push(`${field} (${c.name}).env[${j}].valueFrom.secretKeyRef: env from Secrets is forbidden`);
       }
-      for (const [j, e] of (c.envFrom ?? []).entries()) {
+      for (const [j, e] of listed(c.envFrom)) {
         if (e.secretRef)
           out.push(`${field} (${c.name}).envFrom[${j}].secretRef: env from Secrets is forbidden`);
       }
