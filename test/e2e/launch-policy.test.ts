@@ -297,7 +297,8 @@ describe("templates that fit are counted exactly as their tasks", () => {
       task("kata", { runtimeClassName: runtimeClass }),
     ]);
     expect(o.status?.phase).toBe("Accepted");
-    expect(o.status?.tasks?.map((t) => t.state)).toEqual(["TASK_STAGING", "TASK_STAGING"]);
+    for (const t of o.status?.tasks ?? []) expect(t.state).toMatch(/^TASK_(STAGING|STARTING|RUNNING)$/);
+    expect(o.status?.tasks).toHaveLength(2);
     const sidecar = await expectCountedAsTask("hostile-sidecar");
     expect(sidecar.spec?.containers[0]?.resources?.requests).toEqual({ cpu: "400m", memory: "112Mi" });
     const kata = await expectCountedAsTask("hostile-kata");
