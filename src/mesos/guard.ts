@@ -9,6 +9,14 @@ import type { Tenancy } from "./auth.ts";
 import { type Caller, HttpError } from "./http.ts";
 import { ByteBudget, ConcurrencyLimiter, type MesosLimits, RateLimiter } from "./limits.ts";
 
+/** What is counted now: clients holding connections and streams, body bytes held (and the most ever). */
+export interface Counted {
+  connections: number;
+  subscriptions: number;
+  bodyBytes: number;
+  bodyBytesPeak: number;
+}
+
 export class Guard {
   readonly limits: MesosLimits;
   readonly bodies: ByteBudget;
@@ -62,11 +70,12 @@ export class Guard {
   }
 
   /** Open connections and streams counted now (for tests: nothing left behind). */
-  get counted(): { connections: number; subscriptions: number; bodyBytes: number } {
+  get counted(): Counted {
     return {
       connections: this.connections.size,
       subscriptions: this.subscriptions.size,
       bodyBytes: this.bodies.inUse,
+      bodyBytesPeak: this.bodies.peak,
     };
   }
 

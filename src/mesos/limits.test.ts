@@ -88,6 +88,7 @@ describe("ByteBudget", () => {
     expect(b.take(1)).toBe(false);
     b.release(100);
     expect(b.inUse).toBe(0);
+    expect(b.peak).toBe(100);
     expect(b.take(-1)).toBe(false);
     b.release(5); // never below zero
     expect(b.inUse).toBe(0);

@@ -123,6 +123,7 @@ export class ConcurrencyLimiter {
 /** Bytes held by request bodies being read, all clients together. */
 export class ByteBudget {
   private used = 0;
+  private highest = 0;
   readonly max: number;
 
   constructor(max: number) {
@@ -133,6 +134,7 @@ export class ByteBudget {
   take(n: number): boolean {
     if (n < 0 || this.used + n > this.max) return false;
     this.used += n;
+    this.highest = Math.max(this.highest, this.used);
     return true;
   }
 
@@ -142,5 +144,10 @@ export class ByteBudget {
 
   get inUse(): number {
     return this.used;
+  }
+
+  /** The most ever held at once. */
+  get peak(): number {
+    return this.highest;
   }
 }

@@ -13,7 +13,7 @@ import { DEFAULT_SCHEDULER_LEASE_SECONDS, DEFAULT_TASK_IMAGE } from "../crds/con
 import { credentialsCheck, type MesosAuthentication, Tenancy } from "./auth.ts";
 import { schedulerHandler } from "./dispatch.ts";
 import { READONLY_PATHS, readonlyHandler } from "./endpoints.ts";
-import { Guard } from "./guard.ts";
+import { type Counted, Guard } from "./guard.ts";
 import { type Handler, type Log, serve } from "./http.ts";
 import { limitsOf, type MesosLimits } from "./limits.ts";
 import { Registry } from "./registry.ts";
@@ -69,7 +69,7 @@ export interface MesosApi {
   /** The limits in force. */
   readonly limits: MesosLimits;
   /** Connections and streams counted against clients, and body bytes being read (for tests). */
-  readonly counted: { connections: number; subscriptions: number; bodyBytes: number };
+  readonly counted: Counted;
   close(): Promise<void>;
 }
 
