@@ -17,6 +17,7 @@ import {
 } from "@kubernetes/client-node";
 import pLimit from "p-limit";
 import { SIM_EXIT_CODE, SIM_RUN_SECONDS, SIM_START_SECONDS, SIMULATED_ANNOTATION } from "../crds/contract.ts";
+import { DnsSubdomainSchema } from "../crds/names.ts";
 import { isAlreadyExists, isNotFound, statusCode } from "../kube/errors.ts";
 import { SupervisedInformer } from "../kube/informer.ts";
 import { mergePatch, microTime } from "../kube/patch.ts";
@@ -32,6 +33,11 @@ export {
   SIM_RUN_SECONDS as RUN_SECONDS,
   SIM_START_SECONDS as START_SECONDS,
 } from "../crds/contract.ts";
+
+/** The kubernetes.io/hostname label of a node: its name when that is a valid label value, else its first label. */
+export function hostnameOf(node: string): string {
+  return node.length <= 63 ? node : (node.split(".")[0] ?? node).slice(0, 63);
+}
 
 export interface SimNode {
   name: string;
@@ -139,11 +145,21 @@ export class NodeSimulator {
   }
 
   private async register(spec: SimNode): Promise<void> {
+    // A kubelet cannot register a Node under a name the API server would not take.
+    if (!DnsSubdomainSchema.safeParse(spec.name).success)
+      throw new Error(
+        `simulated node name ${JSON.stringify(spec.name)} is not a DNS subdomain (253 at most)`,
+      );
     const idx = this.nodes.size + 1;
     const capacity = spec.exactCapacity ? { ...spec.capacity } : { ...DEFAULT_CAPACITY, ...spec.capacity };
     const metadata = {
       name: spec.name,
-      labels: { "kubernetes.io/hostname": spec.name, "kubernetes.io/os": "linux", ...spec.labels },
+      // The machine's hostname: a long (cloud, FQDN) node name's first label, as `hostname -s`.
+      labels: {
+        "kubernetes.io/hostname": hostnameOf(spec.name),
+        "kubernetes.io/os": "linux",
+        ...spec.labels,
+      },
       annotations: { [SIMULATED_ANNOTATION]: "true" },
     };
     const state: NodeState = {
