@@ -1,0 +1,325 @@
+// Load test (`npm run test:load`; not part of `npm test`): a saturated control plane must not
+// pass for dead nodes. A private control plane, NODES simulated nodes with an agent each (their
+// own process, as the agent ServiceAccount), the operator (its own process, as the controller
+// ServiceAccount, with leader election), the chart's FlowSchemas, and a framework that answers
+// every offer with as many 1-cpu tasks as fit until TASKS were launched, all at once (the launch
+// storm). Once every task runs it watches for OBSERVE_SECONDS more, then prints nodes, tasks,
+// agent Lease renewal lag (how late each renewal came after the agent's renew interval, as seen
+// by a watch here) p50/p99/max, agents declared lost and tasks killed, and fails unless both
+// are 0. NODES (1000), TASKS (5000), OBSERVE_SECONDS (60) change the scale.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  RbacAuthorizationV1Api,
+  type V1Lease,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import pLimit from "p-limit";
+import type { Obj } from "../../src/controller/cache.ts";
+import {
+  DEFAULT_AGENT_LEASE_SECONDS,
+  DEFAULT_LEASE_NAMESPACE,
+  GROUP,
+  LABEL_FRAMEWORK,
+  PLURAL,
+  VERSION,
+} from "../../src/crds/contract.ts";
+import type { ResourceOffer } from "../../src/crds/offer.ts";
+import { SupervisedInformer } from "../../src/kube/informer.ts";
+import { mergePatch } from "../../src/kube/patch.ts";
+import { ControlPlane } from "../../src/local/controlplane.ts";
+import { installCrds } from "../../src/local/crds.ts";
+import { HARNESS_FLOW_NAMES, installFlowControl } from "../../src/local/flowcontrol.ts";
+import { NodeSimulator } from "../../src/local/node-simulator.ts";
+import { freePort } from "../../src/local/ports.ts";
+import { parseQuantity } from "../../src/resources/quantity.ts";
+
+const NODES = Number(process.env.NODES ?? 1000);
+const TASKS = Number(process.env.TASKS ?? 5000);
+const OBSERVE_MS = Number(process.env.OBSERVE_SECONDS ?? 60) * 1000;
+const NS = "load";
+const SYS = DEFAULT_LEASE_NAMESPACE;
+const RENEW_MS = (DEFAULT_AGENT_LEASE_SECONDS * 1000) / 4;
+const REPO = join(import.meta.dirname, "../..");
+
+const say = (m: string) => process.stdout.write(`[load ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+
+function quantile(xs: number[], q: number): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+}
+
+async function waitUntil(
+  what: string,
+  fn: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** ServiceAccounts the agents, the operator and the framework run as (cluster-admin: RBAC is not the point here). */
+async function identities(cp: ControlPlane, kc: KubeConfig) {
+  const core = kc.makeApiClient(CoreV1Api);
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  for (const name of [SYS, NS]) await core.createNamespace({ body: { metadata: { name } } });
+  const sa = async (namespace: string, name: string) => {
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: `load-${namespace}-${name}` },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+        subjects: [{ kind: "ServiceAccount", name, namespace }],
+      },
+    });
+    return cp.mintUser(`system:serviceaccount:${namespace}:${name}`, [
+      "system:serviceaccounts",
+      `system:serviceaccounts:${namespace}`,
+    ]);
+  };
+  // Pods need their namespace's default ServiceAccount (no kube-controller-manager here: less noise).
+  await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: "default" } } });
+  return {
+    agent: await sa(SYS, HARNESS_FLOW_NAMES.agentServiceAccount),
+    controller: await sa(SYS, HARNESS_FLOW_NAMES.controllerServiceAccount),
+    framework: await sa(NS, "storm"),
+  };
+}
+
+function child(name: string, args: string[], env: Record<string, string>, logDir: string): ChildProcess {
+  const p = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: "pipe" });
+  const log = createWriteStream(join(logDir, `${name}.log`));
+  p.stdout?.pipe(log);
+  p.stderr?.pipe(log);
+  return p;
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(" ").pop()) : Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const cp = await ControlPlane.start({ controllerManager: false, log: () => {} });
+  const procs: ChildProcess[] = [];
+  let sim: NodeSimulator | undefined;
+  const informers: SupervisedInformer<never>[] = [];
+  const stop = async () => {
+    for (const i of informers) i.stop();
+    for (const p of procs) if (p.exitCode === null) p.kill("SIGTERM");
+    await Promise.all(procs.map((p) => (p.exitCode === null ? once(p, "exit") : undefined)));
+    await sim?.stop().catch(() => {});
+    await cp.stop();
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.once(sig, () => void stop().then(() => process.exit(130)));
+  try {
+    const kc = cp.kubeConfig();
+    await installCrds(kc);
+    const flow = await installFlowControl(kc);
+    say(`FlowSchemas ${flow.map((f) => f.metadata?.name).join(", ")}; log files in ${cp.dir}`);
+    const ids = await identities(cp, kc);
+
+    // Watches of this process (the test's clock): agent Lease renewals, task Pods, offers.
+    const lags: number[] = [];
+    const lastRenewal = new Map<string, number>();
+    const leases = new SupervisedInformer<V1Lease>(
+      "load-leases",
+      kc,
+      `/apis/coordination.k8s.io/v1/namespaces/${SYS}/leases`,
+      () => kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: SYS }),
+    );
+    leases.on("update", (l: V1Lease) => {
+      const name = l.metadata?.name ?? "";
+      if (!name.startsWith("agent-")) return;
+      const now = Date.now();
+      const prev = lastRenewal.get(name);
+      if (prev !== undefined) lags.push(Math.max(0, now - prev - RENEW_MS));
+      lastRenewal.set(name, now);
+    });
+    let killed = 0;
+    const killedNames = new Set<string>();
+    const pods = new SupervisedInformer<V1Pod>(
+      "load-pods",
+      kc,
+      `/api/v1/namespaces/${NS}/pods`,
+      () => kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS, labelSelector: LABEL_FRAMEWORK }),
+      { labelSelector: LABEL_FRAMEWORK },
+    );
+    const kill = (p: V1Pod) => {
+      const name = p.metadata?.name ?? "";
+      if (killedNames.has(name)) return;
+      killedNames.add(name);
+      killed++;
+    };
+    pods.on("update", (p: V1Pod) => p.metadata?.deletionTimestamp && kill(p));
+    pods.on("delete", kill);
+    informers.push(leases as never, pods as never);
+    await Promise.all([leases.start(), pods.start()]);
+
+    sim = new NodeSimulator(kc, { concurrency: 32 });
+    const t0 = Date.now();
+    await sim.start(Array.from({ length: NODES }, (_, i) => ({ name: `load-${i}` })));
+    say(`${NODES} simulated nodes Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const agents = child(
+      "agents",
+      ["test/load/agents.ts"],
+      { KUBECONFIG: ids.agent.kubeconfigPath, NODES: String(NODES), NODE_PREFIX: "load-" },
+      cp.dir,
+    );
+    procs.push(agents);
+    await new Promise<void>((resolve, reject) => {
+      agents.stdout?.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+      agents.once("exit", (code) => reject(new Error(`agents exited (${code}); see ${cp.dir}/agents.log`)));
+    });
+    say(`${NODES} agents started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const port = await freePort();
+    const operator = child(
+      "operator",
+      [
+        "src/controller/main.ts",
+        `--kubeconfig=${ids.controller.kubeconfigPath}`,
+        `--http-port=${port}`,
+        "--http-host=127.0.0.1",
+        `--leader-election-namespace=${SYS}`,
+        `--agent-lease-namespace=${SYS}`,
+        "--identity=load-operator",
+      ],
+      { LOG_LEVEL: "info", POD_NAMESPACE: SYS },
+      cp.dir,
+    );
+    procs.push(operator);
+    await waitUntil(
+      "the operator leading",
+      async () => (await metric(port, "kubeoffers_leader_election_master_status").catch(() => 0)) === 1,
+      120_000,
+    );
+    say("operator leading");
+
+    // The framework: every offer answered at once with as many 1-cpu tasks as fit.
+    const fkc = ids.framework.kubeConfig;
+    const co = fkc.makeApiClient(CustomObjectsApi);
+    await co.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: NS,
+      plural: PLURAL.framework,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "Framework", metadata: { name: "storm" }, spec: {} },
+    });
+    let launched = 0;
+    let lostRescinds = 0;
+    const answered = new Set<string>();
+    const limit = pLimit(64);
+    const offers = new SupervisedInformer<Obj<ResourceOffer>>(
+      "load-offers",
+      fkc,
+      `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${PLURAL.resourceOffer}`,
+      () =>
+        co.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: NS,
+          plural: PLURAL.resourceOffer,
+        }) as Promise<KubernetesListObject<Obj<ResourceOffer>>>,
+    );
+    const onOffer = (o: ResourceOffer) => {
+      const name = o.metadata.name ?? "";
+      if (o.status?.phase === "Rescinded" && o.status.reason === "AgentLost") lostRescinds++;
+      // Answered once the operator marked it Offered, as the SDK does.
+      if (answered.has(name) || o.spec.response || o.status?.phase !== "Offered") return;
+      answered.add(name);
+      const fit = Math.floor(parseQuantity("cpu", o.spec.resources.cpu ?? "0") / 1000);
+      const n = Math.min(fit, TASKS - launched);
+      const ids0 = launched;
+      launched += Math.max(0, n);
+      const response =
+        n > 0
+          ? {
+              action: "Accept",
+              operations: [
+                {
+                  launch: {
+                    tasks: Array.from({ length: n }, (_, k) => ({
+                      id: `t-${ids0 + k}`,
+                      resources: { cpu: "1", memory: "64Mi" },
+                      template: { spec: { containers: [{ name: "main", image: "busybox" }] } },
+                    })),
+                  },
+                },
+              ],
+              filters: { refuseSeconds: 1 },
+            }
+          : { action: "Decline", filters: { refuseSeconds: 3600 } };
+      void limit(() =>
+        co.patchNamespacedCustomObject(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace: NS,
+            plural: PLURAL.resourceOffer,
+            name,
+            body: { spec: { response } },
+          },
+          mergePatch,
+        ),
+      ).catch(() => {
+        if (n > 0) launched -= n; // the offer went meanwhile: launch those on another
+      });
+    };
+    for (const ev of ["add", "update"]) offers.on(ev, onOffer);
+    informers.push(offers as never);
+    const tStorm = Date.now();
+    await offers.start();
+    const running = () => pods.list().filter((p) => p.status?.phase === "Running").length;
+    await waitUntil(`${TASKS} tasks running`, () => running() >= TASKS, 30 * 60_000);
+    const tRunning = Date.now() - tStorm;
+    say(
+      `${TASKS} tasks running ${(tRunning / 1000).toFixed(1)} s after the storm began; watching ${OBSERVE_MS / 1000} s more`,
+    );
+    const until = Date.now() + OBSERVE_MS;
+    await waitUntil("the observation window", () => Date.now() >= until, OBSERVE_MS + 10_000);
+
+    const declared = await metric(port, "kubeoffers_agents_declared_lost_total");
+    const hold = await metric(port, "kubeoffers_agent_loss_hold");
+    const rows: [string, string][] = [
+      ["nodes (simulated, one agent each)", String(NODES)],
+      ["tasks launched in the storm", String(TASKS)],
+      ["storm → all tasks Running", `${(tRunning / 1000).toFixed(1)} s`],
+      [`lease renew lag p50 (renew every ${RENEW_MS / 1000} s)`, `${quantile(lags, 0.5)} ms`],
+      ["lease renew lag p99", `${quantile(lags, 0.99)} ms`],
+      ["lease renew lag max", `${Math.max(0, ...lags)} ms`],
+      ["renewals observed", String(lags.length)],
+      ["agents declared lost (operator metric)", String(declared)],
+      ["offers rescinded AgentLost", String(lostRescinds)],
+      ["agent-loss hold at the end", String(hold)],
+      ["tasks killed (Pods deleted)", String(killed)],
+    ];
+    process.stdout.write(`\nLiveness under load: ${NODES} nodes, ${TASKS} tasks\n`);
+    for (const [a, b] of rows) process.stdout.write(`  ${a.padEnd(44)} ${b.padStart(10)}\n`);
+    if (declared !== 0 || killed !== 0 || lostRescinds !== 0)
+      throw new Error(
+        `agents declared lost: ${declared}, AgentLost rescinds: ${lostRescinds}, tasks killed: ${killed}`,
+      );
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`load test failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
