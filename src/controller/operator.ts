@@ -4,7 +4,7 @@
 // (role-status.ts). Only the leader allocates and launches; every replica keeps its cache warm
 // so a standby takes over at once.
 import type { KubeConfig, V1Lease, V1Pod } from "@kubernetes/client-node";
-import { LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
+import { AGENT_LEASE_PREFIX, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { apiMessage, isNotFound } from "../kube/errors.ts";
@@ -201,7 +201,7 @@ export class Operator {
       c.leases.on(ev, (l: V1Lease) => {
         if (ev === "resync") return;
         const ns = l.metadata?.namespace;
-        if (ns === this.config.agentLeaseNamespace && l.metadata?.name?.startsWith("agent-")) {
+        if (ns === this.config.agentLeaseNamespace && l.metadata?.name?.startsWith(AGENT_LEASE_PREFIX)) {
           this.loop.trigger("agent lease");
           return;
         }
