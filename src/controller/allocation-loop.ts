@@ -2,7 +2,7 @@
 // agent, a new or revived framework, resources freed), batched, it plans a cycle from the
 // cache (cycle-plan.ts: offers to rescind, offers to create) and writes the plan.
 import pLimit from "p-limit";
-import type { OfferDecision } from "../allocator/index.ts";
+import { LiveAllocator, type OfferDecision } from "../allocator/index.ts";
 import { KIND } from "../crds/contract.ts";
 import { isRequestTimeout } from "../kube/deadline.ts";
 import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
@@ -27,6 +27,9 @@ export interface LoopDeps extends ControllerDeps {
 /** Writes in flight at once, per kind, within a cycle. */
 const WRITE_CONCURRENCY = 16;
 
+/** Every this many cycles the kept allocator is compared with one rebuilt from the cache. */
+const CROSS_CHECK_EVERY = 60;
+
 export class AllocationLoop {
   private readonly d: LoopDeps;
   private timer: NodeJS.Timeout | undefined;
@@ -39,6 +42,8 @@ export class AllocationLoop {
   /** What was last said about each Agent whose report its Node did not bear out. */
   private readonly agentFindings = new Map<string, string>();
   cycles = 0;
+  /** One allocator across cycles, fed what changed; checked against a rebuild now and then. */
+  private readonly allocator = new LiveAllocator();
 
   constructor(deps: LoopDeps) {
     this.d = deps;
@@ -47,6 +52,7 @@ export class AllocationLoop {
 
   start(): void {
     this.stopped = false;
+    this.allocator.reset(); // a new term of leading starts from what the cache holds now
     this.timer = setInterval(() => this.trigger("interval"), this.d.config.allocationIntervalMs);
     this.timer.unref();
     this.trigger("start");
@@ -128,9 +134,18 @@ export class AllocationLoop {
         ],
         config,
         cycle: this.cycles,
+        allocator: this.allocator,
+        crossCheck: this.cycles % CROSS_CHECK_EVERY === 0,
       },
       now,
     );
+    if (plan.divergences.length) {
+      this.d.metrics.allocatorDivergences.inc();
+      this.d.log.error(
+        { divergences: plan.divergences.slice(0, 20), count: plan.divergences.length },
+        "the kept allocator diverged from a rebuild; started over from the rebuild",
+      );
+    }
     for (const u of plan.unreadable) this.d.unreadable(u);
     this.d.log.debug(plan.stats, "allocation cycle");
     await this.writeRescinds(plan.rescind);

@@ -8,6 +8,7 @@ import {
   allocate,
   DEFAULT_MIN_ALLOCATABLE,
   type FrameworkSnapshot,
+  type LiveAllocator,
   type OfferDecision,
   type RefusalFilter,
   type RoleSnapshot,
@@ -22,8 +23,8 @@ import type { ResourceRole } from "../crds/role.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import { add, contains, emptyResources } from "../resources/resources.ts";
 import type { Resources, Scalars } from "../resources/types.ts";
-import type { AgentVerdict } from "./agent-loss.ts";
 import { checkAgainstNode, type NodeFacts, type NodeFinding } from "./agent-check.ts";
+import type { AgentVerdict } from "./agent-loss.ts";
 import type { Obj } from "./cache.ts";
 import type { OperatorConfig } from "./config.ts";
 import { frameworkId } from "./names.ts";
@@ -65,6 +66,13 @@ export interface CycleInput {
   >;
   /** How many cycles ran before: varies the allocator's seed. */
   cycle: number;
+  /**
+   * The allocator the loop keeps between cycles, fed only what changed (allocator/live.ts);
+   * absent, the cycle builds one from the snapshot.
+   */
+  allocator?: LiveAllocator;
+  /** Compare the kept allocator with a rebuild first, and start over from the rebuild if they differ. */
+  crossCheck?: boolean;
 }
 
 /** Why an agent held back by agent-loss.ts (its Lease lapsed, it is not declared lost) gets no new offers. */
@@ -83,6 +91,8 @@ export interface CyclePlan {
   create: { decision: OfferDecision; offer: ResourceOffer }[];
   /** Objects that could not be read, and what was done instead. */
   unreadable: Unreadable[];
+  /** Where the kept allocator disagreed with a rebuild (crossCheck), if it did. */
+  divergences: string[];
   /** Each agent held against its Node (when nodes are given), with what had to change. */
   agentChecks: { agent: Obj<Agent>; findings: NodeFinding[] }[];
   stats: {
@@ -188,7 +198,11 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       seed: input.config.seed + input.cycle,
     },
   };
-  const decisions = allocate(snapshot, now);
+  const divergences = input.allocator && input.crossCheck ? input.allocator.divergences(snapshot, now) : [];
+  if (divergences.length) input.allocator?.reset(); // this cycle starts over from the snapshot
+  const decisions = input.allocator
+    ? input.allocator.allocate(snapshot, now).decisions
+    : allocate(snapshot, now);
   const create: CyclePlan["create"] = [];
   for (const d of decisions) {
     const fw = frameworks.get(d.framework);
@@ -199,6 +213,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     rescind,
     create,
     unreadable,
+    divergences,
     agentChecks,
     stats: {
       agents: snapshot.agents.length,

@@ -28,6 +28,7 @@ export class Metrics {
   readonly informerRestarts: Counter<"informer">;
   readonly queueRetries: Counter<"queue">;
   readonly allocationCycles: Counter;
+  readonly allocatorDivergences: Counter;
   readonly quotaGuarantee: Gauge<"role" | "resource">;
   readonly quotaLimit: Gauge<"role" | "resource">;
   readonly roleWeight: Gauge<"role">;
@@ -150,6 +151,11 @@ export class Metrics {
       name: `${PREFIX}workqueue_retries_total`,
       help: "Failed keys put back with backoff, by queue.",
       labelNames: ["queue"],
+      registers: [r],
+    });
+    this.allocatorDivergences = new Counter({
+      name: `${PREFIX}allocator_divergences_total`,
+      help: "Cross-checks in which the kept allocator disagreed with a rebuild from the cache (it then starts over from the rebuild).",
       registers: [r],
     });
     this.allocationCycles = new Counter({
