@@ -240,6 +240,8 @@ describe("a task Pod needs exactly its task's resources, counted as the kubelet 
     expect(pod.spec?.containers[0]?.resources).toEqual({ requests: mainGets, limits: mainGets });
     expect(kubeletCount(pod, overhead)).toEqual({ cpu: 1000n, memory: 1024n ** 3n });
     expect(plan.pods[0]!.resources.scalars).toEqual({ cpu: 1000, memory: 1024 ** 3 });
+    // The overhead is written into the Pod: RuntimeClass admission refuses it if the policy's figure is not the RuntimeClass's.
+    expect(pod.spec?.overhead).toEqual(overhead);
     // The other containers cannot use more than is counted: their limits are their requests.
     for (const x of [...(pod.spec?.containers.slice(1) ?? []), ...(pod.spec?.initContainers ?? [])])
       expect(x.resources?.limits).toEqual(x.resources?.requests);
@@ -374,7 +376,7 @@ describe("a task Pod needs exactly its task's resources, counted as the kubelet 
       [{ launch: { tasks: [withSpec("a", { cpu: "1" }, { overhead: { cpu: "1m" } })] } }],
       ctx,
       "PodTemplateExceedsTask",
-      /template\.spec\.overhead: set by RuntimeClass admission/,
+      /template\.spec\.overhead: set from spec\.runtimeClassName/,
     ],
     [
       "pod-level resources",

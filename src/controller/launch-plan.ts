@@ -355,7 +355,8 @@ function checkQuantities(c: V1Container, field: string): Unfit | undefined {
  * (src/resources/pod-requests.ts), or says which template field would take more — Mesos's
  * rule: a task's resources are all it may use, and they are what the offer's ledger is charged.
  * The other containers and sidecars keep what they ask (their limits become their requests, so
- * they cannot use more than is counted); the RuntimeClass's overhead comes out of the task's
+ * they cannot use more than is counted); the RuntimeClass's overhead (written into the Pod, so
+ * RuntimeClass admission refuses it if the policy's figure is wrong) comes out of the task's
  * resources too; the task's own container (containers[0]) gets what is left, as requests = limits;
  * an init container may use up to the task's resources less the sidecars started before it and
  * the overhead. `taskContainers` containers (the group's, one per task) hold their own task's
@@ -376,7 +377,7 @@ function fitToTask(
   const exceeds = (message: string): Unfit => ({ reason: "PodTemplateExceedsTask", message });
   if (spec.overhead !== undefined)
     return exceeds(
-      `${tmpl}.spec.overhead: set by RuntimeClass admission from spec.runtimeClassName; leave it out`,
+      `${tmpl}.spec.overhead: set from spec.runtimeClassName (the launch policy's runtimeClasses); leave it out`,
     );
   if (spec.resources !== undefined)
     return exceeds(
@@ -395,6 +396,10 @@ function fitToTask(
       };
     }
     overhead = nanos(podFixed);
+    // Written into the Pod: RuntimeClass admission refuses a Pod whose overhead differs from its
+    // RuntimeClass's, so a policy that has drifted from the cluster ends TASK_ERROR (PodRejected)
+    // instead of a Pod that needs more than its offer was charged.
+    spec.overhead = { ...podFixed };
   }
   const inits = spec.initContainers ?? [];
   const extras: { field: string; c: V1Container }[] = [
@@ -476,10 +481,8 @@ function fitToTask(
   spec.containers = spec.containers.map((c, i) => (i < taskContainers ? c : counted(c)));
   spec.initContainers = inits.map(counted);
   if (!inits.length) delete spec.initContainers;
-  // What the kubelet will count, with the overhead RuntimeClass admission adds, is what the ledger is charged.
-  const effective = podRequests({
-    spec: { ...spec, overhead: Object.fromEntries([...overhead].map(([k, v]) => [k, `${v}n`])) },
-  });
+  // What the kubelet will count is what the ledger is charged.
+  const effective = podRequests(pod);
   for (const k of new Set([...effective.keys(), ...Object.keys(total.scalars)])) {
     if ((effective.get(k) ?? 0n) !== BigInt(scalarOf(total.scalars, k)))
       return exceeds(

@@ -19,6 +19,8 @@ import { Pool } from "./pool.ts";
 
 let pool: Pool;
 let runtimeClass = "";
+/** A RuntimeClass whose overhead the operator's policy has wrong. */
+let drifted = "";
 const OVERHEAD = { cpu: "250m", memory: "32Mi" };
 const RESOURCES = { cpu: "500m", memory: "128Mi" };
 
@@ -60,12 +62,17 @@ const T = "spec\\.response\\.operations\\[0\\]\\.launch\\.tasks\\[0\\]\\.templat
 beforeAll(async () => {
   pool = await Pool.start("launch-policy", { nodes: 2, operator: false });
   runtimeClass = `${pool.name}-overhead`;
-  await pool.kc.makeApiClient(NodeV1Api).createRuntimeClass({
+  drifted = `${pool.name}-drifted`;
+  const node = pool.kc.makeApiClient(NodeV1Api);
+  await node.createRuntimeClass({
     body: { metadata: { name: runtimeClass }, handler: "runc", overhead: { podFixed: OVERHEAD } },
+  });
+  await node.createRuntimeClass({
+    body: { metadata: { name: drifted }, handler: "runc", overhead: { podFixed: { cpu: "300m" } } },
   });
   // The controller's default policy (main.ts, the chart), told about the RuntimeClass's overhead.
   await pool.startOperator({
-    podPolicy: { ...STRICT_POD_POLICY, runtimeClasses: { [runtimeClass]: OVERHEAD } },
+    podPolicy: { ...STRICT_POD_POLICY, runtimeClasses: { [runtimeClass]: OVERHEAD, [drifted]: OVERHEAD } },
   });
   await side().createFramework("hostile", pool.labels, { roles: ["*"] });
   await side().createFramework("fair", pool.labels, { roles: ["*"] });
@@ -85,10 +92,10 @@ afterAll(async () => {
       })
       .catch(() => {});
   }
-  if (runtimeClass)
-    await pool.kc
+  for (const rc of [runtimeClass, drifted].filter(Boolean))
+    await pool?.kc
       .makeApiClient(NodeV1Api)
-      .deleteRuntimeClass({ name: runtimeClass })
+      .deleteRuntimeClass({ name: rc })
       .catch(() => {});
   await pool?.stop();
 });
@@ -265,6 +272,15 @@ describe("hostile Pod templates end Invalid, naming the field, and launch nothin
         `^${T}\\.spec\\.runtimeClassName \\(RuntimeClass ${runtimeClass}'s overhead cpu\\): cpu 250m .* more than task small's cpu 200m`,
       ),
     );
+  });
+});
+
+describe("a launch policy whose overhead is not the RuntimeClass's", () => {
+  it("the Pod carries the policy's overhead, so RuntimeClass admission refuses it: TASK_ERROR, not an undercounted Pod", async () => {
+    const o = await answer("hostile", [task("drift", { runtimeClassName: drifted })]);
+    expect(o.status).toMatchObject({ phase: "Invalid", reason: "PodRejected" });
+    expect(o.status?.tasks?.[0]).toMatchObject({ id: "drift", state: "TASK_ERROR", reason: "PodRejected" });
+    expect(o.status?.tasks?.[0]?.message).toMatch(/Overhead doesn't match RuntimeClass's defined Overhead/);
   });
 });
 
