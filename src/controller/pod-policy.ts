@@ -36,9 +36,9 @@ export interface PodPolicy {
   allowSecrets?: boolean;
   /**
    * RuntimeClasses a task Pod may name, each with the overhead its RuntimeClass adds to the Pod
-   * (its `overhead.podFixed`, which RuntimeClass admission copies into the Pod): the launch plan
-   * counts it inside the task's resources. A RuntimeClass not listed is refused there, as
-   * its overhead cannot be counted.
+   * (its `overhead.podFixed`): the launch plan counts it inside the task's resources and writes
+   * it into the Pod, where RuntimeClass admission refuses it unless it is the RuntimeClass's. A
+   * RuntimeClass not listed is refused there, as its overhead cannot be counted.
    */
   runtimeClasses?: Record<string, Record<string, string>>;
 }
