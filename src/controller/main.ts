@@ -19,6 +19,7 @@ import {
 } from "../crds/contract.ts";
 import { type MesosApi, type MesosConfig, MesosConfigSchema, startMesosFromConfig } from "../mesos/index.ts";
 import { parseQuantity } from "../resources/quantity.ts";
+import { DEFAULT_AGENT_LOSS } from "./agent-loss.ts";
 import type { OperatorConfig } from "./config.ts";
 import { type Check, cycleProgress, cycleStallBoundMs, startHttpServer } from "./http-server.ts";
 import { LeaderElector } from "./leader-election.ts";
@@ -49,7 +50,8 @@ Usage: node src/controller/main.ts [flags]   (every flag also reads the environm
 
 The config file holds any of: allocationIntervalMs, batchDelayMs, offerRetentionMs, apiTimeoutMs,
 defaultOfferTimeoutSeconds, minAllocatable, fairShareExcludedResources, seed, pool,
-agentLeaseNamespace, podPolicy {forbidHostPortsOutsideOffer, forbidHostNamespaces,
+agentLeaseNamespace, agentLoss {perMinute (20), massFraction (0.3), massMinAgents (5),
+massWindowMs (30000)}, podPolicy {forbidHostPortsOutsideOffer, forbidHostNamespaces,
 forbidHostPath, forbidPrivileged, enforceBaseline (each default true), allowedPriorityClasses,
 allowedServiceAccounts, runtimeClasses {name: overhead} (each default empty), allowSecrets
 (default false)}. Durations: 15s, 1500ms, 1m.
@@ -75,6 +77,17 @@ const FileConfigSchema = z
     pool: z.string().optional(),
     agentLeaseNamespace: z.string().optional(),
     podPolicy: PodPolicySchema.optional(),
+    /** agent-loss.ts: declaring agents lost at a rate, and holding back when many lapse at once. */
+    agentLoss: z
+      .object({
+        perMinute: z.number().int().positive(),
+        massFraction: z.number().gt(0).lte(1),
+        massMinAgents: z.number().int().positive(),
+        massWindowMs: z.number().int().positive(),
+      })
+      .partial()
+      .strict()
+      .optional(),
     mesos: MesosConfigSchema.optional(),
   })
   .strict();
@@ -150,10 +163,11 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
   const identity = pick(values.identity, env.POD_NAME) ?? `${hostname()}_${randomUUID()}`;
   const pool = pick(values.pool, env.POOL) ?? file.pool;
   const apiTimeout = pick(values["api-timeout"], env.API_TIMEOUT);
-  const { podPolicy, minAllocatable, defaultOfferTimeoutSeconds, mesos, ...rest } = file;
+  const { podPolicy, minAllocatable, defaultOfferTimeoutSeconds, mesos, agentLoss, ...rest } = file;
   const operator: Partial<OperatorConfig> = {
     ...rest,
     ...(defaultOfferTimeoutSeconds ? { defaultOfferTimeoutSeconds } : {}),
+    ...(agentLoss ? { agentLoss: { ...DEFAULT_AGENT_LOSS, ...agentLoss } } : {}),
     ...(minAllocatable
       ? {
           minAllocatable: minAllocatable.map((alt) =>
