@@ -5,7 +5,9 @@
 // named in the offer's status, its tasks' and a Warning Event, and nothing is launched. Answers
 // that fit (a sidecar inside the task, a RuntimeClass whose overhead is counted) launch Pods
 // whose requests, as the kubelet counts them with the overhead the API server filled in, are
-// exactly the task's resources; and another framework's well-formed answer still launches.
+// exactly the task's resources; a policy whose RuntimeClass overhead is wrong gets the Pod
+// refused by RuntimeClass admission; another framework's well-formed answer still launches; and
+// the agent counts a foreign Pod's sidecar, init container and overhead as the kubelet does.
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, NodeV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRICT_POD_POLICY } from "../../src/controller/pod-policy.ts";
@@ -331,5 +333,46 @@ describe("templates that fit are counted exactly as their tasks", () => {
       const s = await side().offer(o.metadata.name ?? "");
       return s?.status?.tasks?.[0]?.state === "TASK_RUNNING";
     });
+  });
+});
+
+describe("the agent counts foreign Pods as the kubelet does", () => {
+  it("a foreign Pod's sidecar, init container and RuntimeClass overhead all come off its node's contribution", async () => {
+    const node = pool.nodes[0]!.name;
+    const core = pool.kc.makeApiClient(CoreV1Api);
+    const agentCpu = async () => {
+      const a = (await pool.kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL.agent,
+        name: node,
+      })) as { status?: { resources?: Record<string, string> } };
+      return a.status?.resources?.cpu;
+    };
+    const before = await waitFor("the agent's report", agentCpu);
+    const r = (cpu: string) => ({ requests: { cpu } });
+    await core.createNamespacedPod({
+      namespace: pool.namespace,
+      body: {
+        metadata: { name: "foreign" },
+        spec: {
+          nodeName: node,
+          runtimeClassName: runtimeClass,
+          initContainers: [
+            { name: "proxy", image: "busybox", restartPolicy: "Always", resources: r("500m") },
+            { name: "migrate", image: "busybox", resources: r("1") },
+          ],
+          containers: [{ name: "main", image: "busybox", resources: r("250m") }],
+        },
+      },
+    });
+    // max(migrate 1 + proxy 500m, main 250m + proxy 500m) + overhead 250m = 1750m.
+    const want = toResources({ cpu: before }).scalars.cpu! - 1750;
+    await waitFor(`agent ${node} to report cpu ${want}m`, async () => {
+      const cpu = await agentCpu();
+      return cpu !== undefined && toResources({ cpu }).scalars.cpu === want;
+    });
+    await core.deleteNamespacedPod({ name: "foreign", namespace: pool.namespace, gracePeriodSeconds: 0 });
+    await waitFor(`agent ${node} to report cpu ${before} again`, async () => (await agentCpu()) === before);
   });
 });
