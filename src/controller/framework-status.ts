@@ -8,6 +8,7 @@ import type { Framework, FrameworkStatus } from "../crds/framework.ts";
 import { add, emptyResources, fromResources } from "../resources/resources.ts";
 import type { Resources, Scalars } from "../resources/types.ts";
 import { type TaskState, taskStatusOf } from "../tasks/state.ts";
+import { checkAgainstNode } from "./agent-check.ts";
 import type { Obj } from "./cache.ts";
 import { type ControllerDeps, type FrameworkReconciler, RECHECK_MS } from "./deps.ts";
 import { connectivityOf } from "./failover.ts";
@@ -117,8 +118,7 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
   private async reportRoles(fw: Obj<Framework>, status: FrameworkStatus): Promise<void> {
     const now = status.conditions?.find((c) => c.type === CONDITION_ROLES_AUTHORIZED);
     const before = fw.status?.conditions?.find((c) => c.type === CONDITION_ROLES_AUTHORIZED);
-    if (now?.status !== "False" || (before?.status === "False" && before.message === now.message))
-      return;
+    if (now?.status !== "False" || (before?.status === "False" && before.message === now.message)) return;
     const ns = fw.metadata.namespace ?? "";
     const name = fw.metadata.name ?? "";
     this.d.log.warn(
@@ -137,7 +137,9 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
   private dominantShare(held: Resources[], now: number): number {
     const total: Scalars = {};
     for (const a of this.d.cache.agents.list()) {
-      const v = agentView(a, undefined, now, this.d.unreadable);
+      const reported = agentView(a, undefined, now, this.d.unreadable);
+      // The pool as the allocator sees it: what the Node bears out (agent-check.ts).
+      const v = reported && checkAgainstNode(reported, this.d.cache.nodes.get(reported.name)).view;
       if (!v) continue;
       for (const [k, n] of Object.entries(v.total.scalars)) total[k] = (total[k] ?? 0) + n;
     }

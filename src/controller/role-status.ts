@@ -10,6 +10,7 @@ import { apiMessage, isNotFound } from "../kube/errors.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import { add, emptyResources, fromResources } from "../resources/resources.ts";
 import type { Resources } from "../resources/types.ts";
+import { checkAgainstNode } from "./agent-check.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { stripTimes } from "./framework-status.ts";
 import { authorizeFrameworkRoles, roleAdmissions } from "./role-authz.ts";
@@ -81,7 +82,9 @@ export class RoleStatusReconciler {
     const now = Date.now();
     const reserved: Record<string, Resources> = {};
     for (const a of cache.agents.list()) {
-      const v = agentView(a, undefined, now, unreadable);
+      const reported = agentView(a, undefined, now, unreadable);
+      // Reservations as the allocator sees them: what the Node bears out (agent-check.ts).
+      const v = reported && checkAgainstNode(reported, cache.nodes.get(reported.name)).view;
       for (const [role, r] of Object.entries(v?.reservations ?? {}))
         reserved[role] = add(reserved[role] ?? emptyResources(), r);
     }
