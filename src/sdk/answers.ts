@@ -96,14 +96,20 @@ export class Answers {
     this.inflight.add(name);
     let cur: ResourceOffer | undefined;
     let sent = false;
+    // The first attempt answers the offer as the watch last saw it, in one round trip: a copy
+    // that is out of date costs a conflict (the write is conditional), and the retry reads it.
+    const seen = offers.seen(name) ?? (typeof offer === "string" ? undefined : offer.object);
     try {
       await retry(
-        async () => {
+        async (attempt) => {
           cur = undefined; // while undefined, a failure is the read's
-          cur = (await api.co.getNamespacedCustomObject({ ...ident, name }).catch((err: unknown) => {
-            if (isNotFound(err)) throw new OfferNotUsableError(name, "Gone");
-            throw err;
-          })) as ResourceOffer;
+          const cached = attempt === 0 ? seen : undefined;
+          cur =
+            cached ??
+            ((await api.co.getNamespacedCustomObject({ ...ident, name }).catch((err: unknown) => {
+              if (isNotFound(err)) throw new OfferNotUsableError(name, "Gone");
+              throw err;
+            })) as ResourceOffer);
           if (this.check(cur, response, sent)) return;
           sent = true;
           // resourceVersion makes the write conditional: a rescind that lands first wins, and

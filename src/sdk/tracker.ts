@@ -93,6 +93,11 @@ export class OfferTracker {
     return out;
   }
 
+  /** The offer as the watch last saw it, if it is still known. */
+  seen(name: string): ResourceOffer | undefined {
+    return this.offers.get(name)?.offer.object;
+  }
+
   markAnswered(name: string): void {
     const st = this.offers.get(name);
     if (st) st.answered = true;
