@@ -170,8 +170,19 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
     ...(agentLoss ? { agentLoss: { ...DEFAULT_AGENT_LOSS, ...agentLoss } } : {}),
     ...(minAllocatable
       ? {
-          minAllocatable: minAllocatable.map((alt) =>
-            Object.fromEntries(Object.entries(alt).map(([k, v]) => [k, parseQuantity(k, v)])),
+          minAllocatable: minAllocatable.map((alt, i) =>
+            Object.fromEntries(
+              Object.entries(alt).map(([k, v]) => {
+                try {
+                  return [k, parseQuantity(k, v)];
+                } catch (err) {
+                  // Named like the schema's errors: the file and the field.
+                  throw new Error(
+                    `config file ${configPath}: minAllocatable.${i}.${k}: ${(err as Error).message}`,
+                  );
+                }
+              }),
+            ),
           ),
         }
       : {}),

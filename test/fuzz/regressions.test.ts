@@ -1,8 +1,13 @@
 // Counterexamples the generated bad-input suite found, kept as plain cases: each names the input
 // that broke a pure entry point and what it must do now.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { computeContribution } from "../../src/agent/contribution.ts";
 import { planLaunch } from "../../src/controller/launch-plan.ts";
+import { settingsFrom } from "../../src/controller/main.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { fromMesosResources } from "../../src/mesos/resources.ts";
 import { QuantityError } from "../../src/resources/quantity.ts";
@@ -88,5 +93,20 @@ describe("fuzz regressions: agent contribution", () => {
       { reserve: {}, ports: [], attributeExcludePrefixes: [] },
     );
     expect(out.resources.scalars).toEqual({ isPrototypeOf: 1, cpu: 1000 });
+  });
+});
+
+describe("fuzz regressions: controller config", () => {
+  it("a minAllocatable quantity that is not one is refused naming the file and the field", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fuzz-config-"));
+    try {
+      const file = join(dir, "config.json");
+      writeFileSync(file, JSON.stringify({ minAllocatable: [{ cpu: "10m" }, { memory: "1e309" }] }));
+      expect(() => settingsFrom(["--config", file], {})).toThrow(
+        `config file ${file}: minAllocatable.1.memory: invalid quantity for memory: "1e309" (exponent out of range)`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
