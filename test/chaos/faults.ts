@@ -350,6 +350,9 @@ export function mesosRollingRestartFault(): Fault {
           }
         }
         await sub.closed(30_000).catch(() => sub.disconnect());
+        // A restarted replica serves the Mesos API a moment after its caches synced.
+        if (!(await until(() => url() !== "", 30_000)))
+          throw new Error("no restarted replica serves the Mesos API");
         sub = await Subscription.open(url(), { ...info, id: { value: frameworkId } });
         if (sub.frameworkId !== frameworkId)
           throw new Error(`re-SUBSCRIBE failed: ${sub.status} ${sub.body}`);
