@@ -15,6 +15,7 @@
 //   npm run bench:controller -- --quick          1k agents only
 //   npm run bench:controller -- --sizes=10000x100000x1000   agents x tasks x frameworks
 //   --cycles=N (default 20) cycles measured per size, after 3 warm-up cycles
+//   --kept-only                                  skip the rebuild-every-cycle comparison
 
 import type { V1Lease, V1Pod } from "@kubernetes/client-node";
 import { LiveAllocator, type RefusalFilter } from "../src/allocator/index.ts";
@@ -222,6 +223,13 @@ console.log(
 console.log("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const size of sizes) {
   const kept = runSize(size, true);
+  if (args.includes("--kept-only")) {
+    const med = q(kept.times, 0.5);
+    console.log(
+      `| ${size.join(" | ")} | kept (production) | ${med.toFixed(1)} | ${q(kept.times, 0.99).toFixed(1)} | | | | | |`,
+    );
+    continue;
+  }
   const rebuilt = runSize(size, false);
   for (const [name, r] of [
     ["kept (production)", kept],

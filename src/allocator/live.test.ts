@@ -116,7 +116,7 @@ describe("LiveAllocator", () => {
       }),
       { numRuns: 100 },
     );
-  });
+  }, 60_000);
 
   it("the cross-check finds an allocation the snapshot does not hold", () => {
     fc.assert(
@@ -139,5 +139,5 @@ describe("LiveAllocator", () => {
       }),
       { numRuns: 100 },
     );
-  });
+  }, 60_000);
 });

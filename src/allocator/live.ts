@@ -201,13 +201,15 @@ export class LiveAllocator {
         const cur = filters.get(k);
         if (!cur || f.until > cur.until) filters.set(k, f);
       }
-      const relay = new Set(reset);
+      // A framework or agent the allocator has just added holds no filter yet: nothing to clear.
+      const cleared = new Set<string>();
       for (const [k, f] of this.filters) {
         const cur = filters.get(k);
-        if ((!cur || cur.until < f.until) && f.until > now) relay.add(f.framework);
+        if ((!cur || cur.until < f.until) && f.until > now) cleared.add(f.framework);
       }
+      const relay = new Set([...reset, ...cleared]);
       for (const f of filters.values()) if (newAgents.has(f.agent)) relay.add(f.framework);
-      for (const id of relay) {
+      for (const id of cleared) {
         a.revive(id, []); // clears its filters, unsuppresses nothing
         stats.filters++;
       }
