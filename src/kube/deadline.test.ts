@@ -97,5 +97,11 @@ describe("API clients with deadlines", () => {
     expect(isRequestTimeout(err)).toBe(true);
     expect(signal?.aborted).toBe(true);
     await expect(withDeadline("quick work", 1000, async () => 42)).resolves.toBe(42);
+    // A synchronous throw is that error, and leaves no timer behind to reject later.
+    const boom = withDeadline("throwing work", 30, () => {
+      throw new Error("boom");
+    });
+    await expect(boom).rejects.toThrow("boom");
+    await new Promise((r) => setTimeout(r, 60));
   });
 });

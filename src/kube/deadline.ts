@@ -44,7 +44,10 @@ export function withDeadline<T>(
       reject(err);
     }, ms);
   });
-  return Promise.race([fn(ctl.signal), expired]).finally(() => clearTimeout(timer));
+  // fn runs inside a promise: even a synchronous throw settles the race and clears the timer
+  // (a timer left running would reject `expired` later with no one listening).
+  const work = new Promise<T>((resolve) => resolve(fn(ctl.signal)));
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /** An HttpLibrary that gives every request (and the reading of its body) a deadline. */
