@@ -14,7 +14,13 @@ import {
 import type { Obj } from "./cache.ts";
 import { AGENT_UNRESPONSIVE, planCycle } from "./cycle-plan.ts";
 
-const CFG: AgentLossConfig = { perMinute: 2, massFraction: 0.5, massMinAgents: 3, massWindowMs: 30_000 };
+const CFG: AgentLossConfig = {
+  perMinute: 2,
+  massFraction: 0.5,
+  massMinAgents: 3,
+  massWindowMs: 30_000,
+  settleMs: 5000,
+};
 const T = 1_000_000;
 const DURATION = 20_000;
 
@@ -38,6 +44,12 @@ describe("decideAgentLoss", () => {
   }[] = [
     { name: "live agents are live", agents: live(4), lost: [] },
     {
+      name: "an agent lapsed for less than settleMs is held, not yet declared",
+      agents: [...live(9), at("new", 24_000), at("old", 25_000)],
+      lost: ["old"],
+      held: ["new"],
+    },
+    {
       name: "one lapsed agent of many is declared lost at once",
       agents: [...live(9), at("dead", 25_000)],
       lost: ["dead"],
@@ -57,7 +69,7 @@ describe("decideAgentLoss", () => {
     {
       name: "declarations older than a minute no longer count against the limit",
       prev: state({ declaredAt: [T - 61_000, T - 62_000, T - 10_000] }),
-      agents: [...live(20), at("d1", 23_000), at("d2", 24_000)],
+      agents: [...live(20), at("d1", 26_000), at("d2", 27_000)],
       lost: ["d2"],
       held: ["d1"],
     },
@@ -105,7 +117,7 @@ describe("decideAgentLoss", () => {
     },
     {
       name: "a small pool losing most of its agents is below the minimum: rate-limited only",
-      agents: [at("a", 1000), at("b", 21_000), at("c", 22_000)],
+      agents: [at("a", 1000), at("b", 30_000), at("c", 32_000)],
       lost: ["b", "c"],
     },
   ];

@@ -3,6 +3,7 @@
 // A declared agent's outstanding offers are rescinded (AgentLost) and its tasks turn
 // TASK_UNREACHABLE, which schedulers answer by killing and replacing them; so a slow control
 // plane must not pass for dead nodes:
+// - an agent is declared lost once lapsed for `settleMs`, so agents lapsing together count together;
 // - at most `perMinute` agents are declared lost in any minute (Mesos --agent_removal_rate_limit);
 // - when many agents lapse at once (`massFraction` of all agents, at least `massMinAgents`, within
 //   `massWindowMs`), that is the control plane, not the nodes: nobody is declared lost until
@@ -21,6 +22,11 @@ export interface AgentLossConfig {
   /** ... but only when at least this many lapse (one node of a small pool is just one node). */
   massMinAgents: number;
   massWindowMs: number;
+  /**
+   * An agent is declared lost only once lapsed this long: agents that stop renewing together
+   * lapse up to one renew interval apart (a quarter of the lease), and must be counted together.
+   */
+  settleMs: number;
 }
 
 export const DEFAULT_AGENT_LOSS: AgentLossConfig = {
@@ -28,6 +34,7 @@ export const DEFAULT_AGENT_LOSS: AgentLossConfig = {
   massFraction: 0.3,
   massMinAgents: 5,
   massWindowMs: 30_000,
+  settleMs: 5_000,
 };
 
 /** One agent's Lease, as the operator observed it (lease-clock.ts): null when it has none. */
@@ -62,7 +69,7 @@ export interface AgentLossDecision {
   declared: string[];
   /** Declared before, renewing again. */
   recovered: string[];
-  /** Lapsed but not declared: by the rate limit or the control-plane hold. */
+  /** Lapsed but not declared: settling, or by the rate limit or the control-plane hold. */
   held: string[];
   /** The control-plane hold began or ended with this decision. */
   hold?: "started" | "ended";
@@ -124,7 +131,7 @@ export function decideAgentLoss(
   // Oldest lapse first: the agent silent longest is the likeliest dead.
   lapsed.sort((a, b) => a.at - b.at || (a.name < b.name ? -1 : 1));
   for (const l of lapsed) {
-    if (holdingSince === undefined && declaredAt.length < cfg.perMinute) {
+    if (holdingSince === undefined && now - l.at >= cfg.settleMs && declaredAt.length < cfg.perMinute) {
       declaredAt.push(now);
       declared.add(l.name);
       declaredNow.push(l.name);

@@ -51,7 +51,7 @@ Usage: node src/controller/main.ts [flags]   (every flag also reads the environm
 The config file holds any of: allocationIntervalMs, batchDelayMs, offerRetentionMs, apiTimeoutMs,
 defaultOfferTimeoutSeconds, minAllocatable, fairShareExcludedResources, seed, pool,
 agentLeaseNamespace, agentLoss {perMinute (20), massFraction (0.3), massMinAgents (5),
-massWindowMs (30000)}, podPolicy {forbidHostPortsOutsideOffer, forbidHostNamespaces,
+massWindowMs (30000), settleMs (5000)}, podPolicy {forbidHostPortsOutsideOffer, forbidHostNamespaces,
 forbidHostPath, forbidPrivileged, enforceBaseline (each default true), allowedPriorityClasses,
 allowedServiceAccounts, runtimeClasses {name: overhead} (each default empty), allowSecrets
 (default false)}. Durations: 15s, 1500ms, 1m.
@@ -84,6 +84,7 @@ const FileConfigSchema = z
         massFraction: z.number().gt(0).lte(1),
         massMinAgents: z.number().int().positive(),
         massWindowMs: z.number().int().positive(),
+        settleMs: z.number().int().nonnegative(),
       })
       .partial()
       .strict()

@@ -15,6 +15,8 @@ export function nodeStateReconciler(d: ControllerDeps): FrameworkReconciler {
   d.cache.agentLoss.onDecision((decision) => reportAgentLoss(d, decision));
   return {
     async reconcile(fw: Obj<Framework>, now: number): Promise<number> {
+      // Readers ask only about lapsed agents: also decide when none is, so a hold's end is told.
+      d.cache.agentLoss.decide(now);
       const ns = fw.metadata.namespace ?? "";
       for (const p of d.cache.podsOf(ns, fw.metadata.name ?? "")) {
         if (isTerminalPod(p)) continue;
