@@ -32,7 +32,7 @@ import {
   slowApiFault,
   wiredFailpoints,
 } from "./faults.ts";
-import type { ChaosControlPlane } from "./global-setup.ts";
+import { CHAOS_LEASE_PREFIX, type ChaosControlPlane, REPLICA_PID_FILE } from "./global-setup.ts";
 import { acceptedTasksResolved, type Bounds, checkAll } from "./invariants.ts";
 import { DelayProxy } from "./proxy.ts";
 import { Recorder } from "./recorder.ts";
@@ -84,7 +84,7 @@ let sim: NodeSimulator | undefined;
 const agents: NodeAgent[] = [];
 const pool = `chaos-${process.pid}`;
 const ns = `chaos-fw-${process.pid}`;
-const sysNs = `chaos-sys-${process.pid}`;
+const sysNs = `${CHAOS_LEASE_PREFIX}${process.pid}`;
 let nodes: SimNode[] = [];
 
 beforeAll(async () => {
@@ -139,6 +139,7 @@ beforeAll(async () => {
     timings: TIMINGS,
     logDir: join(dir, "logs"),
     recorder,
+    pidFile: join(cp.stateDir, REPLICA_PID_FILE),
     kc,
   });
   await replicas.start();

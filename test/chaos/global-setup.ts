@@ -5,8 +5,10 @@
 // after e2e (sequence.groupOrder), not beside it. Tests in the workers reach it over HTTP:
 //   POST /start               → {kubeconfig, server, stateDir, binDir} (started once)
 //   POST /restart-apiserver   → kills kube-apiserver (as a crash) and starts it again
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { ControlPlane } from "../../src/local/controlplane.ts";
 import { installCrds } from "../../src/local/crds.ts";
@@ -76,9 +78,34 @@ export async function setup(project: TestProject): Promise<void> {
   }
 }
 
+/** The suite's lease namespaces start so; a replica's command line names one. */
+export const CHAOS_LEASE_PREFIX = "chaos-sys-";
+/** Under the control plane's state dir: the pids of the operator replicas the suite started. */
+export const REPLICA_PID_FILE = "chaos-replicas.pids";
+
+/** Ends replicas a dead test worker left running: only pids listed by the suite that still run the controller. */
+function endLeftReplicas(dir: string): void {
+  let pids: number[] = [];
+  try {
+    pids = readFileSync(join(dir, REPLICA_PID_FILE), "utf8").split("\n").filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes("src/controller/main.ts") || !cmd.includes(CHAOS_LEASE_PREFIX)) continue;
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
 export async function teardown(): Promise<void> {
   server?.close();
   await starting?.catch(() => undefined);
+  if (cp) endLeftReplicas(cp.dir);
   await cp?.stop();
   cp = undefined;
 }

@@ -3,7 +3,7 @@
 // that dies (a failpoint's SIGKILL, a lost lease's exit) unless a fault holds its slot; a sampler
 // reads each live replica's /metrics (leader gauge, allocation cycle count) into the history.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { appendFileSync, createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CoordinationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { repoRoot } from "../../src/local/binaries.ts";
@@ -83,6 +83,8 @@ export interface ReplicasOptions {
   timings: ReplicaTimings;
   logDir: string;
   recorder: Recorder;
+  /** Each replica's pid is appended here, so the global teardown can end any a dead worker left. */
+  pidFile: string;
   /** Direct client for reading the leader Lease. */
   kc: KubeConfig;
 }
@@ -143,6 +145,7 @@ export class Replicas {
       { KUBECONFIG: this.o.kubeconfig, CONFIG_FILE: this.o.configFile, LOG_LEVEL: "info", ...env },
     );
     this.live.set(slot, r);
+    if (r.child.pid) appendFileSync(this.o.pidFile, `${r.child.pid}\n`);
     void r.exit.then((x) => {
       if (this.stopped || this.planned.has(r)) return;
       this.unplannedExits.push(`${r.identity}: code ${x.code} signal ${x.signal}`);
