@@ -1,6 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import type { OfferTaskStatus, ResourceOffer } from "../crds/offer.ts";
+import { type OfferTaskStatus, type ResourceOffer, ResourceOfferStatusSchema } from "../crds/offer.ts";
 import {
   isLaunchRecorded,
   LAUNCH_GRACE_MS,
@@ -30,12 +30,18 @@ describe("launchRecord", () => {
       ],
       "2026-12-01T00:00:00Z",
     );
+    expect(r.phase).toBe("Offered"); // the schema requires one; the offer may have none yet
     expect(r.answeredAt).toBe("2026-12-01T00:00:00Z");
     expect(r.tasks).toEqual([
       { id: "a", pod: "fw-a", state: "TASK_STAGING" },
       { id: "g1", pod: "fw-g", state: "TASK_STAGING" },
       { id: "g2", pod: "fw-g", state: "TASK_STAGING" },
     ]);
+  });
+
+  it("is a status the API server takes on its own (a merge patch on an offer with no status yet)", () => {
+    const r = launchRecord([{ name: "fw-a", taskIds: ["a"] }], "2026-12-01T00:00:00Z");
+    expect(ResourceOfferStatusSchema.safeParse(r).success).toBe(true);
   });
 });
 

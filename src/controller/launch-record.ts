@@ -14,15 +14,19 @@ import { isTerminalPod } from "./views.ts";
  */
 export const LAUNCH_GRACE_MS = 5000;
 
-/** The record's status: the answer's tasks, each TASK_STAGING, and when it was processed. */
+/**
+ * The record's status: still Offered (the schema requires a phase, and the offer may not have
+ * had one written yet), the answer's tasks, each TASK_STAGING, and when it was processed.
+ */
 export function launchRecord(
   pods: { name: string; taskIds: string[] }[],
   answeredAt: string,
-): { answeredAt: string; tasks: OfferTaskStatus[]; message: string } {
+): { phase: "Offered"; answeredAt: string; tasks: OfferTaskStatus[]; message: string } {
   const tasks = pods.flatMap((p) =>
     p.taskIds.map((id) => ({ id, pod: p.name, state: "TASK_STAGING" as const })),
   );
-  return { answeredAt, tasks, message: `launching ${pods.length} Pod(s) for ${tasks.length} task(s)` };
+  const message = `launching ${pods.length} Pod(s) for ${tasks.length} task(s)`;
+  return { phase: "Offered", answeredAt, tasks, message };
 }
 
 /** The answer was recorded and its launch may have begun: a replay must not launch again. */
