@@ -4,6 +4,7 @@
 // One agent going silent alone is still declared lost at once (AgentLost).
 import { EventsV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_AGENT_LOSS } from "../../src/controller/agent-loss.ts";
 import { NODE_STATE_ANNOTATION, REPORTING_CONTROLLER } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { accept, FrameworkSide, task } from "./offers.ts";
@@ -20,7 +21,9 @@ beforeAll(async () => {
   pool = await Pool.start("loss", {
     nodes: 4,
     agentLeaseSeconds: LEASE_SECONDS,
-    operator: { agentLoss: { perMinute: 20, massFraction: 0.5, massMinAgents: 3, massWindowMs: 20_000 } },
+    operator: {
+      agentLoss: { ...DEFAULT_AGENT_LOSS, massFraction: 0.5, massMinAgents: 3, massWindowMs: 20_000 },
+    },
   });
   fw = new FrameworkSide(pool.kc, pool.namespace);
 });
