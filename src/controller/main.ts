@@ -153,7 +153,13 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): MainSettin
   const configPath = pick(values.config, env.CONFIG_FILE);
   let file: z.infer<typeof FileConfigSchema> = {};
   if (configPath) {
-    const raw = parseYaml(readFileSync(configPath, "utf8")) ?? {};
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(configPath, "utf8")) ?? {};
+    } catch (err) {
+      // Unreadable, not YAML, or nested past the parser's stack: still say which file.
+      throw new Error(`config file ${configPath}: cannot be read as YAML or JSON: ${(err as Error).message}`);
+    }
     const parsed = FileConfigSchema.safeParse(raw);
     if (!parsed.success) {
       const i = parsed.error.issues[0];

@@ -14,8 +14,8 @@ import { type PlanContext, planLaunch } from "../../src/controller/launch-plan.t
 import { STRICT_POD_POLICY } from "../../src/controller/pod-policy.ts";
 import { LABEL_FRAMEWORK, LABEL_OFFER, LABEL_TASK_ID } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
-import { dnsLabel, dnsSubdomain, mutated, sameType, wrongType } from "./arbitraries.ts";
-import { answerTaskIds, namesField, PORT_BASE, response, taskId } from "./offer-arbitraries.ts";
+import { dnsLabel, dnsSubdomain } from "./arbitraries.ts";
+import { answerTaskIds, hostileResponse, namesField, PORT_BASE, taskId } from "./offer-arbitraries.ts";
 import { podsBreakOffer } from "./pod-oracle.ts";
 import { fuzz, type Outcome, report, show, type Tally, tallyIn } from "./support.ts";
 
@@ -40,20 +40,7 @@ const offerArb = fc.record({
       nil: undefined,
     },
   ),
-  response: fc.oneof(
-    { weight: 6, arbitrary: response },
-    // Anything at all inside the Pod template specs (the CRD preserves unknown fields there).
-    { weight: 3, arbitrary: mutated(response, wrongType, { within: (p) => p.includes("spec"), max: 3 }) },
-    // Extended resources of tasks may hold any type too.
-    {
-      weight: 1,
-      arbitrary: mutated(response, wrongType, {
-        within: (p) => p.at(-2) === "resources" && p.at(-1) !== "ports",
-      }),
-    },
-    // Typed fields: a hostile value of their own type.
-    { weight: 2, arbitrary: mutated(response, sameType, { max: 3 }) },
-  ),
+  response: hostileResponse,
   policy: fc.boolean(),
   existing: fc.array(fc.tuple(taskId, dnsLabel), { maxLength: 3 }),
 });

@@ -11,12 +11,15 @@ import {
   dnsSubdomain,
   hostileNumber,
   hostileString,
+  mutated,
   PROTO_KEYS,
   quantityValue,
   resourceName,
+  sameType,
   smallQuantity,
   withOwnKey,
   word,
+  wrongType,
 } from "./arbitraries.ts";
 
 /** The first offered host port (the agents' default range starts here). */
@@ -184,6 +187,26 @@ export const response = fc.record(
     }),
   },
   { requiredKeys: ["action"] },
+);
+
+/**
+ * Answers as the API server can hand them on: clean ones, ones with anything inside the Pod
+ * template specs and extended resources (the CRD preserves unknown fields there), and ones with a
+ * hostile value of the right type in typed fields.
+ */
+export const hostileResponse: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 6, arbitrary: response },
+  // Anything at all inside the Pod template specs (the CRD preserves unknown fields there).
+  { weight: 3, arbitrary: mutated(response, wrongType, { within: (p) => p.includes("spec"), max: 3 }) },
+  // Extended resources of tasks may hold any type too.
+  {
+    weight: 1,
+    arbitrary: mutated(response, wrongType, {
+      within: (p) => p.at(-2) === "resources" && p.at(-1) !== "ports",
+    }),
+  },
+  // Typed fields: a hostile value of their own type.
+  { weight: 2, arbitrary: mutated(response, sameType, { max: 3 }) },
 );
 
 /** The task ids an answer names, in order (what TASK_ERROR statuses must cover). */

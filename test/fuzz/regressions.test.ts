@@ -109,4 +109,17 @@ describe("fuzz regressions: controller config", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("a config nested past the YAML parser's stack is refused naming the file, not a bare stack overflow", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fuzz-config-"));
+    try {
+      const file = join(dir, "config.json");
+      writeFileSync(file, `{"allocationIntervalMs": ${"[".repeat(5000)}${"]".repeat(5000)}}`);
+      expect(() => settingsFrom(["--config", file], {})).toThrow(
+        `config file ${file}: cannot be read as YAML or JSON:`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
