@@ -53,6 +53,7 @@ describe("helm chart", () => {
         "CustomResourceDefinition",
         "DaemonSet",
         "Deployment",
+        "FlowSchema",
         "PodDisruptionBudget",
         "Role",
         "RoleBinding",
