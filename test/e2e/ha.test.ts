@@ -253,11 +253,20 @@ describe("two controller replicas", () => {
       if (o.status?.phase !== "Accepted") continue;
       for (const id of answered.get(o.metadata.name ?? "") ?? []) expected.set(id, o.metadata.name ?? "");
     }
+    // A launch that a SIGKILL interrupted after its record is never repeated (a task killed in
+    // between must not come back): the tasks it had not created a Pod for end TASK_DROPPED.
+    const dropped = new Set<string>();
     const pods = await waitFor(
-      "a Pod for every accepted task",
+      "a Pod, or TASK_DROPPED, for every accepted task",
       async () => {
         const list = await fw.pods();
-        return list.length >= expected.size ? list : undefined;
+        const have = new Set(list.map((p) => p.metadata?.labels?.[LABEL_TASK_ID] ?? ""));
+        dropped.clear();
+        for (const o of await listOffers())
+          if (answered.has(o.metadata.name ?? "") && o.status?.phase === "Accepted")
+            for (const t of o.status.tasks ?? []) if (t.state === "TASK_DROPPED") dropped.add(t.id);
+        const waiting = [...expected.keys()].filter((id) => !have.has(id) && !dropped.has(id));
+        return waiting.length === 0 ? list : undefined;
       },
       30_000,
       250,
@@ -268,7 +277,10 @@ describe("two controller replicas", () => {
       byTask.set(id, [...(byTask.get(id) ?? []), p]);
     }
     const duplicates = [...byTask].filter(([, ps]) => ps.length > 1).map(([id]) => id);
-    const missing = [...expected.keys()].filter((id) => !byTask.has(id));
+    const missing = [...expected.keys()].filter((id) => !byTask.has(id) && !dropped.has(id));
+    const droppedButRunning = [...dropped].filter((id) =>
+      byTask.get(id)?.some((p) => !p.metadata?.deletionTimestamp),
+    );
     // Tasks of ignored answers must not have been launched.
     const strays = [...byTask.keys()].filter((id) => !expected.has(id));
     const wrongOffer = pods.filter(
@@ -276,12 +288,13 @@ describe("two controller replicas", () => {
     );
     const inGaps = [...answeredAt.values()].filter((t) => gaps.some(([a, b]) => t >= a && t <= b)).length;
     process.stdout.write(
-      `[ha] ${answered.size} offers answered (${inGaps} while no replica led, honoured by the next leader; ${ignored.length} lost a race with a rescind), ${expected.size} tasks accepted, ${pods.length} Pods; failovers (ms): ${failovers.join(", ")}; lease ${LEASE_MS} ms\n`,
+      `[ha] ${answered.size} offers answered (${inGaps} while no replica led, honoured by the next leader; ${ignored.length} lost a race with a rescind), ${expected.size} tasks accepted, ${pods.length} Pods, ${dropped.size} dropped by an interrupted launch; failovers (ms): ${failovers.join(", ")}; lease ${LEASE_MS} ms\n`,
     );
-    expect({ duplicates, missing, strays, wrongOffer: wrongOffer.length }).toEqual({
+    expect({ duplicates, missing, strays, droppedButRunning, wrongOffer: wrongOffer.length }).toEqual({
       duplicates: [],
       missing: [],
       strays: [],
+      droppedButRunning: [],
       wrongOffer: 0,
     });
     expect(overOffered).toBe("");
