@@ -16,9 +16,17 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { settingsFrom } from "../../../src/controller/main.ts";
 import { STRICT_POD_POLICY } from "../../../src/controller/pod-policy.ts";
-import { GROUP, LABEL_OFFER, LABEL_POOL, PLURAL, VERSION } from "../../../src/crds/contract.ts";
+import {
+  ANNOTATION_REVIVE,
+  GROUP,
+  LABEL_OFFER,
+  LABEL_POOL,
+  PLURAL,
+  VERSION,
+} from "../../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../../src/crds/offer.ts";
 import { apiMessage, statusCode } from "../../../src/kube/errors.ts";
+import { mergePatch } from "../../../src/kube/patch.ts";
 import { type MesosApi, startMesosApi } from "../../../src/mesos/index.ts";
 import { FrameworkSide } from "../../e2e/offers.ts";
 import { Pool } from "../../e2e/pool.ts";
@@ -210,8 +218,27 @@ async function frameworkCases(batch: number): Promise<void> {
 
 // ------------------------------------------------------------------ offer answers
 
+/**
+ * An open offer for a fuzz framework. Its generated answers set refusal filters (refuseSeconds
+ * up to 2^53): when none comes it REVIVEs (bumps kubeoffers.io/revive), as a scheduler that
+ * wants offers again does, and waits again.
+ */
 async function openOffer(framework: string): Promise<ResourceOffer> {
-  return waitFor(`an offer for ${framework}`, async () => (await fw.offers(framework, "Offered"))[0], 60_000);
+  const open = async () => (await fw.offers(framework, "Offered"))[0];
+  const first = await waitFor(`an offer for ${framework}`, open, 5_000).catch(() => undefined);
+  if (first) return first;
+  await co.patchNamespacedCustomObject(
+    {
+      group: GROUP,
+      version: VERSION,
+      namespace: pool.namespace,
+      plural: PLURAL.framework,
+      name: framework,
+      body: { metadata: { annotations: { [ANNOTATION_REVIVE]: new Date().toISOString() } } },
+    },
+    mergePatch,
+  );
+  return waitFor(`an offer for ${framework} after a revive`, open, 60_000);
 }
 
 async function offerPods(offer: string) {
