@@ -67,10 +67,18 @@ export class Operator {
     this.metrics = opts.metrics ?? new Metrics();
     this.isLeader = opts.isLeader ?? (() => true);
     const m = this.metrics;
-    this.cache = new ClusterCache(kc, this.config.pool, (name, err, ms) => {
-      m.informerRestarts.inc({ informer: name });
-      this.log.warn({ informer: name, err: apiMessage(err), restartInMs: ms }, "informer failed; restarting");
-    }, { agentLeaseNamespace: this.config.agentLeaseNamespace, agentLoss: this.config.agentLoss });
+    this.cache = new ClusterCache(
+      kc,
+      this.config.pool,
+      (name, err, ms) => {
+        m.informerRestarts.inc({ informer: name });
+        this.log.warn(
+          { informer: name, err: apiMessage(err), restartInMs: ms },
+          "informer failed; restarting",
+        );
+      },
+      { agentLeaseNamespace: this.config.agentLeaseNamespace, agentLoss: this.config.agentLoss },
+    );
     const writer = new KubeWriter(
       kc,
       this.config.instance,
