@@ -103,7 +103,13 @@ beforeAll(async () => {
   fw = new FrameworkSide(pool.kc, pool.namespace);
   co = pool.kc.makeApiClient(CustomObjectsApi);
   await fw.createFramework("healthy", pool.labels);
-  for (const name of FUZZ_FRAMEWORKS) await fw.createFramework(name, pool.labels);
+  // One rack (agent) each: a framework is offered every free agent and holds what it does not
+  // answer (Mesos semantics), so one fuzz framework answering one case at a time would hold the
+  // others' agents. The well-formed framework may take any.
+  for (const [i, name] of FUZZ_FRAMEWORKS.entries())
+    await fw.createFramework(name, pool.labels, {
+      constraints: [{ attribute: "rack", operator: "In", values: [`r${i + 1}`] }],
+    });
   // The well-formed framework declines everything at once: it only has to keep being offered.
   healthyLoop = (async () => {
     while (!stopHealthy) {
