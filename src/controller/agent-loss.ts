@@ -31,7 +31,9 @@ export interface AgentLossConfig {
 
 export const DEFAULT_AGENT_LOSS: AgentLossConfig = {
   perMinute: 20,
-  massFraction: 0.3,
+  // A tenth of the pool within half a minute: more than a rack in a large cluster, less than
+  // what a saturated API server makes lapse before the hold would begin (load test).
+  massFraction: 0.1,
   massMinAgents: 5,
   massWindowMs: 30_000,
   settleMs: 5_000,

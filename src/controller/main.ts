@@ -50,7 +50,7 @@ Usage: node src/controller/main.ts [flags]   (every flag also reads the environm
 
 The config file holds any of: allocationIntervalMs, batchDelayMs, offerRetentionMs, apiTimeoutMs,
 defaultOfferTimeoutSeconds, minAllocatable, fairShareExcludedResources, seed, pool,
-agentLeaseNamespace, agentLoss {perMinute (20), massFraction (0.3), massMinAgents (5),
+agentLeaseNamespace, agentLoss {perMinute (20), massFraction (0.1), massMinAgents (5),
 massWindowMs (30000), settleMs (5000)}, podPolicy {forbidHostPortsOutsideOffer, forbidHostNamespaces,
 forbidHostPath, forbidPrivileged, enforceBaseline (each default true), allowedPriorityClasses,
 allowedServiceAccounts, runtimeClasses {name: overhead} (each default empty), allowSecrets
