@@ -174,6 +174,14 @@ describe("AgentLossTracker", () => {
     expect(t.verdict("nobody", T + 500)).toBeUndefined();
     expect(heard).toEqual([T, T + 500]);
   });
+
+  it("never decides back in time: a reader that began earlier gets the latest decision", () => {
+    let agents = [at("a", 30_000)];
+    const t = new AgentLossTracker(() => agents, CFG, 500);
+    expect(t.verdict("a", T)).toBe("lost");
+    agents = [at("a", 30_000)];
+    expect(t.verdict("a", T - 20_000)).toBe("lost"); // at T - 20 s its Lease was live
+  });
 });
 
 describe("planCycle with agent loss", () => {

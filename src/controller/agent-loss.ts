@@ -183,8 +183,11 @@ export class AgentLossTracker {
     this.listeners.push(fn);
   }
 
-  decide(now: number): AgentLossDecision {
-    if (this.last && now >= this.lastAt && now - this.lastAt < this.everyMs) return this.last;
+  decide(at: number): AgentLossDecision {
+    // Readers pass the time they started at; a decision never goes back in time (a reader that
+    // began before the last decision would otherwise see lapsed agents live and end a hold).
+    const now = Math.max(at, this.lastAt);
+    if (this.last && now - this.lastAt < this.everyMs) return this.last;
     const d = decideAgentLoss(this.state, this.observe(), now, this.config);
     this.state = d.state;
     this.last = d;
