@@ -579,7 +579,13 @@ async function configCases(batch: number): Promise<void> {
       const root = config === null || typeof config !== "object" || Array.isArray(config);
       // A file the parser cannot read is named with the parser's line and column.
       const unreadable = m?.[1] === "cannot be read as YAML or JSON" && / at line \d+, column \d+/.test(msg);
-      if (!m || (m[1] === "(root)" && !root) || (m[1] === "cannot be read as YAML or JSON" && !unreadable))
+      // At the root, an unknown key is named by the message itself.
+      const named = / Unrecognized keys?: "/.test(msg);
+      if (
+        !m ||
+        (m[1] === "(root)" && !root && !named) ||
+        (m[1] === "cannot be read as YAML or JSON" && !unreadable)
+      )
         fail(t, batch, i, config, `refused without naming the field: ${msg}`);
       ok = false;
     }
