@@ -23,7 +23,13 @@ import type { Obj } from "../src/controller/cache.ts";
 import { type CycleInput, planCycle } from "../src/controller/cycle-plan.ts";
 import { frameworkId } from "../src/controller/names.ts";
 import type { Agent } from "../src/crds/agent.ts";
-import { ANNOTATION_RESOURCES, ANNOTATION_ROLE, LABEL_FRAMEWORK, LABEL_OFFER } from "../src/crds/contract.ts";
+import {
+  ANNOTATION_RESOURCES,
+  ANNOTATION_ROLE,
+  FINALIZER,
+  LABEL_FRAMEWORK,
+  LABEL_OFFER,
+} from "../src/crds/contract.ts";
 import type { Framework } from "../src/crds/framework.ts";
 import type { ResourceOffer } from "../src/crds/offer.ts";
 
@@ -82,7 +88,13 @@ function frameworks(n: number): Obj<Framework>[] {
   return Array.from({ length: n }, (_, f) => ({
     apiVersion: "kubeoffers.io/v1alpha1",
     kind: "Framework",
-    metadata: { name: fwName(f), namespace: nsOf(f), uid: `uid-${f}`, resourceVersion: "1" },
+    metadata: {
+      name: fwName(f),
+      namespace: nsOf(f),
+      uid: `uid-${f}`,
+      resourceVersion: "1",
+      finalizers: [FINALIZER],
+    },
     spec: { roles: ["*"] },
   })) as unknown as Obj<Framework>[];
 }

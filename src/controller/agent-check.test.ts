@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { FINALIZER } from "../crds/contract.ts";
 import { checkAgainstNode, type NodeFacts } from "./agent-check.ts";
 import { planCycle } from "./cycle-plan.ts";
 import type { AgentView } from "./views.ts";
@@ -122,7 +123,12 @@ describe("planCycle holds Agents against their Nodes", () => {
         agents: [liar as never],
         agentLease: () => ({ spec: { renewTime: new Date(Date.now() + 60_000), leaseDurationSeconds: 60 } }),
         node: () => honest,
-        frameworks: [{ metadata: { name: "f", namespace: "ns" }, spec: { roles: ["*"] } } as never],
+        frameworks: [
+          {
+            metadata: { name: "f", namespace: "ns", finalizers: [FINALIZER] },
+            spec: { roles: ["*"] },
+          } as never,
+        ],
         lease: () => undefined,
         offers: [],
         pods: [],

@@ -153,6 +153,20 @@ export class AllocationLoop {
     this.d.metrics.offerBackoffsActive.set(this.backoff.active(now));
     await this.writeOffers(plan.create);
     this.reportAgentChecks(plan.agentChecks);
+    await this.releaseOrphans(plan.orphanReservations);
+  }
+
+  /** Releases reservations whose framework is gone (a teardown raced the answer that made them). */
+  private async releaseOrphans(list: CyclePlan["orphanReservations"]): Promise<void> {
+    for (const { agent, ids } of list) {
+      try {
+        await this.d.writer.updateDynamicReservations(agent, (cur) => cur.filter((r) => !ids.includes(r.id)));
+        this.d.log.warn({ agent, released: ids }, "released reservations of frameworks that are gone");
+      } catch (err) {
+        if (!isNotFound(err))
+          this.d.log.warn({ agent, err: apiMessage(err) }, "could not release orphan reservations");
+      }
+    }
   }
 
   /**

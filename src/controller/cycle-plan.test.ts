@@ -2,7 +2,7 @@ import type { V1Lease, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import type { RefusalFilter } from "../allocator/index.ts";
 import type { Agent } from "../crds/agent.ts";
-import { ANNOTATION_RESOURCES, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
+import { ANNOTATION_RESOURCES, FINALIZER, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
@@ -37,7 +37,7 @@ function framework(name: string, spec: Partial<Framework["spec"]> = {}): Obj<Fra
   return {
     apiVersion: "kubeoffers.io/v1alpha1",
     kind: "Framework",
-    metadata: { name, namespace: "ns", uid: `uid-${name}`, resourceVersion: "1" },
+    metadata: { name, namespace: "ns", uid: `uid-${name}`, resourceVersion: "1", finalizers: [FINALIZER] },
     spec: { roles: ["*"], ...spec },
   } as Obj<Framework>;
 }
@@ -305,5 +305,27 @@ describe("planCycle", () => {
     const names = (p: ReturnType<typeof planCycle>) =>
       p.create.map((c) => `${c.decision.framework}@${c.decision.agent}`);
     expect(names(planCycle(i, NOW))).toEqual(names(planCycle(i, NOW)));
+  });
+
+  it.each([
+    ["of a framework that is gone, made long ago → released", "ns/gone", 60_000, ["r1"]],
+    ["of a framework that exists → kept", "ns/a", 60_000, []],
+    ["of a framework that is gone, made just now (the cache may lag) → kept", "ns/gone", 1000, []],
+  ])("a dynamic reservation %s", (_, fw, ageMs, want) => {
+    const a = agent("n1", { cpu: "4", memory: "8Gi" });
+    a.spec = {
+      dynamicReservations: [
+        {
+          id: "r1",
+          role: "web",
+          framework: fw,
+          resources: { cpu: "1" },
+          offer: "o1",
+          createdAt: iso(NOW - ageMs),
+        },
+      ],
+    } as never;
+    const plan = planCycle(input({ agents: [a], frameworks: [framework("a")] }), NOW);
+    expect(plan.orphanReservations).toEqual(want.length ? [{ agent: "n1", ids: want }] : []);
   });
 });

@@ -15,7 +15,7 @@ import {
   type Snapshot,
 } from "../allocator/index.ts";
 import type { Agent } from "../crds/agent.ts";
-import { KIND, LABEL_OFFER } from "../crds/contract.ts";
+import { FINALIZER, KIND, LABEL_OFFER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { objectNameToRole } from "../crds/names.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
@@ -95,6 +95,11 @@ export interface CyclePlan {
   divergences: string[];
   /** Each agent held against its Node (when nodes are given), with what had to change. */
   agentChecks: { agent: Obj<Agent>; findings: NodeFinding[] }[];
+  /**
+   * Dynamic reservations of frameworks that no longer exist (an answer that raced its
+   * framework's teardown), by agent: released, whatever left them behind.
+   */
+  orphanReservations: { agent: string; ids: string[] }[];
   stats: {
     agents: number;
     frameworks: number;
@@ -215,6 +220,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     unreadable,
     divergences,
     agentChecks,
+    orphanReservations: orphanReservations(input.agents, frameworks, now),
     stats: {
       agents: snapshot.agents.length,
       frameworks: snapshot.frameworks.length,
@@ -224,6 +230,26 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       decisions: decisions.length,
     },
   };
+}
+
+/** A reservation this young may be of a framework the cache has not caught up with. */
+const ORPHAN_GRACE_MS = 30_000;
+
+function orphanReservations(
+  agents: Obj<Agent>[],
+  frameworks: ReadonlyMap<string, Obj<Framework>>,
+  now: number,
+): CyclePlan["orphanReservations"] {
+  const out: CyclePlan["orphanReservations"] = [];
+  for (const a of agents) {
+    const ids = (a.spec?.dynamicReservations ?? [])
+      .filter(
+        (r) => !!r.framework && !frameworks.has(r.framework) && now - timeOf(r.createdAt) > ORPHAN_GRACE_MS,
+      )
+      .map((r) => r.id);
+    if (ids.length) out.push({ agent: a.metadata.name ?? "", ids });
+  }
+  return out;
 }
 
 /** Why an unanswered outstanding offer can no longer be honoured, if it cannot. */
@@ -270,6 +296,9 @@ function frameworkSnapshots(
 ): FrameworkSnapshot[] {
   const out: FrameworkSnapshot[] = [];
   for (const [id, f] of frameworks) {
+    // Registered only: a Framework without the finalizer could be deleted without a teardown,
+    // leaving its offers and reservations to no one.
+    if (!(f.metadata.finalizers ?? []).includes(FINALIZER)) continue;
     if (f.metadata.deletionTimestamp || f.status?.phase === "Invalid") continue;
     const spec = f.spec;
     // Only the roles its namespace is admitted to: no offers, reservations or quota of the others.

@@ -55,6 +55,11 @@ export class FrameworkLifecycle {
     const id = frameworkId(ns, name);
     for (const o of this.d.cache.offersOf(ns, name)) {
       if (offerPhase(o) !== "Offered") continue;
+      // An answered offer is the offer reconciler's to finish (Invalid while the framework is
+      // being deleted, or the launch it recorded settled): rescinding it here could race a
+      // launch and leak its Pods or reservations. Teardown waits for it.
+      if (o.spec.response)
+        throw new Error(`offer ${o.metadata.name} is being answered; teardown waits for it`);
       try {
         await finishOffer(this.d, o, {
           phase: "Rescinded",

@@ -2,6 +2,7 @@
 // and a writer that refuses one framework's offers, where the agent must go to the other.
 import { describe, expect, it } from "vitest";
 import type { Agent } from "../crds/agent.ts";
+import { FINALIZER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import { AllocationLoop, type LoopDeps } from "./allocation-loop.ts";
@@ -81,7 +82,7 @@ const framework = (namespace: string, name: string): Obj<Framework> =>
   ({
     apiVersion: "kubeoffers.io/v1alpha1",
     kind: "Framework",
-    metadata: { name, namespace, uid: `uid-${name}` },
+    metadata: { name, namespace, uid: `uid-${name}`, finalizers: [FINALIZER] },
     spec: { roles: ["*"] },
   }) as Obj<Framework>;
 

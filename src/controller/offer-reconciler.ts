@@ -370,7 +370,19 @@ export class OfferReconciler {
    * their absence) decide their states from here on.
    */
   private async resume(offer: Obj<ResourceOffer>): Promise<void> {
-    const tasks = offer.status?.tasks ?? [];
+    // No Pod of it is created from now on, so each task is settled at once: its Pod as the API
+    // server has it, or TASK_DROPPED (TASK_KILLED if this replica saw the Pod deleted).
+    const ns = offer.metadata.namespace ?? "";
+    const health = this.d.cache.nodeHealth(offer.spec.agent, this.d.config.agentLeaseNamespace, Date.now());
+    const tasks = await Promise.all(
+      (offer.status?.tasks ?? []).map(async (t) => {
+        const pod = this.d.cache.pods.get(t.pod, ns) ?? (await this.d.writer.readPod(ns, t.pod));
+        const evidence: PodEvidence = pod
+          ? { pod }
+          : { missing: "confirmed", deleted: this.d.tombstones.has(`${ns}/${t.pod}`) };
+        return refreshTask(t, evidence, { health, sinceAnswerMs: Number.POSITIVE_INFINITY }).status;
+      }),
+    );
     await this.finish(offer, {
       phase: "Accepted",
       reason: "Accepted",

@@ -5,6 +5,7 @@
 import type { V1Lease } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import type { Agent } from "../crds/agent.ts";
+import { FINALIZER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
@@ -33,7 +34,7 @@ const framework = (namespace: string, name: string, roles: string[]): Obj<Framew
   ({
     apiVersion: "kubeoffers.io/v1alpha1",
     kind: "Framework",
-    metadata: { name, namespace, uid: `uid-${name}` },
+    metadata: { name, namespace, uid: `uid-${name}`, finalizers: [FINALIZER] },
     spec: { roles },
   }) as Obj<Framework>;
 
