@@ -92,14 +92,23 @@ function fmt(r: Resources): string {
 
 function taskErrors(offer: ResourceOffer, reason: string, message: string): OfferTaskStatus[] {
   const ops = offer.spec.response?.operations ?? [];
+  // One status per id: status.tasks is keyed by id, and an answer naming an id twice (across
+  // operations, which admission lets through) would make every status write fail, for ever.
+  const seen = new Set<string>();
   return ops.flatMap((op) =>
-    [...(op.launch?.tasks ?? []), ...(op.launchGroup?.tasks ?? [])].map((t) => ({
-      id: t.id,
-      pod: taskPodName(offer.spec.framework, t.id),
-      state: "TASK_ERROR" as const,
-      reason,
-      message,
-    })),
+    [...(op.launch?.tasks ?? []), ...(op.launchGroup?.tasks ?? [])].flatMap((t) => {
+      if (seen.has(t.id)) return [];
+      seen.add(t.id);
+      return [
+        {
+          id: t.id,
+          pod: taskPodName(offer.spec.framework, t.id),
+          state: "TASK_ERROR" as const,
+          reason,
+          message,
+        },
+      ];
+    }),
   );
 }
 

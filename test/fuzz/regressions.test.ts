@@ -78,6 +78,20 @@ describe("fuzz regressions: launch plan", () => {
   });
 });
 
+describe("fuzz regressions: duplicate task ids across operations", () => {
+  // Found end to end: admission lets the duplicate through, the plan said Invalid with a status
+  // per task, and the API server refused the duplicate status.tasks entry on every retry.
+  it("the Invalid plan has one TASK_ERROR status per id", () => {
+    const offer = answered({ containers: [{ name: "m" }] });
+    const t = offer.spec.response?.operations?.[0]?.launch?.tasks?.[0];
+    if (!offer.spec.response || !t) throw new Error("no task");
+    offer.spec.response.operations = [{ launch: { tasks: [t] } }, { launchGroup: { tasks: [t] } }];
+    const plan = planLaunch(offer, { frameworkUid: "u", existingPods: new Map() });
+    expect(plan).toMatchObject({ ok: false, reason: "DuplicateTaskId" });
+    expect(plan.tasks.map((x) => x.id)).toEqual(["t1"]);
+  });
+});
+
 describe("fuzz regressions: agent contribution", () => {
   it("a foreign Pod's request of a resource named like a prototype member is subtracted, not NaN", () => {
     const out = computeContribution(
