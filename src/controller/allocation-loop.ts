@@ -248,23 +248,21 @@ export class AllocationLoop {
           const namespace = offer.metadata.namespace ?? "";
           const name = offer.metadata.name ?? "";
           const key = `${namespace}/${name}`;
+          // A framework whose deletion the cache shows since the plan was made gets nothing: its
+          // teardown may already have rescinded what it had, and would not see this one.
+          const fw = this.d.cache.frameworks.get(offer.spec.framework, namespace);
+          if (!fw || fw.metadata.deletionTimestamp) return;
           this.d.assumptions.assumeOffer(key, { ...d });
           let made = false;
           try {
-            const created = await this.d.writer.createOffer(offer);
+            // No status write here: readers take a missing phase as Offered, and the offer
+            // reconciler writes phase Offered (for kubectl) only if it is not answered at once.
+            await this.d.writer.createOffer(offer);
             made = true;
             this.backoff.succeed(d.framework, d.agent);
-            // Counted once created: the status patch below may lose (409) to the offer reconciler.
             this.d.metrics.offers.inc({ outcome: "offered" });
-            await this.d.writer.patchOfferStatus(
-              namespace,
-              name,
-              { phase: "Offered" },
-              created.metadata.resourceVersion,
-            );
             this.d.log.debug({ offer: name, namespace, agent: d.agent, role: d.role }, "offer made");
           } catch (err) {
-            if (isConflict(err)) return; // the framework already answered: the status is its business now
             // A create that timed out may yet have happened: go on assuming it until the informer
             // shows it or the assumption expires, rather than offer the same resources twice.
             if (!isRequestTimeout(err)) this.d.assumptions.forgetOffer(key);

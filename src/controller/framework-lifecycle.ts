@@ -85,6 +85,10 @@ export class FrameworkLifecycle {
         this.d.log.info({ framework: id, agent: a.metadata.name }, "released the framework's reservations");
       }
     }
+    // An offer an allocation cycle was writing as the teardown began: rescinded on the retry,
+    // before the finalizer goes (after it, the offer would be collected without a final phase).
+    const late = this.d.cache.offersOf(ns, name).filter((o) => offerPhase(o) === "Offered").length;
+    if (late) throw new Error(`framework ${id}: ${late} offer(s) appeared during teardown; retrying`);
     await this.d.writer.setFrameworkFinalizers(
       ns,
       name,
