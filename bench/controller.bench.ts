@@ -19,6 +19,7 @@
 
 import type { V1Lease, V1Pod } from "@kubernetes/client-node";
 import { LiveAllocator, type RefusalFilter } from "../src/allocator/index.ts";
+import { makeRng } from "../src/allocator/rng.ts";
 import type { Obj } from "../src/controller/cache.ts";
 import { type CycleInput, planCycle } from "../src/controller/cycle-plan.ts";
 import { frameworkId } from "../src/controller/names.ts";
@@ -53,18 +54,6 @@ const sizes: Size[] = option("sizes")
         [5000, 50_000, 500],
         [10_000, 100_000, 1000],
       ];
-
-/** A tiny deterministic PRNG, so runs compare. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const agentName = (i: number) => `ip-10-${(i >> 16) & 255}-${(i >> 8) & 255}-${i & 255}.ec2.internal`;
 const nsOf = (f: number) => `team-${f % 50}`;
@@ -141,7 +130,7 @@ interface Run {
 function runSize([nAgents, nTasks, nFrameworks]: Size, live: boolean): Run {
   podSeq = 0;
   const allocator = live ? new LiveAllocator() : undefined;
-  const rand = rng(42);
+  const rand = makeRng(42); // deterministic, so runs compare
   const as = agents(nAgents);
   const fws = frameworks(nFrameworks);
   const fwIndex = new Map(
