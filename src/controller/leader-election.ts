@@ -12,6 +12,7 @@
 //   takes over immediately.
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
 import { LEASE_DURATION_MS, RENEW_DEADLINE_MS, RETRY_PERIOD_MS } from "../crds/contract.ts";
+import { makeApiClient } from "../kube/deadline.ts";
 import { isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { LeaseClock, type LeaseRecord, recordOf } from "./lease-clock.ts";
 
@@ -83,7 +84,7 @@ export class LeaderElector {
     if (!opts.identity) throw new Error("leader election needs a non-empty identity");
     this.now = opts.now ?? Date.now;
     this.observed = new LeaseClock(() => this.now());
-    this.coord = kc.makeApiClient(CoordinationV1Api);
+    this.coord = makeApiClient(kc, CoordinationV1Api);
   }
 
   get isLeader(): boolean {

@@ -6,6 +6,7 @@
 // time, in order. Over 400 lines: what is left is the event translation and the call handlers of
 // one framework, which share its state; the parts with reasons of their own are the modules named.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { makeApiClient } from "../kube/deadline.ts";
 import {
   type FrameworkClient,
   type FrameworkRegistration,
@@ -91,7 +92,7 @@ export class MesosFramework {
       stream: () => this.conn,
       retryMs: opts.updateRetryMs,
       persist: podAckWriter({
-        core: opts.kubeConfig.makeApiClient(CoreV1Api),
+        core: makeApiClient(opts.kubeConfig, CoreV1Api),
         namespace: this.namespace,
         pod: (key) => this.client?.task(key)?.pod,
         log: opts.log,

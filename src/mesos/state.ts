@@ -17,6 +17,8 @@ import {
 } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
+import { makeApiClient } from "../kube/deadline.ts";
+import { DEFAULT_LIST_TIMEOUT_MS } from "../kube/informer.ts";
 import type { ResourceMap } from "../resources/types.ts";
 import { podTaskIds } from "../sdk/tracker.ts";
 import { taskStatusOf } from "../tasks/state.ts";
@@ -69,8 +71,9 @@ function taskResources(pod: V1Pod): ResourceMap {
 }
 
 export async function masterState(ctx: StateContext): Promise<Record<string, unknown>> {
-  const co = ctx.kubeConfig.makeApiClient(CustomObjectsApi);
-  const core = ctx.kubeConfig.makeApiClient(CoreV1Api);
+  // Lists of a whole pool: the informers' list deadline, not a single request's.
+  const co = makeApiClient(ctx.kubeConfig, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
+  const core = makeApiClient(ctx.kubeConfig, CoreV1Api, DEFAULT_LIST_TIMEOUT_MS);
   const agents = (
     (await co.listClusterCustomObject({
       group: GROUP,

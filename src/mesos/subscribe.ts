@@ -16,7 +16,9 @@ import {
   VERSION,
 } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
+import { makeApiClient } from "../kube/deadline.ts";
 import { isNotFound } from "../kube/errors.ts";
+import { DEFAULT_LIST_TIMEOUT_MS } from "../kube/informer.ts";
 import {
   FrameworkClient,
   FrameworkTerminatingError,
@@ -55,7 +57,7 @@ export type Subscribe = (
 ) => Promise<void>;
 
 export function subscriber(ctx: SubscribeContext): Subscribe {
-  const co = ctx.kubeConfig.makeApiClient(CustomObjectsApi);
+  const co = makeApiClient(ctx.kubeConfig, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
   const { registry, log } = ctx;
 
   /** Refuses ids of another principal (403) and Framework names taken by another framework (409). */
