@@ -126,6 +126,7 @@ export class RoleStatusReconciler {
       frameworkRoles: authz.map((a) => a.allowed),
       refusedRoles: authz.map((a) => a.denied.map((d) => d.role)),
     });
+    const failed: string[] = [];
     for (const { name, role, generation, current } of named) {
       const status = { ...usage.get(role), observedGeneration: generation };
       for (const [res, q] of Object.entries(status.allocated ?? {}))
@@ -136,11 +137,16 @@ export class RoleStatusReconciler {
         await this.d.writer.putRoleStatus(name, status);
         this.written.set(name, want);
       } catch (err) {
-        if (!isNotFound(err)) this.d.log.warn({ role, err: apiMessage(err) }, "could not write role status");
+        if (isNotFound(err)) continue;
+        this.d.log.warn({ role, err: apiMessage(err) }, "could not write role status");
+        failed.push(role);
       }
     }
     for (const name of this.written.keys())
       if (!named.some((n) => n.name === name)) this.written.delete(name);
+    // Level-based: a status that could not be written is written on the retry, not only when
+    // some other change happens to bring the roles round again.
+    if (failed.length) throw new Error(`role status not written for ${failed.join(", ")}; retrying`);
     return undefined;
   }
 }
