@@ -1,33 +1,21 @@
 // The agent against an API server that accepts every request and never answers: its start()
 // does not hang (the Lease renewal and the lists end at their deadline and are retried later).
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LoopbackServer, loopbackServer } from "../kube/loopback-server.ts";
 import { NodeAgent } from "./agent.ts";
 
-let server: Server;
+let server: LoopbackServer | undefined;
 let kc: KubeConfig;
 const requests: string[] = [];
 
 beforeAll(async () => {
-  server = createServer((req) => {
+  server = await loopbackServer((req) => {
     requests.push(`${req.method} ${req.url?.split("?")[0]}`);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
+  kc = server.kc;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(async () => server?.close());
 
 describe("NodeAgent against a hung API server", () => {
   it("starts within its deadlines, says the renewal failed, and keeps trying", async () => {

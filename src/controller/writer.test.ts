@@ -1,35 +1,23 @@
 // Every KubeWriter call ends within its deadline, against a loopback server that accepts each
 // connection and never answers (a hung API server, or a proxy in front of a dead one).
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_OFFER_TASKS, type ResourceOffer, ResourceOfferStatusSchema } from "../crds/offer.ts";
 import { isRequestTimeout } from "../kube/deadline.ts";
+import { type LoopbackServer, loopbackServer } from "../kube/loopback-server.ts";
 import { boundOfferStatus, KubeWriter, TASK_MESSAGES_BUDGET } from "./writer.ts";
 
-let server: Server;
+let server: LoopbackServer | undefined;
 let kc: KubeConfig;
 let received = 0;
 
 beforeAll(async () => {
-  server = createServer(() => {
+  server = await loopbackServer(() => {
     received++; // …and never a response
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
+  kc = server.kc;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(async () => server?.close());
 
 const OFFER = {
   apiVersion: "kubeoffers.io/v1alpha1",

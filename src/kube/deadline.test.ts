@@ -1,35 +1,23 @@
 // Deadlines against a loopback HTTP server that misbehaves the ways a half-dead API server does:
 // it accepts and never answers, or sends the headers and never the body.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { isRequestTimeout, makeApiClient, RequestTimeoutError, withDeadline } from "./deadline.ts";
+import { type LoopbackServer, loopbackServer } from "./loopback-server.ts";
 
-const servers: Server[] = [];
+const servers: LoopbackServer[] = [];
 afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
+  for (const s of servers.splice(0)) await s.close();
 });
 
 /** A server whose handler decides how (and whether) to answer; resolves its KubeConfig. */
 async function loopbackKubeConfig(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<KubeConfig> {
-  const server = createServer(handler);
+  const server = await loopbackServer(handler);
   servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
-  return kc;
+  return server.kc;
 }
 
 const POD = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "ns" } };

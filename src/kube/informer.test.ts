@@ -1,34 +1,22 @@
 // The supervised informer against a loopback server that hangs the ways a half-dead API server
 // does: a list that is accepted and never answered, a watch that connects and never sends a byte.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { CoreV1Api, KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { CoreV1Api, type KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { SupervisedInformer } from "./informer.ts";
+import { type LoopbackServer, loopbackServer } from "./loopback-server.ts";
 
-const servers: Server[] = [];
+const servers: LoopbackServer[] = [];
 const informers: SupervisedInformer<V1ConfigMap>[] = [];
 afterEach(async () => {
   for (const i of informers.splice(0)) i.stop();
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
+  for (const s of servers.splice(0)) await s.close();
 });
 
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<KubeConfig> {
-  const server = createServer(handler);
+  const server = await loopbackServer(handler);
   servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
-  return kc;
+  return server.kc;
 }
 
 const cm = (name: string, rv: string) => ({

@@ -1,35 +1,23 @@
 // A framework's scheduler against an API server that accepts every request and never answers:
 // each call ends at its deadline, is retried like any transient failure, and start() gives up
 // once retryForMs is spent, with an error naming what failed, instead of hanging the scheduler.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LoopbackServer, loopbackServer } from "../kube/loopback-server.ts";
 import { FrameworkClient } from "./client.ts";
 import { ApiError } from "./errors.ts";
 
-let server: Server;
+let server: LoopbackServer | undefined;
 let kc: KubeConfig;
 let received = 0;
 
 beforeAll(async () => {
-  server = createServer(() => {
+  server = await loopbackServer(() => {
     received++;
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
+  kc = server.kc;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(async () => server?.close());
 
 describe("FrameworkClient against a hung API server", () => {
   it("start() fails within retryForMs plus one deadline, naming the call", async () => {
