@@ -12,9 +12,12 @@ import { failpoint } from "./failpoints.ts";
 import { killTasks } from "./kill-tasks.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { finishOffer } from "./offer-outcome.ts";
+import type { Assumptions } from "./state.ts";
 
 export interface FrameworkLifecycleDeps extends ControllerDeps {
   trigger: (reason: string) => void;
+  /** Offers the allocation loop is creating, or created before the cache shows them. */
+  assumptions: Assumptions;
 }
 
 export class FrameworkLifecycle {
@@ -87,8 +90,15 @@ export class FrameworkLifecycle {
     }
     // An offer an allocation cycle was writing as the teardown began: rescinded on the retry,
     // before the finalizer goes (after it, the offer would be collected without a final phase).
+    // The cache shows those that landed; the loop's assumptions those still in flight or not yet
+    // seen (a create checks the cache for the deletion, then assumes, in one synchronous step).
     const late = this.d.cache.offersOf(ns, name).filter((o) => offerPhase(o) === "Offered").length;
-    if (late) throw new Error(`framework ${id}: ${late} offer(s) appeared during teardown; retrying`);
+    const unseen = this.d.assumptions.offersUnseen(id, (k) => {
+      const { namespace: n, name: o } = splitKey(k);
+      return this.d.cache.offers.get(o, n) !== undefined;
+    }).length;
+    if (late || unseen)
+      throw new Error(`framework ${id}: ${late + unseen} offer(s) appeared during teardown; retrying`);
     await this.d.writer.setFrameworkFinalizers(
       ns,
       name,

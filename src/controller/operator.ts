@@ -121,7 +121,7 @@ export class Operator {
       tombstones: this.tombstones,
       busy: this.busyOffers,
     });
-    this.lifecycle = new FrameworkLifecycle(common);
+    this.lifecycle = new FrameworkLifecycle({ ...common, assumptions: this.assumptions });
     this.frameworkReconcilers = [
       failoverReconciler(common),
       nodeStateReconciler(common),

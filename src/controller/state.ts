@@ -4,6 +4,9 @@
 import type { Allocation, RefusalFilter } from "../allocator/index.ts";
 
 /** Writes made but not yet seen by the informers, so the next cycle does not double-offer. */
+/** An assumption the informers have not borne out by then is dropped (the write is taken as lost). */
+const ASSUMPTION_MAX_AGE_MS = 15_000;
+
 export class Assumptions {
   private readonly offers = new Map<string, { alloc: Allocation; at: number; offer?: string }>();
   private readonly pods = new Map<string, { alloc: Allocation; at: number; offer?: string }>();
@@ -23,13 +26,30 @@ export class Assumptions {
   }
 
   /**
+   * Offers of `framework` being created, or created but not yet in the cache (`knownOffer`),
+   * younger than maxAgeMs: a teardown that removed the finalizer now would let them be
+   * collected without a final phase.
+   */
+  offersUnseen(
+    framework: string,
+    knownOffer: (key: string) => boolean,
+    maxAgeMs = ASSUMPTION_MAX_AGE_MS,
+  ): string[] {
+    const now = Date.now();
+    const out: string[] = [];
+    for (const [k, v] of this.offers)
+      if (v.alloc.framework === framework && !knownOffer(k) && now - v.at <= maxAgeMs) out.push(k);
+    return out;
+  }
+
+  /**
    * Allocations still assumed; those the cache now knows (or older than maxAgeMs) are dropped.
    * Each comes with the offer a Pod is launched for, if any.
    */
   pending(
     knownOffer: (key: string) => boolean,
     knownPod: (key: string) => boolean,
-    maxAgeMs = 15_000,
+    maxAgeMs = ASSUMPTION_MAX_AGE_MS,
   ): { alloc: Allocation; offer?: string }[] {
     const out: { alloc: Allocation; offer?: string }[] = [];
     const now = Date.now();
