@@ -6,8 +6,9 @@
 // follows.
 import { z } from "zod";
 
-/** Call types of scheduler.proto (Call.Type). */
+/** Call types of scheduler.proto (Call.Type). UNKNOWN passes validation and is answered 501, as in Mesos. */
 export const CALL_TYPES = [
+  "UNKNOWN",
   "SUBSCRIBE",
   "TEARDOWN",
   "ACCEPT",
