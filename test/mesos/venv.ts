@@ -1,7 +1,7 @@
-// Installs the Mesos client libraries of test/mesos/requirements.txt from PyPI into a venv
-// cached outside the repository (~/.cache/kube-offers/mesos-venv/<hash>), the way the control
-// plane binaries are cached. Fails loudly when Python or PyPI is unreachable: the library test
-// must not pass by skipping.
+// Installs the Mesos clients of test/mesos/requirements.txt (mesoshttp, the Mesos CLI) from PyPI
+// into a venv cached outside the repository (~/.cache/kube-offers/mesos-venv/<hash>), the way the
+// control plane binaries are cached. Fails loudly when Python or PyPI is unreachable: the client
+// tests must not pass by skipping.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -29,7 +29,7 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: nu
 export async function mesosVenv(python = process.env.PYTHON ?? "python3"): Promise<string> {
   const version = await run(python, ["-c", "import sys; print(sys.version)"], 30_000);
   if (version.code !== 0)
-    throw new Error(`the Mesos client library test needs Python 3 (${python}): ${version.out.trim()}`);
+    throw new Error(`the Mesos client tests need Python 3 (${python}): ${version.out.trim()}`);
   const reqs = readFileSync(REQUIREMENTS, "utf8");
   const hash = createHash("sha256").update(reqs).update(version.out).digest("hex").slice(0, 12);
   const root = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kube-offers", "mesos-venv");
@@ -49,7 +49,7 @@ export async function mesosVenv(python = process.env.PYTHON ?? "python3"): Promi
   if (pip.code !== 0) {
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(
-      `could not install the Mesos client library (mesoshttp) from PyPI with pip; the library test cannot run without it:\n${pip.out.slice(-3000)}`,
+      `could not install the Mesos clients (${REQUIREMENTS}) from PyPI with pip; the client tests cannot run without them:\n${pip.out.slice(-3000)}`,
     );
   }
   writeFileSync(join(tmp, ".complete"), `${new Date().toISOString()}\n`);
@@ -62,4 +62,13 @@ export async function mesosVenv(python = process.env.PYTHON ?? "python3"): Promi
   // The venv's python is a symlink to the interpreter; paths inside it refer to tmp no more than
   // its scripts do, and `python -m` works from the renamed folder.
   return bin;
+}
+
+/**
+ * The venv's bin directory, to put first on a client's PATH: console scripts whose shebang names
+ * the venv's temporary path break once it is renamed, but `mesos-cli` is a shell script that
+ * runs `python -m …`, which finds the venv's python on PATH.
+ */
+export function venvBinDir(python: string): string {
+  return dirname(python);
 }
