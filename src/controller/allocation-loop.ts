@@ -89,7 +89,7 @@ export class AllocationLoop {
     if (this.stopped || !this.d.isLeader() || !this.d.cache.synced) return;
     const end = this.d.metrics.allocationCycle.startTimer();
     try {
-      await this.cycle(Date.now());
+      await this.cycle(this.d.clock());
       this.cycles++;
       this.d.metrics.allocationCycles.inc();
     } catch (err) {
@@ -202,7 +202,7 @@ export class AllocationLoop {
 
   /** A create that failed: the pair is backed off when it fails for good or keeps failing. */
   private createFailed(d: OfferDecision, err: unknown): void {
-    const now = Date.now();
+    const now = this.d.clock();
     const error = apiMessage(err);
     const f = this.backoff.fail(d.framework, d.agent, statusCode(err), error, now);
     this.d.metrics.offerCreateFailures.inc({ kind: f.kind });

@@ -26,72 +26,118 @@ import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import { makeApiClient } from "../kube/deadline.ts";
 import { DEFAULT_LIST_TIMEOUT_MS, SupervisedInformer, waitForSync } from "../kube/informer.ts";
+import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import type { NodeHealth } from "../tasks/state.ts";
 import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
+import type { Clock } from "./clock.ts";
 import { LeaseClock } from "./lease-clock.ts";
 import { leaseExpired, nodeHealth, timeOf } from "./views.ts";
 
 export type Obj<T> = T & KubernetesObject;
 
-export class ClusterCache {
-  readonly agents: SupervisedInformer<Obj<Agent>>;
-  readonly frameworks: SupervisedInformer<Obj<Framework>>;
-  readonly offers: SupervisedInformer<Obj<ResourceOffer>>;
-  readonly roles: SupervisedInformer<Obj<ResourceRole>>;
-  readonly pods: SupervisedInformer<V1Pod>;
-  readonly nodes: SupervisedInformer<V1Node>;
-  readonly leases: SupervisedInformer<V1Lease>;
-  /** When each Lease's current record was first seen, on this process's clock (lease-clock.ts). */
-  readonly leaseClock = new LeaseClock();
-  /** Which agents whose Lease lapsed may be declared lost (agent-loss.ts). */
-  readonly agentLoss: AgentLossTracker;
-  private readonly agentLeaseNamespace: string;
+/** The kinds the operator reads, one store each. */
+export interface ClusterStores {
+  agents: ObjectStore<Obj<Agent>>;
+  frameworks: ObjectStore<Obj<Framework>>;
+  offers: ObjectStore<Obj<ResourceOffer>>;
+  roles: ObjectStore<Obj<ResourceRole>>;
+  pods: ObjectStore<V1Pod>;
+  nodes: ObjectStore<V1Node>;
+  leases: ObjectStore<V1Lease>;
+}
 
-  constructor(
-    kc: KubeConfig,
-    pool: string | undefined,
-    onError: (name: string, err: unknown, restartInMs: number) => void,
-    liveness: { agentLeaseNamespace?: string; agentLoss?: AgentLossConfig } = {},
-  ) {
-    this.agentLeaseNamespace = liveness.agentLeaseNamespace ?? DEFAULT_LEASE_NAMESPACE;
-    const inPool = poolSelector(pool);
-    // These clients only list (for the informers): a list that hangs is aborted at its deadline.
-    const co = makeApiClient(kc, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
-    const core = makeApiClient(kc, CoreV1Api, DEFAULT_LIST_TIMEOUT_MS);
-    const coord = makeApiClient(kc, CoordinationV1Api, DEFAULT_LIST_TIMEOUT_MS);
-    const custom = <T>(plural: string, labelSelector?: string) =>
-      new SupervisedInformer<Obj<T>>(
-        plural,
-        kc,
-        `/apis/${GROUP}/${VERSION}/${plural}`,
-        () =>
-          co.listClusterCustomObject({ group: GROUP, version: VERSION, plural, labelSelector }) as Promise<
-            KubernetesListObject<Obj<T>>
-          >,
-        { onError, resyncMs: 60_000, ...(labelSelector ? { labelSelector } : {}) },
-      );
-    this.agents = custom<Agent>(PLURAL.agent, inPool);
-    this.frameworks = custom<Framework>(PLURAL.framework, inPool);
-    this.offers = custom<ResourceOffer>(PLURAL.resourceOffer, inPool);
-    this.roles = custom<ResourceRole>(PLURAL.resourceRole);
-    this.pods = new SupervisedInformer<V1Pod>(
+export type MemoryStores = {
+  [K in keyof ClusterStores]: ClusterStores[K] extends ObjectStore<infer T> ? MemoryStore<T> : never;
+};
+
+/** Empty in-memory stores, for a cache no API server feeds (tests, benchmarks). */
+export function memoryStores(): MemoryStores {
+  return {
+    agents: new MemoryStore(PLURAL.agent),
+    frameworks: new MemoryStore(PLURAL.framework),
+    offers: new MemoryStore(PLURAL.resourceOffer),
+    roles: new MemoryStore(PLURAL.resourceRole),
+    pods: new MemoryStore("pods"),
+    nodes: new MemoryStore("nodes"),
+    leases: new MemoryStore("leases"),
+  };
+}
+
+/** Informers over the API server: the operator's pool of Agents, Frameworks, offers and task Pods. */
+export function informerStores(
+  kc: KubeConfig,
+  pool: string | undefined,
+  onError: (name: string, err: unknown, restartInMs: number) => void,
+): ClusterStores {
+  const inPool = poolSelector(pool);
+  // These clients only list (for the informers): a list that hangs is aborted at its deadline.
+  const co = makeApiClient(kc, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
+  const core = makeApiClient(kc, CoreV1Api, DEFAULT_LIST_TIMEOUT_MS);
+  const coord = makeApiClient(kc, CoordinationV1Api, DEFAULT_LIST_TIMEOUT_MS);
+  const custom = <T>(plural: string, labelSelector?: string) =>
+    new SupervisedInformer<Obj<T>>(
+      plural,
+      kc,
+      `/apis/${GROUP}/${VERSION}/${plural}`,
+      () =>
+        co.listClusterCustomObject({ group: GROUP, version: VERSION, plural, labelSelector }) as Promise<
+          KubernetesListObject<Obj<T>>
+        >,
+      { onError, resyncMs: 60_000, ...(labelSelector ? { labelSelector } : {}) },
+    );
+  const notNodeLeases = "metadata.namespace!=kube-node-lease";
+  return {
+    agents: custom<Agent>(PLURAL.agent, inPool),
+    frameworks: custom<Framework>(PLURAL.framework, inPool),
+    offers: custom<ResourceOffer>(PLURAL.resourceOffer, inPool),
+    roles: custom<ResourceRole>(PLURAL.resourceRole),
+    pods: new SupervisedInformer<V1Pod>(
       "pods",
       kc,
       "/api/v1/pods",
       () => core.listPodForAllNamespaces({ labelSelector: `${LABEL_FRAMEWORK},${inPool}` }),
       { labelSelector: `${LABEL_FRAMEWORK},${inPool}`, onError },
-    );
-    this.nodes = new SupervisedInformer<V1Node>("nodes", kc, "/api/v1/nodes", () => core.listNode(), {
-      onError,
-    });
-    const notNodeLeases = "metadata.namespace!=kube-node-lease";
-    this.leases = new SupervisedInformer<V1Lease>(
+    ),
+    nodes: new SupervisedInformer<V1Node>("nodes", kc, "/api/v1/nodes", () => core.listNode(), { onError }),
+    leases: new SupervisedInformer<V1Lease>(
       "leases",
       kc,
       "/apis/coordination.k8s.io/v1/leases",
       () => coord.listLeaseForAllNamespaces({ fieldSelector: notNodeLeases }),
       { fieldSelector: notNodeLeases, onError },
-    );
+    ),
+  };
+}
+
+export class ClusterCache {
+  readonly agents: ObjectStore<Obj<Agent>>;
+  readonly frameworks: ObjectStore<Obj<Framework>>;
+  readonly offers: ObjectStore<Obj<ResourceOffer>>;
+  readonly roles: ObjectStore<Obj<ResourceRole>>;
+  readonly pods: ObjectStore<V1Pod>;
+  readonly nodes: ObjectStore<V1Node>;
+  readonly leases: ObjectStore<V1Lease>;
+  /** When each Lease's current record was first seen, on this process's clock (lease-clock.ts). */
+  readonly leaseClock: LeaseClock;
+  /** Which agents whose Lease lapsed may be declared lost (agent-loss.ts). */
+  readonly agentLoss: AgentLossTracker;
+  private readonly agentLeaseNamespace: string;
+
+  constructor(
+    stores: ClusterStores,
+    liveness: { agentLeaseNamespace?: string; agentLoss?: AgentLossConfig; clock?: Clock } = {},
+  ) {
+    this.agentLeaseNamespace = liveness.agentLeaseNamespace ?? DEFAULT_LEASE_NAMESPACE;
+    ({
+      agents: this.agents,
+      frameworks: this.frameworks,
+      offers: this.offers,
+      roles: this.roles,
+      pods: this.pods,
+      nodes: this.nodes,
+      leases: this.leases,
+    } = stores);
+    this.leaseClock = new LeaseClock(liveness.clock);
     // Renewals are timed when the watch delivers them, not when a reader next looks.
     const key = (l: V1Lease) => `${l.metadata?.namespace}/${l.metadata?.name}`;
     for (const ev of ["add", "update"])
@@ -126,7 +172,7 @@ export class ClusterCache {
     );
   }
 
-  all(): SupervisedInformer<KubernetesObject>[] {
+  all(): ObjectStore<KubernetesObject>[] {
     return [
       this.agents,
       this.frameworks,

@@ -2,22 +2,25 @@
 // the operator-wide state, configuration and telemetry.
 import type { Framework } from "../crds/framework.ts";
 import type { ClusterCache, Obj } from "./cache.ts";
+import type { Clock } from "./clock.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { FilterStore } from "./state.ts";
 import type { ReportUnreadable } from "./unreadable.ts";
-import type { KubeWriter } from "./writer.ts";
+import type { ClusterWriter } from "./writer.ts";
 
 export interface ControllerDeps {
   cache: ClusterCache;
-  writer: KubeWriter;
+  writer: ClusterWriter;
   filters: FilterStore;
   config: OperatorConfig;
   log: Logger;
   metrics: Metrics;
   /** Where objects that cannot be read are reported (logged once, counted, an Event). */
   unreadable: ReportUnreadable;
+  /** Now, for every decision that depends on time (clock.ts). */
+  clock: Clock;
 }
 
 /** A reconciler of one registered Framework (operator.ts runs each on every Framework key). */

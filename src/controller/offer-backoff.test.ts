@@ -1,17 +1,11 @@
 // Offer-create backoff: the pure policy (table), and the allocation loop over an in-memory cache
 // and a writer that refuses one framework's offers, where the agent must go to the other.
 import { describe, expect, it } from "vitest";
-import type { Agent } from "../crds/agent.ts";
-import { FINALIZER } from "../crds/contract.ts";
-import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
-import { AllocationLoop, type LoopDeps } from "./allocation-loop.ts";
-import type { Obj } from "./cache.ts";
-import { defaultOperatorConfig } from "./config.ts";
-import { createLogger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
+import { registeredFramework } from "./fixtures.ts";
+import { apiError } from "./memory-cluster.ts";
 import { failureKind, OfferBackoff } from "./offer-backoff.ts";
-import { Assumptions, FilterStore } from "./state.ts";
+import { rig, seedAgent } from "./test-rig.ts";
 
 describe("failureKind", () => {
   const cases: [number | undefined, string][] = [
@@ -70,79 +64,37 @@ describe("OfferBackoff", () => {
 
 // ---- the loop over an in-memory cache and writer ----
 
-const agent = (name: string): Obj<Agent> =>
-  ({
-    apiVersion: "kubeoffers.io/v1alpha1",
-    kind: "Agent",
-    metadata: { name },
-    spec: {},
-    status: { node: name, resources: { cpu: "4", memory: "8Gi" }, available: true },
-  }) as Obj<Agent>;
-const framework = (namespace: string, name: string): Obj<Framework> =>
-  ({
-    apiVersion: "kubeoffers.io/v1alpha1",
-    kind: "Framework",
-    metadata: { name, namespace, uid: `uid-${name}`, finalizers: [FINALIZER] },
-    spec: { roles: ["*"] },
-  }) as Obj<Framework>;
-
-const informer = <T extends { metadata?: { name?: string; namespace?: string } }>(items: T[]) => ({
-  list: () => items,
-  get: (name: string, ns?: string) =>
-    items.find((i) => i.metadata?.name === name && i.metadata?.namespace === ns),
-});
-
+/** The loop over a memory cluster whose API server refuses the offers `refuse` names. */
 function fakeLoop(refuse: (offer: ResourceOffer) => { code: number; message: string } | undefined) {
-  const now = Date.now();
-  const lease = {
-    metadata: { name: "l" },
-    spec: { renewTime: new Date(now + 3_600_000), leaseDurationSeconds: 60 },
-  };
-  const offers: Obj<ResourceOffer>[] = [];
-  const events: { namespace?: string; name: string; reason: string; note: string }[] = [];
+  const r = rig({ offerBackoff: { baseMs: 60_000, maxMs: 60_000, transientTries: 2 } });
+  seedAgent(r, "n1");
+  r.cluster.seed({
+    frameworks: [registeredFramework("team-bad", "f"), registeredFramework("team-good", "g")],
+  });
   const attempts: string[] = [];
-  const cache = {
-    synced: true,
-    agents: informer([agent("n1")]),
-    frameworks: informer([framework("team-bad", "f"), framework("team-good", "g")]),
-    offers: informer(offers),
-    pods: informer([]),
-    roles: informer([]),
-    nodes: informer([{ metadata: { name: "n1" }, status: { allocatable: { cpu: "4", memory: "8Gi" } } }]),
-    leases: { get: () => undefined },
-    lease: () => undefined,
-    agentLease: () => lease,
-    agentVerdict: () => "live",
+  r.cluster.refuseWhen((w) => {
+    if (w.verb !== "create" || w.kind !== "ResourceOffer") return undefined;
+    const o = w.body as ResourceOffer;
+    attempts.push(`${o.metadata.namespace}/${o.spec.framework}@${o.spec.agent}`);
+    const why = refuse(o);
+    return why ? apiError(why.code, "Refused", why.message) : undefined;
+  });
+  const events = () =>
+    r.cluster.writes
+      .filter((w) => w.kind === "Event")
+      .map((w) => {
+        const [namespace, name] = w.key.split("/");
+        const b = w.body as { reason: string; note: string };
+        return { namespace, name, reason: b.reason, note: b.note };
+      });
+  return {
+    loop: r.loop,
+    offers: () => r.cache.offers.list(),
+    attempts,
+    events,
+    metrics: r.metrics,
+    now: r.clock.now,
   };
-  const writer = {
-    async createOffer(o: ResourceOffer) {
-      attempts.push(`${o.metadata.namespace}/${o.spec.framework}@${o.spec.agent}`);
-      const why = refuse(o);
-      if (why) throw Object.assign(new Error(why.message), { code: why.code, body: JSON.stringify(why) });
-      // The informer sees it at once: it now holds the agent.
-      offers.push({ ...o, status: { phase: "Offered" } } as Obj<ResourceOffer>);
-      return { ...o, metadata: { ...o.metadata, resourceVersion: "1" } };
-    },
-    async patchOfferStatus() {},
-    async event(r: { namespace?: string; name: string }, _type: string, reason: string, note: string) {
-      events.push({ ...r, reason, note });
-    },
-  };
-  const metrics = new Metrics(false);
-  const deps = {
-    cache,
-    writer,
-    filters: new FilterStore(),
-    config: defaultOperatorConfig(),
-    log: createLogger("test", "silent"),
-    metrics,
-    unreadable: () => {},
-    assumptions: new Assumptions(),
-    isLeader: () => true,
-    busyOffers: new Set<string>(),
-    offerBackoff: { baseMs: 60_000, maxMs: 60_000, transientTries: 2 },
-  } as unknown as LoopDeps;
-  return { loop: new AllocationLoop(deps), offers, attempts, events, metrics, now };
 }
 
 describe("AllocationLoop with offers that cannot be created", () => {
@@ -155,14 +107,14 @@ describe("AllocationLoop with offers that cannot be created", () => {
     const t = fakeLoop((o) =>
       o.metadata.namespace === "team-bad" ? { code, message: `refused with ${code}` } : undefined,
     );
-    for (let i = 0; i < 6 && t.offers.length === 0; i++) await t.loop.cycle(t.now + i);
-    expect(t.offers.map((o) => `${o.metadata.namespace}/${o.spec.framework}@${o.spec.agent}`)).toEqual([
+    for (let i = 0; i < 6 && t.offers().length === 0; i++) await t.loop.cycle(t.now + i);
+    expect(t.offers().map((o) => `${o.metadata.namespace}/${o.spec.framework}@${o.spec.agent}`)).toEqual([
       "team-good/g@n1",
     ]);
     // The failing framework was tried until backed off, no more.
     const bad = t.attempts.filter((a) => a.startsWith("team-bad/"));
     expect(bad.length).toBeLessThanOrEqual(cycles - 1);
-    const ev = t.events.find((e) => e.reason === "OfferCreateFailed");
+    const ev = t.events().find((e) => e.reason === "OfferCreateFailed");
     expect(ev).toMatchObject({ namespace: "team-bad", name: "f" });
     expect(ev?.note).toContain(`refused with ${code}`);
     expect(ev?.note).toContain("agent n1");
@@ -175,7 +127,7 @@ describe("AllocationLoop with offers that cannot be created", () => {
   it("a framework whose creates work is never backed off", async () => {
     const t = fakeLoop(() => undefined);
     await t.loop.cycle(t.now);
-    expect(t.offers).toHaveLength(1);
-    expect(t.events).toEqual([]);
+    expect(t.offers()).toHaveLength(1);
+    expect(t.events()).toEqual([]);
   });
 });

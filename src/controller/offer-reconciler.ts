@@ -68,7 +68,7 @@ export class OfferReconciler {
     const { namespace, name } = splitKey(key);
     const offer = this.d.cache.offers.get(name, namespace);
     if (!offer) return undefined;
-    const now = Date.now();
+    const now = this.d.clock();
     const phase = offerPhase(offer);
     if (phase === "Offered") {
       if (offer.spec.response) {
@@ -131,7 +131,7 @@ export class OfferReconciler {
   private finishedAt(offer: ResourceOffer): number {
     const cond = offer.status?.conditions?.find((c) => c.type === CONDITION_FINISHED);
     const t = timeOf(cond?.lastTransitionTime ?? offer.status?.answeredAt);
-    return Number.isFinite(t) ? t : Date.now();
+    return Number.isFinite(t) ? t : this.d.clock();
   }
 
   /**
@@ -373,7 +373,11 @@ export class OfferReconciler {
     // No Pod of it is created from now on, so each task is settled at once: its Pod as the API
     // server has it, or TASK_DROPPED (TASK_KILLED if this replica saw the Pod deleted).
     const ns = offer.metadata.namespace ?? "";
-    const health = this.d.cache.nodeHealth(offer.spec.agent, this.d.config.agentLeaseNamespace, Date.now());
+    const health = this.d.cache.nodeHealth(
+      offer.spec.agent,
+      this.d.config.agentLeaseNamespace,
+      this.d.clock(),
+    );
     const tasks = await Promise.all(
       (offer.status?.tasks ?? []).map(async (t) => {
         const pod = this.d.cache.pods.get(t.pod, ns) ?? (await this.d.writer.readPod(ns, t.pod));

@@ -9,7 +9,8 @@ import type { Framework } from "../crds/framework.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { apiMessage, isNotFound } from "../kube/errors.ts";
 import { AllocationLoop } from "./allocation-loop.ts";
-import { ClusterCache, type Obj } from "./cache.ts";
+import { ClusterCache, type ClusterStores, informerStores, type Obj } from "./cache.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
 import type { FrameworkReconciler } from "./deps.ts";
 import { failoverReconciler } from "./failover.ts";
@@ -24,7 +25,7 @@ import { ROLES_KEY, RoleStatusReconciler } from "./role-status.ts";
 import { Assumptions, FilterStore, PodTombstones } from "./state.ts";
 import { UnreadableObjects } from "./unreadable.ts";
 import { type ReconcileResult, WorkQueue } from "./workqueue.ts";
-import { KubeWriter } from "./writer.ts";
+import { type ClusterWriter, KubeWriter } from "./writer.ts";
 
 /** Cache changes within this window give the role status reconciler one run. */
 const ROLE_STATUS_BATCH_MS = 200;
@@ -35,6 +36,12 @@ export interface OperatorOptions {
   metrics?: Metrics;
   /** Leadership check; default: always leader (single replica). */
   isLeader?: () => boolean;
+  /** Where objects are read from; default: informers over `kc` (tests pass memory stores). */
+  stores?: ClusterStores;
+  /** Where writes go; default: the API server behind `kc` (tests pass a recording writer). */
+  writer?: ClusterWriter;
+  /** The time; default: the system clock. */
+  clock?: Clock;
 }
 
 export class Operator {
@@ -47,7 +54,7 @@ export class Operator {
   readonly frameworkQueue: WorkQueue;
   readonly roleQueue: WorkQueue;
   private readonly filters = new FilterStore();
-  private readonly assumptions = new Assumptions();
+  private readonly assumptions: Assumptions;
   private readonly busyOffers = new Set<string>();
   private readonly tombstones: PodTombstones;
   private readonly offers: OfferReconciler;
@@ -58,33 +65,45 @@ export class Operator {
   private readonly isLeader: () => boolean;
   private workers: Promise<unknown> | undefined;
   private leading = false;
+  private readonly clock: Clock;
 
-  constructor(kc: KubeConfig, opts: OperatorOptions = {}) {
+  /** `kc` may be undefined only when both `stores` and `writer` are given. */
+  constructor(kc: KubeConfig | undefined, opts: OperatorOptions = {}) {
     this.config = defaultOperatorConfig(opts.config);
+    this.clock = opts.clock ?? systemClock;
+    const kube = () => {
+      if (!kc) throw new Error("Operator: a KubeConfig is needed unless both stores and writer are given");
+      return kc;
+    };
     // As long as an offer refreshes its tasks: until it is deleted after its retention.
-    this.tombstones = new PodTombstones(2 * this.config.offerRetentionMs + 60_000);
+    this.tombstones = new PodTombstones(2 * this.config.offerRetentionMs + 60_000, this.clock);
+    this.assumptions = new Assumptions(this.clock);
     this.log = opts.log ?? createLogger("kube-offers-controller");
     this.metrics = opts.metrics ?? new Metrics();
     this.isLeader = opts.isLeader ?? (() => true);
     const m = this.metrics;
-    this.cache = new ClusterCache(
-      kc,
-      this.config.pool,
-      (name, err, ms) => {
+    const stores =
+      opts.stores ??
+      informerStores(kube(), this.config.pool, (name, err, ms) => {
         m.informerRestarts.inc({ informer: name });
         this.log.warn(
           { informer: name, err: apiMessage(err), restartInMs: ms },
           "informer failed; restarting",
         );
-      },
-      { agentLeaseNamespace: this.config.agentLeaseNamespace, agentLoss: this.config.agentLoss },
-    );
-    const writer = new KubeWriter(
-      kc,
-      this.config.instance,
-      (verb, resource, code) => m.apiRequests.inc({ verb, resource, code: String(code) }),
-      this.config.apiTimeoutMs,
-    );
+      });
+    this.cache = new ClusterCache(stores, {
+      agentLeaseNamespace: this.config.agentLeaseNamespace,
+      agentLoss: this.config.agentLoss,
+      clock: this.clock,
+    });
+    const writer =
+      opts.writer ??
+      new KubeWriter(
+        kube(),
+        this.config.instance,
+        (verb, resource, code) => m.apiRequests.inc({ verb, resource, code: String(code) }),
+        this.config.apiTimeoutMs,
+      );
     const hooks = {
       onResult: (queue: string, result: string, seconds: number, err?: unknown) => {
         m.reconcile.inc({ controller: queue, result });
@@ -107,6 +126,7 @@ export class Operator {
       log: this.log,
       metrics: m,
       unreadable: new UnreadableObjects({ log: this.log, metrics: m, writer }).report,
+      clock: this.clock,
       trigger,
     };
     this.loop = new AllocationLoop({
@@ -140,7 +160,7 @@ export class Operator {
     try {
       const fw = await this.lifecycle.reconcile(key);
       if (!fw) return undefined;
-      const now = Date.now();
+      const now = this.clock();
       const results = [];
       for (const r of this.frameworkReconcilers) results.push(await r.reconcile(fw, now).then(ok, fail));
       const failed = results.find((x) => "err" in x);
@@ -222,7 +242,7 @@ export class Operator {
 
   /** Rebuilds in-memory state from the API server: refusal filters from retained answers. */
   private rebuild(): void {
-    rebuildFilters(this.filters, this.cache.offers.list(), Date.now());
+    rebuildFilters(this.filters, this.cache.offers.list(), this.clock());
   }
 
   async start(): Promise<void> {

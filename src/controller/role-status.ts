@@ -79,7 +79,7 @@ export class RoleStatusReconciler {
     const { cache, unreadable } = this.d;
     const roles = cache.roles.list();
     if (!roles.length) return undefined;
-    const now = Date.now();
+    const now = this.d.clock();
     const reserved: Record<string, Resources> = {};
     for (const a of cache.agents.list()) {
       const reported = agentView(a, undefined, now, unreadable);

@@ -2,24 +2,31 @@
 // server: assumptions expire once the informers catch up, filters are re-derived from
 // retained answered offers when this replica starts leading (revive.ts).
 import type { Allocation, RefusalFilter } from "../allocator/index.ts";
+import { type Clock, systemClock } from "./clock.ts";
 
-/** Writes made but not yet seen by the informers, so the next cycle does not double-offer. */
 /** An assumption the informers have not borne out by then is dropped (the write is taken as lost). */
 const ASSUMPTION_MAX_AGE_MS = 15_000;
 
+/** Writes made but not yet seen by the informers, so the next cycle does not double-offer. */
 export class Assumptions {
+  private readonly clock: Clock;
+
+  constructor(clock: Clock = systemClock) {
+    this.clock = clock;
+  }
+
   private readonly offers = new Map<string, { alloc: Allocation; at: number; offer?: string }>();
   private readonly pods = new Map<string, { alloc: Allocation; at: number; offer?: string }>();
 
   assumeOffer(key: string, alloc: Allocation): void {
-    this.offers.set(key, { alloc, at: Date.now() });
+    this.offers.set(key, { alloc, at: this.clock() });
   }
   forgetOffer(key: string): void {
     this.offers.delete(key);
   }
   /** A Pod being launched for `offer` ("namespace/name"). */
   assumePod(key: string, alloc: Allocation, offer?: string): void {
-    this.pods.set(key, { alloc, at: Date.now(), ...(offer ? { offer } : {}) });
+    this.pods.set(key, { alloc, at: this.clock(), ...(offer ? { offer } : {}) });
   }
   forgetPod(key: string): void {
     this.pods.delete(key);
@@ -35,7 +42,7 @@ export class Assumptions {
     knownOffer: (key: string) => boolean,
     maxAgeMs = ASSUMPTION_MAX_AGE_MS,
   ): string[] {
-    const now = Date.now();
+    const now = this.clock();
     const out: string[] = [];
     for (const [k, v] of this.offers)
       if (v.alloc.framework === framework && !knownOffer(k) && now - v.at <= maxAgeMs) out.push(k);
@@ -52,7 +59,7 @@ export class Assumptions {
     maxAgeMs = ASSUMPTION_MAX_AGE_MS,
   ): { alloc: Allocation; offer?: string }[] {
     const out: { alloc: Allocation; offer?: string }[] = [];
-    const now = Date.now();
+    const now = this.clock();
     for (const [map, known] of [
       [this.offers, knownOffer],
       [this.pods, knownPod],
@@ -74,11 +81,14 @@ export class PodTombstones {
   private readonly deleted = new Map<string, number>();
   private readonly keepMs: number;
 
-  constructor(keepMs: number) {
+  private readonly clock: Clock;
+
+  constructor(keepMs: number, clock: Clock = systemClock) {
     this.keepMs = keepMs;
+    this.clock = clock;
   }
 
-  add(key: string, now = Date.now()): void {
+  add(key: string, now = this.clock()): void {
     this.deleted.delete(key); // re-insert: the map stays in deletion order, oldest first
     this.deleted.set(key, now);
     for (const [k, at] of this.deleted) {

@@ -91,7 +91,67 @@ export function boundOfferStatus<S extends Partial<ResourceOfferStatus>>(status:
   return out;
 }
 
-export class KubeWriter {
+/** An Event's subject. */
+export interface EventRegarding {
+  kind: string;
+  namespace?: string;
+  name: string;
+  uid?: string;
+  apiVersion?: string;
+}
+
+/**
+ * Every write the controller makes, and the few reads it must make live (past the cache). The
+ * API server's implementation is KubeWriter; tests use memory-cluster.ts's, which records each
+ * write and applies it to in-memory stores. Errors carry the API server's status codes.
+ */
+export interface ClusterWriter {
+  createOffer(offer: ResourceOffer): Promise<ResourceOffer>;
+  getOffer(namespace: string, name: string): Promise<ResourceOffer | undefined>;
+  finishOffer(
+    namespace: string,
+    name: string,
+    status: Partial<ResourceOfferStatus> & { phase: ResourceOfferStatus["phase"]; reason: string },
+    resourceVersion?: string,
+  ): Promise<void>;
+  patchOfferStatus(
+    namespace: string,
+    name: string,
+    status: Partial<ResourceOfferStatus>,
+    resourceVersion?: string,
+  ): Promise<string | undefined>;
+  deleteOffer(namespace: string, name: string): Promise<void>;
+  createPod(pod: V1Pod): Promise<V1Pod>;
+  readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  annotatePod(namespace: string, name: string, key: string, value: string | null): Promise<void>;
+  deletePod(namespace: string, name: string, uid?: string): Promise<void>;
+  updateDynamicReservations(
+    agent: string,
+    change: (current: DynamicReservation[]) => DynamicReservation[],
+  ): Promise<void>;
+  putRoleStatus(name: string, status: ResourceRoleStatus): Promise<void>;
+  putFrameworkStatus(namespace: string, name: string, status: FrameworkStatus): Promise<void>;
+  setFrameworkFinalizers(
+    namespace: string,
+    name: string,
+    finalizers: string[],
+    resourceVersion: string,
+  ): Promise<void>;
+  event(regarding: EventRegarding, type: "Normal" | "Warning", reason: string, note: string): Promise<void>;
+}
+
+/** The Finished condition that moves an offer to a final phase and starts its retention clock. */
+export function finishedCondition(status: { phase: string; reason: string; message?: string }, now: number) {
+  return {
+    type: CONDITION_FINISHED,
+    status: "True" as const,
+    reason: status.reason,
+    message: status.message || status.phase,
+    lastTransitionTime: new Date(now).toISOString(),
+  };
+}
+
+export class KubeWriter implements ClusterWriter {
   private readonly co: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly events: EventsV1Api;
@@ -167,13 +227,7 @@ export class KubeWriter {
     status: Partial<ResourceOfferStatus> & { phase: ResourceOfferStatus["phase"]; reason: string },
     resourceVersion?: string,
   ): Promise<void> {
-    const condition = {
-      type: CONDITION_FINISHED,
-      status: "True" as const,
-      reason: status.reason,
-      message: status.message || status.phase,
-      lastTransitionTime: new Date().toISOString(),
-    };
+    const condition = finishedCondition(status, Date.now());
     await this.patchOfferStatus(namespace, name, { ...status, conditions: [condition] }, resourceVersion);
   }
 
@@ -387,7 +441,7 @@ export class KubeWriter {
 
   /** A Kubernetes Event on an object, for transitions a user must see. Best effort. */
   async event(
-    regarding: { kind: string; namespace?: string; name: string; uid?: string; apiVersion?: string },
+    regarding: EventRegarding,
     type: "Normal" | "Warning",
     reason: string,
     note: string,

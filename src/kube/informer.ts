@@ -179,7 +179,7 @@ export class SupervisedInformer<T extends KubernetesObject> extends EventEmitter
 
 /** Resolves when every informer is synced; rejects after timeoutMs naming the ones that are not. */
 export function waitForSync(
-  informers: SupervisedInformer<KubernetesObject>[],
+  informers: readonly { readonly name: string; readonly synced: boolean }[],
   timeoutMs: number,
 ): Promise<void> {
   return new Promise((resolve, reject) => {

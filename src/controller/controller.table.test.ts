@@ -1,0 +1,380 @@
+// The controller's parts as tables, in the style of Kueue's scheduler tests: given these objects
+// and this time, expect these writes. No API server: the cache reads memory stores, the writer
+// records (memory-cluster.ts), the clock is set by the test.
+import { describe, expect, it } from "vitest";
+import { FINALIZER, LABEL_FRAMEWORK } from "../crds/contract.ts";
+import { outstandingOffer, registeredFramework, taskPod } from "./fixtures.ts";
+import type { RecordedWrite } from "./memory-cluster.ts";
+import { type Rig, rig, seedAgent, T0 } from "./test-rig.ts";
+
+const NS = "team";
+const WHOLE = { cpu: "4", memory: "8Gi" };
+
+const offerWrites = (w: RecordedWrite) => w.kind === "ResourceOffer";
+const created = (r: Rig) =>
+  r.cluster.writes
+    .filter((w) => w.verb === "create" && w.kind === "ResourceOffer")
+    .map((w) => {
+      const o = w.body as { spec: { framework: string; agent: string; resources: Record<string, unknown> } };
+      return { framework: o.spec.framework, agent: o.spec.agent, resources: o.spec.resources };
+    });
+const statusOf = (w: RecordedWrite) => (w.body as { status?: Record<string, unknown> }).status ?? {};
+
+describe("allocation loop: given the cluster and the time, these offers", () => {
+  const cases: {
+    name: string;
+    given: (r: Rig) => void;
+    expect: { framework: string; agent: string; resources?: Record<string, unknown> }[];
+  }[] = [
+    {
+      name: "one agent, one framework: the whole agent is offered",
+      given: (r) => {
+        seedAgent(r, "n1");
+        r.cluster.seed({ frameworks: [registeredFramework(NS, "fw")] });
+      },
+      expect: [{ framework: "fw", agent: "n1", resources: WHOLE }],
+    },
+    {
+      name: "a framework without the finalizer is not registered yet: nothing",
+      given: (r) => {
+        seedAgent(r, "n1");
+        const f = registeredFramework(NS, "fw");
+        f.metadata.finalizers = [];
+        r.cluster.seed({ frameworks: [f] });
+      },
+      expect: [],
+    },
+    {
+      name: "a framework being deleted: nothing",
+      given: (r) => {
+        seedAgent(r, "n1");
+        const f = registeredFramework(NS, "fw");
+        f.metadata.deletionTimestamp = new Date(T0) as never;
+        r.cluster.seed({ frameworks: [f] });
+      },
+      expect: [],
+    },
+    {
+      name: "an agent whose Lease was last renewed a minute ago (on the operator's clock): nothing",
+      given: (r) => {
+        seedAgent(r, "n1");
+        r.cluster.seed({ frameworks: [registeredFramework(NS, "fw")] });
+        r.clock.now += 60_000;
+      },
+      expect: [],
+    },
+    {
+      name: "a running task holds part of the agent: the rest is offered",
+      given: (r) => {
+        seedAgent(r, "n1");
+        r.cluster.seed({
+          frameworks: [registeredFramework(NS, "fw")],
+          pods: [
+            taskPod({
+              namespace: NS,
+              name: "fw-t1",
+              framework: "fw",
+              offer: "o0",
+              node: "n1",
+              resources: { cpu: "1", memory: "2Gi" },
+            }),
+          ],
+        });
+      },
+      expect: [{ framework: "fw", agent: "n1", resources: { cpu: "3", memory: "6Gi" } }],
+    },
+    {
+      name: "an agent with an outstanding offer is not offered twice",
+      given: (r) => {
+        seedAgent(r, "n1");
+        r.cluster.seed({
+          frameworks: [registeredFramework(NS, "fw")],
+          offers: [
+            outstandingOffer({
+              namespace: NS,
+              name: "o1",
+              framework: "fw",
+              agent: "n1",
+              resources: WHOLE,
+              createdAt: T0 - 1000,
+            }),
+          ],
+        });
+      },
+      expect: [],
+    },
+    {
+      name: "two agents, two frameworks: each framework gets offers, no agent twice",
+      given: (r) => {
+        seedAgent(r, "n1");
+        seedAgent(r, "n2");
+        r.cluster.seed({ frameworks: [registeredFramework(NS, "a"), registeredFramework(NS, "b")] });
+      },
+      expect: [
+        { framework: "a", agent: "n1" },
+        { framework: "b", agent: "n2" },
+      ],
+    },
+  ];
+  it.each(cases)("$name", async ({ given, expect: want }) => {
+    const r = rig();
+    given(r);
+    await r.loop.cycle(r.clock.now);
+    const got = created(r);
+    const sort = (xs: { framework: string; agent: string }[]) =>
+      [...xs].sort((x, y) => `${x.framework}${x.agent}`.localeCompare(`${y.framework}${y.agent}`));
+    if (want.every((w) => w.resources)) expect(sort(got)).toEqual(sort(want));
+    else {
+      // Which agent goes to which framework is the allocator's (seeded) choice: check the pairing's shape.
+      expect(got.map((g) => g.framework).sort()).toEqual(want.map((w) => w.framework).sort());
+      expect(new Set(got.map((g) => g.agent)).size).toBe(got.length);
+    }
+  });
+
+  it("an offer of an agent that is gone is rescinded, naming why", async () => {
+    const r = rig();
+    r.cluster.seed({
+      frameworks: [registeredFramework(NS, "fw")],
+      offers: [
+        outstandingOffer({
+          namespace: NS,
+          name: "o1",
+          framework: "fw",
+          agent: "gone",
+          resources: WHOLE,
+          createdAt: T0 - 1000,
+        }),
+      ],
+    });
+    await r.loop.cycle(r.clock.now);
+    const w = r.cluster.writes.filter(offerWrites);
+    expect(r.cluster.lines(offerWrites)).toEqual([`patch ResourceOffer ${NS}/o1`]);
+    expect(statusOf(w[0]!)).toMatchObject({ phase: "Rescinded" });
+    expect(String(statusOf(w[0]!).reason)).toMatch(/Agent/);
+  });
+
+  it("a create the API server refuses is not assumed: the next cycle offers the agent again", async () => {
+    const r = rig();
+    seedAgent(r, "n1");
+    r.cluster.seed({ frameworks: [registeredFramework(NS, "fw")] });
+    r.cluster.failNext((w) => w.verb === "create", Object.assign(new Error("etcd busy"), { code: 500 }));
+    await r.loop.cycle(r.clock.now);
+    expect(r.cache.offers.list()).toHaveLength(0);
+    r.clock.now += 1000;
+    await r.loop.cycle(r.clock.now);
+    expect(r.cache.offers.list().map((o) => o.spec.agent)).toEqual(["n1"]);
+  });
+});
+
+describe("offer reconciler: given an offer and the time, these writes", () => {
+  const launch = (ids: string[]) => ({
+    action: "Accept",
+    operations: [
+      {
+        launch: {
+          tasks: ids.map((id) => ({
+            id,
+            resources: { cpu: "1", memory: "1Gi" },
+            template: { spec: { containers: [{ name: "main", image: "busybox" }] } },
+          })),
+        },
+      },
+    ],
+  });
+  const seedOffer = (r: Rig, over: Partial<Parameters<typeof outstandingOffer>[0]> = {}) => {
+    seedAgent(r, "n1");
+    r.cluster.seed({
+      frameworks: [registeredFramework(NS, "fw")],
+      offers: [
+        outstandingOffer({
+          namespace: NS,
+          name: "o1",
+          framework: "fw",
+          agent: "n1",
+          resources: WHOLE,
+          createdAt: T0 - 1000,
+          ...over,
+        }),
+      ],
+    });
+  };
+
+  it("an accept: the launch is recorded first, then one Pod per task, then Accepted", async () => {
+    const r = rig();
+    seedOffer(r, { response: launch(["t1", "t2"]) });
+    await r.offers.reconcile(`${NS}/o1`);
+    const lines = r.cluster.lines((w) => w.kind !== "Event");
+    expect(lines[0]).toBe(`patch ResourceOffer ${NS}/o1`);
+    expect(statusOf(r.cluster.writes[0]!)).toMatchObject({
+      phase: "Offered",
+      tasks: [
+        { id: "t1", state: "TASK_STAGING" },
+        { id: "t2", state: "TASK_STAGING" },
+      ],
+    });
+    expect(lines.slice(1, 3).sort()).toEqual([`create Pod ${NS}/fw-t1`, `create Pod ${NS}/fw-t2`]);
+    expect(lines.at(-1)).toBe(`patch ResourceOffer ${NS}/o1`);
+    expect(r.cache.offers.get("o1", NS)?.status?.phase).toBe("Accepted");
+    const pod = r.cache.pods.get("fw-t1", NS);
+    expect(pod?.spec?.nodeName).toBe("n1");
+    expect(pod?.metadata?.labels?.[LABEL_FRAMEWORK]).toBe("fw");
+  });
+
+  it("a decline: Declined, and no Pod", async () => {
+    const r = rig();
+    seedOffer(r, { response: { action: "Decline" } });
+    await r.offers.reconcile(`${NS}/o1`);
+    expect(r.cluster.lines((w) => w.kind !== "Event")).toEqual([`patch ResourceOffer ${NS}/o1`]);
+    expect(r.cache.offers.get("o1", NS)?.status?.phase).toBe("Declined");
+  });
+
+  it("past its expiry, unanswered: Expired", async () => {
+    const r = rig();
+    seedOffer(r, { createdAt: T0 - 31_000 });
+    await r.offers.reconcile(`${NS}/o1`);
+    expect(r.cache.offers.get("o1", NS)?.status).toMatchObject({ phase: "Expired", reason: "OfferTimeout" });
+  });
+
+  it("unanswered and young: no write until the Offered phase is due, then phase Offered", async () => {
+    const r = rig();
+    seedOffer(r, { createdAt: T0 });
+    const res = await r.offers.reconcile(`${NS}/o1`);
+    expect(r.cluster.writes).toEqual([]);
+    expect(res?.requeueAfterMs).toBeGreaterThan(0);
+    r.clock.now += res?.requeueAfterMs ?? 0;
+    await r.offers.reconcile(`${NS}/o1`);
+    expect(r.cluster.lines()).toEqual([`patch ResourceOffer ${NS}/o1`]);
+    expect(statusOf(r.cluster.writes[0]!)).toEqual({ phase: "Offered" });
+  });
+
+  it("a replay after a crash between the record and the Pods: no Pod is created, the tasks end DROPPED", async () => {
+    const r = rig();
+    seedOffer(r, { response: launch(["t1"]) });
+    // The previous leader recorded the launch and died before any Pod was created.
+    r.cluster.failNext((w) => w.verb === "create" && w.kind === "Pod", new Error("leader died"));
+    await r.offers.reconcile(`${NS}/o1`).catch(() => {});
+    r.cluster.writes.length = 0;
+    r.clock.now += 10_000; // past the launch grace: a missing Pod is not just slow to appear
+    await r.offers.reconcile(`${NS}/o1`);
+    expect(r.cluster.lines((w) => w.kind === "Pod")).toEqual([]);
+    const o = r.cache.offers.get("o1", NS);
+    expect(o?.status?.tasks?.map((t) => t.state)).toEqual(["TASK_DROPPED"]);
+  });
+});
+
+describe("framework lifecycle: given a Framework, these writes", () => {
+  it("a new Framework gets the finalizer", async () => {
+    const r = rig();
+    const f = registeredFramework(NS, "fw");
+    f.metadata.finalizers = [];
+    r.cluster.seed({ frameworks: [f] });
+    expect(await r.lifecycle.reconcile(`${NS}/fw`)).toBeUndefined();
+    expect(r.cluster.lines()).toEqual([`patch Framework ${NS}/fw`]);
+    expect(r.cache.frameworks.get("fw", NS)?.metadata.finalizers).toEqual([FINALIZER]);
+  });
+
+  it("a deleted Framework: its offer rescinded, its task killed, its reservation released, then it is gone", async () => {
+    const r = rig();
+    seedAgent(r, "n1");
+    const agent = r.cache.agents.get("n1")!;
+    r.cluster.seed({
+      agents: [
+        {
+          ...agent,
+          spec: {
+            dynamicReservations: [{ id: "r1", framework: `${NS}/fw`, role: "web", resources: { cpu: "1" } }],
+          },
+        } as never,
+      ],
+      frameworks: [registeredFramework(NS, "fw")],
+      offers: [
+        outstandingOffer({
+          namespace: NS,
+          name: "o1",
+          framework: "fw",
+          agent: "n1",
+          resources: WHOLE,
+          createdAt: T0 - 1000,
+        }),
+      ],
+      pods: [
+        taskPod({
+          namespace: NS,
+          name: "fw-t1",
+          framework: "fw",
+          offer: "o0",
+          node: "n1",
+          resources: { cpu: "1" },
+        }),
+      ],
+    });
+    r.cluster.deleteFramework(NS, "fw");
+    await r.lifecycle.reconcile(`${NS}/fw`);
+    expect(r.cluster.lines((w) => w.kind !== "Event")).toEqual([
+      `patch ResourceOffer ${NS}/o1`,
+      `delete Pod ${NS}/fw-t1`,
+      "patch Agent n1",
+      `patch Framework ${NS}/fw`,
+    ]);
+    expect(r.cache.offers.get("o1", NS)?.status).toMatchObject({
+      phase: "Rescinded",
+      reason: "FrameworkRemoved",
+    });
+    expect(r.cache.agents.get("n1")?.spec?.dynamicReservations).toEqual([]);
+    expect(r.cache.frameworks.get("fw", NS)).toBeUndefined();
+  });
+
+  it("a deleted Framework with an answered offer in flight keeps its finalizer until the answer is settled", async () => {
+    const r = rig();
+    seedAgent(r, "n1");
+    r.cluster.seed({
+      frameworks: [registeredFramework(NS, "fw")],
+      offers: [
+        outstandingOffer({
+          namespace: NS,
+          name: "o1",
+          framework: "fw",
+          agent: "n1",
+          resources: WHOLE,
+          createdAt: T0 - 1000,
+          response: { action: "Decline" },
+        }),
+      ],
+    });
+    r.cluster.deleteFramework(NS, "fw");
+    await expect(r.lifecycle.reconcile(`${NS}/fw`)).rejects.toThrow(/being answered/);
+    expect(r.cluster.lines((w) => w.kind === "Framework")).toEqual([]);
+  });
+
+  it("a deleted Framework whose offer the allocation loop is still creating keeps its finalizer", async () => {
+    const r = rig();
+    r.cluster.seed({ frameworks: [registeredFramework(NS, "fw")] });
+    r.cluster.deleteFramework(NS, "fw");
+    // A cycle planned before the deletion and is writing this offer now (not yet in the cache).
+    r.assumptions.assumeOffer(`${NS}/late`, {
+      framework: `${NS}/fw`,
+      role: "*",
+      agent: "n1",
+      resources: { scalars: {}, ports: [] } as never,
+    });
+    await expect(r.lifecycle.reconcile(`${NS}/fw`)).rejects.toThrow(/appeared during teardown/);
+    expect(r.cache.frameworks.get("fw", NS)?.metadata.finalizers).toEqual([FINALIZER]);
+    // Once the informer shows it, the retry rescinds it, and only then the Framework goes.
+    r.cluster.seed({
+      offers: [
+        outstandingOffer({
+          namespace: NS,
+          name: "late",
+          framework: "fw",
+          agent: "n1",
+          resources: WHOLE,
+          createdAt: T0,
+        }),
+      ],
+    });
+    await r.lifecycle.reconcile(`${NS}/fw`).catch(() => {});
+    await r.lifecycle.reconcile(`${NS}/fw`);
+    expect(r.cache.offers.get("late", NS)?.status?.phase).toBe("Rescinded");
+    expect(r.cache.frameworks.get("fw", NS)).toBeUndefined();
+  });
+});
