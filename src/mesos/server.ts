@@ -4,7 +4,8 @@
 // the single source of truth. docs/mesos.md describes the mapping and what is not supported.
 // This module puts the parts together: http.ts serves, auth.ts says who calls, guard.ts and
 // limits.ts hold each client to its limits, dispatch.ts and subscribe.ts handle calls,
-// registry.ts keeps the subscriptions, endpoints.ts the GET endpoints.
+// registry.ts keeps the subscriptions, endpoints.ts the GET endpoints, operator/ the operator API
+// (POST /api/v1) and the views Mesos's tools read.
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { hostname as osHostname } from "node:os";
@@ -16,8 +17,11 @@ import { READONLY_PATHS, readonlyHandler } from "./endpoints.ts";
 import { type Counted, Guard } from "./guard.ts";
 import { type Handler, type Log, serve } from "./http.ts";
 import { limitsOf, type MesosLimits } from "./limits.ts";
+import { operatorHandler } from "./operator/api.ts";
+import { OperatorStreams } from "./operator/stream.ts";
 import { Registry } from "./registry.ts";
 import type { MesosFramework } from "./session.ts";
+import { type ClusterModel, clusterModel, type MasterIdentity, readCluster } from "./state.ts";
 import { subscriber } from "./subscribe.ts";
 
 export interface MesosApiOptions {
@@ -66,6 +70,8 @@ export interface MesosApi {
   readonly frameworks: ReadonlyMap<string, MesosFramework>;
   /** Open event streams. */
   readonly streams: number;
+  /** Open operator API event streams (POST /api/v1 SUBSCRIBE). */
+  readonly operatorStreams: number;
   /** The limits in force. */
   readonly limits: MesosLimits;
   /** Connections and streams counted against clients, and body bytes being read (for tests). */
@@ -74,6 +80,24 @@ export interface MesosApi {
 }
 
 const SCHEDULER_PATHS = new Set(["/api/v1/scheduler", "/master/api/v1/scheduler"]);
+const OPERATOR_PATHS = new Set(["/api/v1", "/master/api/v1"]);
+
+/** The master flags that mean something here, as /master/state and GET_FLAGS show them. */
+export function masterFlags(o: {
+  authenticating: boolean;
+  hostname: string;
+  port: number;
+}): Record<string, string> {
+  const auth = String(o.authenticating);
+  return {
+    authenticate_frameworks: auth,
+    authenticate_http_frameworks: auth,
+    authenticate_http_readonly: auth,
+    authenticate_http_readwrite: auth,
+    hostname: o.hostname,
+    port: String(o.port),
+  };
+}
 
 /** Starts the API; refuses (throws, naming the setting) to serve without credentials unless `allowUnauthenticated`. */
 export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
@@ -115,21 +139,72 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
       log,
     }),
   });
-  const readonly: Handler = readonlyHandler({
-    kubeConfig: o.kubeConfig,
-    tenancy,
-    frameworkLabels,
-    agentSelector: o.agentSelector,
+  const id = randomUUID();
+  const startTime = Date.now();
+  const master = (): MasterIdentity => ({
+    id,
     hostname,
-    port: () => port,
-    id: randomUUID(),
-    startTime: Date.now(),
+    port,
+    startTime,
+    flags: masterFlags({ authenticating: tenancy.authenticating, hostname, port }),
+  });
+  const frameworkSelector =
+    Object.entries(frameworkLabels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",") || undefined;
+  const read = async (principal: string | undefined): Promise<ClusterModel> =>
+    clusterModel(
+      await readCluster({
+        kubeConfig: o.kubeConfig,
+        namespaces: tenancy.visibleNamespaces(principal),
+        frameworkSelector,
+        agentSelector: o.agentSelector,
+      }),
+      principal,
+    );
+  const uptimeSeconds = () => (Date.now() - startTime) / 1000;
+  const operatorStreams = new OperatorStreams({
+    kubeConfig: o.kubeConfig,
+    namespaces: tenancy.visibleNamespaces(undefined),
+    frameworkSelector,
+    agentSelector: o.agentSelector,
+    master,
+    heartbeatSeconds: o.heartbeatIntervalSeconds ?? 15,
+    maxBufferedBytes: 16 * 1024 * 1024,
+    log,
+  });
+  const readonly: Handler = readonlyHandler({
+    read,
+    master,
+    uptimeSeconds,
+    operatorSubscribers: () => operatorStreams.count,
+  });
+  const operator: Handler = operatorHandler({
+    read,
+    master,
+    uptimeSeconds,
+    subscribers: () => operatorStreams.count,
+    body: {
+      maxBytes: limits.maxBodyBytes,
+      budget: guard.bodies,
+      timeoutMs: limits.requestTimeoutSeconds * 1000,
+    },
+    subscribe: (req, res, caller) => {
+      guard.subscribe(caller, res);
+      return operatorStreams.subscribe(req, res, caller);
+    },
   });
   const served = await serve({
     port: o.port ?? 5050,
     host: o.host ?? "0.0.0.0",
     route: (path) =>
-      SCHEDULER_PATHS.has(path) ? scheduler : READONLY_PATHS.has(path) ? readonly : undefined,
+      SCHEDULER_PATHS.has(path)
+        ? scheduler
+        : OPERATOR_PATHS.has(path)
+          ? operator
+          : READONLY_PATHS.has(path)
+            ? readonly
+            : undefined,
     admit: (req) => guard.admit(req),
     headersTimeoutMs: limits.headersTimeoutSeconds * 1000,
     requestTimeoutMs: limits.requestTimeoutSeconds * 1000,
@@ -146,6 +221,9 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
     get streams() {
       return registry.streamCount;
     },
+    get operatorStreams() {
+      return operatorStreams.count;
+    },
     limits,
     get counted() {
       return guard.counted;
@@ -155,6 +233,7 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         registry.closeStreams();
+        operatorStreams.close();
         server.closeAllConnections();
       });
       await registry.stopAll();

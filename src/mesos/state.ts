@@ -1,8 +1,16 @@
-// The read-only master endpoints Mesos tooling and framework libraries call (GET /master/state,
-// /state, /master/frameworks, /master/slaves, /master/tasks), built on every request from the
-// same Kubernetes objects the operator works from: Agents (slaves), Frameworks, ResourceOffers
-// and task Pods. Nothing is cached, so they always agree with kubectl.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+// What the master endpoints and the operator API show, and where it comes from: the same
+// Kubernetes objects the operator works from — Agents (slaves), Frameworks, ResourceOffers, task
+// Pods and ResourceRoles. `readCluster` lists them (nothing is cached, so a request always agrees
+// with kubectl); `clusterModel` turns objects into one model, which /master/state (here) and the
+// operator API (operator/v1.ts) render, and which the operator event stream builds from its
+// watches' caches. An authenticated caller's model holds its own principal's frameworks only.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import type { Agent } from "../crds/agent.ts";
 import {
   ANNOTATION_FRAMEWORK_ID,
@@ -16,18 +24,251 @@ import {
   VERSION,
 } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
+import { objectNameToRole } from "../crds/names.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
+import type { ResourceRole } from "../crds/role.ts";
 import { makeApiClient } from "../kube/deadline.ts";
 import { DEFAULT_LIST_TIMEOUT_MS } from "../kube/informer.ts";
 import type { ResourceMap } from "../resources/types.ts";
 import { podTaskIds } from "../sdk/tracker.ts";
-import { taskStatusOf } from "../tasks/state.ts";
+import { isTerminal, type TaskState, taskStatusOf } from "../tasks/state.ts";
 import { toMesosTotals } from "./resources.ts";
 import { mesosIdsOf } from "./tasks.ts";
 
 export const MESOS_VERSION = "1.11.0";
 
-export interface StateContext {
+export type Obj<T> = T & KubernetesObject & { metadata: { name?: string; namespace?: string } };
+
+/** The objects one request (or one event stream) sees. */
+export interface ClusterObjects {
+  agents: Obj<Agent>[];
+  /** Per visible namespace: its Frameworks, ResourceOffers and task Pods. */
+  namespaces: {
+    namespace: string;
+    frameworks: Obj<Framework>[];
+    offers: Obj<ResourceOffer>[];
+    pods: V1Pod[];
+  }[];
+  roles: Obj<ResourceRole>[];
+}
+
+/** Who this master is, as the state endpoints and the operator API name it. */
+export interface MasterIdentity {
+  id: string;
+  hostname: string;
+  port: number;
+  /** Milliseconds since the epoch. */
+  startTime: number;
+  /** Master flags that have a meaning here (name -> value), in /master/state and GET_FLAGS. */
+  flags: Record<string, string>;
+}
+
+export interface TaskModel {
+  id: string;
+  frameworkId: string;
+  agent: string;
+  state: TaskState;
+  reason?: string | undefined;
+  message?: string | undefined;
+  role: string;
+  resources: ResourceMap;
+  /** Seconds since the epoch the task (its Pod) was created. */
+  createdAt: number | undefined;
+  namespace: string;
+  pod: string;
+}
+
+export interface OfferModel {
+  id: string;
+  frameworkId: string;
+  agent: string;
+  role: string;
+  resources: ResourceMap;
+}
+
+export interface FrameworkModel {
+  id: string;
+  /** The Framework object's name and namespace. */
+  name: string;
+  namespace: string;
+  principal: string | undefined;
+  /** The FrameworkInfo sent at SUBSCRIBE (the annotation), {} for Frameworks created with kubectl. */
+  info: Record<string, unknown>;
+  displayName: string;
+  user: string;
+  roles: string[];
+  suppressedRoles: string[];
+  failoverTimeout: number;
+  phase: string | undefined;
+  active: boolean;
+  registeredAt: number | undefined;
+  disconnectedAt: number | undefined;
+  tasks: TaskModel[];
+  offers: OfferModel[];
+}
+
+export interface AgentModel {
+  id: string;
+  resources: ResourceMap;
+  reserved: Record<string, ResourceMap>;
+  attributes: Record<string, string>;
+  active: boolean;
+  /** Why nothing new is offered here (Cordoned, Draining, NotReady, ...), with since when (seconds). */
+  unavailable: { reason: string; since: number | undefined } | undefined;
+  registeredAt: number | undefined;
+  version: string;
+}
+
+export interface RoleModel {
+  name: string;
+  weight: number;
+  guarantees: ResourceMap;
+  limits: ResourceMap;
+}
+
+export interface ClusterModel {
+  agents: AgentModel[];
+  frameworks: FrameworkModel[];
+  /** Roles with a ResourceRole (weights, quota). */
+  roles: RoleModel[];
+}
+
+export const seconds = (t: unknown): number | undefined => {
+  if (!t) return undefined;
+  const ms = new Date(t instanceof Date ? t : String(t)).getTime();
+  return Number.isFinite(ms) ? ms / 1000 : undefined;
+};
+
+function parsedJson(raw: string | undefined): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(raw ?? "{}");
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+// ------------------------------------------------------------------ objects -> model
+
+/** The Mesos view of one Agent. */
+export function agentModel(a: Obj<Agent>): AgentModel {
+  const u = a.status?.unavailable;
+  return {
+    id: a.metadata.name ?? "",
+    resources: (a.status?.resources as ResourceMap | undefined) ?? {},
+    reserved: (a.status?.reserved ?? {}) as Record<string, ResourceMap>,
+    attributes: a.status?.attributes ?? {},
+    active: a.status?.available ?? false,
+    unavailable: u ? { reason: u.reason, since: seconds(u.since) } : undefined,
+    registeredAt: seconds(a.metadata.creationTimestamp),
+    version: a.status?.agentVersion ?? MESOS_VERSION,
+  };
+}
+
+/** The framework id a Framework object stands for (its Mesos id, else its name). */
+export function frameworkIdOf(fw: Obj<Framework>): string {
+  return fw.metadata.annotations?.[ANNOTATION_FRAMEWORK_ID] ?? fw.metadata.name ?? "";
+}
+
+/** The tasks one Pod runs (one, or a task group's), as Mesos tasks of `frameworkId`. */
+export function taskModels(pod: V1Pod, frameworkId: string): TaskModel[] {
+  const st = taskStatusOf(pod);
+  const ids = mesosIdsOf(pod.metadata?.annotations);
+  const resources = parsedJson(pod.metadata?.annotations?.[ANNOTATION_RESOURCES]) as ResourceMap;
+  return podTaskIds(pod).map((key) => ({
+    id: ids.get(key) ?? key,
+    frameworkId,
+    agent: pod.spec?.nodeName ?? "",
+    state: st.state,
+    reason: st.reason,
+    message: st.message,
+    role: pod.metadata?.annotations?.[ANNOTATION_ROLE] ?? "*",
+    resources,
+    createdAt: seconds(pod.metadata?.creationTimestamp),
+    namespace: pod.metadata?.namespace ?? "",
+    pod: pod.metadata?.name ?? "",
+  }));
+}
+
+/** An outstanding (unanswered) offer, or undefined for one that is answered or over. */
+export function offerModel(o: Obj<ResourceOffer>, frameworkId: string): OfferModel | undefined {
+  if ((o.status?.phase ?? "Offered") !== "Offered" || o.spec.response) return undefined;
+  return {
+    id: o.metadata.name ?? "",
+    frameworkId,
+    agent: o.spec.agent,
+    role: o.spec.role,
+    resources: (o.spec.resources ?? {}) as ResourceMap,
+  };
+}
+
+/** One Framework with its tasks (from `pods`) and outstanding offers (from `offers`). */
+export function frameworkModel(
+  fw: Obj<Framework>,
+  pods: readonly V1Pod[],
+  offers: readonly Obj<ResourceOffer>[],
+): FrameworkModel {
+  const ann = fw.metadata.annotations ?? {};
+  const name = fw.metadata.name ?? "";
+  const id = frameworkIdOf(fw);
+  const info = parsedJson(ann[ANNOTATION_FRAMEWORK_INFO]);
+  const phase = fw.status?.phase;
+  return {
+    id,
+    name,
+    namespace: fw.metadata.namespace ?? "",
+    principal: ann[ANNOTATION_PRINCIPAL],
+    info,
+    displayName: (typeof info.name === "string" ? info.name : undefined) ?? fw.spec.displayName ?? name,
+    user: fw.spec.user ?? (typeof info.user === "string" ? info.user : ""),
+    roles: fw.spec.roles ?? ["*"],
+    suppressedRoles: fw.spec.suppressedRoles ?? [],
+    failoverTimeout: fw.spec.failoverTimeoutSeconds ?? 0,
+    phase,
+    active: phase === "Active",
+    registeredAt: seconds(fw.metadata.creationTimestamp),
+    disconnectedAt: seconds(fw.status?.disconnectedAt),
+    tasks: pods
+      .filter((p) => p.metadata?.labels?.[LABEL_FRAMEWORK] === name)
+      .flatMap((p) => taskModels(p, id)),
+    offers: offers.filter((o) => o.spec.framework === name).flatMap((o) => offerModel(o, id) ?? []),
+  };
+}
+
+export function roleModel(r: Obj<ResourceRole>): RoleModel | undefined {
+  try {
+    return {
+      name: objectNameToRole(r.metadata.name ?? ""),
+      weight: r.spec?.weight ?? 1,
+      guarantees: (r.spec?.guarantees ?? {}) as ResourceMap,
+      limits: (r.spec?.limits ?? {}) as ResourceMap,
+    };
+  } catch {
+    return undefined; // not a role's object name: no role
+  }
+}
+
+/** True when `principal` (undefined: anyone, authentication is off) may see a framework of `owner`. */
+export const visibleTo = (principal: string | undefined, owner: string | undefined): boolean =>
+  principal === undefined || owner === principal;
+
+/** The model of `objects` as `principal` sees it: its own frameworks (all without authentication). */
+export function clusterModel(objects: ClusterObjects, principal: string | undefined): ClusterModel {
+  const frameworks: FrameworkModel[] = [];
+  for (const ns of objects.namespaces)
+    for (const fw of ns.frameworks)
+      if (visibleTo(principal, fw.metadata.annotations?.[ANNOTATION_PRINCIPAL]))
+        frameworks.push(frameworkModel(fw, ns.pods, ns.offers));
+  return {
+    agents: objects.agents.map(agentModel),
+    frameworks,
+    roles: objects.roles.flatMap((r) => roleModel(r) ?? []),
+  };
+}
+
+// ------------------------------------------------------------------ reading
+
+export interface ReadScope {
   kubeConfig: KubeConfig;
   /** Namespaces whose Frameworks are shown. */
   namespaces: string[];
@@ -35,19 +276,61 @@ export interface StateContext {
   frameworkSelector?: string | undefined;
   /** Only Agents with these labels. */
   agentSelector?: string | undefined;
-  /** Only Frameworks of this principal (an authenticated caller sees its own). */
-  principal?: string | undefined;
-  hostname: string;
-  port: number;
-  id: string;
-  startTime: number;
 }
 
-type Obj<T> = T & { metadata: { name?: string; namespace?: string } };
+/** Lists everything a request shows. A namespace that cannot be read shows nothing (as before). */
+export async function readCluster(scope: ReadScope): Promise<ClusterObjects> {
+  // Lists of a whole pool: the informers' list deadline, not a single request's.
+  const co = makeApiClient(scope.kubeConfig, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
+  const core = makeApiClient(scope.kubeConfig, CoreV1Api, DEFAULT_LIST_TIMEOUT_MS);
+  const [agents, roles] = await Promise.all([
+    co.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL.agent,
+      ...(scope.agentSelector ? { labelSelector: scope.agentSelector } : {}),
+    }) as Promise<{ items: Obj<Agent>[] }>,
+    // Weights and quota are extras: without the right to read them, roles show the defaults.
+    (
+      co.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL.resourceRole }) as Promise<{
+        items: Obj<ResourceRole>[];
+      }>
+    ).catch(() => ({ items: [] as Obj<ResourceRole>[] })),
+  ]);
+  const namespaces = await Promise.all(
+    [...new Set(scope.namespaces)].map(async (namespace) => {
+      const sel = scope.frameworkSelector ? { labelSelector: scope.frameworkSelector } : {};
+      const [fws, offers, pods] = await Promise.all([
+        co.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL.framework,
+          ...sel,
+        }),
+        co.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL.resourceOffer,
+        }),
+        core.listNamespacedPod({ namespace, labelSelector: LABEL_FRAMEWORK }),
+      ]).catch(() => [{ items: [] }, { items: [] }, { items: [] }] as const);
+      return {
+        namespace,
+        frameworks: (fws as { items: Obj<Framework>[] }).items,
+        offers: (offers as { items: Obj<ResourceOffer>[] }).items,
+        pods: (pods as { items: V1Pod[] }).items,
+      };
+    }),
+  );
+  return { agents: agents.items, namespaces, roles: roles.items };
+}
 
-const seconds = (t: unknown) => (t ? new Date(String(t)).getTime() / 1000 : undefined);
+// ------------------------------------------------------------------ /master/state (v0 JSON)
 
-function totals(list: (ResourceMap | undefined)[]): Record<string, number | string> {
+/** Resource totals, Mesos-named: {cpus, mem, disk, gpus, ports: "[a-b, …]", …}. */
+export function totals(list: readonly (ResourceMap | undefined)[]): Record<string, number | string> {
   // No prototype: a resource called `constructor` is summed, not looked up on Object.prototype.
   const sum: Record<string, number> = Object.assign(Object.create(null), {
     cpus: 0,
@@ -62,193 +345,157 @@ function totals(list: (ResourceMap | undefined)[]): Record<string, number | stri
   return sum;
 }
 
-function taskResources(pod: V1Pod): ResourceMap {
-  try {
-    return JSON.parse(pod.metadata?.annotations?.[ANNOTATION_RESOURCES] ?? "{}") as ResourceMap;
-  } catch {
-    return {};
-  }
+/** Tasks that hold resources (not terminal). */
+export const liveTasks = (tasks: readonly TaskModel[]) => tasks.filter((t) => !isTerminal(t.state));
+
+/**
+ * The `pid` of an agent. Tools take its host and port to talk to the agent's own API (the CLI's
+ * `task exec/attach` and the web UI's sandbox and agent pages): no Mesos agent listens on a
+ * kube-offers node, so it names this master, whose answer (404, or an unknown-call 400 on
+ * /api/v1) fails clearly instead of sending a tool to some port on a node.
+ */
+export const agentPid = (master: MasterIdentity) => `slave(1)@${master.hostname}:${master.port}`;
+
+export const masterPid = (master: MasterIdentity) => `master@${master.hostname}:${master.port}`;
+
+export function v0Task(t: TaskModel): Record<string, unknown> {
+  return {
+    id: t.id,
+    name: t.id,
+    framework_id: t.frameworkId,
+    executor_id: "",
+    slave_id: t.agent,
+    agent_id: t.agent,
+    state: t.state,
+    role: t.role,
+    resources: totals([t.resources]),
+    statuses: [{ state: t.state, timestamp: t.createdAt }],
+    kubernetes: { namespace: t.namespace, pod: t.pod },
+  };
 }
 
-export async function masterState(ctx: StateContext): Promise<Record<string, unknown>> {
-  // Lists of a whole pool: the informers' list deadline, not a single request's.
-  const co = makeApiClient(ctx.kubeConfig, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
-  const core = makeApiClient(ctx.kubeConfig, CoreV1Api, DEFAULT_LIST_TIMEOUT_MS);
-  const agents = (
-    (await co.listClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL.agent,
-      ...(ctx.agentSelector ? { labelSelector: ctx.agentSelector } : {}),
-    })) as { items: Obj<Agent>[] }
-  ).items;
-  const frameworks: Record<string, unknown>[] = [];
-  const slaveUsed = new Map<string, ResourceMap[]>();
-  const slaveOffered = new Map<string, ResourceMap[]>();
-  for (const ns of [...new Set(ctx.namespaces)]) {
-    const sel = ctx.frameworkSelector ? { labelSelector: ctx.frameworkSelector } : {};
-    const [fws, offers, pods] = await Promise.all([
-      co.listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL.framework,
-        ...sel,
-      }),
-      co.listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL.resourceOffer,
-      }),
-      core.listNamespacedPod({ namespace: ns, labelSelector: LABEL_FRAMEWORK }),
-    ]).catch(() => [{ items: [] }, { items: [] }, { items: [] }] as const);
-    for (const fw of (fws as { items: Obj<Framework>[] }).items) {
-      const ann = fw.metadata.annotations ?? {};
-      const principal = ann[ANNOTATION_PRINCIPAL];
-      if (ctx.principal !== undefined && principal !== ctx.principal) continue;
-      const name = fw.metadata.name ?? "";
-      const id = ann[ANNOTATION_FRAMEWORK_ID] ?? name;
-      let info: Record<string, unknown> = {};
-      try {
-        info = JSON.parse(ann[ANNOTATION_FRAMEWORK_INFO] ?? "{}") as Record<string, unknown>;
-      } catch {
-        // shown without it
-      }
-      const myPods = (pods as { items: V1Pod[] }).items.filter(
-        (p) => p.metadata?.labels?.[LABEL_FRAMEWORK] === name,
-      );
-      const tasks: Record<string, unknown>[] = [];
-      const completed: Record<string, unknown>[] = [];
-      const used: ResourceMap[] = [];
-      for (const pod of myPods) {
-        const st = taskStatusOf(pod);
-        const ids = mesosIdsOf(pod.metadata?.annotations);
-        const node = pod.spec?.nodeName ?? "";
-        const res = taskResources(pod);
-        const terminal = ["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST"].includes(
-          st.state,
-        );
-        if (!terminal) {
-          used.push(res);
-          slaveUsed.set(node, [...(slaveUsed.get(node) ?? []), res]);
-        }
-        for (const key of podTaskIds(pod)) {
-          const task = {
-            id: ids.get(key) ?? key,
-            name: ids.get(key) ?? key,
-            framework_id: id,
-            executor_id: "",
-            slave_id: node,
-            agent_id: node,
-            state: st.state,
-            role: pod.metadata?.annotations?.[ANNOTATION_ROLE] ?? "*",
-            resources: totals([res]),
-            statuses: [{ state: st.state, timestamp: seconds(pod.metadata?.creationTimestamp) }],
-            kubernetes: { namespace: ns, pod: pod.metadata?.name },
-          };
-          (terminal ? completed : tasks).push(task);
-        }
-      }
-      const myOffers = (offers as { items: Obj<ResourceOffer>[] }).items.filter(
-        (o) => o.spec.framework === name && (o.status?.phase ?? "Offered") === "Offered" && !o.spec.response,
-      );
-      for (const o of myOffers)
-        slaveOffered.set(o.spec.agent, [
-          ...(slaveOffered.get(o.spec.agent) ?? []),
-          o.spec.resources as ResourceMap,
-        ]);
-      const phase = fw.status?.phase;
-      frameworks.push({
-        id,
-        name: (info.name as string | undefined) ?? fw.spec.displayName ?? name,
-        user: fw.spec.user ?? (info.user as string | undefined) ?? "",
-        hostname: (info.hostname as string | undefined) ?? "",
-        webui_url: (info.webui_url as string | undefined) ?? "",
-        principal: principal ?? "",
-        role: fw.spec.roles?.[0] ?? "*",
-        roles: fw.spec.roles ?? ["*"],
-        suppressed_roles: fw.spec.suppressedRoles ?? [],
-        failover_timeout: fw.spec.failoverTimeoutSeconds ?? 0,
-        checkpoint: (info.checkpoint as boolean | undefined) ?? false,
-        capabilities: (info.capabilities as unknown[] | undefined) ?? [],
-        active: phase === "Active",
-        connected: phase === "Active",
-        recovered: false,
-        registered_time: seconds(fw.metadata.creationTimestamp),
-        ...(fw.status?.disconnectedAt ? { unregistered_time: seconds(fw.status.disconnectedAt) } : {}),
-        resources: totals(used),
-        used_resources: totals(used),
-        offered_resources: totals(myOffers.map((o) => o.spec.resources as ResourceMap)),
-        tasks,
-        completed_tasks: completed,
-        unreachable_tasks: [],
-        offers: myOffers.map((o) => ({
-          id: o.metadata.name,
-          framework_id: id,
-          slave_id: o.spec.agent,
-          agent_id: o.spec.agent,
-          resources: totals([o.spec.resources as ResourceMap]),
-          allocation_info: { role: o.spec.role },
-        })),
-        executors: [],
-        kubernetes: { namespace: ns, name, phase },
-      });
-    }
+export function v0Framework(f: FrameworkModel): Record<string, unknown> {
+  const live = liveTasks(f.tasks);
+  const used = totals(live.map((t) => t.resources));
+  const info = f.info;
+  return {
+    id: f.id,
+    name: f.displayName,
+    user: f.user,
+    hostname: typeof info.hostname === "string" ? info.hostname : "",
+    webui_url: typeof info.webui_url === "string" ? info.webui_url : "",
+    principal: f.principal ?? "",
+    role: f.roles[0] ?? "*",
+    roles: f.roles,
+    suppressed_roles: f.suppressedRoles,
+    failover_timeout: f.failoverTimeout,
+    checkpoint: info.checkpoint === true,
+    capabilities: Array.isArray(info.capabilities) ? info.capabilities : [],
+    active: f.active,
+    connected: f.active,
+    recovered: false,
+    registered_time: f.registeredAt,
+    ...(f.disconnectedAt !== undefined ? { unregistered_time: f.disconnectedAt } : {}),
+    resources: used,
+    used_resources: used,
+    offered_resources: totals(f.offers.map((o) => o.resources)),
+    tasks: live.map(v0Task),
+    completed_tasks: f.tasks.filter((t) => isTerminal(t.state)).map(v0Task),
+    unreachable_tasks: [],
+    offers: f.offers.map((o) => ({
+      id: o.id,
+      framework_id: o.frameworkId,
+      slave_id: o.agent,
+      agent_id: o.agent,
+      resources: totals([o.resources]),
+      allocation_info: { role: o.role },
+    })),
+    executors: [],
+    kubernetes: { namespace: f.namespace, name: f.name, phase: f.phase },
+  };
+}
+
+/** Resources of the visible frameworks' live tasks and outstanding offers, per agent. */
+export function usageByAgent(model: ClusterModel): {
+  used: Map<string, ResourceMap[]>;
+  offered: Map<string, ResourceMap[]>;
+} {
+  const used = new Map<string, ResourceMap[]>();
+  const offered = new Map<string, ResourceMap[]>();
+  const add = (m: Map<string, ResourceMap[]>, k: string, r: ResourceMap) =>
+    m.set(k, [...(m.get(k) ?? []), r]);
+  for (const f of model.frameworks) {
+    for (const t of liveTasks(f.tasks)) add(used, t.agent, t.resources);
+    for (const o of f.offers) add(offered, o.agent, o.resources);
   }
-  const slaves = agents.map((a) => {
-    const node = a.metadata.name ?? "";
-    const res = a.status?.resources as ResourceMap | undefined;
-    const usedR = totals(slaveUsed.get(node) ?? []);
-    const total = toMesosTotals(res);
-    const unreserved: Record<string, number | string> = Object.create(null);
-    for (const [k, v] of Object.entries(total))
-      unreserved[k] =
-        typeof v === "number" ? Math.max(0, Math.round((v - Number(usedR[k] ?? 0)) * 1000) / 1000) : v;
-    return {
-      id: node,
-      pid: `slave(1)@${node}:5051`,
-      hostname: node,
-      port: 5051,
-      registered_time: seconds(a.metadata.creationTimestamp),
-      active: a.status?.available ?? false,
-      deactivated: !(a.status?.available ?? false),
-      version: a.status?.agentVersion ?? MESOS_VERSION,
-      resources: total,
-      used_resources: usedR,
-      offered_resources: totals(slaveOffered.get(node) ?? []),
-      reserved_resources: Object.fromEntries(
-        Object.entries(a.status?.reserved ?? {}).map(([role, r]) => [role, toMesosTotals(r as ResourceMap)]),
-      ),
-      unreserved_resources: unreserved,
-      attributes: a.status?.attributes ?? {},
-      capabilities: ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-      ...(a.status?.unavailable ? { unavailability: a.status.unavailable } : {}),
-    };
-  });
-  const pid = `master@${ctx.hostname}:${ctx.port}`;
+  return { used, offered };
+}
+
+export function v0Slave(
+  a: AgentModel,
+  usage: ReturnType<typeof usageByAgent>,
+  master: MasterIdentity,
+): Record<string, unknown> {
+  const used = totals(usage.used.get(a.id) ?? []);
+  const total = toMesosTotals(a.resources);
+  const unreserved: Record<string, number | string> = Object.create(null);
+  for (const [k, v] of Object.entries(total))
+    unreserved[k] =
+      typeof v === "number" ? Math.max(0, Math.round((v - Number(used[k] ?? 0)) * 1000) / 1000) : v;
+  return {
+    id: a.id,
+    pid: agentPid(master),
+    hostname: a.id,
+    port: master.port,
+    registered_time: a.registeredAt,
+    active: a.active,
+    deactivated: !a.active,
+    version: a.version,
+    resources: total,
+    used_resources: used,
+    offered_resources: totals(usage.offered.get(a.id) ?? []),
+    reserved_resources: Object.fromEntries(
+      Object.entries(a.reserved).map(([role, r]) => [role, toMesosTotals(r)]),
+    ),
+    unreserved_resources: unreserved,
+    attributes: a.attributes,
+    capabilities: ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+    ...(a.unavailable ? { unavailability: a.unavailable } : {}),
+  };
+}
+
+export function leaderInfo(master: MasterIdentity): Record<string, unknown> {
+  return {
+    id: master.id,
+    pid: masterPid(master),
+    port: master.port,
+    hostname: master.hostname,
+    address: { hostname: master.hostname, port: master.port },
+    version: MESOS_VERSION,
+  };
+}
+
+/** GET /master/state. */
+export function masterStateJson(model: ClusterModel, master: MasterIdentity): Record<string, unknown> {
+  const usage = usageByAgent(model);
+  const slaves = model.agents.map((a) => v0Slave(a, usage, master));
   return {
     version: MESOS_VERSION,
-    id: ctx.id,
-    pid,
-    hostname: ctx.hostname,
-    start_time: ctx.startTime / 1000,
-    elected_time: ctx.startTime / 1000,
-    leader: pid,
-    leader_info: {
-      id: ctx.id,
-      pid,
-      port: ctx.port,
-      hostname: ctx.hostname,
-      address: { hostname: ctx.hostname, port: ctx.port },
-      version: MESOS_VERSION,
-    },
-    activated_slaves: slaves.filter((s) => s.active).length,
-    deactivated_slaves: slaves.filter((s) => !s.active).length,
+    build_user: "kube-offers",
+    id: master.id,
+    pid: masterPid(master),
+    hostname: master.hostname,
+    start_time: master.startTime / 1000,
+    elected_time: master.startTime / 1000,
+    leader: masterPid(master),
+    leader_info: leaderInfo(master),
+    activated_slaves: model.agents.filter((a) => a.active).length,
+    deactivated_slaves: model.agents.filter((a) => !a.active).length,
     unreachable_slaves: 0,
-    flags: {},
+    flags: master.flags,
     slaves,
-    frameworks,
+    recovered_slaves: [],
+    frameworks: model.frameworks.map(v0Framework),
     completed_frameworks: [],
     orphan_tasks: [],
     unregistered_frameworks: [],
