@@ -1,22 +1,41 @@
 // One subscribed scheduler's event stream: the open HTTP response of its SUBSCRIBE, each event
-// a RecordIO record, a HEARTBEAT every interval. A stream whose client stops reading is closed
-// rather than buffered without bound; closing it (either side) tells the framework once.
+// a RecordIO record of JSON or protobuf (as its Accept chose), a HEARTBEAT at once and then every
+// interval (as Mesos's heartbeater does). A stream whose client stops reading is closed rather
+// than buffered without bound; closing it (either side) tells the framework once.
 import type { ServerResponse } from "node:http";
-import { type MesosEvent, recordio } from "./protocol.ts";
+import type { Encoding, Log } from "./http.ts";
+import { encodeEvent } from "./proto/scheduler-codec.ts";
+import { type MesosEvent, recordio, recordioBytes } from "./protocol.ts";
+
+/** An event as one RecordIO record in `encoding`. */
+export function eventRecord(event: MesosEvent, encoding: Encoding): string | Buffer {
+  return encoding === "protobuf" ? recordioBytes(encodeEvent(event)) : recordio(event);
+}
 
 export class Connection {
   readonly streamId: string;
   readonly principal: string | undefined;
+  readonly encoding: Encoding;
   private readonly res: ServerResponse;
   private readonly maxBuffered: number;
+  private readonly log: Log;
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly onClose = new Set<() => void>();
 
   /** `res` has its headers written (http.ts openEventStream); `maxBuffered`: unsent bytes before it is closed. */
-  constructor(streamId: string, principal: string | undefined, res: ServerResponse, maxBuffered: number) {
+  constructor(
+    streamId: string,
+    principal: string | undefined,
+    res: ServerResponse,
+    maxBuffered: number,
+    encoding: Encoding,
+    log: Log,
+  ) {
+    this.log = log;
     this.streamId = streamId;
     this.principal = principal;
+    this.encoding = encoding;
     this.res = res;
     this.maxBuffered = maxBuffered;
     res.on("close", () => this.close());
@@ -25,6 +44,7 @@ export class Connection {
   }
 
   startHeartbeat(seconds: number): void {
+    this.send({ type: "HEARTBEAT" });
     this.heartbeat = setInterval(() => this.send({ type: "HEARTBEAT" }), seconds * 1000);
     this.heartbeat.unref();
   }
@@ -41,7 +61,15 @@ export class Connection {
       this.close();
       return false;
     }
-    this.res.write(recordio(event));
+    let record: string | Buffer;
+    try {
+      record = eventRecord(event, this.encoding);
+    } catch (err) {
+      // An event our schema cannot carry is a bug here: say so, and keep the stream.
+      this.log("error", "event not sent: it does not encode", { type: event.type, err: String(err) });
+      return false;
+    }
+    this.res.write(record);
     return true;
   }
 

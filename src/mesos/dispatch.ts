@@ -1,13 +1,15 @@
 // POST /api/v1/scheduler: a call -> its handler. SUBSCRIBE opens a stream (subscribe.ts); every
-// other call names its subscription by `Mesos-Stream-Id` and is applied to that framework
-// (session.ts), in arrival order. Calls whose effect the scheduler learns from events answer 202
-// at once; UPDATE_FRAMEWORK answers 200 once the Framework is updated.
+// other call is for a framework served here (or redirected, 307, to the instance that serves it)
+// and must name its current subscription by `Mesos-Stream-Id`; it is applied to that framework
+// (session.ts), in arrival order. The checks and their codes follow Mesos's
+// Master::Http::scheduler in its order. Calls whose effect the scheduler learns from events
+// answer 202 at once; UPDATE_FRAMEWORK answers 200 once the Framework is updated; UNKNOWN 501.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ANNOTATION_FRAMEWORK_INFO } from "../crds/contract.ts";
 import { InvalidLaunchError } from "../sdk/index.ts";
 import { frameworkSpecOf, infoAnnotation } from "./framework.ts";
 import type { Guard } from "./guard.ts";
-import { type BodyLimits, type Caller, HttpError, type Log, readCall, send } from "./http.ts";
+import { type BodyLimits, type Caller, HttpError, type Log, readCall, sendEmpty } from "./http.ts";
 import type { Call } from "./protocol.ts";
 import type { Registry } from "./registry.ts";
 import type { Subscribe } from "./subscribe.ts";
@@ -25,20 +27,33 @@ export function schedulerHandler(ctx: DispatchContext) {
   const { registry, log } = ctx;
 
   /** A call other than SUBSCRIBE: its status code, or an HttpError. */
-  const dispatch = async (call: Call, streamId: string | undefined, authPrincipal: string | undefined) => {
-    if (!streamId)
-      throw new HttpError(403, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
-    const s = registry.stream(streamId);
-    if (!s)
-      throw new HttpError(403, `The stream ID '${streamId}' is not associated with a subscribed framework`);
-    const { fw, conn } = s;
-    if (call.framework_id?.value !== fw.id)
+  const dispatch = async (
+    req: IncomingMessage,
+    call: Call,
+    streamId: string | undefined,
+    authPrincipal: string | undefined,
+  ) => {
+    const frameworkId = call.framework_id!.value;
+    const fw = registry.byId(frameworkId);
+    if (!fw) {
+      const location = await ctx.subscribe.holderOf(frameworkId, authPrincipal, req);
+      if (location)
+        throw new HttpError(307, `Framework ${frameworkId} is served by another instance`, { location });
+      throw new HttpError(400, "Framework cannot be found");
+    }
+    if (authPrincipal !== undefined && authPrincipal !== fw.principal)
       throw new HttpError(
-        403,
-        `The stream ID '${streamId}' belongs to framework ${fw.id}, not ${call.framework_id?.value}`,
+        400,
+        `Authenticated principal '${authPrincipal}' does not match principal '${fw.principal ?? ""}' set in \`FrameworkInfo\``,
       );
-    if (authPrincipal !== undefined && authPrincipal !== conn.principal)
-      throw new HttpError(403, `Principal '${authPrincipal}' may not act for framework ${fw.id}`);
+    if (!fw.conn) throw new HttpError(403, "Framework is not subscribed");
+    if (!streamId)
+      throw new HttpError(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+    if (streamId !== fw.conn.streamId)
+      throw new HttpError(
+        400,
+        `The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID ${fw.id}`,
+      );
     /** Applied after the calls before it; the answer does not wait. */
     const later = (what: string, fn: () => Promise<void>) => {
       void fw.serial(fn).catch((err: unknown) =>
@@ -54,13 +69,18 @@ export function schedulerHandler(ctx: DispatchContext) {
         return later("accept", () => fw.accept(call.accept!));
       case "DECLINE":
         return later("decline", () => fw.decline(call.decline!));
-      case "REVIVE": {
-        const roles = fw.rolesOf(call.revive ?? {});
-        return later("revive", () => fw.revive(roles));
-      }
+      case "REVIVE":
       case "SUPPRESS": {
-        const roles = fw.rolesOf(call.suppress ?? {});
-        return later("suppress", () => fw.suppress(roles));
+        const revive = call.type === "REVIVE";
+        const named = fw.rolesOf((revive ? call.revive : call.suppress) ?? {});
+        if ("dropped" in named) {
+          // As Mesos's master drops it: the whole call, with a 202.
+          log("info", `${call.type} dropped: ${named.dropped}`, { framework: fw.key });
+          return 202;
+        }
+        return revive
+          ? later("revive", () => fw.revive(named.roles))
+          : later("suppress", () => fw.suppress(named.roles));
       }
       case "KILL":
         return later("kill", () => fw.kill(call.kill!));
@@ -86,7 +106,7 @@ export function schedulerHandler(ctx: DispatchContext) {
             if (err instanceof InvalidLaunchError) throw new HttpError(400, err.message);
             throw err;
           }
-          fw.setSpec(t.spec);
+          fw.setSpec(t.spec, info);
         });
         return 200;
       }
@@ -96,27 +116,33 @@ export function schedulerHandler(ctx: DispatchContext) {
         // executor, accept the call and drop it.
         log("info", `${call.type} dropped: no custom executors run on kube-offers`, { framework: fw.key });
         return 202;
+      case "ACKNOWLEDGE_OPERATION_STATUS":
+        fw.acknowledgeOperation(call.acknowledge_operation_status!);
+        return 202;
+      case "RECONCILE_OPERATIONS":
+        return later("reconcile operations", async () => fw.reconcileOperations(call.reconcile_operations!));
       case "REQUEST":
       case "ACCEPT_INVERSE_OFFERS":
       case "DECLINE_INVERSE_OFFERS":
-      case "ACKNOWLEDGE_OPERATION_STATUS":
-      case "RECONCILE_OPERATIONS":
         // The allocator ignores REQUEST (as Mesos's does); no inverse offers are ever sent.
         return 202;
       default:
-        throw new HttpError(400, `Unsupported call type ${call.type}`);
+        // UNKNOWN (Mesos: "Received 'UNKNOWN' call").
+        throw new HttpError(501, `Call type ${call.type} is not implemented`);
     }
   };
 
   return async (req: IncomingMessage, res: ServerResponse, { caller }: { caller: Caller }): Promise<void> => {
     if (req.method !== "POST") throw new HttpError(405, "Expecting a 'POST' request", { allow: "POST" });
-    const call = await readCall(req, ctx.body);
-    if (call.type === "SUBSCRIBE") {
-      ctx.guard.subscribe(caller, res);
-      return ctx.subscribe(req, res, call, caller.principal);
-    }
+    const { call, accept } = await readCall(req, ctx.body);
     const header = req.headers["mesos-stream-id"];
-    const code = await dispatch(call, Array.isArray(header) ? header[0] : header, caller.principal);
-    send(res, code, "");
+    const streamId = Array.isArray(header) ? header[0] : header;
+    if (call.type === "SUBSCRIBE") {
+      if (streamId !== undefined)
+        throw new HttpError(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
+      ctx.guard.subscribe(caller, res);
+      return ctx.subscribe(req, res, call, caller.principal, accept ?? "json");
+    }
+    sendEmpty(res, await dispatch(req, call, streamId, caller.principal));
   };
 }

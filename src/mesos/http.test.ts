@@ -1,11 +1,21 @@
 // The Mesos API's HTTP edge, without a server: request bodies under the size limit, the shared
 // byte budget and the read deadline; the raw answers to requests the parser gives up on; request
-// targets that are not URLs.
+// targets that are not URLs; content negotiation of scheduler calls.
 import type { IncomingMessage } from "node:http";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { clientErrorAnswer, HttpError, pathOf, withBody } from "./http.ts";
+import {
+  acceptsMediaType,
+  bodyEncoding,
+  clientErrorAnswer,
+  decodeCallBody,
+  eventEncoding,
+  HttpError,
+  pathOf,
+  withBody,
+} from "./http.ts";
 import { ByteBudget } from "./limits.ts";
+import { encodeCall } from "./proto/scheduler-codec.ts";
 
 /** A request whose body the test writes. */
 function request(headers: Record<string, string> = {}) {
@@ -141,5 +151,77 @@ describe("pathOf", () => {
     [undefined, "/"],
   ])("%j -> %j", (url, want) => {
     expect(pathOf(url)).toBe(want);
+  });
+});
+
+describe("content negotiation (Master::Http::scheduler)", () => {
+  it("Accept as libprocess reads it: none allows all, exact then type/* then */*, q=0 refuses", () => {
+    expect(acceptsMediaType(undefined, "application/json")).toBe(true);
+    expect(acceptsMediaType("application/json", "application/json")).toBe(true);
+    expect(acceptsMediaType("Application/JSON", "application/json")).toBe(true);
+    expect(acceptsMediaType("application/*", "application/x-protobuf")).toBe(true);
+    expect(acceptsMediaType("*/*", "application/json")).toBe(true);
+    expect(acceptsMediaType("text/html", "application/json")).toBe(false);
+    expect(acceptsMediaType("", "application/json")).toBe(false);
+    expect(acceptsMediaType("application/json;q=0", "application/json")).toBe(false);
+    expect(acceptsMediaType("application/json; q=0.5", "application/json")).toBe(true);
+    // The exact type decides before the wildcard: q=0 on it refuses although */* is allowed.
+    expect(acceptsMediaType("application/json;q=0, */*", "application/json")).toBe(false);
+    expect(acceptsMediaType("application/json;q=zero", "application/json")).toBe(false);
+  });
+
+  it("a SUBSCRIBE's events are JSON when Accept allows it, else protobuf, else 406", async () => {
+    expect(eventEncoding(undefined)).toBe("json");
+    expect(eventEncoding("*/*")).toBe("json");
+    expect(eventEncoding("application/x-protobuf, application/json")).toBe("json");
+    expect(eventEncoding("application/x-protobuf")).toBe("protobuf");
+    expect(eventEncoding("application/json;q=0, application/x-protobuf")).toBe("protobuf");
+    for (const accept of ["text/plain", "application/recordio", "application/json;q=0"]) {
+      const err = await refusal(Promise.resolve().then(() => eventEncoding(accept)));
+      expect(err.status).toBe(406);
+      expect(err.message).toBe("Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'");
+    }
+  });
+
+  it("a call body by Content-Type: missing 400, JSON or protobuf, anything else 415", async () => {
+    expect(bodyEncoding("application/json")).toBe("json");
+    expect(bodyEncoding("application/json; charset=utf-8")).toBe("json");
+    expect(bodyEncoding("application/x-protobuf")).toBe("protobuf");
+    const missing = await refusal(Promise.resolve().then(() => bodyEncoding(undefined)));
+    expect([missing.status, missing.message]).toEqual([400, "Expecting 'Content-Type' to be present"]);
+    const other = await refusal(Promise.resolve().then(() => bodyEncoding("text/plain")));
+    expect([other.status, other.message]).toEqual([
+      415,
+      "Expecting 'Content-Type' of application/json or application/x-protobuf",
+    ]);
+  });
+
+  it("decodes JSON and protobuf bodies to the same Call; bad protobuf is 400 naming what is wrong", async () => {
+    const call = { framework_id: { value: "f" }, type: "KILL", kill: { task_id: { value: "t" } } };
+    const fromJson = decodeCallBody("json", Buffer.from(JSON.stringify(call)));
+    const fromProto = decodeCallBody("protobuf", Buffer.from(encodeCall(call)));
+    expect(fromProto).toEqual(fromJson);
+    const cases: [string, RegExp][] = [
+      ["0a040a0266", /^Failed to parse body into Call protobuf: truncated/],
+      ["0f", /^Failed to parse body into Call protobuf: invalid wire type 7/],
+      ["1063", /type: 99 is not a value of enum mesos\.v1\.scheduler\.Call\.Type/],
+      ["1affffff7f", /^Failed to parse body into Call protobuf: truncated/],
+      ["10063200", /: kill\.task_id: required field is missing$/],
+    ];
+    for (const [hex, want] of cases) {
+      const err = await refusal(
+        Promise.resolve().then(() => decodeCallBody("protobuf", Buffer.from(hex, "hex"))),
+      );
+      expect(err.status, hex).toBe(400);
+      expect(err.message, hex).toMatch(want);
+    }
+    // Valid protobuf that is not a valid Call is refused like the JSON path refuses it.
+    const noFramework = await refusal(
+      Promise.resolve().then(() => decodeCallBody("protobuf", Buffer.from(encodeCall({ type: "TEARDOWN" })))),
+    );
+    expect([noFramework.status, noFramework.message]).toEqual([
+      400,
+      "Expecting 'framework_id' to be present",
+    ]);
   });
 });

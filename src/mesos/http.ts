@@ -1,13 +1,15 @@
 // HTTP for the Mesos API: the server and its routing, errors as status codes, request bodies
 // (size limit, read deadline, a byte budget shared by all requests), content negotiation of
-// scheduler calls (JSON only), plain and JSON answers, and the headers of a subscription's event
-// stream (RecordIO or JSON). Slow clients are timed on the request side only: headers and body
+// scheduler calls as Mesos does it (JSON or protobuf bodies by Content-Type, JSON or protobuf
+// events by Accept), plain, empty and JSON answers, and the headers of a subscription's event
+// stream. Slow clients are timed on the request side only: headers and body
 // must arrive in time (408), an event stream's response stays open as long as it is read.
 // Nothing here knows a framework; src/mesos/dispatch.ts and endpoints.ts are the handlers.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ByteBudget } from "./limits.ts";
+import { DecodeError, decodeCall } from "./proto/scheduler-codec.ts";
 import { asciiJson, type Call, parseCall } from "./protocol.ts";
 
 export type Log = (
@@ -127,46 +129,95 @@ export async function withBody<T>(req: IncomingMessage, o: BodyLimits, use: (bod
   }
 }
 
+export const APPLICATION_JSON = "application/json";
+export const APPLICATION_PROTOBUF = "application/x-protobuf";
+
+/** How a call's body, or a subscription's events, are encoded. */
+export type Encoding = "json" | "protobuf";
+
 /**
- * A scheduler call from a POST body: 415 unless it is JSON, 400 unless it parses into a Call,
- * 406 unless the client accepts a JSON answer (a RecordIO event stream, for SUBSCRIBE).
+ * Whether an Accept header allows `mediaType`, as Mesos's libprocess decides it: no header
+ * allows everything; `type/subtype`, then `type/*`, then `*\/*` is looked for, and the first
+ * match decides (a q of 0, or one that is not a number, refuses).
  */
-export async function readCall(req: IncomingMessage, body: BodyLimits): Promise<Call> {
-  const ctype = mediaTypes(req.headers["content-type"])[0];
-  if (ctype === undefined) throw new HttpError(415, "Expecting 'Content-Type' to be present");
-  if (ctype !== "application/json")
-    throw new HttpError(
-      415,
-      ctype === "application/x-protobuf"
-        ? "Protobuf requests are not supported here: send JSON ('Content-Type: application/json')"
-        : `Unsupported 'Content-Type' ${ctype}: expecting application/json`,
-    );
-  const accept = mediaTypes(req.headers.accept);
-  const parsed = await withBody(req, body, (b) => {
-    let json: unknown;
+export function acceptsMediaType(header: string | undefined, mediaType: string): boolean {
+  if (header === undefined) return true;
+  const [type] = mediaType.split("/");
+  const ranges = header
+    .replace(/[ \t\n]/g, "")
+    .split(",")
+    .filter(Boolean)
+    .map((r) => r.split(";").filter(Boolean));
+  for (const candidate of [mediaType, `${type}/*`, "*/*"]) {
+    for (const params of ranges) {
+      if (params[0]?.toLowerCase() !== candidate.toLowerCase()) continue;
+      const q = params.slice(1).filter((p) => p.split("=")[0] === "q");
+      if (q.length !== 1) return true;
+      const value = Number(q[0]?.split("=")[1]);
+      return Number.isFinite(value) && value > 0;
+    }
+  }
+  return false;
+}
+
+/** The encoding of a SUBSCRIBE's events: JSON when Accept allows it, else protobuf, else 406 (Mesos's order). */
+export function eventEncoding(accept: string | undefined): Encoding {
+  if (acceptsMediaType(accept, APPLICATION_JSON)) return "json";
+  if (acceptsMediaType(accept, APPLICATION_PROTOBUF)) return "protobuf";
+  throw new HttpError(406, `Expecting 'Accept' to allow '${APPLICATION_PROTOBUF}' or '${APPLICATION_JSON}'`);
+}
+
+/** The encoding of a call body by its Content-Type: 400 without one, 415 for anything but JSON or protobuf. */
+export function bodyEncoding(contentType: string | undefined): Encoding {
+  const ctype = mediaTypes(contentType)[0];
+  if (ctype === undefined) throw new HttpError(400, "Expecting 'Content-Type' to be present");
+  if (ctype === APPLICATION_JSON) return "json";
+  if (ctype === APPLICATION_PROTOBUF) return "protobuf";
+  throw new HttpError(415, `Expecting 'Content-Type' of ${APPLICATION_JSON} or ${APPLICATION_PROTOBUF}`);
+}
+
+/** A call body as a Call: 400 unless it decodes (JSON or protobuf) and validates. */
+export function decodeCallBody(encoding: Encoding, body: Buffer): Call {
+  let value: unknown;
+  if (encoding === "protobuf") {
     try {
-      json = JSON.parse(b.toString("utf8"));
+      value = decodeCall(body);
+    } catch (err) {
+      if (err instanceof DecodeError)
+        throw new HttpError(400, `Failed to parse body into Call protobuf: ${err.message}`);
+      throw err;
+    }
+  } else {
+    try {
+      value = JSON.parse(body.toString("utf8"));
     } catch (err) {
       throw new HttpError(400, `Failed to parse body into JSON: ${(err as Error).message}`);
     }
-    return parseCall(json);
-  });
-  if (!parsed.ok) throw new HttpError(400, parsed.error);
-  const call = parsed.call;
-  const okAccept = (extra: string[]) =>
-    accept.length === 0 ||
-    accept.some((t) => t === "*/*" || t === "application/*" || t === "application/json" || extra.includes(t));
-  if (call.type === "SUBSCRIBE") {
-    const msgAccept = mediaTypes(req.headers["message-accept"] as string | undefined);
-    if (
-      !okAccept(["application/recordio"]) ||
-      (msgAccept.length && !msgAccept.some((t) => t === "application/json" || t === "*/*"))
-    )
-      throw new HttpError(406, "Only JSON event streams are served: 'Accept: application/json'");
-  } else if (!okAccept([])) {
-    throw new HttpError(406, "Only JSON responses are served: 'Accept: application/json'");
   }
-  return call;
+  const parsed = parseCall(value);
+  if (!parsed.ok) throw new HttpError(400, parsed.error);
+  return parsed.call;
+}
+
+/**
+ * A scheduler call from a POST body, decoded by its Content-Type (400, 415), and for SUBSCRIBE
+ * and RECONCILE_OPERATIONS the encoding of the answer its Accept chooses (406); Mesos ignores
+ * Accept on the other calls, whose answers have no body.
+ */
+export async function readCall(
+  req: IncomingMessage,
+  body: BodyLimits,
+): Promise<{ call: Call; accept: Encoding | undefined }> {
+  const encoding = bodyEncoding(req.headers["content-type"]);
+  const call = await withBody(req, body, (b) => decodeCallBody(encoding, b));
+  const negotiates = call.type === "SUBSCRIBE" || call.type === "RECONCILE_OPERATIONS";
+  return { call, accept: negotiates ? eventEncoding(req.headers.accept) : undefined };
+}
+
+/** An answer without a body (202, or 200 to UPDATE_FRAMEWORK): no Content-Type, as Mesos sends it. */
+export function sendEmpty(res: ServerResponse, code: number): void {
+  res.writeHead(code, { "content-length": "0" });
+  res.end();
 }
 
 /** A plain-text answer (a status code with an optional message). */
@@ -189,14 +240,12 @@ export function sendJson(res: ServerResponse, value: unknown): void {
 }
 
 /**
- * Starts a subscription's event stream: RecordIO when the client accepts it (its records are
- * JSON), otherwise JSON; `Mesos-Stream-Id` names it in the framework's later calls.
+ * Starts a subscription's event stream: RecordIO records of JSON or protobuf events, the
+ * Content-Type saying which; `Mesos-Stream-Id` names it in the framework's later calls.
  */
-export function openEventStream(req: IncomingMessage, res: ServerResponse, streamId: string): void {
-  const recordio = mediaTypes(req.headers.accept).includes("application/recordio");
+export function openEventStream(res: ServerResponse, streamId: string, encoding: Encoding): void {
   res.writeHead(200, {
-    "content-type": recordio ? "application/recordio" : "application/json",
-    ...(recordio ? { "message-content-type": "application/json" } : {}),
+    "content-type": encoding === "protobuf" ? APPLICATION_PROTOBUF : APPLICATION_JSON,
     "mesos-stream-id": streamId,
     "cache-control": "no-cache",
     connection: "keep-alive",

@@ -1,12 +1,19 @@
 // Unit tests of the Mesos API's pure parts: call validation, RecordIO, resources, ids, task and
-// status translation, FrameworkInfo -> Framework spec.
+// status translation, FrameworkInfo -> Framework spec, and the scheduler semantics that are pure
+// (role checks, grace periods, operation updates, MasterInfo, the resource format).
 import { describe, expect, it } from "vitest";
 import { refuseSeconds } from "./accept-plan.ts";
+import { eventRecord } from "./connection.ts";
+import { masterIp, type OperationStatus, operationStatus } from "./events.ts";
 import { frameworkSpecOf } from "./framework.ts";
 import { frameworkNameFor, newFrameworkId, taskKeyFor } from "./ids.ts";
+import { decodeEvent } from "./proto/scheduler-codec.ts";
 import { asciiJson, parseCall, RecordIoDecoder, recordio } from "./protocol.ts";
 import { fromMesosResources, toMesosResources, toMesosTotals } from "./resources.ts";
+import { graceSeconds, namedRoles } from "./session.ts";
+import { holderAddress, holderIdentity } from "./subscribe.ts";
 import { convertTask, copiedLabel, mesosIdsOf, mesosState, taskStatus } from "./tasks.ts";
+import { OperationUpdates } from "./update-queue.ts";
 
 type Spec = { containers: Record<string, unknown>[]; terminationGracePeriodSeconds?: number };
 /** The first container of a converted task (empty when it did not convert). */
@@ -415,5 +422,167 @@ describe("FrameworkInfo", () => {
         },
       }),
     ).toMatchObject({ ok: false, error: expect.stringMatching(/regular expressions/) });
+  });
+});
+
+describe("resource format by capability (Master::offer)", () => {
+  const offer = () => ({ cpu: "2", memory: "1Gi" });
+  const reservations: { id?: string; resources: Record<string, string> }[] = [
+    { id: "r1", resources: { cpu: "1" } },
+    { resources: { memory: "512Mi" } },
+  ];
+
+  it("MULTI_ROLE and RESERVATION_REFINEMENT: allocation_info, and the reservations stack without role", () => {
+    const r = toMesosResources(offer(), "eng", reservations, { multiRole: true, refinement: true });
+    for (const x of r) {
+      expect(x.allocation_info).toEqual({ role: "eng" });
+      expect(x).not.toHaveProperty("role");
+      expect(x).not.toHaveProperty("reservation");
+    }
+    expect(r.find((x) => x.name === "cpus" && x.reservations)?.reservations).toEqual([
+      {
+        type: "DYNAMIC",
+        role: "eng",
+        labels: { labels: [{ key: "kubeoffers.io/reservation", value: "r1" }] },
+      },
+    ]);
+    expect(r.find((x) => x.name === "mem" && x.reservations)?.reservations).toEqual([
+      { type: "STATIC", role: "eng" },
+    ]);
+  });
+
+  it("neither: no allocation_info, `role` ('*' unreserved) and `reservation` for a dynamic one", () => {
+    const r = toMesosResources(offer(), "eng", reservations, { multiRole: false, refinement: false });
+    for (const x of r) {
+      expect(x).not.toHaveProperty("allocation_info");
+      expect(x).not.toHaveProperty("reservations");
+    }
+    expect(r.filter((x) => x.role === "*").map((x) => x.name)).toEqual(["cpus", "mem"]);
+    const dynamic = r.find((x) => x.name === "cpus" && x.role === "eng");
+    expect(dynamic?.reservation).toEqual({
+      labels: { labels: [{ key: "kubeoffers.io/reservation", value: "r1" }] },
+    });
+    const statik = r.find((x) => x.name === "mem" && x.role === "eng");
+    expect(statik).not.toHaveProperty("reservation");
+  });
+
+  it("an UNRESERVE in either form finds the reservation's id", () => {
+    const label = { labels: { labels: [{ key: "kubeoffers.io/reservation", value: "r9" }] } };
+    const pre = fromMesosResources([{ ...cpus(1), role: "eng", reservation: label }]);
+    const post = fromMesosResources([
+      { ...cpus(1), reservations: [{ type: "DYNAMIC", role: "eng", ...label }] },
+    ]);
+    expect(pre).toMatchObject({ ok: true, reservation: "r9" });
+    expect(post).toMatchObject({ ok: true, reservation: "r9" });
+  });
+});
+
+describe("scheduler semantics (Master::suppress, revive, kill, reconcileOperations)", () => {
+  it("SUPPRESS / REVIVE of a role the framework is not subscribed to is dropped whole", () => {
+    expect(namedRoles({ roles: ["a"] }, ["a", "b"])).toEqual({ roles: ["a"] });
+    expect(namedRoles({}, ["a", "b"])).toEqual({ roles: [] });
+    expect(namedRoles({ role: "b" }, ["a", "b"])).toEqual({ roles: ["b"] });
+    const dropped = namedRoles({ roles: ["a", "nope"] }, ["a", "b"]);
+    expect(dropped).toEqual({ dropped: "role 'nope' is not one of the framework's subscribed roles (a, b)" });
+  });
+
+  it("kill_policy grace periods in whole seconds, rounded up", () => {
+    expect(graceSeconds(undefined)).toBeUndefined();
+    expect(graceSeconds({ nanoseconds: 0 })).toBe(0);
+    expect(graceSeconds({ nanoseconds: 1 })).toBe(1);
+    expect(graceSeconds({ nanoseconds: 7_500_000_000 })).toBe(8);
+    expect(graceSeconds({ nanoseconds: -5 })).toBe(0);
+  });
+
+  it("ACKNOWLEDGE and ACKNOWLEDGE_OPERATION_STATUS carry a 16-byte uuid; the latter an agent_id", () => {
+    const fw = { value: "f" };
+    const uuid = Buffer.alloc(16, 7).toString("base64");
+    const ack = (u: string) => ({
+      framework_id: fw,
+      type: "ACKNOWLEDGE",
+      acknowledge: { agent_id: { value: "a" }, task_id: { value: "t" }, uuid: u },
+    });
+    expect(parseCall(ack(uuid)).ok).toBe(true);
+    expect(parseCall(ack("AAAA"))).toEqual({
+      ok: false,
+      error: "Failed to validate scheduler::Call: uuid: not a valid UUID (16 bytes, base64)",
+    });
+    const opAck = (agent: boolean) => ({
+      framework_id: fw,
+      type: "ACKNOWLEDGE_OPERATION_STATUS",
+      acknowledge_operation_status: {
+        uuid,
+        operation_id: { value: "op" },
+        ...(agent ? { agent_id: { value: "a" } } : {}),
+      },
+    });
+    expect(parseCall(opAck(true)).ok).toBe(true);
+    expect(parseCall(opAck(false))).toEqual({
+      ok: false,
+      error: "Failed to validate scheduler::Call: Expecting 'agent_id' to be present",
+    });
+    expect(parseCall({ framework_id: fw, type: "UNKNOWN" }).ok).toBe(true);
+  });
+
+  it("operation status updates: a uuid each, re-sent until acknowledged, the latest kept for reconciliation", async () => {
+    const sent: Record<string, unknown>[] = [];
+    const q = new OperationUpdates({ stream: () => ({ send: (e) => sent.push(e) }), retryMs: 100 });
+    q.enqueue(operationStatus("op-1", "node-a"));
+    const first = sent[0] as { update_operation_status: { status: OperationStatus } };
+    const uuid = first.update_operation_status.status.uuid?.value ?? "";
+    expect(Buffer.from(uuid, "base64")).toHaveLength(16);
+    expect(first.update_operation_status.status).toMatchObject({
+      operation_id: { value: "op-1" },
+      state: "OPERATION_FINISHED",
+      agent_id: { value: "node-a" },
+    });
+    q.startRetries();
+    try {
+      const deadline = Date.now() + 5000;
+      while (sent.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(sent.length).toBeGreaterThanOrEqual(2);
+      expect(sent[1]).toEqual(sent[0]);
+      expect(q.acknowledge("op-1", "not-it")).toBe(false);
+      expect(q.acknowledge("op-1", uuid)).toBe(true);
+      const after = sent.length;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(sent.length).toBe(after);
+    } finally {
+      q.stopRetries();
+    }
+    // Reconciliation answers carry no uuid.
+    expect(q.latestOf("op-1")).toEqual(operationStatus("op-1", "node-a"));
+    expect(q.latestOf("op-1")).not.toHaveProperty("uuid");
+    q.enqueue(operationStatus("op-2", "node-a", "InvalidReservation: no"));
+    expect(q.all().map((s) => [s.operation_id.value, s.state])).toEqual([
+      ["op-1", "OPERATION_FINISHED"],
+      ["op-2", "OPERATION_ERROR"],
+    ]);
+  });
+});
+
+describe("SUBSCRIBED and its stream", () => {
+  it("MasterInfo.ip in network order as Mesos fills it", () => {
+    expect(masterIp("127.0.0.1")).toBe(16777343);
+    expect(masterIp("::ffff:10.1.2.3")).toBe(0x0302010a);
+    expect(masterIp("::1")).toBe(0);
+    expect(masterIp(undefined)).toBe(0);
+  });
+
+  it("events as RecordIO records of protobuf bytes or JSON, as the stream's encoding says", () => {
+    const event = { type: "ERROR", error: { message: "Framework failed over" } };
+    const proto = eventRecord(event, "protobuf") as Buffer;
+    const [record] = new RecordIoDecoder().pushBytes(proto);
+    expect(proto.subarray(0, proto.indexOf(0x0a)).toString()).toBe(String(record?.length));
+    expect(decodeEvent(record ?? Buffer.alloc(0))).toEqual(event);
+    expect(eventRecord(event, "json")).toBe(recordio(event));
+  });
+
+  it("the Lease holder names the API instance to redirect to", () => {
+    const id = holderIdentity("10.0.0.5:5050", 42, "0123456789abcdef");
+    expect(id).toBe("mesos-api@10.0.0.5:5050/42-01234567");
+    expect(holderAddress(id)).toBe("10.0.0.5:5050");
+    expect(holderAddress("mesos-api-host-42-abc")).toBeUndefined();
+    expect(holderAddress(undefined)).toBeUndefined();
   });
 });

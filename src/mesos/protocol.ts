@@ -109,6 +109,11 @@ export const ResourceSchema = z.object({
   reservations: z
     .array(z.object({ type: z.string().optional(), role: z.string().optional() }).loose())
     .optional(),
+  /** The pre-RESERVATION_REFINEMENT form of a dynamic reservation (its role is `role`). */
+  reservation: z
+    .object({ principal: z.string().optional(), labels: LabelsSchema.optional() })
+    .loose()
+    .optional(),
   disk: z.unknown().optional(),
   shared: z.unknown().optional(),
   provider_id: z.unknown().optional(),
@@ -185,6 +190,7 @@ export const ContainerInfoSchema = z.object({
 export type ContainerInfo = z.infer<typeof ContainerInfoSchema>;
 
 const DurationInfo = z.object({ nanoseconds: Int64 });
+const KillPolicySchema = z.object({ grace_period: DurationInfo.optional() });
 
 export const TaskInfoSchema = z.object({
   name: z.string().max(MAX_ID),
@@ -198,7 +204,7 @@ export const TaskInfoSchema = z.object({
   container: ContainerInfoSchema.optional(),
   health_check: z.unknown().optional(),
   check: z.unknown().optional(),
-  kill_policy: z.object({ grace_period: DurationInfo.optional() }).loose().optional(),
+  kill_policy: KillPolicySchema.optional(),
   data: z.string().optional(),
   labels: LabelsSchema.optional(),
   discovery: z.unknown().optional(),
@@ -337,11 +343,18 @@ export const CallSchema = z.object({
   revive: RolesSchema.optional(),
   suppress: RolesSchema.optional(),
   kill: z
-    .object({ task_id: IdSchema, agent_id: IdSchema.optional(), kill_policy: z.unknown().optional() })
+    .object({ task_id: IdSchema, agent_id: IdSchema.optional(), kill_policy: KillPolicySchema.optional() })
     .optional(),
   shutdown: z.object({ executor_id: IdSchema, agent_id: IdSchema }).optional(),
   acknowledge: z.object({ agent_id: IdSchema.optional(), task_id: IdSchema, uuid: z.string() }).optional(),
-  acknowledge_operation_status: z.object({}).loose().optional(),
+  acknowledge_operation_status: z
+    .object({
+      agent_id: IdSchema.optional(),
+      resource_provider_id: IdSchema.optional(),
+      uuid: z.string(),
+      operation_id: IdSchema,
+    })
+    .optional(),
   reconcile: z
     .object({
       tasks: z
@@ -350,7 +363,20 @@ export const CallSchema = z.object({
         .optional(),
     })
     .optional(),
-  reconcile_operations: z.object({}).loose().optional(),
+  reconcile_operations: z
+    .object({
+      operations: z
+        .array(
+          z.object({
+            operation_id: IdSchema,
+            agent_id: IdSchema.optional(),
+            resource_provider_id: IdSchema.optional(),
+          }),
+        )
+        .max(100_000)
+        .optional(),
+    })
+    .optional(),
   message: z.object({ agent_id: IdSchema, executor_id: IdSchema, data: z.string() }).optional(),
   request: z.object({ requests: z.array(z.unknown()).optional() }).optional(),
   update_framework: z
@@ -381,6 +407,11 @@ const REQUIRED_FIELD: Partial<Record<CallType, keyof Call>> = {
   UPDATE_FRAMEWORK: "update_framework",
 };
 
+/** A uuid as protobuf JSON writes `bytes`: 16 bytes, base64 (Mesos refuses any other length). */
+function isUuid(b64: string): boolean {
+  return /^[A-Za-z0-9+/]*={0,2}$/.test(b64) && Buffer.from(b64, "base64").length === 16;
+}
+
 /**
  * Parses a call body into a Call, or says why not as Mesos does ("Expecting 'accept' to be
  * present", "Expecting 'framework_id' to be present").
@@ -401,6 +432,14 @@ export function parseCall(body: unknown): { ok: true; call: Call } | { ok: false
   if (call.type === "SUPPRESS" && !call.suppress) call.suppress = {};
   const field = REQUIRED_FIELD[call.type];
   if (field && call[field] === undefined) return { ok: false, error: `Expecting '${field}' to be present` };
+  const uuid = call.acknowledge?.uuid ?? call.acknowledge_operation_status?.uuid;
+  if (uuid !== undefined && !isUuid(uuid))
+    return {
+      ok: false,
+      error: "Failed to validate scheduler::Call: uuid: not a valid UUID (16 bytes, base64)",
+    };
+  if (call.type === "ACKNOWLEDGE_OPERATION_STATUS" && !call.acknowledge_operation_status?.agent_id)
+    return { ok: false, error: "Failed to validate scheduler::Call: Expecting 'agent_id' to be present" };
   if (call.type === "SUBSCRIBE") {
     const infoId = call.subscribe?.framework_info.id?.value;
     if (infoId !== undefined && call.framework_id !== undefined && infoId !== call.framework_id.value)
@@ -438,21 +477,31 @@ export function recordio(value: unknown): string {
   return `${Buffer.byteLength(data)}\n${data}`;
 }
 
+/** One RecordIO record of binary data (a protobuf message). */
+export function recordioBytes(data: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${data.length}\n`, "ascii"), data]);
+}
+
 /** Incremental RecordIO decoder (used by tests and tools reading the event stream). */
 export class RecordIoDecoder {
   private buf = Buffer.alloc(0);
 
-  /** Feeds bytes; returns the records completed by them. */
+  /** Feeds bytes; returns the records completed by them, as UTF-8 text. */
   push(chunk: Buffer | string): string[] {
+    return this.pushBytes(chunk).map((r) => r.toString("utf8"));
+  }
+
+  /** Feeds bytes; returns the records completed by them, as bytes. */
+  pushBytes(chunk: Buffer | string): Buffer[] {
     this.buf = Buffer.concat([this.buf, typeof chunk === "string" ? Buffer.from(chunk) : chunk]);
-    const out: string[] = [];
+    const out: Buffer[] = [];
     for (;;) {
       const nl = this.buf.indexOf(0x0a);
       if (nl < 0) break;
       const len = Number(this.buf.subarray(0, nl).toString("ascii"));
       if (!Number.isInteger(len) || len < 0) throw new Error("malformed RecordIO length");
       if (this.buf.length < nl + 1 + len) break;
-      out.push(this.buf.subarray(nl + 1, nl + 1 + len).toString("utf8"));
+      out.push(Buffer.from(this.buf.subarray(nl + 1, nl + 1 + len)));
       this.buf = this.buf.subarray(nl + 1 + len);
     }
     return out;

@@ -4,6 +4,7 @@
 // ends loses its client (its Lease lapses, the failover timeout starts) and is forgotten a while
 // after that unless it subscribes again.
 import type { Connection } from "./connection.ts";
+import type { MasterInfo } from "./events.ts";
 import type { Log } from "./http.ts";
 import type { MesosFramework } from "./session.ts";
 
@@ -50,14 +51,20 @@ export class Registry {
     }
   }
 
+  /** The framework with this Mesos id, if this instance serves it. */
+  byId(frameworkId: string): MesosFramework | undefined {
+    for (const fw of this.frameworks.values()) if (fw.id === frameworkId) return fw;
+    return undefined;
+  }
+
   /** A subscription of `fw` starts on `conn` (under its lock); when the stream ends, it is disconnected. */
-  subscribed(fw: MesosFramework, conn: Connection): void {
+  subscribed(fw: MesosFramework, conn: Connection, master: MasterInfo): void {
     this.streams.set(conn.streamId, { conn, fw });
     conn.whenClosed(() => {
       this.streams.delete(conn.streamId);
       if (fw.detach(conn)) void this.disconnected(fw);
     });
-    fw.attach(conn);
+    fw.attach(conn, master);
   }
 
   /** Forgets `fw` if it is still the one registered under its key. */

@@ -39,25 +39,38 @@ interface Reservation {
   id?: string;
 }
 
-function entries(r: Resources, role: string, reservation?: Reservation): MesosResource[] {
+/**
+ * How resources are shown to a framework (Master::offer): `allocation_info` only with MULTI_ROLE;
+ * reservations as the `reservations` stack with RESERVATION_REFINEMENT, otherwise in the
+ * pre-refinement form (`role`, and `reservation` for a dynamic one).
+ */
+export interface ResourceFormat {
+  multiRole: boolean;
+  refinement: boolean;
+}
+
+/** Both capabilities: what the state endpoints and tests show. */
+export const FULL_FORMAT: ResourceFormat = { multiRole: true, refinement: true };
+
+function entries(
+  r: Resources,
+  role: string,
+  format: ResourceFormat,
+  reservation?: Reservation,
+): MesosResource[] {
   const out: MesosResource[] = [];
-  const extra = {
-    role: reservation ? reservation.role : "*",
-    allocation_info: { role },
-    ...(reservation
-      ? {
-          reservations: [
-            {
-              type: reservation.type,
-              role: reservation.role,
-              ...(reservation.id
-                ? { labels: { labels: [{ key: RESERVATION_LABEL, value: reservation.id }] } }
-                : {}),
-            },
-          ],
-        }
-      : {}),
-  };
+  const labels = reservation?.id
+    ? { labels: { labels: [{ key: RESERVATION_LABEL, value: reservation.id }] } }
+    : {};
+  const reserved = format.refinement
+    ? reservation
+      ? { reservations: [{ type: reservation.type, role: reservation.role, ...labels }] }
+      : {}
+    : {
+        role: reservation ? reservation.role : "*",
+        ...(reservation?.type === "DYNAMIC" ? { reservation: labels } : {}),
+      };
+  const extra = { ...reserved, ...(format.multiRole ? { allocation_info: { role } } : {}) };
   for (const name of Object.keys(r.scalars).sort()) {
     const v = r.scalars[name] ?? 0;
     if (v <= 0) continue;
@@ -82,6 +95,7 @@ export function toMesosResources(
   map: ResourceMap,
   role: string,
   reservations: { id?: string | undefined; resources: ResourceMap }[] = [],
+  format: ResourceFormat = FULL_FORMAT,
 ): MesosResource[] {
   let rest = parsed(map);
   const out: MesosResource[] = [];
@@ -89,10 +103,14 @@ export function toMesosResources(
     const r = parsed(res.resources);
     rest = subtractClamped(rest, r);
     out.push(
-      ...entries(r, role, { role, type: res.id ? "DYNAMIC" : "STATIC", ...(res.id ? { id: res.id } : {}) }),
+      ...entries(r, role, format, {
+        role,
+        type: res.id ? "DYNAMIC" : "STATIC",
+        ...(res.id ? { id: res.id } : {}),
+      }),
     );
   }
-  return [...entries(rest, role), ...out];
+  return [...entries(rest, role, format), ...out];
 }
 
 /** Agent totals (no allocation) for the read-only state endpoints: name -> scalar, ports as "[a-b, …]". */
@@ -132,7 +150,8 @@ export function fromMesosResources(list: readonly MesosResource[] | undefined): 
         ok: false,
         error: `resource ${res.name}: disk info (persistent volumes, disk sources) is not supported`,
       };
-    for (const rsv of res.reservations ?? []) {
+    // The reservation id label: on the stack (RESERVATION_REFINEMENT) or the pre-refinement `reservation`.
+    for (const rsv of [...(res.reservations ?? []), ...(res.reservation ? [res.reservation] : [])]) {
       const labels =
         (rsv as { labels?: { labels?: { key?: string; value?: string }[] } }).labels?.labels ?? [];
       const id = labels.find((l) => l.key === RESERVATION_LABEL)?.value;

@@ -7,6 +7,7 @@
 // one framework, which share its state; the parts with reasons of their own are the modules named.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { makeApiClient } from "../kube/deadline.ts";
+import { statusCode } from "../kube/errors.ts";
 import {
   type FrameworkClient,
   type FrameworkRegistration,
@@ -20,7 +21,9 @@ import type { Connection } from "./connection.ts";
 import {
   errorEvent,
   failureEvent,
+  type MasterInfo,
   offersEvent,
+  operationStatus,
   operationStatusEvent,
   rescindEvent,
   subscribedEvent,
@@ -28,9 +31,10 @@ import {
 } from "./events.ts";
 import { HttpError, type Log } from "./http.ts";
 import { taskKeyFor } from "./ids.ts";
-import type { Call, MesosEvent } from "./protocol.ts";
+import type { Call, FrameworkInfo, MesosEvent } from "./protocol.ts";
+import type { ResourceFormat } from "./resources.ts";
 import { type Capabilities, mesosIdsOf, mesosState, type StatusInput, taskStatus } from "./tasks.ts";
-import { podAckWriter, UpdateQueue } from "./update-queue.ts";
+import { OperationUpdates, podAckWriter, UpdateQueue } from "./update-queue.ts";
 
 export interface SessionOptions {
   kubeConfig: KubeConfig;
@@ -45,6 +49,28 @@ export interface SessionOptions {
 /** Offers that arrive within this many ms go out in one OFFERS event. */
 const OFFER_BATCH_MS = 10;
 
+/** Whole seconds of a DurationInfo, rounded up (a Pod's grace period is in seconds). */
+export function graceSeconds(d: { nanoseconds: number } | undefined): number | undefined {
+  return d === undefined ? undefined : Math.max(0, Math.ceil(Number(d.nanoseconds) / 1e9));
+}
+
+/**
+ * The roles a SUPPRESS or REVIVE names (`roles`, the deprecated `role`; none: all), or why Mesos
+ * drops the call: a role the framework is not subscribed to drops it whole (answered 202).
+ */
+export function namedRoles(
+  r: { roles?: string[] | undefined; role?: string | undefined },
+  frameworkRoles: readonly string[],
+): { roles: string[] } | { dropped: string } {
+  const roles = r.roles?.length ? r.roles : r.role ? [r.role] : [];
+  const unknown = roles.find((x) => !frameworkRoles.includes(x));
+  if (unknown !== undefined)
+    return {
+      dropped: `role '${unknown}' is not one of the framework's subscribed roles (${frameworkRoles.join(", ")})`,
+    };
+  return { roles };
+}
+
 export class MesosFramework {
   readonly id: string;
   readonly namespace: string;
@@ -52,6 +78,8 @@ export class MesosFramework {
   readonly principal: string | undefined;
   spec: FrameworkRegistration;
   capabilities: Capabilities;
+  /** How resources are shown to it (MULTI_ROLE, RESERVATION_REFINEMENT). */
+  resourceFormat: ResourceFormat = { multiRole: false, refinement: false };
   client: FrameworkClient | undefined;
   conn: Connection | undefined;
   /** Set when the framework is gone for good (torn down, deleted). */
@@ -60,10 +88,13 @@ export class MesosFramework {
   evictTimer: NodeJS.Timeout | undefined;
   private readonly opts: SessionOptions;
   private readonly updates: UpdateQueue;
+  private readonly operations: OperationUpdates;
+  private readonly core: CoreV1Api;
   /** kube-offers task id -> Mesos task id, for tasks whose Pod does not say yet. */
   private readonly mesosIds = new Map<string, string>();
   private readonly failedAgents = new Set<string>();
-  private readonly killWhenSeen = new Set<string>();
+  /** Tasks killed while launching: killed when their Pod appears, with this grace (seconds) if given. */
+  private readonly killWhenSeen = new Map<string, number | undefined>();
   /** Offer name -> its agent and the ids of its RESERVE/UNRESERVE operations (operation status updates). */
   private readonly operationIds = new Map<string, { agent: string; ids: string[] }>();
   private offerBatch: Offer[] = [];
@@ -88,11 +119,13 @@ export class MesosFramework {
     this.spec = init.spec;
     this.capabilities = capsOf(init.spec);
     this.opts = opts;
+    this.core = makeApiClient(opts.kubeConfig, CoreV1Api);
+    this.operations = new OperationUpdates({ stream: () => this.conn, retryMs: opts.updateRetryMs });
     this.updates = new UpdateQueue({
       stream: () => this.conn,
       retryMs: opts.updateRetryMs,
       persist: podAckWriter({
-        core: makeApiClient(opts.kubeConfig, CoreV1Api),
+        core: this.core,
         namespace: this.namespace,
         pod: (key) => this.client?.task(key)?.pod,
         log: opts.log,
@@ -105,9 +138,17 @@ export class MesosFramework {
     return `${this.namespace}/${this.name}`;
   }
 
-  setSpec(spec: FrameworkRegistration): void {
+  /** The registration, and the capabilities of the FrameworkInfo it came from. */
+  setSpec(spec: FrameworkRegistration, info?: FrameworkInfo): void {
     this.spec = spec;
     this.capabilities = capsOf(spec);
+    if (info) {
+      const caps = new Set((info.capabilities ?? []).map((c) => c.type));
+      this.resourceFormat = {
+        multiRole: caps.has("MULTI_ROLE"),
+        refinement: caps.has("RESERVATION_REFINEMENT"),
+      };
+    }
   }
 
   /** Runs calls of this framework one at a time, in arrival order. */
@@ -125,25 +166,30 @@ export class MesosFramework {
     this.client = client;
     this.offListeners = client.onAny((e) => this.onEvent(e));
     this.updates.startRetries();
+    this.operations.startRetries();
   }
 
-  /** A subscription starts: SUBSCRIBED, then unacknowledged updates, then outstanding offers. */
-  attach(conn: Connection): void {
+  /**
+   * A subscription starts: SUBSCRIBED (with the serving instance's MasterInfo), a HEARTBEAT at
+   * once, then unacknowledged updates, then outstanding offers.
+   */
+  attach(conn: Connection, master: MasterInfo): void {
     const old = this.conn;
     this.conn = conn;
     if (old && old !== conn) {
       old.send(errorEvent("Framework failed over"));
       old.close();
     }
-    conn.send(subscribedEvent(this.id, this.opts.heartbeatSeconds));
+    conn.send(subscribedEvent(this.id, this.opts.heartbeatSeconds, master));
     conn.startHeartbeat(this.opts.heartbeatSeconds);
     this.updates.resendAll();
+    this.operations.resendAll();
     // Every outstanding offer, once: a batch still waiting to go out is part of these.
     clearTimeout(this.offerTimer);
     this.offerTimer = undefined;
     this.offerBatch = [];
     const offers = this.client?.offers() ?? [];
-    if (offers.length) conn.send(offersEvent(this.id, offers));
+    if (offers.length) conn.send(offersEvent(this.id, offers, this.resourceFormat));
   }
 
   /** The subscription's stream ended. Returns true if it was the current one. */
@@ -162,6 +208,7 @@ export class MesosFramework {
     this.offListeners?.();
     this.offListeners = undefined;
     this.updates.stopRetries();
+    this.operations.stopRetries();
     await c?.stop(opts.teardown ? { teardown: true } : { release: true });
   }
 
@@ -171,6 +218,7 @@ export class MesosFramework {
     clearTimeout(this.evictTimer);
     this.offListeners?.();
     this.updates.dispose();
+    this.operations.dispose();
     this.mesosIds.clear();
   }
 
@@ -189,7 +237,7 @@ export class MesosFramework {
             this.offerTimer = undefined;
             const batch = this.offerBatch.filter((o) => this.client?.offers().some((x) => x.name === o.name));
             this.offerBatch = [];
-            if (batch.length) this.send(offersEvent(this.id, batch));
+            if (batch.length) this.send(offersEvent(this.id, batch, this.resourceFormat));
           }, OFFER_BATCH_MS);
         return;
       case "rescinded":
@@ -207,7 +255,8 @@ export class MesosFramework {
         this.operationIds.delete(e.outcome.offer);
         const ok = e.outcome.phase === "Accepted";
         const error = ok ? undefined : [e.outcome.reason, e.outcome.message].filter(Boolean).join(": ");
-        for (const id of ops.ids) this.send(operationStatusEvent(id, ops.agent, error));
+        // The agent's side of an operation: reliable, as a Mesos agent's operation updates are.
+        for (const id of ops.ids) this.operations.enqueue(operationStatus(id, ops.agent, error));
         return;
       }
       case "disconnected":
@@ -246,8 +295,9 @@ export class MesosFramework {
   private onTaskUpdate(t: TaskUpdate): void {
     const mesosId = this.mesosIdOf(t.id, t.annotations);
     if (this.killWhenSeen.has(t.id) && t.source === "pod") {
+      const grace = this.killWhenSeen.get(t.id);
       this.killWhenSeen.delete(t.id);
-      if (!t.terminal) void this.client?.kill(t.id).catch(() => false);
+      if (!t.terminal) void this.killTask(t.id, grace).catch(() => false);
     }
     if (t.state === "TASK_LOST" && t.reason === "REASON_AGENT_REMOVED") this.agentFailed(t.agent);
     // Mesos does not send TASK_STAGING: the master sets it when it accepts a launch.
@@ -318,6 +368,11 @@ export class MesosFramework {
     }
   }
 
+  /**
+   * KILL. The call's kill_policy overrides the task's (Mesos's order): its grace period becomes
+   * the Pod deletion's gracePeriodSeconds; without one the Pod's own terminationGracePeriodSeconds
+   * (TaskInfo.kill_policy) applies.
+   */
   async kill(k: NonNullable<Call["kill"]>): Promise<void> {
     const client = this.mustClient();
     const key = taskKeyFor(k.task_id.value);
@@ -333,8 +388,34 @@ export class MesosFramework {
     if (t.terminal) return;
     if (this.capabilities.taskKillingState)
       this.updates.enqueue(key, { mesosTaskId: k.task_id.value, state: "TASK_KILLING", agentId: t.agent });
-    const killed = await client.kill(key);
-    if (!killed && t.source === "launching") this.killWhenSeen.add(key);
+    const grace = graceSeconds(k.kill_policy?.grace_period);
+    const killed = await this.killTask(key, grace);
+    if (!killed && t.source === "launching") this.killWhenSeen.set(key, grace);
+  }
+
+  /** Deletes the task's Pod, with this grace period if given; false when it has no Pod. */
+  private async killTask(key: string, grace: number | undefined): Promise<boolean> {
+    const client = this.mustClient();
+    if (grace === undefined) return client.kill(key);
+    const pod = client.task(key)?.pod;
+    if (!pod) return false;
+    try {
+      await this.core.deleteNamespacedPod({
+        name: pod,
+        namespace: this.namespace,
+        gracePeriodSeconds: grace,
+      });
+      this.opts.log("info", "killed task", {
+        framework: this.key,
+        task: key,
+        pod,
+        gracePeriodSeconds: grace,
+      });
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
   }
 
   async decline(d: NonNullable<Call["decline"]>): Promise<void> {
@@ -343,29 +424,66 @@ export class MesosFramework {
     await Promise.all(d.offer_ids.map((id) => client.decline(id.value, refuse).catch(() => false)));
   }
 
-  /** Roles named by SUPPRESS / REVIVE: `roles`, the deprecated `role`, or all when none. */
-  rolesOf(r: { roles?: string[] | undefined; role?: string | undefined }): string[] {
-    const roles = r.roles?.length ? r.roles : r.role ? [r.role] : [];
-    const known = this.spec.roles ?? ["*"];
-    const unknown = roles.filter((x) => !known.includes(x));
-    if (unknown.length)
-      throw new HttpError(
-        400,
-        `Role(s) ${unknown.join(", ")} are not among the framework's roles (${known.join(", ")})`,
-      );
-    return roles;
+  /** SUPPRESS / REVIVE: the roles the call names, or why it is dropped (logged; the call still gets 202). */
+  rolesOf(r: {
+    roles?: string[] | undefined;
+    role?: string | undefined;
+  }): { roles: string[] } | { dropped: string } {
+    return namedRoles(r, this.spec.roles ?? ["*"]);
   }
 
+  /**
+   * SUPPRESS: no more offers for these roles (all when none). Outstanding offers stay the
+   * framework's, as with Mesos's allocator: nothing is declined or rescinded.
+   */
   async suppress(roles: string[]): Promise<void> {
     const client = this.mustClient();
-    // The SDK declines offers it holds for suppressed roles: tell the scheduler they are gone.
-    const held = client.offers().filter((o) => roles.length === 0 || roles.includes(o.role));
-    await client.suppress(...roles);
-    for (const o of held) this.send(rescindEvent(o.name));
+    const all = this.spec.roles ?? ["*"];
+    const which = new Set([...(this.spec.suppressedRoles ?? []), ...(roles.length ? roles : all)]);
+    const next = { ...this.spec, suppressedRoles: all.filter((r) => which.has(r)) };
+    if (next.suppressedRoles.length === (this.spec.suppressedRoles ?? []).length) return;
+    await client.updateFramework(next);
+    this.spec = next;
   }
 
+  /** REVIVE: offers again for these roles (all when none), the framework's refusal filters cleared. */
   async revive(roles: string[]): Promise<void> {
     await this.mustClient().revive(...roles);
+    const revived = new Set(roles.length ? roles : (this.spec.roles ?? ["*"]));
+    this.spec = {
+      ...this.spec,
+      suppressedRoles: (this.spec.suppressedRoles ?? []).filter((r) => !revived.has(r)),
+    };
+  }
+
+  /** ACKNOWLEDGE_OPERATION_STATUS: that operation update is done. */
+  acknowledgeOperation(a: NonNullable<Call["acknowledge_operation_status"]>): void {
+    if (!this.operations.acknowledge(a.operation_id.value, a.uuid))
+      this.opts.log("debug", "operation acknowledgement for no pending update", {
+        framework: this.key,
+        operation: a.operation_id.value,
+      });
+  }
+
+  /**
+   * RECONCILE_OPERATIONS (Master::reconcileOperations): the latest status of each operation
+   * named, OPERATION_UNKNOWN for one not known; none named: every known operation. Not reliable:
+   * no uuid.
+   */
+  reconcileOperations(r: NonNullable<Call["reconcile_operations"]>): void {
+    const listed = r.operations ?? [];
+    const statuses = listed.length
+      ? listed.map(
+          (o) =>
+            this.operations.latestOf(o.operation_id.value) ?? {
+              operation_id: o.operation_id,
+              state: "OPERATION_UNKNOWN",
+              message: "Reconciliation: Operation is unknown",
+              ...(o.agent_id ? { agent_id: o.agent_id } : {}),
+            },
+        )
+      : this.operations.all();
+    for (const status of statuses) this.send(operationStatusEvent(status));
   }
 
   private mustClient(): FrameworkClient {
@@ -392,7 +510,8 @@ export class MesosFramework {
         type: e.type,
         message: e.message,
       });
-      if (e.id !== undefined) this.send(operationStatusEvent(e.id, e.agent, e.message));
+      // Dropped by validation, as Mesos's master drops it: not reliable, and no agent id.
+      if (e.id !== undefined) this.send(operationStatusEvent(operationStatus(e.id, undefined, e.message)));
     }
     const refuse = plan.refuseSeconds;
     if (!plan.ok) {

@@ -1,10 +1,15 @@
 // SUBSCRIBE: FrameworkInfo -> the Framework object, registered (or updated) by a FrameworkClient
-// of the SDK, then the event stream. A framework id belongs to the principal that registered it;
-// a second SUBSCRIBE of a framework served here fails the first stream over and keeps its
-// client; a torn-down id gets "Framework has been removed".
+// of the SDK, then the event stream. As in Mesos (Master::subscribe), a SUBSCRIBE that passed the
+// call's validation (http.ts, dispatch.ts: 400s) but is refused — an invalid FrameworkInfo,
+// suppressed roles or offer constraints, a principal not allowed here, another principal's
+// framework id, a removed framework — gets a 200 stream with one ERROR event, then the close.
+// A framework id belongs to the principal that registered it; a second SUBSCRIBE of a framework
+// served here fails the first stream over and keeps its client; one held by another instance of
+// the API (its liveness Lease names it) is redirected there with 307, as a Mesos master that is
+// not the leader redirects to the one that is.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CoordinationV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import {
   ANNOTATION_FRAMEWORK_ID,
   ANNOTATION_FRAMEWORK_INFO,
@@ -27,13 +32,27 @@ import {
 } from "../sdk/index.ts";
 import type { Tenancy } from "./auth.ts";
 import { Connection } from "./connection.ts";
-import { errorEvent } from "./events.ts";
+import { errorEvent, type MasterInfo, masterIp } from "./events.ts";
 import { frameworkSpecOf, infoAnnotation } from "./framework.ts";
-import { HttpError, type Log, openEventStream } from "./http.ts";
+import { type Encoding, HttpError, type Log, openEventStream, pathOf } from "./http.ts";
 import { frameworkNameFor, newFrameworkId } from "./ids.ts";
 import type { Call } from "./protocol.ts";
 import type { Registry } from "./registry.ts";
 import { MesosFramework, type SessionOptions } from "./session.ts";
+import { MESOS_VERSION } from "./state.ts";
+
+/** A SUBSCRIBE refused as Mesos refuses it: an ERROR event on the stream, then the close. */
+class Refused extends Error {}
+
+/** The liveness Lease holder of a framework served by this API: `mesos-api@<host>:<port>/<pid>-<stream>`. */
+export function holderIdentity(address: string, pid: number, streamId: string): string {
+  return `mesos-api@${address}/${pid}-${streamId.slice(0, 8)}`;
+}
+
+/** The address (`host:port`) of the API instance a Lease holder identity names, if it is one. */
+export function holderAddress(identity: string | undefined): string | undefined {
+  return /^mesos-api@([^/\s]+:\d+)\/\d+-/.exec(identity ?? "")?.[1];
+}
 
 export interface SubscribeContext {
   kubeConfig: KubeConfig;
@@ -49,12 +68,23 @@ export interface SubscribeContext {
   log: Log;
 }
 
-export type Subscribe = (
+export type Subscribe = ((
   req: IncomingMessage,
   res: ServerResponse,
   call: Call,
   authPrincipal: string | undefined,
-) => Promise<void>;
+  encoding: Encoding,
+) => Promise<void>) & {
+  /**
+   * Where a framework not served here is served: `//<host>:<port><path>` of the API instance
+   * holding its liveness Lease (live, and not this process), or undefined.
+   */
+  holderOf(
+    frameworkId: string,
+    principal: string | undefined,
+    req: IncomingMessage,
+  ): Promise<string | undefined>;
+};
 
 export function subscriber(ctx: SubscribeContext): Subscribe {
   const co = makeApiClient(ctx.kubeConfig, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
@@ -102,31 +132,116 @@ export function subscriber(ctx: SubscribeContext): Subscribe {
     }
   };
 
-  return async (req, res, call, authPrincipal) => {
+  const coord = makeApiClient(ctx.kubeConfig, CoordinationV1Api);
+  /** This instance in MasterInfo; one id for as long as it serves. */
+  const masterId = randomUUID();
+  const masterInfo = (req: IncomingMessage): MasterInfo => {
+    const port = req.socket.localPort ?? 0;
+    const ip = req.socket.localAddress?.replace(/^::ffff:/, "");
+    const ipv4 = ip !== undefined && masterIp(ip) !== 0 ? ip : undefined;
+    return {
+      id: masterId,
+      ip: masterIp(ipv4),
+      port,
+      hostname: ctx.hostname,
+      version: MESOS_VERSION,
+      pid: `master@${ipv4 ?? ctx.hostname}:${port}`,
+      address: { hostname: ctx.hostname, ...(ipv4 ? { ip: ipv4 } : {}), port },
+    };
+  };
+  const ownAddress = (req: IncomingMessage) => `${ctx.hostname}:${req.socket.localPort ?? 0}`;
+
+  /**
+   * The live holder of a framework's Lease when it is another API instance: its address. One
+   * that names this address is this process or an earlier one on it (gone: this one listens).
+   */
+  const leaseHolder = async (ns: string, name: string, req: IncomingMessage): Promise<string | undefined> => {
+    try {
+      const lease = await coord.readNamespacedLease({ name: schedulerLeaseName(name), namespace: ns });
+      const identity = lease.spec?.holderIdentity ?? "";
+      const renewed = lease.spec?.renewTime
+        ? new Date(lease.spec.renewTime as unknown as string).getTime()
+        : 0;
+      const live = renewed + (lease.spec?.leaseDurationSeconds ?? ctx.leaseSeconds) * 1000 > Date.now();
+      const at = holderAddress(identity);
+      return live && at !== ownAddress(req) ? at : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+
+  const holderOf = async (frameworkId: string, principal: string | undefined, req: IncomingMessage) => {
+    let ns: string;
+    try {
+      ns = ctx.tenancy.namespaceOf(principal);
+    } catch {
+      return undefined;
+    }
+    const at = await leaseHolder(ns, frameworkNameFor(frameworkId), req);
+    return at === undefined ? undefined : `//${at}${requestPath(req)}`;
+  };
+
+  const subscribe = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    call: Call,
+    authPrincipal: string | undefined,
+    encoding: Encoding,
+  ): Promise<void> => {
     const sub = call.subscribe!;
     const info = sub.framework_info;
+    // A mismatch with the authenticated principal is 400 before any stream (Mesos's call validation).
     const principal = ctx.tenancy.principalOf(info.principal, authPrincipal);
-    const ns = ctx.tenancy.namespaceOf(principal);
+    const streamId = randomUUID();
+    const openStream = () => {
+      openEventStream(res, streamId, encoding);
+      return new Connection(streamId, principal, res, ctx.session.maxBufferedBytes, encoding, log);
+    };
+    try {
+      await register(req, call, principal, streamId, openStream);
+    } catch (err) {
+      if (!(err instanceof Refused)) throw err;
+      log("info", "subscription refused", { framework: info.name, principal, err: err.message });
+      const conn = openStream();
+      conn.send(errorEvent(err.message));
+      conn.close();
+    }
+  };
+
+  const register = async (
+    req: IncomingMessage,
+    call: Call,
+    principal: string | undefined,
+    streamId: string,
+    openStream: () => Connection,
+  ): Promise<void> => {
+    const sub = call.subscribe!;
+    const info = sub.framework_info;
+    let ns: string;
+    try {
+      ns = ctx.tenancy.namespaceOf(principal);
+    } catch (err) {
+      // An authorization failure: Mesos refuses it on the stream.
+      throw new Refused(`Not authorized to register framework '${info.name}': ${(err as Error).message}`);
+    }
     const translated = frameworkSpecOf(info, sub.suppressed_roles, sub.offer_constraints);
-    if (!translated.ok) throw new HttpError(400, translated.error);
+    if (!translated.ok) throw new Refused(translated.error);
     const requestedId = info.id?.value ?? call.framework_id?.value;
     const id = requestedId ?? newFrameworkId(info.name);
     const name = frameworkNameFor(id);
     const key = `${ns}/${name}`;
-    const streamId = randomUUID();
-    const openStream = () => {
-      openEventStream(req, res, streamId);
-      return new Connection(streamId, principal, res, ctx.session.maxBufferedBytes);
-    };
-    const removedError = () => {
-      const conn = openStream();
-      conn.send(errorEvent("Framework has been removed"));
-      conn.close();
-    };
+    const path = requestPath(req);
     await registry.withLock(key, async () => {
       if (requestedId !== undefined) {
-        if (registry.wasRemoved(requestedId)) return removedError();
-        await checkOwnership(requestedId, ns, name, principal);
+        if (registry.wasRemoved(requestedId)) throw new Refused("Framework has been removed");
+        try {
+          await checkOwnership(requestedId, ns, name, principal);
+        } catch (err) {
+          if (err instanceof HttpError && (err.status === 403 || err.status === 409))
+            throw new Refused(err.message);
+          throw err;
+        }
       }
       let fw = registry.frameworks.get(key);
       const annotations = {
@@ -138,11 +253,14 @@ export function subscriber(ctx: SubscribeContext): Subscribe {
         // Failover inside this process: the running client stays, the registration is updated.
         await fw.serial(async () => {
           await fw!.client!.updateFramework(translated.spec, annotations);
-          fw!.setSpec(translated.spec);
+          fw!.setSpec(translated.spec, info);
         });
       } else {
+        // Held by another instance of the API: that is where the framework is served.
+        const holder = requestedId !== undefined ? await leaseHolder(ns, name, req) : undefined;
+        if (holder !== undefined) throw redirect(holder, path, id);
         fw ??= new MesosFramework({ id, namespace: ns, name, principal, spec: translated.spec }, ctx.session);
-        fw.setSpec(translated.spec);
+        fw.setSpec(translated.spec, info);
         clearTimeout(fw.evictTimer);
         const client = new FrameworkClient({
           kubeConfig: ctx.kubeConfig,
@@ -154,7 +272,7 @@ export function subscriber(ctx: SubscribeContext): Subscribe {
           liveness: {
             leaseSeconds: ctx.leaseSeconds,
             leaseName: schedulerLeaseName(name),
-            identity: `mesos-api-${ctx.hostname}-${process.pid}-${streamId.slice(0, 8)}`,
+            identity: holderIdentity(ownAddress(req), process.pid, streamId),
           },
           standbyTimeoutMs: ctx.leaseSeconds * 1000 + 3000,
           log: (level, msg, fields) => log(level, msg, { framework: key, ...fields }),
@@ -167,12 +285,17 @@ export function subscriber(ctx: SubscribeContext): Subscribe {
           await fw.stopClient().catch(() => {});
           if (err instanceof FrameworkTerminatingError) {
             registry.forget(fw);
-            return removedError();
+            throw new Refused("Framework has been removed");
           }
           registry.scheduleEviction(fw);
-          if (err instanceof InvalidLaunchError) throw new HttpError(400, err.message);
-          if (err instanceof NotConnectedError)
-            throw new HttpError(409, `Framework ${id} is subscribed through another kube-offers instance`);
+          if (err instanceof InvalidLaunchError) throw new Refused(err.message);
+          if (err instanceof NotConnectedError) {
+            const at = await leaseHolder(ns, name, req).catch(() => undefined);
+            if (at !== undefined) throw redirect(at, path, id);
+            throw new HttpError(503, `Framework ${id} is held by another kube-offers instance; retry`, {
+              "retry-after": "1",
+            });
+          }
           throw err;
         }
       }
@@ -181,7 +304,7 @@ export function subscriber(ctx: SubscribeContext): Subscribe {
         await registry.disconnectedLocked(fw);
         return;
       }
-      registry.subscribed(fw, openStream());
+      registry.subscribed(fw, openStream(), masterInfo(req));
       log("info", "framework subscribed", {
         framework: key,
         id,
@@ -190,4 +313,15 @@ export function subscriber(ctx: SubscribeContext): Subscribe {
       });
     });
   };
+
+  return Object.assign(subscribe, { holderOf });
+}
+
+const requestPath = (req: IncomingMessage) => pathOf(req.url) ?? "/api/v1/scheduler";
+
+/** 307 to the API instance that serves the framework (Mesos's redirect to the leading master). */
+function redirect(address: string, path: string, frameworkId: string): HttpError {
+  return new HttpError(307, `Framework ${frameworkId} is served by the instance at ${address}`, {
+    location: `//${address}${path}`,
+  });
 }

@@ -1,6 +1,6 @@
 // Reliable status updates, as a Mesos agent's status update stream sends them: each update has
 // a uuid and is re-sent until the scheduler acknowledges it; the next update of a task waits for
-// that acknowledgement. Acknowledged states are kept on the task's Pod
+// that acknowledgement. Operation status updates (OperationUpdates) work the same way. Acknowledged states are kept on the task's Pod
 // (`acked.mesos.kubeoffers.io/<task>`), so neither a re-subscription nor an operator restart
 // sends them again.
 import type { CoreV1Api } from "@kubernetes/client-node";
@@ -8,7 +8,7 @@ import { ACKED_PREFIX } from "../crds/contract.ts";
 import { statusCode } from "../kube/errors.ts";
 import { mergePatch } from "../kube/patch.ts";
 import type { TaskState } from "../sdk/index.ts";
-import { updateEvent } from "./events.ts";
+import { type OperationStatus, operationStatusEvent, updateEvent } from "./events.ts";
 import type { Log } from "./http.ts";
 import { newUuid } from "./ids.ts";
 import type { MesosEvent } from "./protocol.ts";
@@ -167,4 +167,87 @@ export function podAckWriter(o: {
       task: key,
     });
   };
+}
+
+/** Operations whose latest status is kept for RECONCILE_OPERATIONS (the most recent). */
+const MAX_OPERATIONS = 10_000;
+
+/**
+ * Reliable operation status updates, as a Mesos agent sends them for operations with an id:
+ * each UPDATE_OPERATION_STATUS carries a uuid and is re-sent until ACKNOWLEDGE_OPERATION_STATUS
+ * names it (also after a re-subscription). The latest status of each operation answers
+ * RECONCILE_OPERATIONS. Kept in memory only: an operator restart forgets them.
+ */
+export class OperationUpdates {
+  private readonly o: Pick<UpdateQueueOptions, "stream" | "retryMs">;
+  private readonly pending = new Map<string, { uuid: string; status: OperationStatus; sentAt: number }>();
+  private readonly latest = new Map<string, OperationStatus>();
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(o: Pick<UpdateQueueOptions, "stream" | "retryMs">) {
+    this.o = o;
+  }
+
+  startRetries(): void {
+    clearInterval(this.retryTimer);
+    this.retryTimer = setInterval(() => this.resendDue(), Math.max(100, Math.floor(this.o.retryMs / 2)));
+    this.retryTimer.unref();
+  }
+
+  stopRetries(): void {
+    clearInterval(this.retryTimer);
+  }
+
+  /** A new status of an operation: sent with a fresh uuid until acknowledged. */
+  enqueue(status: OperationStatus): void {
+    const id = status.operation_id.value;
+    const uuid = newUuid();
+    const p = { uuid, status: { ...status, uuid: { value: uuid } }, sentAt: 0 };
+    this.pending.set(id, p);
+    this.latest.delete(id);
+    this.latest.set(id, status);
+    while (this.latest.size > MAX_OPERATIONS) this.latest.delete(this.latest.keys().next().value as string);
+    this.send(p);
+  }
+
+  /** ACKNOWLEDGE_OPERATION_STATUS; false when no such update is pending. */
+  acknowledge(operationId: string, uuid: string): boolean {
+    const p = this.pending.get(operationId);
+    if (!p || p.uuid !== uuid) return false;
+    this.pending.delete(operationId);
+    return true;
+  }
+
+  /** The latest status of an operation, without a uuid (reconciliation answers are not reliable). */
+  latestOf(operationId: string): OperationStatus | undefined {
+    return this.latest.get(operationId);
+  }
+
+  /** Every operation's latest status (implicit reconciliation). */
+  all(): OperationStatus[] {
+    return [...this.latest.values()];
+  }
+
+  resendAll(): void {
+    for (const p of this.pending.values()) this.send(p);
+  }
+
+  dispose(): void {
+    this.stopRetries();
+    this.pending.clear();
+    this.latest.clear();
+  }
+
+  private send(p: { status: OperationStatus; sentAt: number }): void {
+    const stream = this.o.stream();
+    if (!stream) return;
+    p.sentAt = Date.now();
+    stream.send(operationStatusEvent(p.status));
+  }
+
+  private resendDue(): void {
+    if (!this.o.stream()) return;
+    const due = Date.now() - this.o.retryMs;
+    for (const p of this.pending.values()) if (p.sentAt <= due) this.send(p);
+  }
 }
