@@ -189,9 +189,9 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
       budget: guard.bodies,
       timeoutMs: limits.requestTimeoutSeconds * 1000,
     },
-    subscribe: (req, res, caller) => {
+    subscribe: (req, res, caller, encoding) => {
       guard.subscribe(caller, res);
-      return operatorStreams.subscribe(req, res, caller);
+      return operatorStreams.subscribe(req, res, caller, encoding);
     },
   });
   const served = await serve({

@@ -1,11 +1,23 @@
-// POST /api/v1: the v1 operator API (docs/operator-http-api.md in Mesos). A call in JSON is
-// answered with a Response (type + its get_* field) built from the same Kubernetes objects as
-// /master/state, seen as the caller's principal sees them; SUBSCRIBE opens an event stream
-// (stream.ts). Status codes as src/master/http.cpp gives them: 405 not POST, 400 no
-// Content-Type or a body that is not a Call, 415 another media type, 406 an Accept that allows
-// no JSON, 501 a call kube-offers does not answer (naming it and why).
+// POST /api/v1: the v1 operator API (docs/operator-http-api.md in Mesos). A call in JSON or
+// protobuf (by Content-Type) is answered in JSON or protobuf (by Accept) with a Response (type +
+// its get_* field) built from the same Kubernetes objects as /master/state, seen as the caller's
+// principal sees them; SUBSCRIBE opens an event stream (stream.ts). Status codes as
+// src/master/http.cpp gives them: 405 not POST, 400 no Content-Type or a body that is not a
+// Call, 415 another media type, 406 an Accept that allows neither, 501 a call kube-offers does
+// not answer (naming it and why).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type BodyLimits, type Caller, HttpError, mediaTypes, sendJson, withBody } from "../http.ts";
+import {
+  APPLICATION_PROTOBUF,
+  type BodyLimits,
+  bodyEncoding,
+  type Caller,
+  type Encoding,
+  eventEncoding,
+  HttpError,
+  sendJson,
+  withBody,
+} from "../http.ts";
+import { decodeOperatorCall, encodeOperatorResponse, OperatorDecodeError } from "../proto/operator-codec.ts";
 import type { ClusterModel, MasterIdentity } from "../state.ts";
 import {
   ANSWERED,
@@ -40,7 +52,7 @@ export interface OperatorContext {
   subscribers: () => number;
   body: BodyLimits;
   /** SUBSCRIBE: opens the caller's event stream on `res`. */
-  subscribe: (req: IncomingMessage, res: ServerResponse, caller: Caller) => Promise<void>;
+  subscribe: (req: IncomingMessage, res: ServerResponse, caller: Caller, encoding: Encoding) => Promise<void>;
 }
 
 /** What the answer of a GET_* call holds: the Response field's message. */
@@ -91,45 +103,48 @@ const WITHOUT_MODEL: ReadonlySet<AnsweredCall> = new Set([
 
 const EMPTY_MODEL: ClusterModel = { agents: [], frameworks: [], roles: [] };
 
-/** True when `accept` allows a JSON answer (no Accept header allows anything). */
-export function acceptsJson(accept: string | undefined): boolean {
-  const types = mediaTypes(accept);
-  return (
-    types.length === 0 || types.some((t) => t === "*/*" || t === "application/*" || t === "application/json")
-  );
-}
-
-/** The call in a request body: 400 / 415 as Mesos answers them. */
-async function readOperatorCall(req: IncomingMessage, body: BodyLimits): Promise<OperatorCall> {
-  const ctype = mediaTypes(req.headers["content-type"])[0];
-  if (ctype === undefined) throw new HttpError(400, "Expecting 'Content-Type' to be present");
-  if (ctype !== "application/json")
-    throw new HttpError(
-      415,
-      ctype === "application/x-protobuf"
-        ? "Protobuf operator calls are not served yet: send JSON ('Content-Type: application/json')"
-        : `Expecting 'Content-Type' of application/json or application/x-protobuf, not ${ctype}`,
-    );
-  const parsed = await withBody(req, body, (b) => {
-    let json: unknown;
+/** A call body as a call: 400 unless it decodes (JSON or protobuf) into a Call. */
+export function decodeOperatorBody(encoding: Encoding, body: Buffer): OperatorCall {
+  let value: unknown;
+  if (encoding === "protobuf") {
     try {
-      json = JSON.parse(b.toString("utf8"));
+      value = decodeOperatorCall(body);
+    } catch (err) {
+      if (err instanceof OperatorDecodeError)
+        throw new HttpError(400, `Failed to parse body into Call protobuf: ${err.message}`);
+      throw err;
+    }
+  } else {
+    try {
+      value = JSON.parse(body.toString("utf8"));
     } catch (err) {
       throw new HttpError(400, `Failed to parse body into JSON: ${(err as Error).message}`);
     }
-    return parseOperatorCall(json);
-  });
+  }
+  const parsed = parseOperatorCall(value);
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   return parsed.call;
+}
+
+/** A Response in the encoding the caller accepts. */
+function sendResponse(res: ServerResponse, response: Record<string, unknown>, encoding: Encoding): void {
+  if (encoding === "json") {
+    sendJson(res, response);
+    return;
+  }
+  const body = encodeOperatorResponse(response);
+  res.writeHead(200, { "content-type": APPLICATION_PROTOBUF, "content-length": String(body.length) });
+  res.end(body);
 }
 
 export function operatorHandler(ctx: OperatorContext) {
   return async (req: IncomingMessage, res: ServerResponse, { caller }: { caller: Caller }): Promise<void> => {
     if (req.method !== "POST") throw new HttpError(405, "Expecting a 'POST' request", { allow: "POST" });
-    const call = await readOperatorCall(req, ctx.body);
-    if (!acceptsJson(req.headers.accept))
-      throw new HttpError(406, "Expecting 'Accept' to allow 'application/json' (protobuf is not served yet)");
-    if (call.type === "SUBSCRIBE") return ctx.subscribe(req, res, caller);
+    const bodyAs = bodyEncoding(req.headers["content-type"]);
+    const call = await withBody(req, ctx.body, (b) => decodeOperatorBody(bodyAs, b));
+    // Mesos negotiates the answer's encoding on every call: JSON first, then protobuf, else 406.
+    const answerAs = eventEncoding(req.headers.accept);
+    if (call.type === "SUBSCRIBE") return ctx.subscribe(req, res, caller, answerAs);
     if (call.type === "UNKNOWN") throw new HttpError(501, "Call type UNKNOWN is not implemented");
     if (!(call.type in ANSWERED))
       throw new HttpError(
@@ -144,6 +159,6 @@ export function operatorHandler(ctx: OperatorContext) {
       subscribers: ctx.subscribers(),
       ip: req.socket.localAddress?.replace(/^::ffff:/, ""),
     });
-    sendJson(res, { type, [ANSWERED[type]]: answer });
+    sendResponse(res, { type, [ANSWERED[type]]: answer }, answerAs);
   };
 }

@@ -5,7 +5,6 @@
 // task Pod, AGENT_ADDED / AGENT_REMOVED each Agent, FRAMEWORK_ADDED / _UPDATED / _REMOVED each
 // Framework. A subscriber that authenticated sees only its principal's frameworks and tasks.
 // The watches start with the first subscriber and run until the API closes.
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   CoreV1Api,
@@ -22,9 +21,16 @@ import type { ResourceRole } from "../../crds/role.ts";
 import { makeApiClient } from "../../kube/deadline.ts";
 import { DEFAULT_LIST_TIMEOUT_MS, SupervisedInformer, waitForSync } from "../../kube/informer.ts";
 import { isTerminal, type TaskState } from "../../tasks/state.ts";
-import { Connection } from "../connection.ts";
-import { type Caller, HttpError, type Log } from "../http.ts";
-import type { MesosEvent } from "../protocol.ts";
+import {
+  APPLICATION_JSON,
+  APPLICATION_PROTOBUF,
+  type Caller,
+  type Encoding,
+  HttpError,
+  type Log,
+} from "../http.ts";
+import { encodeOperatorEvent } from "../proto/operator-codec.ts";
+import { type MesosEvent, recordio, recordioBytes } from "../protocol.ts";
 import {
   agentModel,
   type ClusterObjects,
@@ -53,8 +59,65 @@ export interface OperatorStreamOptions {
   log: Log;
 }
 
+/**
+ * One subscriber's stream: each event a RecordIO record in its encoding, a HEARTBEAT at once
+ * and every interval; a client that stops reading is cut off after `maxBuffered` unsent bytes.
+ */
+export class OperatorConnection {
+  readonly principal: string | undefined;
+  private readonly res: ServerResponse;
+  private readonly encoding: Encoding;
+  private readonly maxBuffered: number;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly onClose = new Set<() => void>();
+
+  constructor(
+    res: ServerResponse,
+    o: { principal: string | undefined; encoding: Encoding; maxBuffered: number },
+  ) {
+    this.res = res;
+    this.principal = o.principal;
+    this.encoding = o.encoding;
+    this.maxBuffered = o.maxBuffered;
+    res.on("close", () => this.close());
+    if (!res.socket || res.socket.destroyed) queueMicrotask(() => this.close());
+  }
+
+  startHeartbeat(seconds: number): void {
+    this.send({ type: "HEARTBEAT" });
+    this.heartbeat = setInterval(() => this.send({ type: "HEARTBEAT" }), seconds * 1000);
+    this.heartbeat.unref();
+  }
+
+  whenClosed(fn: () => void): void {
+    if (this.closed) fn();
+    else this.onClose.add(fn);
+  }
+
+  send(event: MesosEvent): void {
+    if (this.closed) return;
+    if (this.res.writableLength > this.maxBuffered) {
+      this.close();
+      return;
+    }
+    this.res.write(
+      this.encoding === "protobuf" ? recordioBytes(encodeOperatorEvent(event)) : recordio(event),
+    );
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    if (!this.res.writableEnded) this.res.end();
+    for (const fn of this.onClose) fn();
+    this.onClose.clear();
+  }
+}
+
 interface Subscriber {
-  conn: Connection;
+  conn: OperatorConnection;
   principal: string | undefined;
 }
 
@@ -107,7 +170,12 @@ export class OperatorStreams {
   }
 
   /** Opens `caller`'s stream on `res`: 503 when the watches cannot list everything in time. */
-  async subscribe(_req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
+  async subscribe(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    caller: Caller,
+    encoding: Encoding,
+  ): Promise<void> {
     if (this.closed) throw new HttpError(503, "The Mesos API is shutting down");
     const w = await this.start();
     try {
@@ -118,20 +186,18 @@ export class OperatorStreams {
       });
     }
     if (res.destroyed) return;
+    // As Mesos answers it: the Content-Type of the records, which are RecordIO-framed.
     res.writeHead(200, {
-      "content-type": "application/json",
+      "content-type": encoding === "protobuf" ? APPLICATION_PROTOBUF : APPLICATION_JSON,
       "cache-control": "no-cache",
       connection: "keep-alive",
     });
     res.flushHeaders();
-    const conn = new Connection(
-      randomUUID(),
-      caller.principal,
-      res,
-      this.o.maxBufferedBytes,
-      "json",
-      this.o.log,
-    );
+    const conn = new OperatorConnection(res, {
+      principal: caller.principal,
+      encoding,
+      maxBuffered: this.o.maxBufferedBytes,
+    });
     const sub: Subscriber = { conn, principal: caller.principal };
     conn.send({
       type: "SUBSCRIBED",
