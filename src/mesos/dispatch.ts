@@ -35,11 +35,12 @@ export function schedulerHandler(ctx: DispatchContext) {
   ) => {
     const frameworkId = call.framework_id!.value;
     const fw = registry.byId(frameworkId);
-    if (!fw) {
+    if (!fw?.conn) {
+      // Served by another instance: redirected there, as a Mesos master that is not the leader does.
       const location = await ctx.subscribe.holderOf(frameworkId, authPrincipal, req);
       if (location)
         throw new HttpError(307, `Framework ${frameworkId} is served by another instance`, { location });
-      throw new HttpError(400, "Framework cannot be found");
+      if (!fw) throw new HttpError(400, "Framework cannot be found");
     }
     if (authPrincipal !== undefined && authPrincipal !== fw.principal)
       throw new HttpError(
