@@ -3,5 +3,5 @@
 export { Allocator, type AllocatorOptions, allocate } from "./allocate.ts";
 export { dominantShare } from "./drf.ts";
 export { DEFAULT_MIN_ALLOCATABLE, defaultConfig, GPU_RESOURCE } from "./eligibility.ts";
-export { LiveAllocator, type SyncStats } from "./live.ts";
+export { LiveAllocator, type SyncStats, type TrackedHolds } from "./live.ts";
 export type * from "./types.ts";

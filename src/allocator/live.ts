@@ -23,6 +23,22 @@ import type {
   Snapshot,
 } from "./types.ts";
 
+/**
+ * Allocations the caller keeps itself and reports as they change (the task Pods, from the Pod
+ * informer's events), so a cycle does not walk them: only what appeared or went since the last
+ * cycle is applied. The snapshot's `allocations` then hold only the rest (offers, writes not yet
+ * seen), which the live allocator diffs as before.
+ */
+export interface TrackedHolds {
+  /** What appeared and what went since the last drain (identity: one object per held version). */
+  drain(): { added: readonly Allocation[]; removed: readonly Allocation[] };
+  /** Everything held now. */
+  all(): Iterable<Allocation>;
+  /** What is held now on one agent, and of one framework (re-applied when either comes back). */
+  onAgent(agent: string): Iterable<Allocation>;
+  ofFramework(framework: string): Iterable<Allocation>;
+}
+
 /** What one sync changed, for metrics and tests. */
 export interface SyncStats {
   agents: number;
@@ -44,10 +60,19 @@ export class LiveAllocator {
   private held = new Map<Allocation, number>();
   /** "framework|agent" → until, as last applied. */
   private filters = new Map<string, RefusalFilter>();
+  /** The tracked allocations the allocator holds now. */
+  private trackedHeld = new Set<Allocation>();
 
-  /** Applies the snapshot's changes, runs one cycle at `now`, and returns its decisions. */
-  allocate(snapshot: Snapshot, now: number): { decisions: OfferDecision[]; stats: SyncStats } {
-    const stats = this.sync(snapshot, now);
+  /**
+   * Applies the snapshot's changes (and the tracked holds' since the last cycle), runs one cycle
+   * at `now`, and returns its decisions.
+   */
+  allocate(
+    snapshot: Snapshot,
+    now: number,
+    tracked?: TrackedHolds,
+  ): { decisions: OfferDecision[]; stats: SyncStats } {
+    const stats = this.sync(snapshot, now, tracked);
     const a = this.alloc!;
     const decisions = a.allocate(now);
     a.batch(() => {
@@ -65,15 +90,17 @@ export class LiveAllocator {
     this.roles = new Map();
     this.held = new Map();
     this.filters = new Map();
+    this.trackedHeld = new Set();
   }
 
   /**
    * Where the live allocator and one rebuilt from `snapshot` disagree (after the same sync):
    * each framework's share in each role, each role's share, and what is held on each agent.
    */
-  divergences(snapshot: Snapshot, now: number): string[] {
-    this.sync(snapshot, now);
+  divergences(snapshot: Snapshot, now: number, tracked?: TrackedHolds): string[] {
+    this.sync(snapshot, now, tracked);
     const live = this.alloc!;
+    if (tracked) snapshot = { ...snapshot, allocations: [...snapshot.allocations, ...tracked.all()] };
     const fresh = Allocator.fromSnapshot(snapshot);
     const out: string[] = [];
     const close = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));
@@ -103,7 +130,7 @@ export class LiveAllocator {
     this.alloc?.addAllocation(al);
   }
 
-  private sync(s: Snapshot, now: number): SyncStats {
+  private sync(s: Snapshot, now: number, tracked?: TrackedHolds): SyncStats {
     const stats: SyncStats = {
       agents: 0,
       frameworks: 0,
@@ -119,6 +146,14 @@ export class LiveAllocator {
       stats.rebuilt = true;
     }
     const a = this.alloc;
+    // Drained first: a rebuild (or agents and frameworks coming back) re-applies from all().
+    const delta = tracked?.drain();
+    const holdTracked = (al: Allocation) => {
+      if (this.trackedHeld.has(al)) return;
+      this.trackedHeld.add(al);
+      a.addAllocation(al);
+      stats.allocations++;
+    };
     a.batch(() => {
       // Roles first (frameworks and allocations refer to them), then agents, then frameworks.
       const roles = new Map(s.roles.map((r) => [r.name, r]));
@@ -150,12 +185,15 @@ export class LiveAllocator {
         a.removeAgent(name);
         // What it held went with it; held again if it is still in the snapshot.
         for (const al of this.held.keys()) if (al.agent === name) this.held.delete(al);
+        for (const al of this.trackedHeld) if (al.agent === name) this.trackedHeld.delete(al);
         stats.agents++;
       }
       this.agents = agents;
 
       const frameworks = new Map(s.frameworks.map((f) => [f.id, f]));
       const reset = new Set<string>();
+      /** Frameworks whose holds the allocator forgot this sync (removed, or started over). */
+      const restarted = new Set<string>();
       for (const [id, f] of frameworks) {
         const prev = this.frameworks.get(id);
         if (prev === f || sameFramework(prev, f)) continue;
@@ -163,6 +201,7 @@ export class LiveAllocator {
           // A role taken away: start the framework over rather than keep a member for it.
           this.dropFramework(id);
           reset.add(id);
+          restarted.add(id);
         }
         if (!prev) reset.add(id); // filters named it before it existed: apply them now
         a.addFramework(f);
@@ -171,9 +210,27 @@ export class LiveAllocator {
       for (const id of this.frameworks.keys()) {
         if (frameworks.has(id)) continue;
         this.dropFramework(id);
+        restarted.add(id);
         stats.frameworks++;
       }
       this.frameworks = frameworks;
+
+      // Tracked holds: everything after a rebuild; what a returning agent or a framework started
+      // over holds; then what changed. Held at most once each, so the three never double-count.
+      if (tracked) {
+        if (stats.rebuilt) for (const al of tracked.all()) holdTracked(al);
+        else {
+          for (const name of newAgents) for (const al of tracked.onAgent(name)) holdTracked(al);
+          for (const id of restarted) for (const al of tracked.ofFramework(id)) holdTracked(al);
+          // Added before removed: one that appeared and went between two cycles nets out.
+          for (const al of delta!.added) holdTracked(al);
+          for (const al of delta!.removed) {
+            if (!this.trackedHeld.delete(al)) continue;
+            a.recoverResources(al.framework, al.role, al.agent, al.resources);
+            stats.allocations++;
+          }
+        }
+      }
 
       // Allocations, by identity: add the new, recover the gone.
       const next = new Map<Allocation, number>();
@@ -229,6 +286,7 @@ export class LiveAllocator {
   private dropFramework(id: string): void {
     this.alloc!.removeFramework(id);
     for (const al of this.held.keys()) if (al.framework === id) this.held.delete(al);
+    for (const al of this.trackedHeld) if (al.framework === id) this.trackedHeld.delete(al);
     for (const [k, f] of this.filters) if (f.framework === id) this.filters.delete(k);
   }
 }

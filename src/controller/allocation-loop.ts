@@ -11,6 +11,7 @@ import type { ControllerDeps } from "./deps.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { type BackoffConfig, OfferBackoff } from "./offer-backoff.ts";
 import { finishOffer } from "./offer-outcome.ts";
+import { PodHolds } from "./pod-holds.ts";
 import { Revivals } from "./revive.ts";
 import type { Assumptions } from "./state.ts";
 
@@ -44,10 +45,13 @@ export class AllocationLoop {
   cycles = 0;
   /** One allocator across cycles, fed what changed; checked against a rebuild now and then. */
   private readonly allocator = new LiveAllocator();
+  /** The task Pods' holds, kept from the Pod store's events: a cycle does not walk the Pods. */
+  private readonly podHolds: PodHolds;
 
   constructor(deps: LoopDeps) {
     this.d = deps;
     this.backoff = new OfferBackoff(deps.offerBackoff);
+    this.podHolds = new PodHolds(deps.cache.pods, deps.unreadable);
   }
 
   start(): void {
@@ -120,7 +124,8 @@ export class AllocationLoop {
         agentVerdict: (agent) => cache.agentVerdict(agent, config.agentLeaseNamespace, now),
         lease: (namespace, name) => cache.lease(name, namespace),
         offers: cache.offers.list(),
-        pods: cache.pods.list(),
+        pods: [],
+        podHolds: this.podHolds,
         roles: cache.roles.list(),
         assumed: assumptions.pending(known(cache.offers), known(cache.pods)),
         busyOffers: this.d.busyOffers,

@@ -13,6 +13,7 @@ import {
   type RefusalFilter,
   type RoleSnapshot,
   type Snapshot,
+  type TrackedHolds,
 } from "../allocator/index.ts";
 import type { Agent } from "../crds/agent.ts";
 import { FINALIZER, KIND, LABEL_OFFER } from "../crds/contract.ts";
@@ -21,7 +22,7 @@ import { objectNameToRole } from "../crds/names.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import { parseQuantity } from "../resources/quantity.ts";
-import { add, contains, emptyResources } from "../resources/resources.ts";
+import { add, contains, emptyResources, isEmpty, subtractClamped } from "../resources/resources.ts";
 import type { Resources, Scalars } from "../resources/types.ts";
 import { checkAgainstNode, type NodeFacts, type NodeFinding } from "./agent-check.ts";
 import type { AgentVerdict } from "./agent-loss.ts";
@@ -52,7 +53,10 @@ export interface CycleInput {
   /** A Lease in a namespace (frameworks' liveness Leases). */
   lease: (namespace: string, name: string) => V1Lease | undefined;
   offers: Obj<ResourceOffer>[];
+  /** The task Pods, walked every cycle; ignored when `podHolds` is given. */
   pods: V1Pod[];
+  /** The task Pods' holds, kept from the Pod store's events (pod-holds.ts): not walked. */
+  podHolds?: PodHoldsView;
   roles: Obj<ResourceRole>[];
   /** Writes made but not yet in the cache, with the offer a Pod is launched for. */
   assumed: { alloc: Allocation; offer?: string }[];
@@ -73,6 +77,13 @@ export interface CycleInput {
   allocator?: LiveAllocator;
   /** Compare the kept allocator with a rebuild first, and start over from the rebuild if they differ. */
   crossCheck?: boolean;
+}
+
+/** What a cycle reads of the Pods' holds when they are kept for it (PodHolds). */
+export interface PodHoldsView extends TrackedHolds {
+  usedOn(agent: string): Resources;
+  ofOffer(offer: string): Iterable<Allocation>;
+  readonly size: number;
 }
 
 /** Why an agent held back by agent-loss.ts (its Lease lapsed, it is not declared lost) gets no new offers. */
@@ -141,24 +152,39 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   };
   const admissions = roleAdmissions(input.roles);
 
-  // Everything held: running tasks, outstanding offers, and writes not yet seen.
+  // Everything held: running tasks, outstanding offers, and writes not yet seen. The task Pods'
+  // holds come from input.podHolds when it is kept for the cycle (fed to the allocator as they
+  // change), else from walking input.pods; `allocations` holds the rest.
   const allocations: Allocation[] = [];
-  const usedOn = new Map<string, Resources>();
+  const heldOn = new Map<string, Resources>();
   const hold = (a: Allocation) => {
     allocations.push(a);
-    usedOn.set(a.agent, add(usedOn.get(a.agent) ?? emptyResources(), a.resources));
+    heldOn.set(a.agent, add(heldOn.get(a.agent) ?? emptyResources(), a.resources));
   };
-  // An answered offer still marked Offered holds all its resources (and belongs to the offer
-  // reconciler); the Pods it is launching are part of that hold and must not count twice.
+  const podHolds = input.podHolds;
+  const usedOn = (agent: string): Resources => {
+    const rest = heldOn.get(agent) ?? emptyResources();
+    return podHolds ? add(podHolds.usedOn(agent), rest) : rest;
+  };
+  // An answered offer still marked Offered belongs to the offer reconciler, which is launching
+  // its Pods: it holds what its Pods do not yet (its Pods hold their own share), so the two
+  // never count twice and never leave a gap.
   const answered = new Set<string>();
   for (const o of input.offers) {
     if (offerPhase(o) === "Offered" && (o.spec.response || input.busyOffers.has(key(o))))
       answered.add(key(o));
   }
-  for (const p of input.pods) {
-    const a = podAllocation(p, report);
-    if (a && !answered.has(`${p.metadata?.namespace}/${p.metadata?.labels?.[LABEL_OFFER]}`)) hold(a);
-  }
+  const podsOfAnswered = new Map<string, Allocation[]>();
+  if (!podHolds)
+    for (const p of input.pods) {
+      const a = podAllocation(p, report);
+      if (!a) continue;
+      hold(a);
+      const offer = `${p.metadata?.namespace}/${p.metadata?.labels?.[LABEL_OFFER]}`;
+      if (answered.has(offer)) podsOfAnswered.set(offer, [...(podsOfAnswered.get(offer) ?? []), a]);
+    }
+  const launchedOf = (offer: string): Iterable<Allocation> =>
+    podHolds ? podHolds.ofOffer(offer) : (podsOfAnswered.get(offer) ?? []);
   for (const a of input.assumed) if (!(a.offer && answered.has(a.offer))) hold(a.alloc);
 
   // Outstanding offers, oldest first, so capacity that shrank rescinds the newest.
@@ -170,7 +196,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   for (const o of outstanding) {
     const alloc = offerAllocation(o, report);
     if (answered.has(key(o))) {
-      if (alloc) hold(alloc);
+      if (alloc) hold(unlaunched(alloc, launchedOf(key(o))));
       continue;
     }
     const why = alloc
@@ -203,11 +229,12 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       seed: input.config.seed + input.cycle,
     },
   };
-  const divergences = input.allocator && input.crossCheck ? input.allocator.divergences(snapshot, now) : [];
+  const divergences =
+    input.allocator && input.crossCheck ? input.allocator.divergences(snapshot, now, podHolds) : [];
   if (divergences.length) input.allocator?.reset(); // this cycle starts over from the snapshot
   const decisions = input.allocator
-    ? input.allocator.allocate(snapshot, now).decisions
-    : allocate(snapshot, now);
+    ? input.allocator.allocate(snapshot, now, podHolds).decisions
+    : allocate(podHolds ? { ...snapshot, allocations: [...allocations, ...podHolds.all()] } : snapshot, now);
   const create: CyclePlan["create"] = [];
   for (const d of decisions) {
     const fw = frameworks.get(d.framework);
@@ -226,7 +253,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       frameworks: snapshot.frameworks.length,
       filters: snapshot.filters.length,
       assumed: input.assumed.length,
-      allocations: allocations.length,
+      allocations: allocations.length + (podHolds?.size ?? 0),
       decisions: decisions.length,
     },
   };
@@ -252,12 +279,19 @@ function orphanReservations(
   return out;
 }
 
+/** An answered offer's hold less what the Pods launched from it hold already. */
+function unlaunched(offer: Allocation, launched: Iterable<Allocation>): Allocation {
+  let pods = emptyResources();
+  for (const p of launched) pods = add(pods, p.resources);
+  return isEmpty(pods) ? offer : { ...offer, resources: subtractClamped(offer.resources, pods) };
+}
+
 /** Why an unanswered outstanding offer can no longer be honoured, if it cannot. */
 function whyRescind(
   alloc: Allocation,
   fw: Obj<Framework> | undefined,
   agent: AgentView | undefined,
-  usedOn: ReadonlyMap<string, Resources>,
+  usedOn: (agent: string) => Resources,
   connected: (f: Obj<Framework>) => boolean,
   admissions: RoleAdmissions,
 ): readonly [string, string] | undefined {
@@ -271,7 +305,7 @@ function whyRescind(
   if (!agent) return ["AgentRemoved", `agent ${alloc.agent} is gone`];
   if (!agent.offerable && agent.reason !== AGENT_UNRESPONSIVE)
     return [agent.reason ?? "AgentUnavailable", `agent ${alloc.agent} is ${agent.reason}`];
-  const used = add(usedOn.get(alloc.agent) ?? emptyResources(), alloc.resources);
+  const used = add(usedOn(alloc.agent), alloc.resources);
   if (!contains(agent.total, used))
     return ["ResourcesWithdrawn", `agent ${alloc.agent} no longer has the offered resources`];
   return undefined;
