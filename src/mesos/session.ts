@@ -6,6 +6,7 @@
 // time, in order. Over 400 lines: what is left is the event translation and the call handlers of
 // one framework, which share its state; the parts with reasons of their own are the modules named.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { ANNOTATION_REVIVE } from "../crds/contract.ts";
 import { makeApiClient } from "../kube/deadline.ts";
 import { statusCode } from "../kube/errors.ts";
 import {
@@ -446,14 +447,20 @@ export class MesosFramework {
     this.spec = next;
   }
 
-  /** REVIVE: offers again for these roles (all when none), the framework's refusal filters cleared. */
+  /**
+   * REVIVE: offers again for these roles (all when none), the framework's refusal filters
+   * cleared (the revive annotation). Written as the whole registration, as SUPPRESS is, so the
+   * SDK's copy (what a re-registration writes) stays the same as the Framework's.
+   */
   async revive(roles: string[]): Promise<void> {
-    await this.mustClient().revive(...roles);
+    const client = this.mustClient();
     const revived = new Set(roles.length ? roles : (this.spec.roles ?? ["*"]));
-    this.spec = {
+    const next = {
       ...this.spec,
       suppressedRoles: (this.spec.suppressedRoles ?? []).filter((r) => !revived.has(r)),
     };
+    await client.updateFramework(next, { [ANNOTATION_REVIVE]: new Date().toISOString() });
+    this.spec = next;
   }
 
   /** ACKNOWLEDGE_OPERATION_STATUS: that operation update is done. */

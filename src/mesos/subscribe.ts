@@ -167,19 +167,25 @@ export function subscriber(ctx: SubscribeContext): Subscribe {
       return live && at !== ownAddress(req) ? at : undefined;
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      throw err;
+      throw new HttpError(503, `Cannot tell which instance serves framework ${name}: ${String(err)}`, {
+        "retry-after": "1",
+      });
     }
   };
 
+  /** Without authentication a call names no principal: every namespace frameworks may live in is looked at. */
   const holderOf = async (frameworkId: string, principal: string | undefined, req: IncomingMessage) => {
-    let ns: string;
+    let namespaces: string[];
     try {
-      ns = ctx.tenancy.namespaceOf(principal);
+      namespaces = [...new Set(ctx.tenancy.visibleNamespaces(principal))];
     } catch {
       return undefined;
     }
-    const at = await leaseHolder(ns, frameworkNameFor(frameworkId), req);
-    return at === undefined ? undefined : `//${at}${requestPath(req)}`;
+    for (const ns of namespaces) {
+      const at = await leaseHolder(ns, frameworkNameFor(frameworkId), req);
+      if (at !== undefined) return `//${at}${requestPath(req)}`;
+    }
+    return undefined;
   };
 
   const subscribe = async (
