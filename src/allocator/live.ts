@@ -10,6 +10,7 @@
 //
 // `divergences` rebuilds the allocator from the snapshot and compares what both hold; the
 // controller runs it now and then and starts over from the rebuild when they differ.
+import { equals } from "../resources/resources.ts";
 import type { Scalars } from "../resources/types.ts";
 import { Allocator } from "./allocator.ts";
 import type {
@@ -311,8 +312,22 @@ function sameRole(x: RoleSnapshot | undefined, y: RoleSnapshot): boolean {
   );
 }
 
+function sameRecord<V>(x: Record<string, V>, y: Record<string, V>, same: (a: V, b: V) => boolean): boolean {
+  const kx = Object.keys(x);
+  if (kx.length !== Object.keys(y).length) return false;
+  return kx.every((k) => Object.hasOwn(y, k) && same(x[k]!, y[k]!));
+}
+
+/** Field by field (every agent is compared every cycle: no serialising). */
 function sameAgent(x: AgentSnapshot | undefined, y: AgentSnapshot): boolean {
-  return !!x && x.available === y.available && JSON.stringify(x) === JSON.stringify(y);
+  return (
+    !!x &&
+    x.available === y.available &&
+    x.name === y.name &&
+    equals(x.total, y.total) &&
+    sameRecord(x.attributes, y.attributes, (a, b) => a === b) &&
+    sameRecord(x.reservations, y.reservations, equals)
+  );
 }
 
 function sameFramework(x: FrameworkSnapshot | undefined, y: FrameworkSnapshot): boolean {
