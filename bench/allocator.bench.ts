@@ -1,6 +1,18 @@
 // Allocator benchmarks modelled on Mesos's own (src/tests/hierarchical_allocator_tests.cpp and
 // hierarchical_allocator_benchmarks.cpp): DeclineOffers, SuppressOffers, LargeAndSmallQuota.
-// Like Mesos's, they keep one incremental allocator across rounds and time allocate() only.
+//
+// They drive the allocator through its production entry point, LiveAllocator.allocate(snapshot,
+// now) (src/allocator/live.ts), the call planCycle makes each cycle with the allocator the loop
+// keeps: each round hands it the whole snapshot — agents, frameworks, roles, what is held, every
+// refusal filter in force — and it applies what changed since the last round, allocates, and
+// hands the round's offers back. That entry, not AllocationLoop.cycle, because these scenarios
+// measure the allocator as Mesos's measure its allocator (without the master's offer messages);
+// bench:controller times the whole cycle on the memory cluster. As in production, objects that
+// did not change are the same objects from round to round (the controller parses each object
+// version once), and an offer declined or recovered is simply gone from the next snapshot. Only
+// allocate() is timed. A declined offer's filter stays in every later snapshot: DeclineOffers'
+// snapshots grow to agents x frameworks filters, and a run stops before it holds more than
+// --max-filters (default 1M) of them, saying so.
 //
 //   npm run bench:allocator                      default set (a few minutes on 2 cores)
 //   npm run bench:allocator -- --quick           small sizes only
@@ -8,13 +20,21 @@
 //   npm run bench:allocator -- --exhaustive      measure every DeclineOffers round, even at 20k x 2k
 //                                                (default: sizes above 10M agents x frameworks are sampled)
 //   npm run bench:allocator -- --sizes=10000x1000,20000x2000 --scenarios=decline
-//   BENCH_SIZES / BENCH_SCENARIOS work as the flags do.
+//   --max-filters=N                              DeclineOffers stops before its snapshot holds more
+//   BENCH_SIZES / BENCH_SCENARIOS / BENCH_MAX_FILTERS work as the flags do.
 
-import { loadavg } from "node:os";
-import { Allocator } from "../src/allocator/allocate.ts";
+import { cpus, loadavg, totalmem } from "node:os";
 import { DEFAULT_MIN_ALLOCATABLE } from "../src/allocator/eligibility.ts";
+import { LiveAllocator } from "../src/allocator/live.ts";
 import { makeRng } from "../src/allocator/rng.ts";
-import type { OfferDecision } from "../src/allocator/types.ts";
+import type {
+  AgentSnapshot,
+  Allocation,
+  FrameworkSnapshot,
+  OfferDecision,
+  RefusalFilter,
+  Snapshot,
+} from "../src/allocator/types.ts";
 import type { PortRange, Resources } from "../src/resources/types.ts";
 
 const MIB = 1024 * 1024;
@@ -61,6 +81,7 @@ const SEGMENT = 10;
 const exhaustive = flag("exhaustive") || process.env.BENCH_EXHAUSTIVE === "1";
 // For profiling: stop DeclineOffers early.
 const maxRounds = Number(option("max-rounds", "BENCH_MAX_ROUNDS") ?? Number.POSITIVE_INFINITY);
+const MAX_FILTERS = Number(option("max-filters", "BENCH_MAX_FILTERS") ?? 1_000_000);
 const scenarios = new Set((option("scenarios", "BENCH_SCENARIOS") ?? "decline,suppress,quota").split(","));
 
 // ---------------------------------------------------------------- Mesos's published figures (notes §4.2)
@@ -113,26 +134,29 @@ const config = (seed: number) => ({
   seed,
 });
 
-/** Mesos's cluster: agents of cpus:24;mem:4096;disk:4096;ports:[31000-32000], each partly used by one framework. */
-function meshCluster(agents: number, frameworks: number, usedMemMiB: number): Allocator {
-  const a = new Allocator(config(42));
-  for (let i = 0; i < frameworks; i++) {
-    a.addFramework({
-      id: `fw-${i}`,
-      roles: ["*"],
-      suppressedRoles: [],
-      gpuResources: false,
-      constraints: [],
-      active: true,
-    });
-  }
+const framework = (id: string, roles: string[]): FrameworkSnapshot => ({
+  id,
+  roles,
+  suppressedRoles: [],
+  gpuResources: false,
+  constraints: [],
+  active: true,
+});
+
+/**
+ * Mesos's cluster as a snapshot: agents of cpus:24;mem:4096;disk:4096;ports:[31000-32000], each
+ * partly used by one framework (its running tasks, held in `allocations`).
+ */
+function meshCluster(agents: number, frameworks: number, usedMemMiB: number): Snapshot {
   const used: Resources = {
     scalars: { cpu: 16000, memory: usedMemMiB * MIB, disk: 1024 * MIB },
     ports: fragmentPorts(16),
   };
+  const agentList: AgentSnapshot[] = [];
+  const allocations: Allocation[] = [];
   for (let i = 0; i < agents; i++) {
     const name = `agent-${i}`;
-    a.addAgent({
+    agentList.push({
       name,
       attributes: {},
       total: {
@@ -142,10 +166,16 @@ function meshCluster(agents: number, frameworks: number, usedMemMiB: number): Al
       reservations: {},
       available: true,
     });
-    a.addAllocation({ framework: `fw-${i % frameworks}`, role: "*", agent: name, resources: used });
+    allocations.push({ framework: `fw-${i % frameworks}`, role: "*", agent: name, resources: used });
   }
-  a.refresh();
-  return a;
+  return {
+    agents: agentList,
+    frameworks: Array.from({ length: frameworks }, (_, i) => framework(`fw-${i}`, ["*"])),
+    roles: [],
+    allocations,
+    filters: [],
+    config: config(42),
+  };
 }
 
 // ---------------------------------------------------------------- DeclineOffers
@@ -164,23 +194,32 @@ interface DeclineResult {
   /** Rounds fast-forwarded in sampled mode. */
   skipped: number;
   heap: number;
+  /** The first call: the allocator built from the snapshot, and the first round's offers. */
   setup: number;
+  /** Refusal filters in the last snapshot. */
+  filters: number;
+  /** The round before which the run stopped: its snapshot would have held more than MAX_FILTERS. */
+  stoppedAt?: number;
 }
 
 function declineOffers(agents: number, frameworks: number): DeclineResult {
   gc?.();
-  const t0 = now();
-  const alloc = meshCluster(agents, frameworks, 2014);
-  const setup = now() - t0;
-  let heap = peakHeap(0);
+  const snapshot = meshCluster(agents, frameworks, 2014);
+  const live = new LiveAllocator();
   let clock = 1_000_000;
-  let offers: OfferDecision[] = [];
+  // The first call builds the allocator from the snapshot (the operator's first cycle) and makes
+  // the first round's offers: it is the setup, not a round.
+  const t0 = now();
+  let offers: OfferDecision[] = live.allocate(snapshot, clock).decisions;
+  const setup = now() - t0;
+  clock += 1000;
+  let heap = peakHeap(0);
   let declined = 0;
   const times: number[] = [];
   const cpu: number[] = [];
   const products: number[] = [];
   const labels: number[] = [];
-  let total = 0;
+  let total = offers.length;
   const sampled = !exhaustive && agents * frameworks > EXHAUSTIVE_LIMIT;
   // Which framework filters which agent, to fast-forward in sampled mode.
   const filtered = sampled ? new Uint8Array(agents * frameworks) : null;
@@ -188,27 +227,30 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
   const agentIndex = (name: string) => Number(name.slice(6));
   const rng = makeRng(12345);
   let skipped = 0;
+  let stoppedAt: number | undefined;
   // Sampled mode: SEGMENT rounds at 0, 1/4, 1/2 and 3/4 of the way, then the last rounds.
   const segmentStarts = [0, 0.25, 0.5, 0.75].map((x) => Math.floor(x * frameworks));
   const tail = frameworks - SEGMENT;
+  const filters: RefusalFilter[] = snapshot.filters;
   // Mesos runs 2 x frameworks rounds; after `frameworks` rounds every agent is filtered by
   // everyone and rounds make no offers, so we stop at the first empty round.
-  for (let round = 0; round <= 2 * frameworks && times.length < maxRounds; round++) {
-    const declines = offers;
-    alloc.batch(() => {
-      for (const o of declines) {
-        alloc.recoverResources(o.framework, o.role, o.agent, o.resources);
-        alloc.addFilter({ framework: o.framework, agent: o.agent, until: Number.POSITIVE_INFINITY });
-        if (filtered) filtered[agentIndex(o.agent) * frameworks + fwIndex(o.framework)] = 1;
-      }
-    });
+  for (let round = 1; round <= 2 * frameworks && times.length < maxRounds && offers.length; round++) {
+    // Last round's offers are declined with a filter forever: gone from this snapshot, filtered in it.
+    for (const o of offers) {
+      filters.push({ framework: o.framework, agent: o.agent, until: Number.POSITIVE_INFINITY });
+      if (filtered) filtered[agentIndex(o.agent) * frameworks + fwIndex(o.framework)] = 1;
+    }
     declined += offers.length;
-    if (filtered && round > 0) {
+    if (filtered) {
       // Fast-forward to the next segment: each agent gets as many more filters as the skipped
       // rounds would have added (one per round), from frameworks chosen at random.
       const next = [...segmentStarts, tail].find((x) => x >= round) ?? round;
       const inSegment = [...segmentStarts, tail].some((x) => round >= x && round < x + SEGMENT);
       const skip = inSegment ? 0 : next - round;
+      if (skip > 0 && filters.length + skip * agents > MAX_FILTERS) {
+        stoppedAt = round;
+        break;
+      }
       if (skip > 0) {
         for (let a = 0; a < agents; a++) {
           const row = a * frameworks;
@@ -216,7 +258,7 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
             let f = Math.floor(rng() * frameworks);
             while (filtered[row + f] === 1) f = (f + 1) % frameworks;
             filtered[row + f] = 1;
-            alloc.addFilter({ framework: `fw-${f}`, agent: `agent-${a}`, until: Number.POSITIVE_INFINITY });
+            filters.push({ framework: `fw-${f}`, agent: `agent-${a}`, until: Number.POSITIVE_INFINITY });
           }
         }
         declined += skip * agents;
@@ -224,18 +266,21 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
         round += skip;
       }
     }
+    if (filters.length > MAX_FILTERS) {
+      stoppedAt = round;
+      break;
+    }
     products.push(agents * frameworks - declined);
     labels.push(round);
     const start = now();
     const c0 = process.cpuUsage();
-    offers = alloc.allocate(clock);
+    offers = live.allocate(snapshot, clock).decisions;
     times.push(now() - start);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
     clock += 1000;
     total += offers.length;
     if (times.length % 100 === 1) heap = peakHeap(heap);
-    if (offers.length === 0) break;
   }
   heap = peakHeap(heap);
   return {
@@ -250,6 +295,8 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
     labels,
     heap,
     setup,
+    filters: filters.length,
+    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
   };
 }
 
@@ -265,21 +312,26 @@ interface SuppressResult {
 
 function suppressOffers(agents: number, frameworks: number): SuppressResult {
   gc?.();
-  const alloc = meshCluster(agents, frameworks, 1024);
-  let heap = peakHeap(0);
+  const snapshot = meshCluster(agents, frameworks, 1024);
+  const live = new LiveAllocator();
   let clock = 1_000_000;
-  let offers: OfferDecision[] = [];
+  // The allocator is built, and its first offers made, before the runs (untimed).
+  let offers = live.allocate(snapshot, clock).decisions;
+  clock += 1000;
+  let heap = peakHeap(0);
   let suppressed = 0;
   const times: number[] = [];
   const counts: number[] = [];
   for (let run = 0; run < 5; run++) {
-    const recovered = offers;
-    alloc.batch(() => {
-      for (const o of recovered) alloc.recoverResources(o.framework, o.role, o.agent, o.resources);
-    });
-    for (let j = 0; j < frameworks / 5; j++) alloc.suppress(`fw-${suppressed++}`);
+    // Last run's offers are declined without a filter: gone from the snapshot. Another fifth of
+    // the frameworks suppress all their roles: a changed framework object, as a changed spec is.
+    for (let j = 0; j < frameworks / 5; j++) {
+      const i = suppressed++;
+      const f = snapshot.frameworks[i]!;
+      snapshot.frameworks[i] = { ...f, suppressedRoles: [...f.roles] };
+    }
     const start = now();
-    offers = alloc.allocate(clock);
+    offers = live.allocate(snapshot, clock).decisions;
     times.push(now() - start);
     counts.push(offers.length);
     clock += 1000;
@@ -302,28 +354,28 @@ interface QuotaResult {
 
 function largeAndSmallQuota(small: number, large: number): QuotaResult {
   gc?.();
-  const alloc = new Allocator(config(7));
   const quota = (cpu: number, memMiB: number) => ({
     cpu: cpu * 1000,
     memory: memMiB * MIB,
     disk: memMiB * MIB,
   });
+  const snapshot: Snapshot = {
+    agents: [],
+    frameworks: [],
+    roles: [],
+    allocations: [],
+    filters: [],
+    config: config(7),
+  };
   const addRole = (name: string, q: Record<string, number>) => {
-    alloc.setRole({ name, weight: 1, guarantees: q, limits: q });
-    alloc.addFramework({
-      id: `framework_${name}`,
-      roles: [name],
-      suppressedRoles: [],
-      gpuResources: false,
-      constraints: [],
-      active: true,
-    });
+    snapshot.roles.push({ name, weight: 1, guarantees: q, limits: q });
+    snapshot.frameworks.push(framework(`framework_${name}`, [name]));
   };
   for (let i = 0; i < small; i++) addRole(`smallQuotaRole${i}`, quota(1, 1024));
   for (let i = 0; i < large; i++) addRole(`largeQuotaRole${i}`, quota(4, 4096));
   const agents = small / 5 + large * 5;
   for (let i = 0; i < agents; i++) {
-    alloc.addAgent({
+    snapshot.agents.push({
       name: `agent-${i}`,
       attributes: {},
       total: { scalars: quota(2, 2048), ports: [] },
@@ -331,12 +383,15 @@ function largeAndSmallQuota(small: number, large: number): QuotaResult {
       available: true,
     });
   }
+  const live = new LiveAllocator();
   let heap = peakHeap(0);
   let t = now();
-  const first = alloc.allocate(1_000_000);
+  const first = live.allocate(snapshot, 1_000_000).decisions;
   const firstTime = now() - t;
+  // Nobody answered: the first cycle's offers are outstanding, held in the next snapshot.
+  snapshot.allocations = first;
   t = now();
-  const second = alloc.allocate(1_001_000);
+  const second = live.allocate(snapshot, 1_001_000).decisions;
   const secondTime = now() - t;
   heap = peakHeap(heap);
   return {
@@ -352,8 +407,18 @@ function largeAndSmallQuota(small: number, large: number): QuotaResult {
 
 // ---------------------------------------------------------------- main
 
+/** Rounds measured, of how many (sampled), and where the filter bound stopped the run. */
+function rounds(r: DeclineResult): string {
+  const of = r.skipped > 0 ? `${r.rounds} of ${r.rounds + r.skipped}` : String(r.rounds);
+  return r.stoppedAt === undefined ? of : `${of}, stopped before round ${r.stoppedAt} of ${r.frameworks}`;
+}
+
 const log = (s = "") => process.stdout.write(`${s}\n`);
-log(`kube-offers allocator benchmark — node ${process.version}, ${gc ? "with" : "WITHOUT"} --expose-gc`);
+log(
+  `kube-offers allocator benchmark — node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ` +
+    `${(totalmem() / 1024 ** 3).toFixed(0)} GiB, ${gc ? "with" : "WITHOUT"} --expose-gc`,
+);
+log("entry point: LiveAllocator.allocate(snapshot, now), as planCycle calls it");
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(2))
@@ -381,13 +446,14 @@ if (scenarios.has("decline")) {
       [
         "agents",
         "frameworks",
-        "setup",
+        "setup (build + round 1)",
         "round min",
         "median",
         "max",
         "median CPU",
         "rounds",
         "offers",
+        "filters at end",
         "peak heap",
         "Mesos (same scenario)",
       ],
@@ -401,8 +467,9 @@ if (scenarios.has("decline")) {
           `${ms(s.median)} ms`,
           `${ms(s.max)} ms`,
           `${ms(stats(r.cpu).median)} ms`,
-          r.skipped > 0 ? `${r.rounds} of ${r.rounds + r.skipped}` : String(r.rounds),
+          rounds(r),
           String(r.offers),
+          `${(r.filters / 1e6).toFixed(2)}M`,
           mib(r.heap),
           MESOS_DECLINE[`${r.agents}x${r.frameworks}`] ?? "—",
         ];
@@ -427,6 +494,7 @@ if (scenarios.has("decline")) {
       const p = idx.reduce((s, i) => s + (r.products[i] ?? 0), 0) / idx.length;
       rows.push([
         `${k(r.agents)} x ${k(r.frameworks)}`,
+        ((r.agents * r.frameworks - p) / 1e6).toFixed(2),
         `${r.labels[idx[0] ?? 0]}–${r.labels[idx[idx.length - 1] ?? 0]}${r.skipped > 0 ? ` (${idx.length} measured)` : ""}`,
         (p / 1e6).toFixed(2),
         `${ms(t)} ms`,
@@ -437,7 +505,15 @@ if (scenarios.has("decline")) {
   }
   log(
     table(
-      ["size", "rounds", "agents x wanting (M)", "mean round", "per (agent x wanting)", "per agent"],
+      [
+        "size",
+        "filters held (M)",
+        "rounds",
+        "agents x wanting (M)",
+        "mean round",
+        "per (agent x wanting)",
+        "per agent",
+      ],
       rows,
     ),
   );
@@ -485,12 +561,17 @@ if (scenarios.has("quota")) {
   });
   log("## LargeAndSmallQuota (drf; small roles want 1/2 agent, large roles 2 agents; guarantee = limit)");
   log();
-  log(table(["agents", "roles", "1st cycle", "offers", "2nd cycle", "offers", "peak heap", "Mesos"], rows));
+  log(
+    table(
+      ["agents", "roles", "1st cycle (with build)", "offers", "2nd cycle", "offers", "peak heap", "Mesos"],
+      rows,
+    ),
+  );
   log();
 }
 
 log(`load average at end: ${load()}`);
 log(
-  "Times are wall-clock per allocate(); 'median CPU' is process CPU time, which contention does not inflate.",
+  "Times are wall-clock per LiveAllocator.allocate() (the sync of the snapshot, the allocation, the offers handed back); 'median CPU' is process CPU time, which contention does not inflate.",
 );
 log("Targets: DeclineOffers 10k x 1k median <= 100 ms and heap <= 512 MiB; 20k x 2k median <= 400 ms.");
