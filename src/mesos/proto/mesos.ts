@@ -16,6 +16,7 @@ export interface FieldJson {
 /** A protobufjs JSON message or enum, with nested types. */
 export interface TypeJson {
   edition?: string;
+  options?: Record<string, unknown>;
   fields?: Record<string, FieldJson>;
   values?: Record<string, number>;
   nested?: Record<string, TypeJson>;

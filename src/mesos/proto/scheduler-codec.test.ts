@@ -418,6 +418,14 @@ describe("scheduler protobuf codec", () => {
       expect(decodeError("1001 1a02 0a00")).toBe("subscribe.framework_info.user: required field is missing");
     });
 
+    it("strings with bytes that are not UTF-8 are read as the JSON path reads them (replaced), as proto2 does not check them", () => {
+      // SUBSCRIBE whose framework_info has user "u" and name 0xff.
+      const call = decodeCall(bytes("1001 1a08 0a06 0a0175 1201ff")) as {
+        subscribe: { framework_info: { name: string } };
+      };
+      expect(call.subscribe.framework_info.name).toBe("\ufffd");
+    });
+
     it("huge lengths", () => {
       // subscribe (3) claims 2^28-1 bytes.
       expect(decodeError("1affffff7f")).toMatch(/^truncated/);

@@ -8,17 +8,23 @@ import { MESOS_V1, type TypeJson } from "./mesos.ts";
 import { MESOS_V1_SCHEDULER } from "./scheduler.ts";
 
 /** Top-level types are proto2 (explicit presence, closed enums), as Mesos's .proto files are; protobufjs takes a JSON type without an edition as proto3. */
-const inEdition = (edition: string, types: Record<string, TypeJson>): Record<string, TypeJson> =>
-  Object.fromEntries(Object.entries(types).map(([k, t]) => [k, { ...t, edition }]));
+const inEdition = (
+  edition: string,
+  types: Record<string, TypeJson>,
+  options?: TypeJson["options"],
+): Record<string, TypeJson> =>
+  Object.fromEntries(
+    Object.entries(types).map(([k, t]) => [k, { ...t, edition, ...(options ? { options } : {}) }]),
+  );
 
-const packages = (edition: string): TypeJson => ({
+const packages = (edition: string, options?: TypeJson["options"]): TypeJson => ({
   nested: {
     mesos: {
       nested: {
         v1: {
           nested: {
-            ...inEdition(edition, MESOS_V1),
-            scheduler: { nested: inEdition(edition, MESOS_V1_SCHEDULER) },
+            ...inEdition(edition, MESOS_V1, options),
+            scheduler: { nested: inEdition(edition, MESOS_V1_SCHEDULER, options) },
           },
         },
       },
@@ -51,7 +57,8 @@ function rootOf(json: TypeJson): protobuf.Root {
 }
 
 const strict = rootOf(packages("proto2"));
-const lenient = rootOf(withoutRequired(packages("2023")));
+// Strings are not checked for UTF-8 (proto2 does not, and the JSON path replaces bad bytes).
+const lenient = rootOf(withoutRequired(packages("2023", { features: { utf8_validation: "NONE" } })));
 
 export const CALL = "mesos.v1.scheduler.Call";
 export const EVENT = "mesos.v1.scheduler.Event";
