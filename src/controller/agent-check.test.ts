@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { FINALIZER } from "../crds/contract.ts";
 import { checkAgainstNode, type NodeFacts } from "./agent-check.ts";
 import { planCycle } from "./cycle-plan.ts";
+import { PodHolds } from "./pod-holds.ts";
 import type { AgentView } from "./views.ts";
 
 const GiB = 1024 ** 3;
@@ -131,7 +132,7 @@ describe("planCycle holds Agents against their Nodes", () => {
         ],
         lease: () => undefined,
         offers: [],
-        pods: [],
+        podHolds: PodHolds.of([]),
         roles: [],
         assumed: [],
         busyOffers: new Set(),

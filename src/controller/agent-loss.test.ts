@@ -13,6 +13,7 @@ import {
 } from "./agent-loss.ts";
 import type { Obj } from "./cache.ts";
 import { AGENT_UNRESPONSIVE, planCycle } from "./cycle-plan.ts";
+import { PodHolds } from "./pod-holds.ts";
 
 const CFG: AgentLossConfig = {
   perMinute: 2,
@@ -211,7 +212,7 @@ describe("planCycle with agent loss", () => {
         frameworks: [fw],
         lease: () => undefined,
         offers: [offer],
-        pods: [],
+        podHolds: PodHolds.of([]),
         roles: [],
         assumed: [],
         busyOffers: new Set(),

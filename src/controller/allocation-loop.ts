@@ -124,7 +124,6 @@ export class AllocationLoop {
         agentVerdict: (agent) => cache.agentVerdict(agent, config.agentLeaseNamespace, now),
         lease: (namespace, name) => cache.lease(name, namespace),
         offers: cache.offers.list(),
-        pods: [],
         podHolds: this.podHolds,
         roles: cache.roles.list(),
         assumed: assumptions.pending(known(cache.offers), known(cache.pods)),

@@ -8,6 +8,8 @@ import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import type { Obj } from "./cache.ts";
 import { type CycleInput, planCycle } from "./cycle-plan.ts";
+import { PodHolds } from "./pod-holds.ts";
+import type { Unreadable } from "./unreadable.ts";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -89,7 +91,10 @@ function pod(
   };
 }
 
-function input(over: Partial<CycleInput>): CycleInput {
+/** What the Pods' holds reported unreadable while a case was built. */
+let podReports: Unreadable[] = [];
+
+function input({ pods = [], ...over }: Partial<CycleInput> & { pods?: V1Pod[] }): CycleInput {
   const leases = new Map<string, V1Lease>();
   for (const a of over.agents ?? [])
     leases.set(`kube-offers/agent-${a.metadata.name}`, lease(`agent-${a.metadata.name}`, "kube-offers"));
@@ -99,7 +104,7 @@ function input(over: Partial<CycleInput>): CycleInput {
     frameworks: [],
     lease: () => undefined,
     offers: [],
-    pods: [],
+    podHolds: PodHolds.of(pods, (u) => podReports.push(u)),
     roles: [],
     assumed: [],
     busyOffers: new Set(),
@@ -128,7 +133,7 @@ const n2 = agent("n2", { cpu: "2", memory: "4Gi" });
 describe("planCycle", () => {
   const cases: {
     name: string;
-    in: Partial<CycleInput>;
+    in: Partial<CycleInput> & { pods?: V1Pod[] };
     create: string[];
     rescind?: string[];
     unreadable?: string[];
@@ -269,10 +274,13 @@ describe("planCycle", () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
+      podReports = [];
       const plan = planCycle(input(c.in), NOW);
       expect(made(plan)).toEqual(c.create);
       expect(rescinded(plan)).toEqual(c.rescind ?? []);
-      expect(plan.unreadable.map((u) => `${u.kind}/${u.name}:${u.reason}`)).toEqual(c.unreadable ?? []);
+      expect([...plan.unreadable, ...podReports].map((u) => `${u.kind}/${u.name}:${u.reason}`)).toEqual(
+        c.unreadable ?? [],
+      );
     });
   }
 

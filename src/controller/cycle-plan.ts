@@ -53,10 +53,8 @@ export interface CycleInput {
   /** A Lease in a namespace (frameworks' liveness Leases). */
   lease: (namespace: string, name: string) => V1Lease | undefined;
   offers: Obj<ResourceOffer>[];
-  /** The task Pods, walked every cycle; ignored when `podHolds` is given. */
-  pods: V1Pod[];
   /** The task Pods' holds, kept from the Pod store's events (pod-holds.ts): not walked. */
-  podHolds?: PodHoldsView;
+  podHolds: PodHoldsView;
   roles: Obj<ResourceRole>[];
   /** Writes made but not yet in the cache, with the offer a Pod is launched for. */
   assumed: { alloc: Allocation; offer?: string }[];
@@ -153,8 +151,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   const admissions = roleAdmissions(input.roles);
 
   // Everything held: running tasks, outstanding offers, and writes not yet seen. The task Pods'
-  // holds come from input.podHolds when it is kept for the cycle (fed to the allocator as they
-  // change), else from walking input.pods; `allocations` holds the rest.
+  // holds are input.podHolds (fed to the allocator as they change); `allocations` holds the rest.
   const allocations: Allocation[] = [];
   const heldOn = new Map<string, Resources>();
   const hold = (a: Allocation) => {
@@ -163,8 +160,8 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   };
   const podHolds = input.podHolds;
   const usedOn = (agent: string): Resources => {
-    const rest = heldOn.get(agent) ?? emptyResources();
-    return podHolds ? add(podHolds.usedOn(agent), rest) : rest;
+    const rest = heldOn.get(agent);
+    return rest ? add(podHolds.usedOn(agent), rest) : podHolds.usedOn(agent);
   };
   // An answered offer still marked Offered belongs to the offer reconciler, which is launching
   // its Pods: it holds what its Pods do not yet (its Pods hold their own share), so the two
@@ -174,17 +171,6 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     if (offerPhase(o) === "Offered" && (o.spec.response || input.busyOffers.has(key(o))))
       answered.add(key(o));
   }
-  const podsOfAnswered = new Map<string, Allocation[]>();
-  if (!podHolds)
-    for (const p of input.pods) {
-      const a = podAllocation(p, report);
-      if (!a) continue;
-      hold(a);
-      const offer = `${p.metadata?.namespace}/${p.metadata?.labels?.[LABEL_OFFER]}`;
-      if (answered.has(offer)) podsOfAnswered.set(offer, [...(podsOfAnswered.get(offer) ?? []), a]);
-    }
-  const launchedOf = (offer: string): Iterable<Allocation> =>
-    podHolds ? podHolds.ofOffer(offer) : (podsOfAnswered.get(offer) ?? []);
   for (const a of input.assumed) if (!(a.offer && answered.has(a.offer))) hold(a.alloc);
 
   // Outstanding offers, oldest first, so capacity that shrank rescinds the newest.
@@ -196,7 +182,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   for (const o of outstanding) {
     const alloc = offerAllocation(o, report);
     if (answered.has(key(o))) {
-      if (alloc) hold(unlaunched(alloc, launchedOf(key(o))));
+      if (alloc) hold(unlaunched(alloc, podHolds.ofOffer(key(o))));
       continue;
     }
     const why = alloc
@@ -234,7 +220,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   if (divergences.length) input.allocator?.reset(); // this cycle starts over from the snapshot
   const decisions = input.allocator
     ? input.allocator.allocate(snapshot, now, podHolds).decisions
-    : allocate(podHolds ? { ...snapshot, allocations: [...allocations, ...podHolds.all()] } : snapshot, now);
+    : allocate({ ...snapshot, allocations: [...allocations, ...podHolds.all()] }, now);
   const create: CyclePlan["create"] = [];
   for (const d of decisions) {
     const fw = frameworks.get(d.framework);
@@ -253,7 +239,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       frameworks: snapshot.frameworks.length,
       filters: snapshot.filters.length,
       assumed: input.assumed.length,
-      allocations: allocations.length + (podHolds?.size ?? 0),
+      allocations: allocations.length + podHolds.size,
       decisions: decisions.length,
     },
   };

@@ -1,16 +1,17 @@
-// The task Pods' holds kept from store events (pod-holds.ts) against walking every Pod: over
-// random Pod churn — Pods created, finished, deleted, updated without changing their hold, and
-// offers answered while their Pods appear — a cycle fed the kept holds plans exactly what a cycle
-// that walks the Pods plans, with the kept allocator and with one rebuilt every cycle.
+// The task Pods' holds kept from store events (pod-holds.ts) against holds built afresh from
+// every Pod each cycle: over random Pod churn — Pods created, finished, deleted, updated without
+// changing their hold, and offers answered while their Pods appear — a cycle fed the kept holds
+// plans exactly what a cycle fed fresh holds plans, with the kept allocator and with one rebuilt
+// every cycle.
 import type { V1Pod } from "@kubernetes/client-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LiveAllocator } from "../allocator/index.ts";
+import { type Allocation, LiveAllocator } from "../allocator/index.ts";
 import { agentLeaseName } from "../crds/contract.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import { MemoryStore } from "../kube/store.ts";
 import type { Obj } from "./cache.ts";
-import { type CycleInput, type CyclePlan, planCycle } from "./cycle-plan.ts";
+import { type CycleInput, type CyclePlan, type PodHoldsView, planCycle } from "./cycle-plan.ts";
 import { agentOnNode, outstandingOffer, registeredFramework, taskPod } from "./fixtures.ts";
 import { PodHolds } from "./pod-holds.ts";
 
@@ -53,6 +54,35 @@ function summary(p: CyclePlan) {
   };
 }
 
+/**
+ * The oracle: holds built afresh from every Pod each cycle, told to a kept allocator by diffing
+ * what is held now with what was held last cycle (by identity: a Pod's hold is one object per
+ * Pod version), as a cycle that walks every Pod would.
+ */
+class Rewalked implements PodHoldsView {
+  private prev = new Set<Allocation>();
+  private cur = PodHolds.of([]);
+  walk(pods: V1Pod[]): this {
+    this.cur = PodHolds.of(pods);
+    return this;
+  }
+  drain() {
+    const now = new Set(this.cur.all());
+    const added = [...now].filter((a) => !this.prev.has(a));
+    const removed = [...this.prev].filter((a) => !now.has(a));
+    this.prev = now;
+    return { added, removed };
+  }
+  all = () => this.cur.all();
+  onAgent = (agent: string) => this.cur.onAgent(agent);
+  ofFramework = (framework: string) => this.cur.ofFramework(framework);
+  ofOffer = (offer: string) => this.cur.ofOffer(offer);
+  usedOn = (agent: string) => this.cur.usedOn(agent);
+  get size() {
+    return this.cur.size;
+  }
+}
+
 /** What each agent offers, whoever to. */
 const perAgent = (p: ReturnType<typeof summary>) =>
   Object.fromEntries(
@@ -60,13 +90,14 @@ const perAgent = (p: ReturnType<typeof summary>) =>
   );
 
 describe("PodHolds", () => {
-  it("a cycle fed the kept holds plans what a cycle walking every Pod plans", () => {
+  it("a cycle fed the kept holds plans what a cycle fed holds built afresh plans", () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
         const pods = new MemoryStore<V1Pod>("pods");
         const holds = new PodHolds(pods, () => {});
         const kept = new LiveAllocator();
         const walked = new LiveAllocator();
+        const rewalked = new Rewalked();
         const agents = AGENTS.map((n) => agentOnNode(n, { cpu: "8", memory: "16Gi" }, NOW));
         const leases = new Map(agents.map((a) => [agentLeaseName(a.agent.metadata.name ?? ""), a.lease]));
         const frameworks = FRAMEWORKS.map((f) => registeredFramework(NS, f));
@@ -124,7 +155,8 @@ describe("PodHolds", () => {
             frameworks,
             lease: () => undefined,
             offers,
-            pods: pods.list(),
+            // Built afresh from the Pods as they are: what walking every Pod would give.
+            podHolds: PodHolds.of(pods.list()),
             roles: [],
             assumed: [],
             busyOffers: new Set(),
@@ -134,9 +166,11 @@ describe("PodHolds", () => {
           };
           const now = NOW + cycle * 1000;
           const rebuilt = summary(planCycle(base, now));
-          const viaWalk = summary(planCycle({ ...base, allocator: walked }, now));
+          const viaWalk = summary(
+            planCycle({ ...base, podHolds: rewalked.walk(pods.list()), allocator: walked }, now),
+          );
           const held = planCycle(
-            { ...base, pods: [], podHolds: holds, allocator: kept, crossCheck: cycle % 5 === 0 },
+            { ...base, podHolds: holds, allocator: kept, crossCheck: cycle % 5 === 0 },
             now,
           );
           expect(held.divergences, "the cross-check against a rebuild").toEqual([]);

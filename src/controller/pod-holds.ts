@@ -5,7 +5,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Allocation, TrackedHolds } from "../allocator/index.ts";
 import { LABEL_OFFER } from "../crds/contract.ts";
-import type { ObjectStore } from "../kube/store.ts";
+import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import { add, emptyResources, equals } from "../resources/resources.ts";
 import type { Resources } from "../resources/types.ts";
 import type { ReportUnreadable } from "./unreadable.ts";
@@ -59,6 +59,11 @@ export class PodHolds implements TrackedHolds {
     for (const ev of ["add", "update", "resync"]) pods.on(ev, (p: V1Pod) => this.set(p));
     pods.on("delete", (p: V1Pod) => this.forget(keyOf(p)));
     for (const p of pods.list()) this.set(p);
+  }
+
+  /** The holds of a fixed list of Pods (tests; a cycle planned from a list). */
+  static of(pods: readonly V1Pod[], report: ReportUnreadable = () => {}): PodHolds {
+    return new PodHolds(new MemoryStore("pods", pods), report);
   }
 
   /** A Pod as it is now: holds what podAllocation says (nothing once it finished). */

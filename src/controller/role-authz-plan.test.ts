@@ -12,6 +12,7 @@ import type { ResourceRole } from "../crds/role.ts";
 import type { Obj } from "./cache.ts";
 import { type CycleInput, planCycle } from "./cycle-plan.ts";
 import { planLaunch } from "./launch-plan.ts";
+import { PodHolds } from "./pod-holds.ts";
 import { roleUsage } from "./role-status.ts";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
@@ -53,7 +54,7 @@ function input(over: Partial<CycleInput>): CycleInput {
     frameworks: [],
     lease: () => undefined,
     offers: [],
-    pods: [],
+    podHolds: PodHolds.of([]),
     roles: [],
     assumed: [],
     busyOffers: new Set(),
