@@ -34,6 +34,26 @@ function clip(r: Resources, cap: Scalars): Resources {
 }
 
 /** The view as the Node allows it, and what had to change (empty: the report matches the Node). */
+/** A Node's allocatable, parsed once per object version; quantities that do not parse count as none. */
+const nodeParsed = new WeakMap<NodeFacts, { allocatable: Scalars; unreadable: string[] }>();
+
+function nodeAllocatable(node: NodeFacts): { allocatable: Scalars; unreadable: string[] } {
+  const memo = nodeParsed.get(node);
+  if (memo) return memo;
+  const allocatable: Scalars = {};
+  const unreadable: string[] = [];
+  for (const [k, v] of Object.entries(node.status?.allocatable ?? {})) {
+    try {
+      allocatable[k] = parseQuantity(k, v);
+    } catch {
+      unreadable.push(k); // counts as none of it
+    }
+  }
+  const out = { allocatable, unreadable };
+  nodeParsed.set(node, out);
+  return out;
+}
+
 export function checkAgainstNode(
   view: AgentView,
   node: NodeFacts | undefined,
@@ -46,15 +66,7 @@ export function checkAgainstNode(
     };
   }
   const findings: NodeFinding[] = [];
-  const allocatable: Scalars = {};
-  const unreadable: string[] = [];
-  for (const [k, v] of Object.entries(node.status?.allocatable ?? {})) {
-    try {
-      allocatable[k] = parseQuantity(k, v);
-    } catch {
-      unreadable.push(k); // counts as none of it
-    }
-  }
+  const { allocatable, unreadable } = nodeAllocatable(node);
   const over = Object.entries(view.total.scalars).filter(([k, n]) => n > (allocatable[k] ?? 0));
   let total = view.total;
   let reservations = view.reservations;

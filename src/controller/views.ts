@@ -49,26 +49,31 @@ export interface AgentView {
 }
 
 /** An Agent whose reported resources do not parse is left out of the pool (and reported). */
-export function agentView(
+/** An Agent's resources, parsed once per object version (informers never mutate an object). */
+const agentParsed = new WeakMap<Agent, { total: Resources; reservations: Record<string, Resources> }>();
+
+function agentResources(
   agent: Agent,
-  lease: V1Lease | undefined,
-  now: number,
-  report: ReportUnreadable = ignore,
-): AgentView | undefined {
+  report: ReportUnreadable,
+): { total: Resources; reservations: Record<string, Resources> } | undefined {
+  const memo = agentParsed.get(agent);
+  if (memo) return memo;
   const st = agent.status;
-  if (!st?.resources) return undefined;
-  let total: Resources;
   const reservations: Record<string, Resources> = {};
   try {
-    total = toResources(st.resources as Record<string, string | PortRange[]>);
-    for (const [role, r] of Object.entries(st.reserved ?? {})) {
+    const total = toResources(st?.resources as Record<string, string | PortRange[]>);
+    for (const [role, r] of Object.entries(st?.reserved ?? {})) {
       reservations[role] = toResources(r as Record<string, string | PortRange[]>);
     }
     for (const d of agent.spec?.dynamicReservations ?? []) {
       const r = toResources(d.resources as Record<string, string | PortRange[]>);
       reservations[d.role] = reservations[d.role] ? add(reservations[d.role]!, r) : r;
     }
+    const out = { total, reservations };
+    agentParsed.set(agent, out);
+    return out;
   } catch (err) {
+    // Not remembered: an unreadable report is parsed (and reported) again, as before.
     report(
       unreadableOf(
         KIND.agent,
@@ -80,6 +85,19 @@ export function agentView(
     );
     return undefined;
   }
+}
+
+export function agentView(
+  agent: Agent,
+  lease: V1Lease | undefined,
+  now: number,
+  report: ReportUnreadable = ignore,
+): AgentView | undefined {
+  const st = agent.status;
+  if (!st?.resources) return undefined;
+  const parsed = agentResources(agent, report);
+  if (!parsed) return undefined;
+  const { total, reservations } = parsed;
   const name = agent.metadata.name ?? "";
   let reason: string | undefined;
   if (leaseExpired(lease, now)) reason = "AgentLost";
