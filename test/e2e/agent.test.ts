@@ -3,11 +3,11 @@
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "../../src/crds/agent.ts";
-import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
+import { agentLeaseName, GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { FrameworkSide } from "./offers.ts";
-import { Pool } from "./pool.ts";
-import { waitFor } from "./support.ts";
+import { LEASE_NAMESPACE, Pool } from "./pool.ts";
+import { afterCycles, leaseRenewals, waitFor } from "./support.ts";
 
 let pool: Pool;
 beforeAll(async () => {
@@ -44,11 +44,17 @@ describe("agent", () => {
     // The status can be visible before the agent's own write call has returned and counted.
     await waitFor("the agent counted its first write", async () => agent.writes >= 1);
     const writes = agent.writes;
-    await new Promise((r) => setTimeout(r, 1500)); // lease renewals and resyncs happen; no status writes
+    // Things happen that change nothing the agent reports — a Node update it recomputes its
+    // report on, and two renewals of its Lease (seen on the API server) — and it writes no status.
+    const core = pool.kc.makeApiClient(CoreV1Api);
+    await core.patchNode(
+      { name: node, body: { metadata: { annotations: { "e2e.kubeoffers.io/touched": "1" } } } },
+      mergePatch,
+    );
+    await leaseRenewals(pool.kc, LEASE_NAMESPACE, agentLeaseName(node), 2);
     expect(agent.writes).toBe(writes);
 
     // An ordinary workload on the node shrinks the pool.
-    const core = pool.kc.makeApiClient(CoreV1Api);
     await core.createNamespacedPod({
       namespace: pool.namespace,
       body: {
@@ -82,7 +88,8 @@ describe("agent", () => {
     });
     expect(r.status?.reason).toBe("Cordoned");
     expect((await agentObj(node)).status?.unavailable?.reason).toBe("Cordoned");
-    await new Promise((r2) => setTimeout(r2, 1500));
+    // The operator decides three more times with the node cordoned, and offers nothing there.
+    await afterCycles(pool.operator, 3);
     expect(await fw.offers("h", "Offered")).toHaveLength(0);
     await pool.kc
       .makeApiClient(CoreV1Api)
