@@ -3,8 +3,11 @@
 // records (memory-cluster.ts), the clock is set by the test.
 import { describe, expect, it } from "vitest";
 import { FINALIZER, LABEL_FRAMEWORK } from "../crds/contract.ts";
-import { outstandingOffer, registeredFramework, taskPod } from "./fixtures.ts";
-import type { RecordedWrite } from "./memory-cluster.ts";
+import { agentOnNode, outstandingOffer, registeredFramework, taskPod } from "./fixtures.ts";
+import { createLogger } from "./log.ts";
+import { MemoryCluster, type RecordedWrite } from "./memory-cluster.ts";
+import { Metrics } from "./metrics.ts";
+import { Operator, offersByUrgency } from "./operator.ts";
 import { type Rig, rig, seedAgent, T0 } from "./test-rig.ts";
 
 const NS = "team";
@@ -376,5 +379,99 @@ describe("framework lifecycle: given a Framework, these writes", () => {
     await r.lifecycle.reconcile(`${NS}/fw`);
     expect(r.cache.offers.get("late", NS)?.status?.phase).toBe("Rescinded");
     expect(r.cache.frameworks.get("fw", NS)).toBeUndefined();
+  });
+});
+
+describe("a new leader's order", () => {
+  it("answered offers first, then outstanding ones, then the finished ones kept for retention", () => {
+    const o = (name: string, over: { response?: unknown; phase?: string } = {}) => {
+      const x = outstandingOffer({
+        namespace: NS,
+        name,
+        framework: "fw",
+        agent: "n1",
+        resources: WHOLE,
+        createdAt: T0,
+        ...(over.response ? { response: over.response } : {}),
+      });
+      if (over.phase) x.status = { phase: over.phase } as never;
+      return x;
+    };
+    const list = [
+      o("done", { phase: "Declined" }),
+      o("open"),
+      o("answered", { response: { action: "Decline" } }),
+      o("expired", { phase: "Expired" }),
+      o("open2"),
+    ];
+    expect(offersByUrgency(list).map((x) => x.metadata.name)).toEqual([
+      "answered",
+      "open",
+      "open2",
+      "done",
+      "expired",
+    ]);
+  });
+});
+
+describe("the whole Operator on a memory cluster", () => {
+  it("registers a Framework, offers it the agent, and launches what it accepts", async () => {
+    const cluster = new MemoryCluster();
+    const { agent, node, lease } = agentOnNode("n1", WHOLE, Date.now());
+    const f = registeredFramework(NS, "fw");
+    f.metadata.finalizers = [];
+    cluster.seed({ agents: [agent], nodes: [node], leases: [lease], frameworks: [f] });
+    const op = new Operator(undefined, {
+      stores: cluster.stores,
+      writer: cluster,
+      config: { allocationIntervalMs: 50, batchDelayMs: 5 },
+      log: createLogger("table", "silent"),
+      metrics: new Metrics(false),
+    });
+    await op.start();
+    try {
+      const until = async <T>(what: string, fn: () => T | undefined): Promise<T> => {
+        for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+          const v = fn();
+          if (v) return v;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        throw new Error(`timed out waiting for ${what}`);
+      };
+      const offer = await until("an offer", () => cluster.stores.offers.list()[0]);
+      expect(cluster.stores.frameworks.get("fw", NS)?.metadata.finalizers).toEqual([FINALIZER]);
+      expect(offer.spec).toMatchObject({ framework: "fw", agent: "n1" });
+      cluster.stores.offers.set({
+        ...offer,
+        spec: {
+          ...offer.spec,
+          response: {
+            action: "Accept",
+            operations: [
+              {
+                launch: {
+                  tasks: [
+                    {
+                      id: "t1",
+                      resources: { cpu: "1", memory: "1Gi" },
+                      template: { spec: { containers: [{ name: "main", image: "busybox" }] } },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      } as never);
+      const pod = await until("the task's Pod", () => cluster.stores.pods.get("fw-t1", NS));
+      expect(pod.spec?.nodeName).toBe("n1");
+      await until("the offer Accepted", () =>
+        cluster.stores.offers.get(offer.metadata.name ?? "", NS)?.status?.phase === "Accepted"
+          ? true
+          : undefined,
+      );
+    } finally {
+      await op.stop();
+    }
   });
 });

@@ -271,7 +271,7 @@ export class Operator {
     this.leading = true;
     this.metrics.leader.set(1);
     this.rebuild();
-    for (const o of this.cache.offers.list())
+    for (const o of offersByUrgency(this.cache.offers.list()))
       this.offerQueue.add(`${o.metadata.namespace}/${o.metadata.name}`);
     for (const f of this.cache.frameworks.list())
       this.frameworkQueue.add(`${f.metadata.namespace}/${f.metadata.name}`);
@@ -304,6 +304,16 @@ export class Operator {
     this.cache.stop();
     await this.workers;
   }
+}
+
+/**
+ * The order a new leader looks at offers in: answered ones first (a framework waits on each, and
+ * a launch a crash interrupted is settled there), then outstanding ones (they expire), then the
+ * finished ones kept for their retention, which can wait. The queue is first in, first out.
+ */
+export function offersByUrgency<T extends ResourceOffer>(offers: readonly T[]): T[] {
+  const rank = (o: ResourceOffer) => (offerPhase(o) !== "Offered" ? 2 : o.spec?.response ? 0 : 1);
+  return [...offers].sort((a, b) => rank(a) - rank(b));
 }
 
 const ok = (ms: number | undefined) => ({ ms });
