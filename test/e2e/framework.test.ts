@@ -5,7 +5,7 @@ import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { mergePatch, microTime } from "../../src/kube/patch.ts";
 import { accept, FrameworkSide, task } from "./offers.ts";
 import { Pool } from "./pool.ts";
-import { waitFor } from "./support.ts";
+import { afterCycles, waitFor } from "./support.ts";
 
 let pool: Pool;
 let fw: FrameworkSide;
@@ -32,7 +32,12 @@ async function patchSpec(name: string, spec: Record<string, unknown>): Promise<v
 describe("framework", () => {
   it("gets no offers for a suppressed role and offers again once revived", async () => {
     await fw.createFramework("s", pool.labels, { roles: ["batch"], suppressedRoles: ["batch"] });
-    await new Promise((r) => setTimeout(r, 2000));
+    // The operator has seen it (its status says so) and decided three more times: no offer.
+    await waitFor("s's status from the operator", async () => {
+      const f = await fw.framework("s");
+      return f.status?.observedGeneration === f.metadata?.generation;
+    });
+    await afterCycles(pool.operator, 3);
     expect(await fw.offers("s")).toHaveLength(0);
     await patchSpec("s", { suppressedRoles: [] });
     const o = await waitFor("offer after revive", async () => (await fw.offers("s", "Offered"))[0]);
@@ -79,7 +84,8 @@ describe("framework", () => {
         20_000,
       );
       expect(Date.now() - lapsed).toBeGreaterThanOrEqual(3000);
-      await new Promise((r2) => setTimeout(r2, 1000));
+      // Three more cycles with the scheduler still gone: nothing is offered to it.
+      await afterCycles(pool.operator, 3);
       expect(await fw.offers("l", "Offered")).toHaveLength(0);
       // The scheduler comes back: it is offered again.
       await renew();
