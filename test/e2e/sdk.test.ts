@@ -16,8 +16,9 @@ import {
   type SchedulerEvent,
   type TaskUpdate,
 } from "../../src/sdk/index.ts";
+import { FrameworkSide } from "./offers.ts";
 import { Pool } from "./pool.ts";
-import { waitFor } from "./support.ts";
+import { afterCycles, waitFor } from "./support.ts";
 
 let pool: Pool;
 const clients: FrameworkClient[] = [];
@@ -174,7 +175,10 @@ describe("FrameworkClient", () => {
 
     await c.suppress();
     await waitFor("no outstanding offers", async () => c.offers().length === 0, 20_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Three more allocation cycles while suppressed: none made an offer, on the API server or
+    // in the client's view.
+    await afterCycles(pool.operator, 3);
+    expect(await new FrameworkSide(pool.kc, pool.namespace).offers("delta", "Offered")).toEqual([]);
     expect(c.offers()).toEqual([]);
     await c.revive();
     await waitFor("offers again after revive", async () => c.offers().length > 0, 20_000);
@@ -207,10 +211,12 @@ describe("FrameworkClient", () => {
   it("elects one active instance: a standby takes over when the active one stops", async () => {
     const a = client("echo");
     await a.start();
-    const b = client("echo", { liveness: { leaseSeconds: 3 } });
+    const bSaid: string[] = [];
+    const b = client("echo", { liveness: { leaseSeconds: 3 }, log: (_level, msg) => bSaid.push(msg) });
     const bEvents = record(b);
     const bStarted = b.start();
-    await new Promise((r) => setTimeout(r, 1000));
+    // b has looked at the Lease, found a holding it, and stands by.
+    await waitFor("b standing by", async () => bSaid.some((m) => /is held by .*; standing by/.test(m)));
     expect(b.connected).toBe(false);
     expect(bEvents).toEqual([]);
     const o = await waitFor("an offer for the active instance", async () => a.offers()[0]);
