@@ -98,12 +98,18 @@ describe("SDK across an API server restart", () => {
       // Kill the API server and start it again with the same arguments (same port, same etcd).
       const api = cp.processes.processes.get("kube-apiserver")!;
       const args = api.child.spawnargs.slice(1);
+      const warned = warnings.length;
       cp.processes.kill("kube-apiserver");
       await api.exited;
-      await new Promise((r) => setTimeout(r, 2000));
+      // Down until the client has felt it: its watches broke and it says it is restarting them.
+      await waitFor(
+        "the client to see its watches fail",
+        async () => warnings.slice(warned).some((m) => /^watch .* failed/.test(m)),
+        30_000,
+      );
       cp.processes.spawn("kube-apiserver", api.command, args);
       await cp.waitReady(60_000);
-      await waitFor("the watches to break and recover", async () => warnings.length > 0 && client.connected);
+      await waitFor("the client connected after the outage", async () => client.connected);
 
       // Life goes on: a kill frees a node's capacity, a new offer comes, new tasks finish.
       await client.kill(long[0]!);
