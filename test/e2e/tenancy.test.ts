@@ -102,28 +102,25 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Frameworks in B are torn down by the still-running operator; then everything goes.
-  await pool?.kc
-    .makeApiClient(CustomObjectsApi)
-    .deleteNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: nsB,
-      plural: PLURAL.framework,
-      name: "fb",
-    })
-    .catch(() => {});
-  await new Promise((r) => setTimeout(r, 1000));
-  await pool?.kc
-    .makeApiClient(CustomObjectsApi)
-    .patchNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: nsB,
-      plural: PLURAL.framework,
-      name: "fb",
-      body: [{ op: "remove", path: "/metadata/finalizers" }],
-    })
-    .catch(() => {});
+  if (pool) {
+    const co = pool.kc.makeApiClient(CustomObjectsApi);
+    const fb = { group: GROUP, version: VERSION, namespace: nsB, plural: PLURAL.framework, name: "fb" };
+    await co.deleteNamespacedCustomObject(fb).catch(() => {});
+    await waitFor(
+      "fb to be torn down",
+      () =>
+        co
+          .getNamespacedCustomObject(fb)
+          .then(() => false)
+          .catch((err: unknown) => statusCode(err) === 404),
+      15_000,
+    ).catch(async () => {
+      // The operator did not finish the teardown: drop its finalizer so the namespace can go.
+      await co
+        .patchNamespacedCustomObject({ ...fb, body: [{ op: "remove", path: "/metadata/finalizers" }] })
+        .catch(() => {});
+    });
+  }
   if (nsB) await deleteNamespace(pool.kc, nsB);
   await pool?.kc
     .makeApiClient(RbacAuthorizationV1Api)
