@@ -17,6 +17,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { LAUNCH_GRACE_MS } from "../../src/controller/launch-record.ts";
 import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { apiMessage, statusCode } from "../../src/kube/errors.ts";
@@ -33,7 +34,7 @@ import {
   waitFor,
 } from "./helm-support.ts";
 import { accept, BUSYBOX, FrameworkSide, task } from "./offers.ts";
-import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName } from "./support.ts";
+import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName, waitUntil } from "./support.ts";
 
 const admin = adminKubeConfig();
 const release = uniqueName("korbac");
@@ -263,7 +264,6 @@ describe("the chart's RBAC", () => {
     );
     const offer = open[0] as ResourceOffer;
     const size = { cpu: "500m", memory: "256Mi" };
-    const answeredAt = Date.now();
     await side.answer(
       offer.metadata.name ?? "",
       accept([
@@ -279,9 +279,20 @@ describe("the chart's RBAC", () => {
       const p = await core.readNamespacedPod({ name: "analytics-forever", namespace: tenantNs });
       return p.status?.phase === "Running";
     });
-    // The tenant kills a task by deleting its Pod. (Not within the operator's 5 s grace for a
-    // Pod that is not in its cache yet: a Pod gone that early is only rechecked ~a minute later.)
-    await new Promise((r) => setTimeout(r, Math.max(0, answeredAt + 5500 - Date.now())));
+    // The tenant kills a task by deleting its Pod — after the operator's grace for a launched
+    // Pod missing from its cache (which runs from the answeredAt the operator recorded), so the
+    // kill is judged as a kill, not as a launch still on its way.
+    const recorded = await waitFor("the operator's launch record, read by the tenant", async () => {
+      const o = (await co.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: tenantNs,
+        plural: PLURAL.resourceOffer,
+        name: offer.metadata.name ?? "",
+      })) as ResourceOffer;
+      return o.status?.answeredAt;
+    });
+    await waitUntil("the launch grace to end", Date.parse(recorded) + LAUNCH_GRACE_MS + 1);
     await core.deleteNamespacedPod({ name: "analytics-forever", namespace: tenantNs });
     const settled = await waitFor(
       "TASK_FINISHED and TASK_KILLED in the offer's status",
