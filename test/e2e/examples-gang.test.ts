@@ -6,7 +6,7 @@ import { GangFramework } from "../../examples/gang/gang.ts";
 import { consoleLog } from "../../examples/lib/runtime.ts";
 import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
-import { commandTask, FrameworkClient } from "../../src/sdk/index.ts";
+import { commandTask, FrameworkClient, fits } from "../../src/sdk/index.ts";
 import { Pool } from "./pool.ts";
 import { waitFor } from "./support.ts";
 
@@ -107,7 +107,30 @@ describe("gang example", () => {
       // One node frees up: room for 2 of the 3 members — still not enough.
       const [n1, n2] = offers.map((o) => o.agent);
       await blocker.kill(`hog-${n1}`);
-      await new Promise((r) => setTimeout(r, 4000));
+      // The gang is shown what n1 freed (an offer there with room for a member) and gives it
+      // back, twice over, launching nothing.
+      const freedOffered = await waitFor(
+        "two offers of n1's freed cpu declined by the gang",
+        async () => {
+          const list = (await pool.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: pool.namespace,
+            plural: PLURAL.resourceOffer,
+            labelSelector: `${LABEL_FRAMEWORK}=gang`,
+          })) as { items: ResourceOffer[] };
+          const declined = list.items.filter(
+            (o) =>
+              o.spec.agent === n1 &&
+              o.status?.phase === "Declined" &&
+              fits(o.spec.resources, { cpu: "2", memory: "512Mi" }),
+          );
+          return declined.length >= 2 ? declined : undefined;
+        },
+        30_000,
+        200,
+      );
+      expect(freedOffered.every((o) => !o.status?.tasks?.length)).toBe(true);
       expect(gang.status().generation).toBe(0);
       expect(Math.max(0, ...seen.counts)).toBe(0);
       // A second node frees up: now all three fit at once.
@@ -122,7 +145,7 @@ describe("gang example", () => {
     const st = gang.status();
     expect(st).toMatchObject({ generation: 1, phase: "Finished" });
     expect(st.members.map((m) => m.state)).toEqual(["TASK_FINISHED", "TASK_FINISHED", "TASK_FINISHED"]);
-    // While capacity was short (7 s of observations) nothing was launched; afterwards exactly the
+    // While capacity was short (every sample until then) nothing was launched; afterwards exactly the
     // one group of 3 was (Pods are created one API call at a time, so a sample may catch 1 or 2
     // of them on the way), and no partial generation was ever started and killed.
     expect(before).toBeGreaterThan(10);
