@@ -9,7 +9,7 @@ import { ServiceFramework } from "../../examples/service/service.ts";
 import { LABEL_FRAMEWORK } from "../../src/crds/contract.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
 import { Pool } from "./pool.ts";
-import { waitFor } from "./support.ts";
+import { afterCycles, waitFor } from "./support.ts";
 
 let pool: Pool;
 const children: ChildProcess[] = [];
@@ -110,7 +110,11 @@ describe("restarting a framework midway", () => {
     void b.run();
     try {
       await waitFor("3 instances running", async () => b.status().running === 3, 30_000);
-      await new Promise((r) => setTimeout(r, 1500));
+      // b judged the service complete (it suppressed its offers), and stays so while the
+      // operator decides three more times: nothing is replaced or added.
+      await waitFor("b to suppress its offers", async () => b.client.suppressedRoles.length > 0, 30_000);
+      await afterCycles(pool.operator, 3);
+      expect(b.client.suppressedRoles.length).toBeGreaterThan(0);
       const s = b.status();
       expect(s.running).toBe(3);
       expect(s.replaced).toBe(0);
