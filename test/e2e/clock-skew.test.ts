@@ -9,7 +9,7 @@ import { CONDITION_CONNECTED } from "../../src/crds/contract.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { accept, FrameworkSide, task } from "./offers.ts";
 import { Pool } from "./pool.ts";
-import { waitFor } from "./support.ts";
+import { holdsUntil, waitFor } from "./support.ts";
 
 const SKEW_MS = 120_000;
 const LEASE_SECONDS = 2;
@@ -80,26 +80,39 @@ describe("clock skew", () => {
         held.set(f.name, o.metadata.name ?? "");
       }
 
-      // Watch for three times lease + failover timeout: nothing of theirs may go.
-      const until = Date.now() + 3 * (LEASE_SECONDS + FAILOVER_SECONDS) * 1000;
-      let looks = 0;
-      while (Date.now() < until) {
-        for (const f of frameworks) {
-          const st = (await fw.framework(f.name)).status;
-          expect(st?.phase, f.name).toBe("Active");
-          expect(st?.conditions?.find((c) => c.type === CONDITION_CONNECTED)?.status, f.name).toBe("True");
-          const pods = await fw.pods(f.name);
-          expect(
-            pods.map((p) => [p.metadata?.name, p.metadata?.deletionTimestamp ?? null]),
-            f.name,
-          ).toEqual([[`${f.name}-long`, null]]);
-          expect((await fw.offer(held.get(f.name) ?? ""))?.status?.phase ?? "Offered", f.name).toBe(
-            "Offered",
-          );
-        }
-        looks++;
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      // Watch for three times lease + failover timeout, as their Leases and Frameworks name them,
+      // while the operator keeps deciding: nothing of theirs may go.
+      const coord = pool.kc.makeApiClient(CoordinationV1Api);
+      const terms = await Promise.all(
+        frameworks.map(async (f) => {
+          const lease = await coord.readNamespacedLease({
+            name: `${f.name}-sched`,
+            namespace: pool.namespace,
+          });
+          const failover = (await fw.framework(f.name)).spec.failoverTimeoutSeconds;
+          if (!lease.spec?.leaseDurationSeconds || !failover) throw new Error(`${f.name} has no terms`);
+          return (lease.spec.leaseDurationSeconds + failover) * 1000;
+        }),
+      );
+      const looks = await holdsUntil(
+        async () => {
+          for (const f of frameworks) {
+            const st = (await fw.framework(f.name)).status;
+            expect(st?.phase, f.name).toBe("Active");
+            expect(st?.conditions?.find((c) => c.type === CONDITION_CONNECTED)?.status, f.name).toBe("True");
+            const pods = await fw.pods(f.name);
+            expect(
+              pods.map((p) => [p.metadata?.name, p.metadata?.deletionTimestamp ?? null]),
+              f.name,
+            ).toEqual([[`${f.name}-long`, null]]);
+            expect((await fw.offer(held.get(f.name) ?? ""))?.status?.phase ?? "Offered", f.name).toBe(
+              "Offered",
+            );
+          }
+        },
+        Date.now() + 3 * Math.max(...terms),
+        { cycles: { source: pool.operator, n: 3 } },
+      );
       expect(looks).toBeGreaterThan(5);
 
       // The scheduler that runs ahead stops: judged on the operator's clock, it lapses now, not
