@@ -220,8 +220,10 @@ export class OperatorStreams {
     this.watches = undefined;
   }
 
-  private informers(w: Watches): SupervisedInformer<never>[] {
-    return [w.agents, w.roles, ...w.namespaces.flatMap((n) => [n.frameworks, n.offers, n.pods])] as never[];
+  private informers(
+    w: Watches,
+  ): { readonly name: string; readonly synced: boolean; start(): Promise<void>; stop(): void }[] {
+    return [w.agents, w.roles, ...w.namespaces.flatMap((n) => [n.frameworks, n.offers, n.pods])];
   }
 
   private objects(w: Watches): ClusterObjects {
