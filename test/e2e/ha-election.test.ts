@@ -1,7 +1,7 @@
 // Leader election semantics on the real API server, with short timings so it runs quickly:
 // one leader at a time, release on stop hands over at once, a silent leader is replaced only
 // after the lease expires, and a leader that cannot renew stops within the renew deadline.
-import { CoordinationV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { CoordinationV1Api, RbacAuthorizationV1Api, type V1Lease } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaderElector } from "../../src/controller/leader-election.ts";
 import {
@@ -11,6 +11,7 @@ import {
   mintUser,
   uniqueName,
   waitFor,
+  waitUntil,
 } from "./support.ts";
 
 const LEASE_MS = 3000;
@@ -42,9 +43,8 @@ function candidate(identity: string, lease: string, kc = admin): Probe {
   return { elector, events };
 }
 
-async function holder(lease: string): Promise<string> {
-  const l = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: lease, namespace: ns });
-  return l.spec?.holderIdentity ?? "";
+function readLease(lease: string): Promise<V1Lease> {
+  return admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: lease, namespace: ns });
 }
 
 beforeAll(async () => {
@@ -62,10 +62,19 @@ describe("leader election (client-go semantics)", () => {
     await waitFor("a leads", async () => a.elector.isLeader);
     const b = candidate("b", "l1");
     b.elector.start();
-    // b keeps trying for longer than a lease: a renews, so b never leads.
-    await new Promise((r) => setTimeout(r, LEASE_MS + 2 * RETRY_MS));
+    await waitFor("b to see a's lease", async () => b.elector.leader === "a", 5000, 20);
+    const first = await readLease("l1");
+    // b keeps trying for longer than the lease it saw (its duration, from when b saw it, plus two
+    // of b's jittered retries): a renews meanwhile, so b never leads.
+    const durationMs = (first.spec?.leaseDurationSeconds ?? 0) * 1000;
+    expect(durationMs).toBeGreaterThan(0);
+    await waitUntil("a lease term past b's first look", Date.now() + durationMs + 2 * RETRY_MS * 1.2);
     expect(b.elector.isLeader).toBe(false);
-    expect(await holder("l1")).toBe("a");
+    const later = await readLease("l1");
+    expect(later.spec?.holderIdentity).toBe("a");
+    expect(new Date(later.spec?.renewTime ?? 0).getTime()).toBeGreaterThan(
+      new Date(first.spec?.renewTime ?? 0).getTime(),
+    );
     const t0 = Date.now();
     await a.elector.stop(true);
     expect(a.events.map((e) => e.what)).toEqual(["started", "stopped:released"]);
@@ -86,7 +95,7 @@ describe("leader election (client-go semantics)", () => {
     await waitFor("a leads", async () => a.elector.isLeader);
     const b = candidate("b", "l2");
     b.elector.start();
-    await new Promise((r) => setTimeout(r, RETRY_MS * 2));
+    await waitFor("b to see a's lease", async () => b.elector.leader === "a", 5000, 20);
     // A crash: a stops renewing without releasing.
     const t0 = Date.now();
     await a.elector.stop(false);
