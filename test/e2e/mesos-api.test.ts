@@ -120,10 +120,20 @@ describe("Mesos v1 scheduler API", () => {
     const s = await subscribe(info("raw-one", { roles: ["*"], capabilities: [{ type: "MULTI_ROLE" }] }));
     expect(s.status).toBe(200);
     expect(s.streamId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(String(s.headers["content-type"])).toMatch(/application\/json/);
+    expect(s.headers["content-type"]).toBe("application/json");
     const subscribed = s.events[0]!;
     expect(subscribed.type).toBe("SUBSCRIBED");
     expect(subscribed.subscribed.heartbeat_interval_seconds).toBe(1);
+    // SUBSCRIBED names the instance serving the stream; the first HEARTBEAT follows at once.
+    const port = Number(new URL(api.url).port);
+    expect(subscribed.subscribed.master_info).toMatchObject({
+      ip: 16777343,
+      port,
+      version: "1.11.0",
+      address: { ip: "127.0.0.1", port },
+    });
+    expect(subscribed.subscribed.master_info.id).toEqual(expect.any(String));
+    expect(s.events[1]?.type).toBe("HEARTBEAT");
     const fid = s.frameworkId;
     expect(fid).toMatch(/^raw-one-[0-9a-f]{8}$/);
 
@@ -257,9 +267,9 @@ describe("Mesos v1 scheduler API", () => {
     expect(s2.streamId).not.toBe(oldStream);
     const resent = await s2.next((e) => e.type === "UPDATE" && e.update.status.task_id.value === "short-1");
     expect(resent.update.status.uuid).toEqual(expect.any(String));
-    // The old stream id is dead.
+    // The old stream id is dead: not the framework's stream (400, as in Mesos).
     const stale = await s2.call("REVIVE", {}, { "mesos-stream-id": oldStream });
-    expect(stale.status).toBe(403);
+    expect(stale.status).toBe(400);
 
     // Explicit reconciliation: known and unknown tasks, no uuid, REASON_RECONCILIATION.
     let from = s2.events.length;
@@ -325,11 +335,18 @@ describe("Mesos v1 scheduler API", () => {
     s2.disconnect();
   });
 
-  it("declines with filters; suppresses (offers rescinded, none while suppressed) and revives", async () => {
+  it("declines with filters; suppresses (held offers kept, none new while suppressed) and revives", async () => {
     const s = await subscribe(info("raw-three"));
     const fid = s.frameworkId;
     await s.next((e) => e.type === "OFFERS" && offersIn(s).length >= 2);
     const first = offersIn(s).slice(0, 2);
+    // Neither MULTI_ROLE nor RESERVATION_REFINEMENT: no allocation_info, resources in the old form.
+    for (const o of first) {
+      expect(o).not.toHaveProperty("allocation_info");
+      expect(o.resources.every((r: Event) => r.role === "*" && !r.allocation_info && !r.reservations)).toBe(
+        true,
+      );
+    }
     // A long filter: declined agents do not come back on their own. (Offers already on their
     // way when a DECLINE is applied are declined too, until the stream stays quiet.)
     const declined = new Set<string>();
@@ -358,11 +375,12 @@ describe("Mesos v1 scheduler API", () => {
     await s.call("DECLINE", { decline: { offer_ids: [revived.id], filters: { refuse_seconds: 1 } } });
     await anOffer(s, from, (o) => o.agent_id.value === revived.agent_id.value);
 
-    // SUPPRESS: held offers are rescinded, the Framework shows the suppressed role, nothing is offered.
+    // SUPPRESS: the Framework shows the suppressed role and nothing new is offered; the offers it
+    // holds stay its own (Mesos's allocator does not rescind them).
     await s.next((e) => e.type === "OFFERS" && offersIn(s, from).length >= 1);
+    const held = offersIn(s, from).at(-1)!;
     from = s.events.length;
     expect((await s.call("SUPPRESS", { suppress: { roles: ["*"] } })).status).toBe(202);
-    await s.next((e) => e.type === "RESCIND", 10_000, from);
     await waitFor("spec.suppressedRoles", async () =>
       (await getFramework(fid))?.spec.suppressedRoles?.includes("*"),
     );
@@ -371,8 +389,25 @@ describe("Mesos v1 scheduler API", () => {
     const quiet = s.events.length;
     await new Promise((r) => setTimeout(r, 2500));
     expect(offersIn(s, quiet)).toHaveLength(0);
-    // Roles the framework does not have are refused.
-    expect((await s.call("SUPPRESS", { suppress: { roles: ["nope"] } })).status).toBe(400);
+    expect(s.events.slice(from).filter((e) => e.type === "RESCIND")).toEqual([]);
+    // The held offer is still valid: a task launches on it.
+    const agent = held.agent_id.value as string;
+    const launch = commandTask("after-suppress", agent, { runSeconds: 1 });
+    const accepted = await s.call("ACCEPT", {
+      accept: { offer_ids: [held.id], operations: [{ type: "LAUNCH", launch: { task_infos: [launch] } }] },
+    });
+    expect(accepted.status).toBe(202);
+    const started = await s.next(
+      (e) => e.type === "UPDATE" && e.update.status.task_id.value === "after-suppress",
+    );
+    expect(started.update.status.state).toBe("TASK_RUNNING");
+    await s.ack(started.update.status);
+    // A role the framework does not have: the call is dropped whole, with a 202 (as Mesos drops it).
+    expect((await s.call("SUPPRESS", { suppress: { roles: ["nope"] } })).status).toBe(202);
+    expect((await s.call("REVIVE", { revive: { roles: ["*", "nope"] } })).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await getFramework(fid))?.spec.suppressedRoles).toEqual(["*"]);
+    expect(offersIn(s, quiet)).toHaveLength(0);
     // REVIVE (all roles): offers again.
     await s.call("REVIVE", {});
     await anOffer(s, quiet);
@@ -538,7 +573,12 @@ describe("Mesos v1 scheduler API", () => {
   });
 
   it("RESERVE and UNRESERVE: dynamic reservations come back in offers, labelled, and are released", async () => {
-    const s = await subscribe(info("raw-rsv", { roles: ["ops"], capabilities: [{ type: "MULTI_ROLE" }] }));
+    const s = await subscribe(
+      info("raw-rsv", {
+        roles: ["ops"],
+        capabilities: [{ type: "MULTI_ROLE" }, { type: "RESERVATION_REFINEMENT" }],
+      }),
+    );
     const offer = await anOffer(s);
     expect(offer.allocation_info.role).toBe("ops");
     const node = offer.agent_id.value as string;
@@ -562,7 +602,62 @@ describe("Mesos v1 scheduler API", () => {
     expect(done.update_operation_status.status).toMatchObject({
       operation_id: { value: "rsv-ok" },
       state: "OPERATION_FINISHED",
+      agent_id: { value: node },
     });
+    // Reliable: a uuid, the same update again until ACKNOWLEDGE_OPERATION_STATUS names it.
+    const opUuid = done.update_operation_status.status.uuid.value as string;
+    expect(Buffer.from(opUuid, "base64")).toHaveLength(16);
+    const doneAt = s.events.indexOf(done);
+    await s.next(
+      (e) => e.type === "UPDATE_OPERATION_STATUS" && e.update_operation_status.status.uuid?.value === opUuid,
+      10_000,
+      doneAt + 1,
+    );
+    const opAck = await s.call("ACKNOWLEDGE_OPERATION_STATUS", {
+      acknowledge_operation_status: {
+        agent_id: { value: node },
+        uuid: opUuid,
+        operation_id: { value: "rsv-ok" },
+      },
+    });
+    expect(opAck.status).toBe(202);
+    // A retry already on its way when the acknowledgement landed may still arrive: let it.
+    await new Promise((r) => setTimeout(r, 300));
+    // RECONCILE_OPERATIONS: the latest status (no uuid), and OPERATION_UNKNOWN for one never seen.
+    const recFrom = s.events.length;
+    const rec = await s.call("RECONCILE_OPERATIONS", {
+      reconcile_operations: {
+        operations: [{ operation_id: { value: "rsv-ok" } }, { operation_id: { value: "nope" } }],
+      },
+    });
+    expect(rec.status).toBe(202);
+    const recOk = await s.next(
+      (e) =>
+        e.type === "UPDATE_OPERATION_STATUS" &&
+        e.update_operation_status.status.operation_id.value === "rsv-ok" &&
+        !e.update_operation_status.status.uuid,
+      10_000,
+      recFrom,
+    );
+    expect(recOk.update_operation_status.status).toMatchObject({ state: "OPERATION_FINISHED" });
+    expect(recOk.update_operation_status.status.uuid).toBeUndefined();
+    const recNope = await s.next(
+      (e) =>
+        e.type === "UPDATE_OPERATION_STATUS" &&
+        e.update_operation_status.status.operation_id.value === "nope",
+      10_000,
+      recFrom,
+    );
+    expect(recNope.update_operation_status.status.state).toBe("OPERATION_UNKNOWN");
+    // Acknowledged: not re-sent any more (retries are every second here).
+    await new Promise((r) => setTimeout(r, 2500));
+    const resent = s.events
+      .slice(recFrom)
+      .filter(
+        (e) =>
+          e.type === "UPDATE_OPERATION_STATUS" && e.update_operation_status.status.uuid?.value === opUuid,
+      );
+    expect(resent).toEqual([]);
     // The next offer of that agent carries the reservation.
     const withRsv = await anOffer(
       s,

@@ -1,7 +1,8 @@
 // The Mesos API under bad input and bad clients: malformed JSON, unknown call types, wrong
 // content types, missing or wrong stream ids, another principal's framework, oversized bodies,
-// clients that disconnect mid-stream or mid-request, authentication — each answered with the
-// right status code, nothing left behind, and the API (and operator) keep serving.
+// clients that disconnect mid-stream or mid-request, authentication — each answered as Mesos's
+// master answers it (a status code, or for a SUBSCRIBE refused after its validation an ERROR
+// event and the close), nothing left behind, and the API (and operator) keep serving.
 import { connect } from "node:net";
 import { CoordinationV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,6 +58,22 @@ const info = (name: string, principal: string | null = "alice", extra: Record<st
   ...extra,
 });
 
+/** A SUBSCRIBE refused as Mesos refuses it: a 200 stream with one ERROR event, then the close. */
+async function refused(
+  url: string,
+  frameworkInfo: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
+  const s = await Subscription.open(url, frameworkInfo, { headers });
+  subs.push(s);
+  expect(s.status).toBe(200);
+  expect(s.headers["content-type"]).toBe("application/json");
+  const error = await s.next((e) => e.type === "ERROR");
+  await s.closed();
+  expect(s.types()).toBe("ERROR");
+  return error.error.message as string;
+}
+
 async function subscribe(
   url: string,
   frameworkInfo: Record<string, unknown>,
@@ -110,13 +127,26 @@ describe("Mesos API: bad input", () => {
     expect((await post(sched(), subscribeCall(info("x")), { "content-type": "text/plain" })).status).toBe(
       415,
     );
-    expect((await post(sched(), subscribeCall(info("x")), { "content-type": undefined })).status).toBe(415);
-    const proto = await post(sched(), "\x08\x01", { "content-type": "application/x-protobuf" });
-    expect(proto.status).toBe(415);
-    expect(proto.body).toMatch(/JSON/);
-    expect((await post(sched(), subscribeCall(info("x")), { accept: "application/x-protobuf" })).status).toBe(
+    const noType = await post(sched(), subscribeCall(info("x")), { "content-type": undefined });
+    expect([noType.status, noType.body.trim()]).toEqual([400, "Expecting 'Content-Type' to be present"]);
+    // A protobuf body cut short: 400 naming the problem.
+    const proto = await post(sched(), Buffer.from("0a040a0266", "hex"), {
+      "content-type": "application/x-protobuf",
+    });
+    expect(proto.status).toBe(400);
+    expect(proto.body).toMatch(/^Failed to parse body into Call protobuf: truncated/);
+    const html = await post(sched(), subscribeCall(info("x")), { accept: "text/html" });
+    expect([html.status, html.body.trim()]).toEqual([
       406,
+      "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'",
+    ]);
+    // Accept is not looked at on calls without a body in the answer.
+    const ignored = await post(
+      sched(),
+      { type: "TEARDOWN", framework_id: { value: "nope" } },
+      { accept: "text/html" },
     );
+    expect([ignored.status, ignored.body.trim()]).toEqual([400, "Framework cannot be found"]);
 
     const bad = await post(sched(), '{"type": "SUBSCRIBE", ');
     expect(bad.status).toBe(400);
@@ -132,9 +162,8 @@ describe("Mesos API: bad input", () => {
     expect(noFw.status).toBe(400);
     expect(noFw.body).toMatch(/framework_id/);
     expect((await post(sched(), subscribeCall({ user: "root" }))).status).toBe(400); // no name
-    const badRole = await post(sched(), subscribeCall(info("x", "alice", { role: "Not A Role!" })));
-    expect(badRole.status).toBe(400);
-    expect(badRole.body).toMatch(/roles/);
+    // An invalid FrameworkInfo passes the call's validation: refused on the stream (Master::subscribe).
+    expect(await refused(api.url, info("x", "alice", { role: "Not A Role!" }))).toMatch(/roles/);
 
     // Oversized bodies: declared, and streamed without a length.
     const big = { ...subscribeCall(info("x")), padding: "x".repeat(MAX_BODY) };
@@ -143,43 +172,65 @@ describe("Mesos API: bad input", () => {
     const chunked = await post(sched(), big, { "transfer-encoding": "chunked" });
     expect(chunked.status).toBe(413);
 
-    // Stream ids: missing, unknown.
+    // An unknown framework, then stream ids: missing, not the framework's (Master::Http::scheduler's order).
     const call = { type: "REVIVE", framework_id: { value: "whatever" } };
-    const noStream = await post(sched(), call);
-    expect(noStream.status).toBe(403);
-    expect(noStream.body).toMatch(/Mesos-Stream-Id/);
-    expect(
-      (await post(sched(), call, { "mesos-stream-id": "00000000-0000-0000-0000-000000000000" })).status,
-    ).toBe(403);
+    const unknownFw = await post(sched(), call, {
+      "mesos-stream-id": "00000000-0000-0000-0000-000000000000",
+    });
+    expect([unknownFw.status, unknownFw.body.trim()]).toEqual([400, "Framework cannot be found"]);
     expect((await post(`${api.url}/api/v2/scheduler`, call)).status).toBe(404);
-
-    // Principals without a namespace, and frameworks without a principal, are refused.
-    expect((await post(sched(), subscribeCall(info("x", "mallory")))).status).toBe(403);
-    const np = await post(sched(), subscribeCall(info("x", null)));
-    expect(np.status).toBe(403);
-    // Still serving.
     const s = await subscribe(api.url, info("still-fine"));
     expect(s.status).toBe(200);
+    const noStream = await s.call("REVIVE", {}, { "mesos-stream-id": "" });
+    const mine = { type: "REVIVE", framework_id: { value: s.frameworkId } };
+    const without = await post(sched(), mine);
+    expect([without.status, without.body.trim()]).toEqual([
+      400,
+      "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+    ]);
+    expect(noStream.status).toBe(400);
+    const other = await post(sched(), mine, { "mesos-stream-id": "00000000-0000-0000-0000-000000000000" });
+    expect(other.status).toBe(400);
+    expect(other.body).toMatch(/didn't match the stream ID currently associated with framework ID/);
+    // UNKNOWN passes validation and is not implemented; a SUBSCRIBE must not name a stream.
+    const unknownCall = await s.call("UNKNOWN");
+    expect(unknownCall.status).toBe(501);
+    const withStream = await post(sched(), subscribeCall(info("x")), { "mesos-stream-id": s.streamId });
+    expect([withStream.status, withStream.body.trim()]).toEqual([
+      400,
+      "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+    ]);
+    // Still serving.
+    expect((await s.call("REVIVE")).status).toBe(202);
     s.disconnect();
+
+    // Principals without a namespace, and frameworks without a principal: not authorized, on the stream.
+    expect(await refused(api.url, info("x", "mallory"))).toMatch(
+      /^Not authorized to register framework 'x': Principal 'mallory' is not allowed/,
+    );
+    expect(await refused(api.url, info("x", null))).toMatch(
+      /^Not authorized to register framework 'x': Frameworks without a principal/,
+    );
   });
 
   it("keeps principals apart: no subscribing to, or acting for, another principal's framework", async () => {
     const a = await subscribe(api.url, info("alices"));
     expect(a.status).toBe(200);
-    const hijack = await subscribe(api.url, info("alices", "bob", { id: { value: a.frameworkId } }));
-    expect(hijack.status).toBe(403);
-    expect(hijack.body).toMatch(/belongs to another principal/);
+    expect(await refused(api.url, info("alices", "bob", { id: { value: a.frameworkId } }))).toMatch(
+      /belongs to another principal/,
+    );
     const b = await subscribe(api.url, info("bobs", "bob"));
     expect(b.status).toBe(200);
     expect(await framework(bobNs, b.frameworkId)).toBeDefined();
     expect(await framework(pool.namespace, b.frameworkId)).toBeUndefined();
-    // Bob's stream naming Alice's framework.
+    // Bob's stream naming Alice's framework: not her stream.
     const cross = await post(
       sched(),
       { type: "TEARDOWN", framework_id: { value: a.frameworkId } },
       { "mesos-stream-id": b.streamId },
     );
-    expect(cross.status).toBe(403);
+    expect(cross.status).toBe(400);
+    expect(cross.body).toMatch(/didn't match the stream ID/);
     expect(await framework(pool.namespace, a.frameworkId)).toBeDefined();
     expect(a.ended).toBe(false);
     // Alice's state lists Alice's framework in her namespace, Bob's in his.
@@ -208,7 +259,7 @@ describe("Mesos API: bad input", () => {
         suppressed_roles: ["ops"],
       },
     });
-    expect(updated.status).toBe(200);
+    expect([updated.status, updated.headers["content-type"], updated.body]).toEqual([200, undefined, ""]);
     await waitFor("the new roles", async () => {
       const f = await framework(pool.namespace, fid);
       return f?.spec.roles?.join() === "*,ops" && f.spec.suppressedRoles?.join() === "ops";
@@ -228,9 +279,26 @@ describe("Mesos API: bad input", () => {
       ["MESSAGE", { message: { agent_id: { value: "n1" }, executor_id: { value: "e" }, data: "aGk=" } }],
       ["SHUTDOWN", { shutdown: { agent_id: { value: "n1" }, executor_id: { value: "e" } } }],
       ["REQUEST", { request: { requests: [] } }],
-      ["ACKNOWLEDGE", { acknowledge: { task_id: { value: "nope" }, uuid: "AAAA" } }],
+      [
+        "ACKNOWLEDGE",
+        {
+          acknowledge: {
+            agent_id: { value: "n1" },
+            task_id: { value: "nope" },
+            uuid: "AAAAAAAAAAAAAAAAAAAAAA==",
+          },
+        },
+      ],
     ] as const)
       expect((await s.call(type, body)).status).toBe(202);
+    // A uuid that is not 16 bytes is refused, as Mesos's validation refuses it.
+    const badUuid = await s.call("ACKNOWLEDGE", {
+      acknowledge: { agent_id: { value: "n1" }, task_id: { value: "nope" }, uuid: "AAAA" },
+    });
+    expect(badUuid.status).toBe(400);
+    // 202 and 200 without a body carry no Content-Type.
+    const accepted = await s.call("REVIVE");
+    expect([accepted.status, accepted.headers["content-type"], accepted.body]).toEqual([202, undefined, ""]);
     // Nothing broke: the stream is alive (heartbeats).
     const from = s.events.length;
     await s.next((e) => e.type === "HEARTBEAT", 5000, from);
@@ -304,13 +372,14 @@ describe("Mesos API: bad input", () => {
     const b = await subscribe(url, info("sec-b", null), bearer);
     expect(b.status).toBe(200);
     expect(await framework(bobNs, b.frameworkId)).toBeDefined();
-    // Bob's token on Alice's stream.
+    // Bob's token on Alice's stream: the principal does not match (400, as in Mesos).
     const cross = await post(
       sched(url),
       { type: "REVIVE", framework_id: { value: a.frameworkId } },
       { ...bearer, "mesos-stream-id": a.streamId },
     );
-    expect(cross.status).toBe(403);
+    expect(cross.status).toBe(400);
+    expect(cross.body).toMatch(/Authenticated principal 'bob' does not match principal 'alice'/);
     expect((await a.call("REVIVE")).status).toBe(202);
     // Each sees only its own frameworks.
     const bobState = (await (await fetch(`${url}/master/state`, { headers: bearer })).json()) as Event;

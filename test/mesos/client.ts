@@ -1,8 +1,24 @@
 // A raw Mesos v1 scheduler client for the e2e tests, written from docs/scheduler-http-api.md:
-// POST /api/v1/scheduler with JSON calls; SUBSCRIBE keeps the response open as a RecordIO
-// stream of JSON events (`<length>\n<json>`), the others answer 202 and need Mesos-Stream-Id.
+// POST /api/v1/scheduler with JSON or protobuf calls (the protobuf through our schema,
+// src/mesos/proto); SUBSCRIBE keeps the response open as a RecordIO stream of events
+// (`<length>\n<json or protobuf bytes>`), the others answer 202 and need Mesos-Stream-Id.
 import { request } from "node:http";
+import { decodeEvent, encodeCall } from "../../src/mesos/proto/scheduler-codec.ts";
 import { RecordIoDecoder } from "../../src/mesos/protocol.ts";
+
+/** How a client encodes its calls and asks for its events. */
+export type Encoding = "json" | "protobuf";
+
+const MEDIA: Record<Encoding, string> = { json: "application/json", protobuf: "application/x-protobuf" };
+
+/** A call's body and the headers that say what it is. */
+function encoded(
+  call: Record<string, unknown>,
+  encoding: Encoding,
+): { body: Buffer; headers: Record<string, string> } {
+  const body = encoding === "protobuf" ? Buffer.from(encodeCall(call)) : Buffer.from(JSON.stringify(call));
+  return { body, headers: { "content-type": MEDIA[encoding], accept: MEDIA[encoding] } };
+}
 
 // Events are untyped JSON, read field by field in assertions.
 // biome-ignore lint/suspicious/noExplicitAny: protocol JSON
@@ -21,7 +37,13 @@ export function post(
   headers: Record<string, string | undefined> = {},
   method = "POST",
 ): Promise<Reply> {
-  const data = typeof body === "string" ? body : body === undefined ? "" : JSON.stringify(body);
+  const data: string | Buffer = Buffer.isBuffer(body)
+    ? body
+    : typeof body === "string"
+      ? body
+      : body === undefined
+        ? ""
+        : JSON.stringify(body);
   const all: Record<string, string | undefined> = {
     "content-type": "application/json",
     accept: "application/json",
@@ -79,19 +101,26 @@ export class Subscription {
   private destroy: (() => void) | undefined;
   /** Set when the server answered with something other than a stream. */
   body = "";
+  readonly encoding: Encoding;
 
-  constructor(url: string, headers: Record<string, string> = {}) {
+  constructor(url: string, headers: Record<string, string> = {}, encoding: Encoding = "json") {
     this.url = url;
     this.extraHeaders = headers;
+    this.encoding = encoding;
   }
 
   /** Sends SUBSCRIBE; resolves once the response headers (and, on 200, SUBSCRIBED) arrived. */
   static async open(
     url: string,
     frameworkInfo: Record<string, unknown>,
-    extra: { suppressedRoles?: string[]; headers?: Record<string, string>; waitSubscribed?: boolean } = {},
+    extra: {
+      suppressedRoles?: string[];
+      headers?: Record<string, string>;
+      waitSubscribed?: boolean;
+      encoding?: Encoding;
+    } = {},
   ): Promise<Subscription> {
-    const s = new Subscription(url, extra.headers);
+    const s = new Subscription(url, extra.headers, extra.encoding);
     const id = frameworkInfo.id as { value: string } | undefined;
     const call = {
       type: "SUBSCRIBE",
@@ -109,8 +138,8 @@ export class Subscription {
     return s;
   }
 
-  private start(call: unknown): Promise<void> {
-    const data = JSON.stringify(call);
+  private start(call: Record<string, unknown>): Promise<void> {
+    const { body: data, headers } = encoded(call, this.encoding);
     const decoder = new RecordIoDecoder();
     return new Promise((resolve, reject) => {
       const req = request(
@@ -118,9 +147,8 @@ export class Subscription {
         {
           method: "POST",
           headers: {
-            "content-type": "application/json",
-            accept: "application/json",
-            "content-length": String(Buffer.byteLength(data)),
+            ...headers,
+            "content-length": String(data.length),
             ...this.extraHeaders,
           },
         },
@@ -133,7 +161,10 @@ export class Subscription {
               this.body += c.toString("utf8");
               return;
             }
-            for (const rec of decoder.push(c)) this.events.push(JSON.parse(rec) as Event);
+            for (const rec of decoder.pushBytes(c))
+              this.events.push(
+                (this.encoding === "protobuf" ? decodeEvent(rec) : JSON.parse(rec.toString("utf8"))) as Event,
+              );
             this.wake();
           });
           const end = () => {
@@ -215,11 +246,16 @@ export class Subscription {
     fields: Record<string, unknown> = {},
     headers: Record<string, string> = {},
   ): Promise<Reply> {
-    return post(
-      `${this.url}/api/v1/scheduler`,
+    const { body, headers: typed } = encoded(
       { type, framework_id: { value: this.frameworkId }, ...fields },
-      { "mesos-stream-id": this.streamId, ...this.extraHeaders, ...headers },
+      this.encoding,
     );
+    return post(`${this.url}/api/v1/scheduler`, body, {
+      ...typed,
+      "mesos-stream-id": this.streamId,
+      ...this.extraHeaders,
+      ...headers,
+    });
   }
 
   /** Acknowledges an update that carries a uuid. */
