@@ -190,6 +190,8 @@ export async function startMesosApi(o: MesosApiOptions): Promise<MesosApi> {
       timeoutMs: limits.requestTimeoutSeconds * 1000,
     },
     subscribe: (req, res, caller, encoding) => {
+      // The same refusal as a GET_* call's: a principal without a namespace (403).
+      tenancy.visibleNamespaces(caller.principal);
       guard.subscribe(caller, res);
       return operatorStreams.subscribe(req, res, caller, encoding);
     },

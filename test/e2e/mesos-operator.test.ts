@@ -25,7 +25,8 @@ let bobNamespace = "";
 const subs: Subscription[] = [];
 const streams: OperatorStream[] = [];
 
-const PASSWORDS = { alice: "alice-pw", bob: "bob-pw" } as const;
+// carol authenticates but has no namespace: she may not look.
+const PASSWORDS = { alice: "alice-pw", bob: "bob-pw", carol: "carol-pw" } as const;
 type Who = keyof typeof PASSWORDS;
 const auth = (who: Who) => ({
   authorization: `Basic ${Buffer.from(`${who}:${PASSWORDS[who]}`).toString("base64")}`,
@@ -407,6 +408,8 @@ describe("Mesos operator API", () => {
     ).toBe(415);
     expect((await operatorCall("alice", { type: "GET_STATE" }, { accept: "text/html" })).status).toBe(406);
     expect((await post(`${api.url}/api/v1`, { type: "GET_STATE" })).status).toBe(401);
+    expect((await operatorCall("carol", { type: "GET_STATE" })).status).toBe(403);
+    expect((await operatorCall("carol", { type: "SUBSCRIBE" })).status).toBe(403);
   });
 
   it("speaks protobuf as Mesos does: calls by Content-Type, answers and the stream by Accept", async () => {
