@@ -1,5 +1,6 @@
-// The Mesos v1 Scheduler HTTP API of kube-offers: `startMesosApi(options)` serves it on a port
-// of its own; `MesosConfigSchema` is the `mesos:` section of the controller's config file.
+// The Mesos v1 HTTP APIs of kube-offers — the scheduler API, the operator API (POST /api/v1) and
+// the master endpoints Mesos's tools read: `startMesosApi(options)` serves them on a port of
+// their own; `MesosConfigSchema` is the `mesos:` section of the controller's config file.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { z } from "zod";
 import { LABEL_POOL, poolSelector } from "../crds/contract.ts";
