@@ -1,6 +1,7 @@
 // The frameworks this API instance serves and their live subscriptions: framework key
-// (`<namespace>/<name>`) -> MesosFramework, stream id -> its Connection, the ids torn down here,
-// and one lock per framework key that SUBSCRIBE and disconnects take. A framework whose stream
+// (`<namespace>/<name>`) -> MesosFramework (also found by Mesos id), stream id -> its
+// Connection, the ids torn down here, and one lock per framework key that SUBSCRIBE and
+// disconnects take. A framework whose stream
 // ends loses its client (its Lease lapses, the failover timeout starts) and is forgotten a while
 // after that unless it subscribes again.
 import type { Connection } from "./connection.ts";
@@ -27,11 +28,6 @@ export class Registry {
   /** Open event streams. */
   get streamCount(): number {
     return this.streams.size;
-  }
-
-  /** The subscription a `Mesos-Stream-Id` names. */
-  stream(streamId: string): { conn: Connection; fw: MesosFramework } | undefined {
-    return this.streams.get(streamId);
   }
 
   wasRemoved(frameworkId: string): boolean {
