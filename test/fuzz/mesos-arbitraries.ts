@@ -249,8 +249,13 @@ export const body: fc.Arbitrary<unknown> = fc.oneof(
 export function mesosNamesField(error: string, input: unknown): boolean {
   if (/^Expecting '[a-z_]+' to be present$/.test(error)) return true;
   if (/^'framework_id' differs from '[a-z_.]+'$/.test(error)) return true;
-  // A request header named in Mesos's words (a SUBSCRIBE that carries a stream id).
-  if (/'Mesos-Stream-Id' header/.test(error)) return true;
+  // Mesos's own words for the checks before a call is read (Master::Http::scheduler), each about
+  // one thing the request carries: the stream id header, the framework id, the principal.
+  if (/'Mesos-Stream-Id' header|^The stream ID '.*' included in this request/.test(error)) return true;
+  if (error === "Framework cannot be found")
+    return !!input && typeof input === "object" && "framework_id" in input;
+  if (/^Authenticated principal '.*' does not match principal '.*' set in `FrameworkInfo`$/.test(error))
+    return true;
   const m = /^Failed to validate scheduler::Call: (?:([\w.]+): )?\S/.exec(error);
   if (!m) return false;
   // Only a body that is not an object at all is refused without a path.
