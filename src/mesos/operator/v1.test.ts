@@ -125,6 +125,14 @@ describe("operator API responses", () => {
     ).toHaveLength(1);
   });
 
+  it("GET_TASKS: a task whose node is not ready is unreachable, not live", () => {
+    const m = clusterModel(objects(), undefined);
+    m.frameworks[0]!.tasks[0]!.state = "TASK_UNREACHABLE";
+    const r = v1Tasks(m) as Record<string, { task_id: { value: string } }[]>;
+    expect(r.unreachable_tasks!.map((t) => t.task_id.value)).toEqual(["mesos-t1"]);
+    expect(r.tasks!.map((t) => t.task_id.value)).toEqual(["mesos-b1"]);
+  });
+
   it("GET_STATE holds all four lists; GET_EXECUTORS is empty (no Mesos executors run)", () => {
     const s = v1State(model, MASTER);
     expect(Object.keys(s).sort()).toEqual(["get_agents", "get_executors", "get_frameworks", "get_tasks"]);

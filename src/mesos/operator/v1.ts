@@ -174,11 +174,13 @@ export function v1Frameworks(model: ClusterModel): Json {
   return { frameworks: model.frameworks.map(v1Framework) };
 }
 
-/** Response.GetTasks: live tasks in `tasks`, terminal ones in `completed_tasks`. */
+/** Response.GetTasks: live tasks in `tasks`, those on a node that went away in `unreachable_tasks`, terminal ones in `completed_tasks`. */
 export function v1Tasks(model: ClusterModel): Json {
   const all = model.frameworks.flatMap((f) => f.tasks);
+  const unreachable = (t: TaskModel) => t.state === "TASK_UNREACHABLE";
   return {
-    tasks: all.filter((t) => !isTerminal(t.state)).map(v1Task),
+    tasks: all.filter((t) => !isTerminal(t.state) && !unreachable(t)).map(v1Task),
+    unreachable_tasks: all.filter(unreachable).map(v1Task),
     completed_tasks: all.filter((t) => isTerminal(t.state)).map(v1Task),
   };
 }
