@@ -7,7 +7,7 @@ import { eventRecord } from "./connection.ts";
 import { masterIp, type OperationStatus, operationStatus } from "./events.ts";
 import { frameworkSpecOf } from "./framework.ts";
 import { frameworkNameFor, newFrameworkId, taskKeyFor } from "./ids.ts";
-import { decodeEvent } from "./proto/scheduler-codec.ts";
+import { decodeCall, decodeEvent, encodeCall } from "./proto/scheduler-codec.ts";
 import { asciiJson, parseCall, RecordIoDecoder, recordio } from "./protocol.ts";
 import { fromMesosResources, toMesosResources, toMesosTotals } from "./resources.ts";
 import { graceSeconds, namedRoles } from "./session.ts";
@@ -584,5 +584,15 @@ describe("SUBSCRIBED and its stream", () => {
     expect(holderAddress(id)).toBe("10.0.0.5:5050");
     expect(holderAddress("mesos-api-host-42-abc")).toBeUndefined();
     expect(holderAddress(undefined)).toBeUndefined();
+  });
+});
+
+describe("repeated fields left out are empty, as protobuf has them", () => {
+  it("a DECLINE or ACCEPT without offer ids parses (a protobuf DECLINE of no offers, as msh sends it)", () => {
+    const fw = { value: "f" };
+    const decline = parseCall(decodeCall(encodeCall({ framework_id: fw, type: "DECLINE", decline: {} })));
+    expect(decline).toMatchObject({ ok: true, call: { decline: { offer_ids: [] } } });
+    const accept = parseCall({ framework_id: fw, type: "ACCEPT", accept: {} });
+    expect(accept).toMatchObject({ ok: true, call: { accept: { offer_ids: [] } } });
   });
 });

@@ -308,6 +308,12 @@ export const OfferConstraintsSchema = z.object({
 });
 export type OfferConstraints = z.infer<typeof OfferConstraintsSchema>;
 
+/**
+ * A repeated field of OfferIDs. Empty is absent in protobuf (and may be left out in JSON), so
+ * absent is empty: Mesos takes a DECLINE of no offers (mesos-go's msh sends one) as a no-op.
+ */
+const OfferIds = z.array(IdSchema).max(256).default([]);
+
 const RolesSchema = z.object({ roles: z.array(z.string()).max(64).optional(), role: z.string().optional() });
 
 export const CallSchema = z.object({
@@ -326,18 +332,18 @@ export const CallSchema = z.object({
     .optional(),
   accept: z
     .object({
-      offer_ids: z.array(IdSchema).max(256),
+      offer_ids: OfferIds,
       operations: z.array(OperationSchema).max(64).optional(),
       filters: FiltersSchema.optional(),
     })
     .optional(),
-  decline: z.object({ offer_ids: z.array(IdSchema).max(256), filters: FiltersSchema.optional() }).optional(),
+  decline: z.object({ offer_ids: OfferIds, filters: FiltersSchema.optional() }).optional(),
   accept_inverse_offers: z
-    .object({ inverse_offer_ids: z.array(IdSchema) })
+    .object({ inverse_offer_ids: z.array(IdSchema).default([]) })
     .loose()
     .optional(),
   decline_inverse_offers: z
-    .object({ inverse_offer_ids: z.array(IdSchema) })
+    .object({ inverse_offer_ids: z.array(IdSchema).default([]) })
     .loose()
     .optional(),
   revive: RolesSchema.optional(),
