@@ -160,7 +160,11 @@ async function subscribe(name: string, who: Who): Promise<Subscription> {
   return s;
 }
 
-/** Launches one command task on the first offer, declines the others; acknowledges every update. */
+/**
+ * Launches one command task on the first offer and declines every other offer, then and later
+ * (a framework keeps what it leaves unanswered, and the next framework would get nothing);
+ * acknowledges every update.
+ */
 async function launch(s: Subscription, taskId: string, runSeconds?: number): Promise<string> {
   const offers = await s.next((e) => e.type === "OFFERS", 30_000);
   const offer = offers.offers.offers[0] as Event;
@@ -178,16 +182,21 @@ async function launch(s: Subscription, taskId: string, runSeconds?: number): Pro
     },
   });
   expect(r.status).toBe(202);
-  // What it does not use goes back, so the next test's framework is offered it.
-  const rest = (offers.offers.offers as Event[]).slice(1).map((o) => o.id);
-  if (rest.length) await s.call("DECLINE", { decline: { offer_ids: rest, filters: { refuse_seconds: 60 } } });
+  const decline = (ids: unknown[]) =>
+    ids.length
+      ? s.call("DECLINE", { decline: { offer_ids: ids, filters: { refuse_seconds: 60 } } }).catch(() => {})
+      : undefined;
+  await decline((offers.offers.offers as Event[]).slice(1).map((o) => o.id));
   void (async () => {
-    let seen = 0;
+    let seen = s.events.indexOf(offers) + 1;
     while (!s.ended) {
-      const e = await s.next((x) => x.type === "UPDATE", 60_000, seen).catch(() => undefined);
+      const e = await s
+        .next((x) => x.type === "UPDATE" || x.type === "OFFERS", 60_000, seen)
+        .catch(() => undefined);
       if (!e) return;
       seen = s.events.indexOf(e, seen) + 1;
-      if (e.update.status.uuid) await s.ack(e.update.status).catch(() => {});
+      if (e.type === "OFFERS") await decline((e.offers.offers as Event[]).map((o) => o.id));
+      else if (e.update.status.uuid) await s.ack(e.update.status).catch(() => {});
     }
   })();
   return agent;
