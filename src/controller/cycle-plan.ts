@@ -1,7 +1,7 @@
 // One allocation cycle's plan, pure: (the cache's objects, writes not yet seen, the refusal
 // filters in force, the clock) → the offers to rescind and the offers to create. The
 // allocation loop (allocation-loop.ts) gathers the input and writes the plan.
-import type { V1Lease, V1Pod } from "@kubernetes/client-node";
+import type { V1Lease } from "@kubernetes/client-node";
 import {
   type AgentSnapshot,
   type Allocation,
@@ -16,7 +16,7 @@ import {
   type TrackedHolds,
 } from "../allocator/index.ts";
 import type { Agent } from "../crds/agent.ts";
-import { FINALIZER, KIND, LABEL_OFFER } from "../crds/contract.ts";
+import { FINALIZER, KIND } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { objectNameToRole } from "../crds/names.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
@@ -32,14 +32,7 @@ import { frameworkId } from "./names.ts";
 import { offerObject } from "./offer-object.ts";
 import { authorizeFrameworkRoles, authorizeRole, type RoleAdmissions, roleAdmissions } from "./role-authz.ts";
 import { type Unreadable, unreadableOf } from "./unreadable.ts";
-import {
-  type AgentView,
-  agentView,
-  frameworkConnectivity,
-  offerAllocation,
-  podAllocation,
-  timeOf,
-} from "./views.ts";
+import { type AgentView, agentView, frameworkConnectivity, offerAllocation, timeOf } from "./views.ts";
 
 export interface CycleInput {
   agents: Obj<Agent>[];

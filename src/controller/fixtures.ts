@@ -5,6 +5,7 @@ import type { V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { Agent } from "../crds/agent.ts";
 import {
   ANNOTATION_RESOURCES,
+  API_VERSION,
   agentLeaseName,
   DEFAULT_LEASE_NAMESPACE,
   FINALIZER,
@@ -15,7 +16,7 @@ import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { Obj } from "./cache.ts";
 
-export const FIXTURE_API_VERSION = "kubeoffers.io/v1alpha1";
+export const FIXTURE_API_VERSION = API_VERSION;
 
 /** An Agent reporting `resources`, its Ready Node with that much allocatable, and its live Lease. */
 export function agentOnNode(

@@ -31,7 +31,10 @@ function sameHold(x: Allocation, y: Allocation): boolean {
 /** Adds `v` to the set at `k`, making it. */
 function index<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
   let s = m.get(k);
-  if (!s) m.set(k, (s = new Set()));
+  if (!s) {
+    s = new Set();
+    m.set(k, s);
+  }
   s.add(v);
 }
 
