@@ -102,6 +102,9 @@ export class SchedulerLease {
       this.lastRenew = now;
       return { held: true };
     } catch (err) {
+      // Our own Lease changed under this write: another write of ours that overlapped, or a
+      // standby taking over. Not a loss yet: the next attempt reads who holds it now.
+      if (isConflict(err) && mine) return { held: false, error: err };
       if (isConflict(err)) return { held: false, holder: "(changed concurrently)", expiresInMs: 0 };
       return this.failed(err, `renew Lease ${namespace}/${name}`);
     }

@@ -34,6 +34,7 @@ export class Liveness {
   private readonly ctx: ClientContext;
   private readonly hooks: LivenessHooks;
   private renewTimer: NodeJS.Timeout | undefined;
+  private renewing = false;
 
   constructor(ctx: ClientContext, opts: LivenessOptions, hooks: LivenessHooks) {
     this.ctx = ctx;
@@ -108,7 +109,17 @@ export class Liveness {
 
   /** One renewal; a failed one is retried by the next tick, until the Lease lapses. */
   private async renew(): Promise<void> {
-    if (this.ctx.signal.aborted) return;
+    // One at a time: a slow renewal that overlapped the next would conflict with it.
+    if (this.ctx.signal.aborted || this.renewing) return;
+    this.renewing = true;
+    try {
+      await this.renewOnce();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private async renewOnce(): Promise<void> {
     const st = await this.lease.tryAcquireOrRenew();
     if (st.held) {
       if (!this.held) {

@@ -1,0 +1,50 @@
+// The scheduler's liveness Lease against a loopback API server: a renewal whose write conflicts
+// with a change of its own Lease is a failed attempt (retried), not the Lease lost; a Lease that
+// another instance holds is.
+import { afterEach, describe, expect, it } from "vitest";
+import { type LoopbackServer, loopbackServer } from "../kube/loopback-server.ts";
+import { SchedulerLease } from "./lease.ts";
+
+const lease = (holder: string, renewedAt: number) => ({
+  apiVersion: "coordination.k8s.io/v1",
+  kind: "Lease",
+  metadata: { name: "l", namespace: "ns", resourceVersion: "7" },
+  spec: { holderIdentity: holder, leaseDurationSeconds: 10, renewTime: new Date(renewedAt).toISOString() },
+});
+
+describe("SchedulerLease.tryAcquireOrRenew", () => {
+  let srv: LoopbackServer | undefined;
+  afterEach(async () => {
+    await srv?.close();
+    srv = undefined;
+  });
+
+  it("a conflicting write on its own Lease is a failed attempt, retried; then it renews", async () => {
+    let patches = 0;
+    srv = await loopbackServer((req, res) => {
+      res.setHeader("content-type", "application/json");
+      if (req.method === "GET") return res.end(JSON.stringify(lease("me", Date.now())));
+      patches++;
+      if (patches === 1) {
+        res.statusCode = 409;
+        return res.end(JSON.stringify({ kind: "Status", code: 409, reason: "Conflict", message: "changed" }));
+      }
+      res.end(JSON.stringify(lease("me", Date.now())));
+    });
+    const l = new SchedulerLease(srv.kc, { namespace: "ns", name: "l", identity: "me", durationSeconds: 10 });
+    const first = await l.tryAcquireOrRenew();
+    expect(first.held).toBe(false);
+    expect("error" in first && !("holder" in first)).toBe(true);
+    expect(await l.tryAcquireOrRenew()).toEqual({ held: true });
+  });
+
+  it("a Lease another instance holds and renewed is not taken", async () => {
+    srv = await loopbackServer((req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(lease("other", Date.now())));
+    });
+    const l = new SchedulerLease(srv.kc, { namespace: "ns", name: "l", identity: "me", durationSeconds: 10 });
+    const st = await l.tryAcquireOrRenew();
+    expect(st).toMatchObject({ held: false, holder: "other" });
+  });
+});
