@@ -15,37 +15,36 @@ export interface ObjectStore<T extends KubernetesObject> {
   stop(): void;
 }
 
-const keyOf = (name: string, namespace?: string) => `${namespace ?? ""}/${name}`;
-
 /**
  * An ObjectStore held in memory: `set` and `remove` change it and emit the events an informer
- * would. Objects are kept as given; callers that mutate one afterwards see the change.
+ * would. Objects are kept as given; callers that mutate one afterwards see the change. Kept by
+ * namespace, as an informer's store is, so list(namespace) costs that namespace only.
  */
 export class MemoryStore<T extends KubernetesObject> extends EventEmitter implements ObjectStore<T> {
   readonly name: string;
   synced = true;
-  private readonly objects = new Map<string, T>();
+  private readonly byNamespace = new Map<string, Map<string, T>>();
 
   constructor(name: string, initial: readonly T[] = []) {
     super();
     this.name = name;
-    for (const o of initial) this.objects.set(keyOf(o.metadata?.name ?? "", o.metadata?.namespace), o);
+    for (const o of initial) this.put(o);
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.objects.get(keyOf(name, namespace));
+    return this.byNamespace.get(namespace ?? "")?.get(name);
   }
 
   list(namespace?: string): T[] {
-    const all = [...this.objects.values()];
-    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+    if (namespace !== undefined) return [...(this.byNamespace.get(namespace)?.values() ?? [])];
+    const all: T[] = [];
+    for (const m of this.byNamespace.values()) for (const o of m.values()) all.push(o);
+    return all;
   }
 
   /** Adds or replaces an object, emitting "add" or "update" (with the old one). */
   set(obj: T): T {
-    const k = keyOf(obj.metadata?.name ?? "", obj.metadata?.namespace);
-    const old = this.objects.get(k);
-    this.objects.set(k, obj);
+    const old = this.put(obj);
     if (old) this.emit("update", obj, old);
     else this.emit("add", obj);
     return obj;
@@ -53,10 +52,11 @@ export class MemoryStore<T extends KubernetesObject> extends EventEmitter implem
 
   /** Removes an object, emitting "delete"; returns it, or undefined when there was none. */
   remove(name: string, namespace?: string): T | undefined {
-    const k = keyOf(name, namespace);
-    const old = this.objects.get(k);
-    if (!old) return undefined;
-    this.objects.delete(k);
+    const m = this.byNamespace.get(namespace ?? "");
+    const old = m?.get(name);
+    if (!m || !old) return undefined;
+    m.delete(name);
+    if (!m.size) this.byNamespace.delete(namespace ?? "");
     this.emit("delete", old);
     return old;
   }
@@ -64,4 +64,18 @@ export class MemoryStore<T extends KubernetesObject> extends EventEmitter implem
   async start(): Promise<void> {}
 
   stop(): void {}
+
+  /** Stores `obj`, returning what it replaced. */
+  private put(obj: T): T | undefined {
+    const ns = obj.metadata?.namespace ?? "";
+    let m = this.byNamespace.get(ns);
+    if (!m) {
+      m = new Map();
+      this.byNamespace.set(ns, m);
+    }
+    const name = obj.metadata?.name ?? "";
+    const old = m.get(name);
+    m.set(name, obj);
+    return old;
+  }
 }
