@@ -83,12 +83,25 @@ function step(
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
     const timer = setTimeout(() => child.kill("SIGKILL"), Math.max(1, deadline - Date.now()));
-    child.on("error", (err) => {
+    // Compiling prints nothing for minutes: say it is still going, so it never looks hung.
+    const started = Date.now();
+    const heartbeat = setInterval(
+      () =>
+        process.stderr.write(
+          `[msh build] still running ${cmd} ${args[0]} (${Math.round((Date.now() - started) / 1000)} s)\n`,
+        ),
+      30_000,
+    );
+    const done = () => {
       clearTimeout(timer);
+      clearInterval(heartbeat);
+    };
+    child.on("error", (err) => {
+      done();
       reject(new Error(`${cmd} ${args.join(" ")}: ${err.message}`));
     });
     child.on("exit", (code, signal) => {
-      clearTimeout(timer);
+      done();
       if (code === 0) resolve();
       else reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? `exit ${code}`}):\n${tail}`));
     });
