@@ -218,6 +218,8 @@ interface LatencyRun {
   cycles: number;
   launched: number;
   writesPerTask: number;
+  /** CPU seconds the process used per second of the window: below 1, the machine, not the loop, held it back. */
+  cpuPerSecond: number;
   /** The event loop's delay, p99 (ms): the operator and the simulated cluster share one loop. */
   lagP99: number;
   /** Operator writes in the measured window by verb and kind, most first. */
@@ -284,11 +286,14 @@ async function freedToOffer(agents: number, seconds: number): Promise<LatencyRun
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
   const cycles0 = op.loop.cycles;
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   const writes0 = cluster.writes.length;
   const launched0 = cluster.writes.filter((x) => x.verb === "create" && x.kind === "Pod").length;
   measuring = true;
   await new Promise((res) => setTimeout(res, seconds * 1000));
   measuring = false;
+  const cpuPerSecond = cpuMs(process.cpuUsage(cpu0)) / (performance.now() - wall0);
   lag.disable();
   const measuredWrites = cluster.writes.slice(writes0).filter(notEvent);
   const byKind = new Map<string, number>();
@@ -314,6 +319,7 @@ async function freedToOffer(agents: number, seconds: number): Promise<LatencyRun
     writesPerTask: launched ? measuredWrites.length / launched : Number.NaN,
     writes: [...byKind].sort((a, b) => b[1] - a[1]),
     lagP99: lag.percentile(99) / 1e6,
+    cpuPerSecond,
     ...mem,
   };
 }
@@ -364,14 +370,14 @@ if (!flag("no-latency")) {
   );
   log();
   log(
-    "| agents | tasks | frameworks | tasks finished | p50 | p90 | p99 | max | freed, not offered 2 s on | cycles / s | event-loop delay p99 | tasks launched | operator writes / launched task | heap MiB | rss MiB | p99 / 1.5 s target |",
+    "| agents | tasks | frameworks | tasks finished | p50 | p90 | p99 | max | freed, not offered 2 s on | cycles / s | event-loop delay p99 | process CPU s / s | tasks launched | operator writes / launched task | heap MiB | rss MiB | p99 / 1.5 s target |",
   );
   log(
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
   const p99 = q(x.latencies, 0.99);
   log(
-    `| ${x.size.agents} | ${x.size.tasks} | ${x.size.frameworks} | ${x.latencies.length} | ${ms(q(x.latencies, 0.5))} ms | ${ms(q(x.latencies, 0.9))} ms | ${ms(p99)} ms | ${ms(q(x.latencies, 1))} ms | ${x.notOffered} | ${(x.cycles / x.seconds).toFixed(1)} | ${ms(x.lagP99)} ms | ${x.launched} | ${x.writesPerTask.toFixed(2)} | ${x.heapMiB.toFixed(0)} | ${x.rssMiB.toFixed(0)} | ${(p99 / 1500).toFixed(2)}x |`,
+    `| ${x.size.agents} | ${x.size.tasks} | ${x.size.frameworks} | ${x.latencies.length} | ${ms(q(x.latencies, 0.5))} ms | ${ms(q(x.latencies, 0.9))} ms | ${ms(p99)} ms | ${ms(q(x.latencies, 1))} ms | ${x.notOffered} | ${(x.cycles / x.seconds).toFixed(1)} | ${ms(x.lagP99)} ms | ${x.cpuPerSecond.toFixed(2)} | ${x.launched} | ${x.writesPerTask.toFixed(2)} | ${x.heapMiB.toFixed(0)} | ${x.rssMiB.toFixed(0)} | ${(p99 / 1500).toFixed(2)}x |`,
   );
   log();
   log(`Operator writes in the window: ${x.writes.map(([k, n]) => `${k} ${n}`).join(", ")}.`);
