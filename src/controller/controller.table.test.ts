@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { FINALIZER, LABEL_FRAMEWORK } from "../crds/contract.ts";
 import { agentOnNode, outstandingOffer, registeredFramework, taskPod } from "./fixtures.ts";
+import { STATUS_WRITE_INTERVAL_MS } from "./framework-status.ts";
 import { createLogger } from "./log.ts";
 import { MemoryCluster, type RecordedWrite } from "./memory-cluster.ts";
 import { Metrics } from "./metrics.ts";
@@ -379,6 +380,45 @@ describe("framework lifecycle: given a Framework, these writes", () => {
     await r.lifecycle.reconcile(`${NS}/fw`);
     expect(r.cache.offers.get("late", NS)?.status?.phase).toBe("Rescinded");
     expect(r.cache.frameworks.get("fw", NS)).toBeUndefined();
+  });
+});
+
+describe("framework status: given a Framework whose tasks change, these writes", () => {
+  const fwOf = (r: Rig) => r.cache.frameworks.get("fw", NS)!;
+  const pod = (name: string, phase = "Running") =>
+    taskPod({
+      namespace: NS,
+      name,
+      framework: "fw",
+      offer: "o0",
+      node: "n1",
+      resources: { cpu: "1" },
+      phase,
+    });
+  const statusWrites = (r: Rig) =>
+    r.cluster.lines((w) => w.kind === "Framework" && w.verb === "patch").length;
+
+  it("counts are written at most every interval, the last change always; a new phase at once", async () => {
+    const r = rig();
+    seedAgent(r, "n1");
+    r.cluster.seed({ frameworks: [registeredFramework(NS, "fw")], pods: [pod("fw-t1")] });
+    await r.status.reconcile(fwOf(r), r.clock.now);
+    expect(statusWrites(r)).toBe(1); // the first status (phase Active)
+    expect(fwOf(r).status?.phase).toBe("Active");
+    // A second task 100 ms later: its count waits for the interval.
+    r.clock.now += 100;
+    r.cluster.seed({ pods: [pod("fw-t2")] });
+    const again = await r.status.reconcile(fwOf(r), r.clock.now);
+    expect(statusWrites(r)).toBe(1);
+    expect(again).toBe(STATUS_WRITE_INTERVAL_MS - 100);
+    r.clock.now += again;
+    await r.status.reconcile(fwOf(r), r.clock.now);
+    expect(statusWrites(r)).toBe(2);
+    expect(fwOf(r).status?.tasks).toMatchObject({ TASK_RUNNING: 2 });
+    // Nothing differs now: nothing is written.
+    r.clock.now += 1;
+    await r.status.reconcile(fwOf(r), r.clock.now);
+    expect(statusWrites(r)).toBe(2);
   });
 });
 

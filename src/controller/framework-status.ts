@@ -20,8 +20,22 @@ export interface FrameworkStatusDeps extends ControllerDeps {
   trigger: (reason: string) => void;
 }
 
+/** The least time between two writes of a Framework's counts and resources. */
+export const STATUS_WRITE_INTERVAL_MS = 2000;
+
+/** A change of phase or of a condition (not of counts, shares or resources): a user waits on it. */
+function statusNewsworthy(before: FrameworkStatus | undefined, after: FrameworkStatus): boolean {
+  if (before?.phase !== after.phase) return true;
+  return (
+    JSON.stringify(stripTimes(before?.conditions ?? [])) !==
+    JSON.stringify(stripTimes(after.conditions ?? []))
+  );
+}
+
 export class FrameworkStatusReconciler implements FrameworkReconciler {
   private readonly d: FrameworkStatusDeps;
+  /** When each Framework's status was last written (this replica's clock). */
+  private readonly lastWrite = new Map<string, number>();
 
   constructor(d: FrameworkStatusDeps) {
     this.d = d;
@@ -39,7 +53,15 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
     }
     const status = this.rollUp(fw, conn, now);
     if (JSON.stringify(stripTimes(status)) !== JSON.stringify(stripTimes(fw.status ?? {}))) {
+      // Counts and resources move with every task and offer: written at most every
+      // STATUS_WRITE_INTERVAL_MS per Framework (the last change always lands). A new phase or
+      // condition is written at once.
+      const key = frameworkId(ns, name);
+      const since = now - (this.lastWrite.get(key) ?? Number.NEGATIVE_INFINITY);
+      if (!statusNewsworthy(fw.status, status) && since < STATUS_WRITE_INTERVAL_MS)
+        return Math.min(requeue, Math.max(10, STATUS_WRITE_INTERVAL_MS - since));
       await this.d.writer.putFrameworkStatus(ns, name, status);
+      this.lastWrite.set(key, now);
       await this.reportRoles(fw, status);
       if (fw.status?.phase !== status.phase) {
         this.d.log.info({ framework: frameworkId(ns, name), phase: status.phase }, "framework phase changed");

@@ -6,6 +6,7 @@ import { ClusterCache } from "./cache.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
 import { agentOnNode } from "./fixtures.ts";
 import { FrameworkLifecycle } from "./framework-lifecycle.ts";
+import { FrameworkStatusReconciler } from "./framework-status.ts";
 import { createLogger } from "./log.ts";
 import { MemoryCluster } from "./memory-cluster.ts";
 import { Metrics } from "./metrics.ts";
@@ -57,6 +58,7 @@ export function rig(
       busy,
     }),
     lifecycle: new FrameworkLifecycle({ ...common, assumptions }),
+    status: new FrameworkStatusReconciler(common),
   };
 }
 
