@@ -3,14 +3,13 @@
 // change is made as the API server would show it to an informer: a new version of the object is
 // put in the cluster's store, whose event the operator's cache sees. These are the writes of
 // kubelets, agents and schedulers, so they are not recorded as the operator's writes.
-import type { KubernetesObject, V1Lease, V1Pod } from "@kubernetes/client-node";
+import type { V1Lease, V1Pod } from "@kubernetes/client-node";
 import { makeRng } from "../src/allocator/rng.ts";
 import type { Obj } from "../src/controller/cache.ts";
 import { agentOnNode, registeredFramework, taskPod } from "../src/controller/fixtures.ts";
 import type { MemoryCluster } from "../src/controller/memory-cluster.ts";
 import { agentLeaseName, DEFAULT_LEASE_NAMESPACE, taskPodName } from "../src/crds/contract.ts";
 import { type OfferResponse, offerPhase, type ResourceOffer } from "../src/crds/offer.ts";
-import type { MemoryStore } from "../src/kube/store.ts";
 import { parseQuantity } from "../src/resources/quantity.ts";
 
 export interface PoolSize {
@@ -32,29 +31,6 @@ const namespaceOf = (f: number) => `team-${f % 50}`;
 const frameworkName = (f: number) => `fw-${f}`;
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) =>
   `${o.metadata?.namespace}/${o.metadata?.name}`;
-
-/**
- * Makes `store.list(namespace)` answer from a namespace index, as the informers' stores do
- * (client-node's ListWatch keeps one): MemoryStore filters every object instead, which would make
- * the offer reconciler's per-answer lookups (a framework's Pods, its offers) cost the whole
- * cluster here and not in production. The index follows the store's own events.
- */
-export function indexByNamespace<T extends KubernetesObject>(store: MemoryStore<T>): void {
-  const byNamespace = new Map<string, Map<string, T>>();
-  const put = (o: T) => {
-    const ns = o.metadata?.namespace ?? "";
-    const m = byNamespace.get(ns) ?? new Map<string, T>();
-    byNamespace.set(ns, m);
-    m.set(o.metadata?.name ?? "", o);
-  };
-  for (const o of store.list()) put(o);
-  store.on("add", put);
-  store.on("update", put);
-  store.on("delete", (o: T) => byNamespace.get(o.metadata?.namespace ?? "")?.delete(o.metadata?.name ?? ""));
-  const listAll = store.list.bind(store);
-  store.list = (namespace?: string) =>
-    namespace === undefined ? listAll() : [...(byNamespace.get(namespace)?.values() ?? [])];
-}
 
 /** How an offer is answered: declined with a filter, or accepted launching this many tasks. */
 export type Answer = { decline: true; refuseSeconds: number } | { decline: false; tasks: number };
@@ -91,8 +67,6 @@ export class Workload {
   ) {
     this.cluster = cluster;
     this.clock = clock;
-    for (const store of Object.values(cluster.stores))
-      indexByNamespace(store as MemoryStore<KubernetesObject>);
     const now = clock();
     this.agents = Array.from({ length: size.agents }, (_, i) => agentName(i));
     for (const name of this.agents) {
