@@ -65,6 +65,8 @@ export class NodeAgent {
     Pick<AgentOptions, "log" | "pool" | "apiTimeoutMs">;
   private reserve: Scalars = {};
   private lastReport = "";
+  /** The Agent object is known to exist: reports write its status only (no create that 409s). */
+  private agentExists = false;
   private debounce: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
@@ -72,6 +74,8 @@ export class NodeAgent {
   /** Failed reports in a row: the next attempt backs off (1 s doubling to 30 s, jittered). */
   private failures = 0;
   writes = 0;
+  /** Agent creates attempted (one per process, or again after the Agent was deleted). */
+  creates = 0;
 
   constructor(kc: KubeConfig, opts: AgentOptions) {
     this.nodeName = opts.nodeName;
@@ -173,6 +177,18 @@ export class NodeAgent {
     const key = JSON.stringify(status);
     if (key === this.lastReport) return;
     await this.ensureAgentObject(node);
+    await this.patchStatus(status).catch((err: unknown) => {
+      // The Agent went (its Node was deleted and came back, or someone deleted it): made again
+      // on the next report.
+      if (isNotFound(err)) this.agentExists = false;
+      throw err;
+    });
+    this.lastReport = key;
+    this.writes++;
+    this.log("reported contribution", { resources: status.resources, unavailable: c.unavailable?.reason });
+  }
+
+  private async patchStatus(status: Record<string, unknown>): Promise<void> {
     await this.co.patchClusterCustomObjectStatus(
       {
         group: GROUP,
@@ -191,12 +207,12 @@ export class NodeAgent {
       },
       applyPatch,
     );
-    this.lastReport = key;
-    this.writes++;
-    this.log("reported contribution", { resources: status.resources, unavailable: c.unavailable?.reason });
   }
 
+  /** Creates the Agent object once; afterwards only its status is written. */
   private async ensureAgentObject(node: V1Node): Promise<void> {
+    if (this.agentExists) return;
+    this.creates++;
     try {
       await this.co.createClusterCustomObject({
         group: GROUP,
@@ -222,6 +238,7 @@ export class NodeAgent {
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
+    this.agentExists = true;
   }
 
   private async renewLease(): Promise<void> {

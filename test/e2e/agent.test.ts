@@ -72,6 +72,8 @@ describe("agent", () => {
     // As above: the new status can be read before the agent's write call has returned and counted.
     await waitFor("the agent counted that write", async () => agent.writes > writes);
     expect(agent.writes).toBe(writes + 1);
+    // The Agent object was created once: a report writes its status only (no create that 409s).
+    expect(agent.creates).toBe(1);
   });
 
   it("rescinds an outstanding offer when the node is cordoned, and offers nothing there", async () => {
