@@ -176,14 +176,21 @@ export function bodyEncoding(contentType: string | undefined): Encoding {
   throw new HttpError(415, `Expecting 'Content-Type' of ${APPLICATION_JSON} or ${APPLICATION_PROTOBUF}`);
 }
 
-/** A call body as a Call: 400 unless it decodes (JSON or protobuf) and validates. */
-export function decodeCallBody(encoding: Encoding, body: Buffer): Call {
+/** How one API's Call bodies are read: its protobuf decoder (and error) and its validation. */
+export interface CallCodec<C> {
+  decodeProtobuf(body: Buffer): unknown;
+  isDecodeError(err: unknown): err is Error;
+  parse(value: unknown): { ok: true; call: C } | { ok: false; error: string };
+}
+
+/** A call body as a call: 400 unless it decodes (JSON or protobuf) and validates. */
+export function decodeBody<C>(encoding: Encoding, body: Buffer, codec: CallCodec<C>): C {
   let value: unknown;
   if (encoding === "protobuf") {
     try {
-      value = decodeCall(body);
+      value = codec.decodeProtobuf(body);
     } catch (err) {
-      if (err instanceof DecodeError)
+      if (codec.isDecodeError(err))
         throw new HttpError(400, `Failed to parse body into Call protobuf: ${err.message}`);
       throw err;
     }
@@ -194,9 +201,20 @@ export function decodeCallBody(encoding: Encoding, body: Buffer): Call {
       throw new HttpError(400, `Failed to parse body into JSON: ${(err as Error).message}`);
     }
   }
-  const parsed = parseCall(value);
+  const parsed = codec.parse(value);
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   return parsed.call;
+}
+
+const SCHEDULER_CALLS: CallCodec<Call> = {
+  decodeProtobuf: decodeCall,
+  isDecodeError: (err): err is Error => err instanceof DecodeError,
+  parse: parseCall,
+};
+
+/** A scheduler call body as a Call: 400 unless it decodes (JSON or protobuf) and validates. */
+export function decodeCallBody(encoding: Encoding, body: Buffer): Call {
+  return decodeBody(encoding, body, SCHEDULER_CALLS);
 }
 
 /**

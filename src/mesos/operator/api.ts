@@ -10,7 +10,9 @@ import {
   APPLICATION_PROTOBUF,
   type BodyLimits,
   bodyEncoding,
+  type CallCodec,
   type Caller,
+  decodeBody,
   type Encoding,
   eventEncoding,
   HttpError,
@@ -103,27 +105,15 @@ const WITHOUT_MODEL: ReadonlySet<AnsweredCall> = new Set([
 
 const EMPTY_MODEL: ClusterModel = { agents: [], frameworks: [], roles: [] };
 
+const OPERATOR_CALLS: CallCodec<OperatorCall> = {
+  decodeProtobuf: decodeOperatorCall,
+  isDecodeError: (err): err is Error => err instanceof OperatorDecodeError,
+  parse: parseOperatorCall,
+};
+
 /** A call body as a call: 400 unless it decodes (JSON or protobuf) into a Call. */
 export function decodeOperatorBody(encoding: Encoding, body: Buffer): OperatorCall {
-  let value: unknown;
-  if (encoding === "protobuf") {
-    try {
-      value = decodeOperatorCall(body);
-    } catch (err) {
-      if (err instanceof OperatorDecodeError)
-        throw new HttpError(400, `Failed to parse body into Call protobuf: ${err.message}`);
-      throw err;
-    }
-  } else {
-    try {
-      value = JSON.parse(body.toString("utf8"));
-    } catch (err) {
-      throw new HttpError(400, `Failed to parse body into JSON: ${(err as Error).message}`);
-    }
-  }
-  const parsed = parseOperatorCall(value);
-  if (!parsed.ok) throw new HttpError(400, parsed.error);
-  return parsed.call;
+  return decodeBody(encoding, body, OPERATOR_CALLS);
 }
 
 /** A Response in the encoding the caller accepts. */
