@@ -39,7 +39,7 @@ describe("SchedulerLease.tryAcquireOrRenew", () => {
   });
 
   it("a Lease another instance holds and renewed is not taken", async () => {
-    srv = await loopbackServer((req, res) => {
+    srv = await loopbackServer((_req, res) => {
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify(lease("other", Date.now())));
     });
