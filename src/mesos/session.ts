@@ -102,6 +102,8 @@ export class MesosFramework {
   private offerTimer: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private offListeners: (() => void) | undefined;
+  /** Client stops under way: a second stopClient (the API closing) waits for them to release. */
+  private readonly stopping = new Set<Promise<void>>();
 
   constructor(
     init: {
@@ -210,7 +212,17 @@ export class MesosFramework {
     this.offListeners = undefined;
     this.updates.stopRetries();
     this.operations.stopRetries();
-    await c?.stop(opts.teardown ? { teardown: true } : { release: true });
+    if (c) {
+      const stop = c.stop(opts.teardown ? { teardown: true } : { release: true });
+      this.stopping.add(stop);
+      void stop.then(
+        () => this.stopping.delete(stop),
+        () => this.stopping.delete(stop),
+      );
+    }
+    // A stop begun by the stream's end must finish before the process may exit: its Lease release
+    // is what lets another instance serve the framework at once instead of redirecting to a dead one.
+    await Promise.all([...this.stopping]);
   }
 
   /** Forget everything (framework removed, or disconnected long enough). */

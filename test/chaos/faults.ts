@@ -353,7 +353,7 @@ export function mesosRollingRestartFault(): Fault {
         // A restarted replica serves the Mesos API a moment after its caches synced.
         if (!(await until(() => url() !== "", 30_000)))
           throw new Error("no restarted replica serves the Mesos API");
-        sub = await Subscription.open(url(), { ...info, id: { value: frameworkId } });
+        sub = await Subscription.open(url(), { ...info, id: { value: frameworkId } }, { followRedirects: 2 });
         if (sub.frameworkId !== frameworkId)
           throw new Error(`re-SUBSCRIBE failed: ${sub.status} ${sub.body}`);
         await sub.call("RECONCILE", { reconcile: { tasks: [] } });

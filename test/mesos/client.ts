@@ -118,7 +118,28 @@ export class Subscription {
       headers?: Record<string, string>;
       waitSubscribed?: boolean;
       encoding?: Encoding;
+      /** Follow this many 307s to the instance that serves the framework, as Mesos's libraries do. */
+      followRedirects?: number;
     } = {},
+  ): Promise<Subscription> {
+    for (let hops = extra.followRedirects ?? 0; ; hops--) {
+      const s = await Subscription.openOnce(url, frameworkInfo, extra);
+      const location = s.headers.location;
+      if (s.status !== 307 || hops <= 0 || typeof location !== "string") return s;
+      // Mesos sends "//host:port/api/v1/scheduler"; the scheme is the one the client used.
+      url = new URL(location, url).origin;
+    }
+  }
+
+  private static async openOnce(
+    url: string,
+    frameworkInfo: Record<string, unknown>,
+    extra: {
+      suppressedRoles?: string[];
+      headers?: Record<string, string>;
+      waitSubscribed?: boolean;
+      encoding?: Encoding;
+    },
   ): Promise<Subscription> {
     const s = new Subscription(url, extra.headers, extra.encoding);
     const id = frameworkInfo.id as { value: string } | undefined;
