@@ -5,7 +5,7 @@ import { RESERVATION_LABEL } from "../crds/contract.ts";
 import type { ResourceMap } from "../resources/types.ts";
 import type { Operation } from "../sdk/index.ts";
 import { type AcceptCall, type AcceptPlan, type PlanOffer, planAccept } from "./accept-plan.ts";
-import type { MesosOperation, MesosResource, MesosTaskInfo } from "./protocol.ts";
+import type { MesosOperation, MesosResource, MesosTaskInfo } from "./messages.ts";
 import { mesosIdsOf } from "./tasks.ts";
 
 const cpus = (v: number): MesosResource => ({ name: "cpus", type: "SCALAR", scalar: { value: v } });

@@ -10,7 +10,8 @@ import { add, contains, emptyResources, subtract } from "../resources/resources.
 import type { Resources } from "../resources/types.ts";
 import { type Offer, type Operation, parseResources, type ResourceMap } from "../sdk/index.ts";
 import { taskKeyFor } from "./ids.ts";
-import type { Call, MesosOperation, MesosTaskInfo } from "./protocol.ts";
+import type { MesosOperation, MesosTaskInfo } from "./messages.ts";
+import type { Call } from "./protocol.ts";
 import { fromMesosResources } from "./resources.ts";
 import { convertTask, mergeGroupAnnotations, type StatusInput } from "./tasks.ts";
 

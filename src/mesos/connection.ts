@@ -5,7 +5,8 @@
 import type { ServerResponse } from "node:http";
 import type { Encoding, Log } from "./http.ts";
 import { encodeEvent } from "./proto/scheduler-codec.ts";
-import { type MesosEvent, recordio, recordioBytes } from "./protocol.ts";
+import type { MesosEvent } from "./protocol.ts";
+import { recordio, recordioBytes } from "./recordio.ts";
 
 /** An event as one RecordIO record in `encoding`. */
 export function eventRecord(event: MesosEvent, encoding: Encoding): string | Buffer {

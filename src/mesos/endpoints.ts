@@ -15,7 +15,7 @@ import {
   stateSummaryJson,
 } from "./operator/tools.ts";
 import { maintenanceSchedule, maintenanceStatus } from "./operator/v1.ts";
-import { asciiJson } from "./protocol.ts";
+import { asciiJson } from "./recordio.ts";
 import {
   type ClusterModel,
   type MasterIdentity,

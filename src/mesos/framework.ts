@@ -5,7 +5,7 @@
 import { FrameworkSpecSchema } from "../crds/framework.ts";
 import { formatErrors, toFieldErrors } from "../crds/validate.ts";
 import type { FrameworkRegistration } from "../sdk/client.ts";
-import type { FrameworkInfo, OfferConstraints } from "./protocol.ts";
+import type { FrameworkInfo, OfferConstraints } from "./messages.ts";
 import { fromMesosResources } from "./resources.ts";
 
 const MAX_FAILOVER = 31_536_000;

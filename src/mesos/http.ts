@@ -10,7 +10,8 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ByteBudget } from "./limits.ts";
 import { DecodeError, decodeCall } from "./proto/scheduler-codec.ts";
-import { asciiJson, type Call, parseCall } from "./protocol.ts";
+import { type Call, parseCall } from "./protocol.ts";
+import { asciiJson } from "./recordio.ts";
 
 export type Log = (
   level: "debug" | "info" | "warn" | "error",

@@ -10,7 +10,7 @@ import { type MesosApi, startMesosApi } from "./server.ts";
 
 export type { MesosAuthentication } from "./auth.ts";
 export { MESOS_LIMIT_DEFAULTS, type MesosLimits } from "./limits.ts";
-export { RecordIoDecoder, recordio } from "./protocol.ts";
+export { RecordIoDecoder, recordio } from "./recordio.ts";
 export { type MesosApi, type MesosApiOptions, startMesosApi } from "./server.ts";
 
 export const MesosConfigSchema = z

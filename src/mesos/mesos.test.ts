@@ -1,4 +1,4 @@
-// Unit tests of the Mesos API's pure parts: call validation, RecordIO, resources, ids, task and
+// Unit tests of the Mesos API's pure parts: call validation, resources, ids, task and
 // status translation, FrameworkInfo -> Framework spec, and the scheduler semantics that are pure
 // (role checks, grace periods, operation updates, MasterInfo, the resource format).
 import { describe, expect, it } from "vitest";
@@ -8,7 +8,8 @@ import { masterIp, type OperationStatus, operationStatus } from "./events.ts";
 import { frameworkSpecOf } from "./framework.ts";
 import { frameworkNameFor, newFrameworkId, taskKeyFor } from "./ids.ts";
 import { decodeCall, decodeEvent, encodeCall } from "./proto/scheduler-codec.ts";
-import { asciiJson, parseCall, RecordIoDecoder, recordio } from "./protocol.ts";
+import { parseCall } from "./protocol.ts";
+import { RecordIoDecoder, recordio } from "./recordio.ts";
 import { fromMesosResources, toMesosResources, toMesosTotals } from "./resources.ts";
 import { graceSeconds, namedRoles } from "./session.ts";
 import { holderAddress, holderIdentity } from "./subscribe.ts";
@@ -101,25 +102,6 @@ describe("calls", () => {
     expect(refuseSeconds({ refuse_seconds: -1 })).toBe(5);
     expect(refuseSeconds({ refuse_seconds: 0.5 })).toBe(0.5);
     expect(refuseSeconds({ refuse_seconds: 1e12 })).toBe(365 * 24 * 3600);
-  });
-});
-
-describe("RecordIO", () => {
-  it("frames ASCII JSON with byte lengths and decodes across chunk boundaries", () => {
-    const a = recordio({ type: "HEARTBEAT" });
-    const b = recordio({ type: "ERROR", error: { message: "héllo ✓\nnext" } });
-    expect(a).toBe('20\n{"type":"HEARTBEAT"}');
-    expect(b).not.toMatch(/[^\x20-\x7e\n]/);
-    expect(b.split("\n")).toHaveLength(2); // no newline inside the record
-    const d = new RecordIoDecoder();
-    const bytes = Buffer.from(a + b);
-    const out: string[] = [];
-    for (let i = 0; i < bytes.length; i += 3) out.push(...d.push(bytes.subarray(i, i + 3)));
-    expect(out.map((s) => JSON.parse(s))).toEqual([
-      { type: "HEARTBEAT" },
-      { type: "ERROR", error: { message: "héllo ✓\nnext" } },
-    ]);
-    expect(asciiJson("ü")).toBe('"\\u00fc"');
   });
 });
 

@@ -7,7 +7,7 @@ import { RESERVATION_LABEL } from "../crds/contract.ts";
 import { formatQuantity } from "../resources/quantity.ts";
 import { emptyResources, subtractClamped, toResources } from "../resources/resources.ts";
 import type { PortRange, ResourceMap, Resources } from "../resources/types.ts";
-import type { MesosResource } from "./protocol.ts";
+import type { MesosResource } from "./messages.ts";
 
 const MB = 1024 * 1024;
 

@@ -32,7 +32,8 @@ import {
 } from "./events.ts";
 import { HttpError, type Log } from "./http.ts";
 import { taskKeyFor } from "./ids.ts";
-import type { Call, FrameworkInfo, MesosEvent } from "./protocol.ts";
+import type { FrameworkInfo } from "./messages.ts";
+import type { Call, MesosEvent } from "./protocol.ts";
 import type { ResourceFormat } from "./resources.ts";
 import { type Capabilities, mesosIdsOf, mesosState, type StatusInput, taskStatus } from "./tasks.ts";
 import { OperationUpdates, podAckWriter, UpdateQueue } from "./update-queue.ts";

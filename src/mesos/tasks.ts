@@ -7,7 +7,7 @@ import { ANNOTATION_MESOS_TASKS, GROUP, SIM_DOMAIN } from "../crds/contract.ts";
 import type { TaskInfoInput } from "../crds/offer.ts";
 import type { TaskState } from "../sdk/types.ts";
 import { taskKeyFor } from "./ids.ts";
-import { type CommandInfo, type ContainerInfo, type MesosTaskInfo, TASK_STATUS_REASONS } from "./protocol.ts";
+import { type CommandInfo, type ContainerInfo, type MesosTaskInfo, TASK_STATUS_REASONS } from "./messages.ts";
 import { fromMesosResources } from "./resources.ts";
 
 const QUALIFIED =

@@ -30,7 +30,8 @@ import {
   type Log,
 } from "../http.ts";
 import { encodeOperatorEvent } from "../proto/operator-codec.ts";
-import { type MesosEvent, recordio, recordioBytes } from "../protocol.ts";
+import type { MesosEvent } from "../protocol.ts";
+import { recordio, recordioBytes } from "../recordio.ts";
 import {
   agentModel,
   type ClusterObjects,

@@ -4,7 +4,7 @@
 // operator API's answers and its event stream both build on these.
 import type { ResourceMap } from "../../resources/types.ts";
 import { isTerminal } from "../../tasks/state.ts";
-import { type MesosResource, TASK_STATUS_REASONS } from "../protocol.ts";
+import { type MesosResource, TASK_STATUS_REASONS } from "../messages.ts";
 import { toMesosAttributes, toMesosResources } from "../resources.ts";
 import {
   type AgentModel,

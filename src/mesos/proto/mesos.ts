@@ -52,7 +52,8 @@ const TASK_STATES = {
   TASK_UNKNOWN: 13,
 };
 
-const TASK_STATUS_REASONS = {
+/** TaskStatus.Reason: name -> number (messages.ts takes the names from here). */
+export const TASK_STATUS_REASON_VALUES = {
   REASON_COMMAND_EXECUTOR_FAILED: 0,
   REASON_CONTAINER_LAUNCH_FAILED: 21,
   REASON_CONTAINER_LIMITATION: 19,
@@ -435,7 +436,7 @@ export const MESOS_V1: Record<string, TypeJson> = {
     },
     {
       Source: enumOf({ SOURCE_MASTER: 0, SOURCE_AGENT: 1, SOURCE_EXECUTOR: 2 }),
-      Reason: enumOf(TASK_STATUS_REASONS),
+      Reason: enumOf(TASK_STATUS_REASON_VALUES),
     },
   ),
   OperationState: enumOf(OPERATION_STATES),
