@@ -260,12 +260,13 @@ export function sendJson(res: ServerResponse, value: unknown): void {
 
 /**
  * Starts a subscription's event stream: RecordIO records of JSON or protobuf events, the
- * Content-Type saying which; `Mesos-Stream-Id` names it in the framework's later calls.
+ * Content-Type saying which (as Mesos answers it); a scheduler's `Mesos-Stream-Id` names it in
+ * the framework's later calls (the operator API's streams have none).
  */
-export function openEventStream(res: ServerResponse, streamId: string, encoding: Encoding): void {
+export function openEventStream(res: ServerResponse, encoding: Encoding, streamId?: string): void {
   res.writeHead(200, {
     "content-type": encoding === "protobuf" ? APPLICATION_PROTOBUF : APPLICATION_JSON,
-    "mesos-stream-id": streamId,
+    ...(streamId !== undefined ? { "mesos-stream-id": streamId } : {}),
     "cache-control": "no-cache",
     connection: "keep-alive",
   });

@@ -3,13 +3,11 @@
 // (role checks, grace periods, operation updates, MasterInfo, the resource format).
 import { describe, expect, it } from "vitest";
 import { refuseSeconds } from "./accept-plan.ts";
-import { eventRecord } from "./connection.ts";
 import { masterIp, type OperationStatus, operationStatus } from "./events.ts";
 import { frameworkSpecOf } from "./framework.ts";
 import { frameworkNameFor, newFrameworkId, taskKeyFor } from "./ids.ts";
-import { decodeCall, decodeEvent, encodeCall } from "./proto/scheduler-codec.ts";
+import { decodeCall, encodeCall } from "./proto/scheduler-codec.ts";
 import { parseCall } from "./protocol.ts";
-import { RecordIoDecoder, recordio } from "./recordio.ts";
 import { fromMesosResources, toMesosResources, toMesosTotals } from "./resources.ts";
 import { graceSeconds, namedRoles } from "./session.ts";
 import { holderAddress, holderIdentity } from "./subscribe.ts";
@@ -549,15 +547,6 @@ describe("SUBSCRIBED and its stream", () => {
     expect(masterIp("::ffff:10.1.2.3")).toBe(0x0302010a);
     expect(masterIp("::1")).toBe(0);
     expect(masterIp(undefined)).toBe(0);
-  });
-
-  it("events as RecordIO records of protobuf bytes or JSON, as the stream's encoding says", () => {
-    const event = { type: "ERROR", error: { message: "Framework failed over" } };
-    const proto = eventRecord(event, "protobuf") as Buffer;
-    const [record] = new RecordIoDecoder().pushBytes(proto);
-    expect(proto.subarray(0, proto.indexOf(0x0a)).toString()).toBe(String(record?.length));
-    expect(decodeEvent(record ?? Buffer.alloc(0))).toEqual(event);
-    expect(eventRecord(event, "json")).toBe(recordio(event));
   });
 
   it("the Lease holder names the API instance to redirect to", () => {

@@ -201,7 +201,7 @@ export function subscriber(ctx: SubscribeContext): Subscribe {
     const principal = ctx.tenancy.principalOf(info.principal, authPrincipal);
     const streamId = randomUUID();
     const openStream = () => {
-      openEventStream(res, streamId, encoding);
+      openEventStream(res, encoding, streamId);
       return new Connection(streamId, principal, res, ctx.session.maxBufferedBytes, encoding, log);
     };
     try {

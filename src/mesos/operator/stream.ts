@@ -21,17 +21,10 @@ import type { ResourceRole } from "../../crds/role.ts";
 import { makeApiClient } from "../../kube/deadline.ts";
 import { DEFAULT_LIST_TIMEOUT_MS, SupervisedInformer, waitForSync } from "../../kube/informer.ts";
 import { isTerminal, type TaskState } from "../../tasks/state.ts";
-import {
-  APPLICATION_JSON,
-  APPLICATION_PROTOBUF,
-  type Caller,
-  type Encoding,
-  HttpError,
-  type Log,
-} from "../http.ts";
+import { EventStream } from "../event-stream.ts";
+import { type Caller, type Encoding, HttpError, type Log, openEventStream } from "../http.ts";
 import { encodeOperatorEvent } from "../proto/operator-codec.ts";
 import type { MesosEvent } from "../protocol.ts";
-import { recordio, recordioBytes } from "../recordio.ts";
 import {
   agentModel,
   type ClusterObjects,
@@ -60,65 +53,8 @@ export interface OperatorStreamOptions {
   log: Log;
 }
 
-/**
- * One subscriber's stream: each event a RecordIO record in its encoding, a HEARTBEAT at once
- * and every interval; a client that stops reading is cut off after `maxBuffered` unsent bytes.
- */
-export class OperatorConnection {
-  readonly principal: string | undefined;
-  private readonly res: ServerResponse;
-  private readonly encoding: Encoding;
-  private readonly maxBuffered: number;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private closed = false;
-  private readonly onClose = new Set<() => void>();
-
-  constructor(
-    res: ServerResponse,
-    o: { principal: string | undefined; encoding: Encoding; maxBuffered: number },
-  ) {
-    this.res = res;
-    this.principal = o.principal;
-    this.encoding = o.encoding;
-    this.maxBuffered = o.maxBuffered;
-    res.on("close", () => this.close());
-    if (!res.socket || res.socket.destroyed) queueMicrotask(() => this.close());
-  }
-
-  startHeartbeat(seconds: number): void {
-    this.send({ type: "HEARTBEAT" });
-    this.heartbeat = setInterval(() => this.send({ type: "HEARTBEAT" }), seconds * 1000);
-    this.heartbeat.unref();
-  }
-
-  whenClosed(fn: () => void): void {
-    if (this.closed) fn();
-    else this.onClose.add(fn);
-  }
-
-  send(event: MesosEvent): void {
-    if (this.closed) return;
-    if (this.res.writableLength > this.maxBuffered) {
-      this.close();
-      return;
-    }
-    this.res.write(
-      this.encoding === "protobuf" ? recordioBytes(encodeOperatorEvent(event)) : recordio(event),
-    );
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.heartbeat);
-    if (!this.res.writableEnded) this.res.end();
-    for (const fn of this.onClose) fn();
-    this.onClose.clear();
-  }
-}
-
 interface Subscriber {
-  conn: OperatorConnection;
+  conn: EventStream;
   principal: string | undefined;
 }
 
@@ -187,17 +123,13 @@ export class OperatorStreams {
       });
     }
     if (res.destroyed) return;
-    // As Mesos answers it: the Content-Type of the records, which are RecordIO-framed.
-    res.writeHead(200, {
-      "content-type": encoding === "protobuf" ? APPLICATION_PROTOBUF : APPLICATION_JSON,
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-    });
-    res.flushHeaders();
-    const conn = new OperatorConnection(res, {
+    openEventStream(res, encoding);
+    const conn = new EventStream(res, {
       principal: caller.principal,
       encoding,
       maxBuffered: this.o.maxBufferedBytes,
+      encode: encodeOperatorEvent,
+      log: this.o.log,
     });
     const sub: Subscriber = { conn, principal: caller.principal };
     conn.send({
