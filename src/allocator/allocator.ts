@@ -292,6 +292,12 @@ export class Allocator {
     return out;
   }
 
+  /** The frameworks whose refusal filters keep them from the agent at `now`, sorted. */
+  refusingOn(agent: string, now: number): string[] {
+    const a = this.model.agents.get(agent);
+    return a ? this.filters.refusing(a, now) : [];
+  }
+
   /** A role's weighted dominant share, its subtree included. */
   roleShare(role: string): number {
     if (this.model.dirty) this.rebuild();

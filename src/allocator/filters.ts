@@ -173,6 +173,20 @@ export class Filters {
     for (const fw of this.model.frameworks.values()) fw.timedFilters.delete(a);
   }
 
+  /**
+   * The frameworks refusing the agent at `now`, sorted (for the cross-check with a rebuild).
+   * Placeholders (frameworks known only from what they hold) are left out: they get no offers.
+   */
+  refusing(a: Agent, now: number): string[] {
+    const out: string[] = [];
+    for (const fw of this.byIdx) {
+      if (!fw?.snap || !hasBit(a.filtered, fw.idx)) continue;
+      const until = fw.timedFilters.get(a);
+      if (until === undefined || until > now) out.push(fw.id);
+    }
+    return out.sort();
+  }
+
   /** Lifts the filters that ended by `now`. */
   expire(now: number): void {
     const heap = this.expiry;

@@ -3,5 +3,13 @@
 export { Allocator, type AllocatorOptions, allocate } from "./allocate.ts";
 export { dominantShare } from "./drf.ts";
 export { DEFAULT_MIN_ALLOCATABLE, defaultConfig, GPU_RESOURCE } from "./eligibility.ts";
-export { LiveAllocator, type SyncStats, type TrackedHolds } from "./live.ts";
+export { type HeapEntry, RankHeap } from "./heap.ts";
+export {
+  LiveAllocator,
+  type SyncStats,
+  type Tracked,
+  type TrackedFilters,
+  type TrackedHolds,
+  withTracked,
+} from "./live.ts";
 export type * from "./types.ts";

@@ -40,6 +40,30 @@ export interface TrackedHolds {
   ofFramework(framework: string): Iterable<Allocation>;
 }
 
+/**
+ * Refusal filters the caller keeps itself and reports as they change (the operator's filter
+ * store), so a cycle does not re-key every filter: only those made since the last cycle are
+ * added, and a framework whose earlier filters stopped being in force (a revive) has its
+ * filters dropped and laid again from what is left. Filters that end need no report: the
+ * allocator lifts them at their end.
+ */
+export interface TrackedFilters {
+  /** Filters made since the last drain, and frameworks whose earlier filters are out of force. */
+  drain(now: number): { added: readonly RefusalFilter[]; cleared: ReadonlySet<string> };
+  /** Every filter in force. */
+  all(): Iterable<RefusalFilter>;
+  /** Those of one framework, and on one agent (laid again when either comes back or is cleared). */
+  ofFramework(framework: string): Iterable<RefusalFilter>;
+  onAgent(agent: string): Iterable<RefusalFilter>;
+  size(): number;
+}
+
+/** What the caller keeps itself and feeds as changes; the snapshot holds only the rest. */
+export interface Tracked {
+  holds?: TrackedHolds;
+  filters?: TrackedFilters;
+}
+
 /** What one sync changed, for metrics and tests. */
 export interface SyncStats {
   agents: number;
@@ -71,7 +95,7 @@ export class LiveAllocator {
   allocate(
     snapshot: Snapshot,
     now: number,
-    tracked?: TrackedHolds,
+    tracked: Tracked = {},
   ): { decisions: OfferDecision[]; stats: SyncStats } {
     const stats = this.sync(snapshot, now, tracked);
     const a = this.alloc!;
@@ -98,10 +122,10 @@ export class LiveAllocator {
    * Where the live allocator and one rebuilt from `snapshot` disagree (after the same sync):
    * each framework's share in each role, each role's share, and what is held on each agent.
    */
-  divergences(snapshot: Snapshot, now: number, tracked?: TrackedHolds): string[] {
+  divergences(snapshot: Snapshot, now: number, tracked: Tracked = {}): string[] {
     this.sync(snapshot, now, tracked);
     const live = this.alloc!;
-    if (tracked) snapshot = { ...snapshot, allocations: [...snapshot.allocations, ...tracked.all()] };
+    snapshot = withTracked(snapshot, tracked);
     const fresh = Allocator.fromSnapshot(snapshot);
     const out: string[] = [];
     const close = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));
@@ -122,6 +146,8 @@ export class LiveAllocator {
       const [x, y] = [live.allocatedOn(ag.name), fresh.allocatedOn(ag.name)];
       if (!sameScalars(x, y))
         out.push(`agent ${ag.name}: ${JSON.stringify(x)} held live, ${JSON.stringify(y)} rebuilt`);
+      const [fx, fy] = [live.refusingOn(ag.name, now).join(","), fresh.refusingOn(ag.name, now).join(",")];
+      if (fx !== fy) out.push(`agent ${ag.name}: refused by [${fx}] live, [${fy}] rebuilt`);
     }
     return out;
   }
@@ -131,7 +157,7 @@ export class LiveAllocator {
     this.alloc?.addAllocation(al);
   }
 
-  private sync(s: Snapshot, now: number, tracked?: TrackedHolds): SyncStats {
+  private sync(s: Snapshot, now: number, { holds: tracked, filters: trackedFilters }: Tracked): SyncStats {
     const stats: SyncStats = {
       agents: 0,
       frameworks: 0,
@@ -149,6 +175,7 @@ export class LiveAllocator {
     const a = this.alloc;
     // Drained first: a rebuild (or agents and frameworks coming back) re-applies from all().
     const delta = tracked?.drain();
+    const filterDelta = trackedFilters?.drain(now);
     const holdTracked = (al: Allocation) => {
       if (this.trackedHeld.has(al)) return;
       this.trackedHeld.add(al);
@@ -265,20 +292,32 @@ export class LiveAllocator {
         const cur = filters.get(k);
         if ((!cur || cur.until < f.until) && f.until > now) cleared.add(f.framework);
       }
+      for (const id of filterDelta?.cleared ?? []) cleared.add(id);
       const relay = new Set([...reset, ...cleared]);
       for (const f of filters.values()) if (newAgents.has(f.agent)) relay.add(f.framework);
       for (const id of cleared) {
         a.revive(id, []); // clears its filters, unsuppresses nothing
         stats.filters++;
       }
+      const lay = (f: RefusalFilter) => {
+        a.addFilter(f);
+        stats.filters++;
+      };
       for (const [k, f] of filters) {
         const prev = this.filters.get(k);
-        if (relay.has(f.framework) || !prev || f.until > prev.until) {
-          a.addFilter(f);
-          stats.filters++;
-        }
+        if (relay.has(f.framework) || !prev || f.until > prev.until) lay(f);
       }
       this.filters = filters;
+      // Tracked filters: all of them after a rebuild; a relaid framework's and a new agent's;
+      // then those made since the last cycle (a filter laid twice combines by max: no harm).
+      if (trackedFilters) {
+        if (stats.rebuilt) for (const f of trackedFilters.all()) lay(f);
+        else {
+          for (const id of relay) for (const f of trackedFilters.ofFramework(id)) lay(f);
+          for (const name of newAgents) for (const f of trackedFilters.onAgent(name)) lay(f);
+          for (const f of filterDelta!.added) if (!relay.has(f.framework)) lay(f);
+        }
+      }
     });
     return stats;
   }
@@ -290,6 +329,15 @@ export class LiveAllocator {
     for (const al of this.trackedHeld) if (al.framework === id) this.trackedHeld.delete(al);
     for (const [k, f] of this.filters) if (f.framework === id) this.filters.delete(k);
   }
+}
+
+/** The snapshot with what the caller tracks itself put back in: what a rebuild starts from. */
+export function withTracked(snapshot: Snapshot, { holds, filters }: Tracked): Snapshot {
+  return {
+    ...snapshot,
+    allocations: holds ? [...snapshot.allocations, ...holds.all()] : snapshot.allocations,
+    filters: filters ? [...snapshot.filters, ...filters.all()] : snapshot.filters,
+  };
 }
 
 function sameConfig(x: AllocatorConfig, y: AllocatorConfig): boolean {

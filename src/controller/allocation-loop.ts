@@ -129,13 +129,11 @@ export class AllocationLoop {
         assumed: assumptions.pending(known(cache.offers), known(cache.pods)),
         busyOffers: this.d.busyOffers,
         // Pairs whose offers keep failing to be created sit out, so their agents go to others.
-        filters: [
-          ...this.backoff.filters(now),
-          ...this.d.filters.active(now, (id) => {
-            const f = byId.get(id);
-            return f ? this.revivals.revivedAt(f) : Number.NEGATIVE_INFINITY;
-          }),
-        ],
+        filters: this.backoff.filters(now),
+        trackedFilters: this.d.filters.tracker((id) => {
+          const f = byId.get(id);
+          return f ? this.revivals.revivedAt(f) : Number.NEGATIVE_INFINITY;
+        }),
         config,
         cycle: this.cycles,
         allocator: this.allocator,

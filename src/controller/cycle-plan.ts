@@ -13,7 +13,9 @@ import {
   type RefusalFilter,
   type RoleSnapshot,
   type Snapshot,
+  type TrackedFilters,
   type TrackedHolds,
+  withTracked,
 } from "../allocator/index.ts";
 import type { Agent } from "../crds/agent.ts";
 import { FINALIZER, KIND } from "../crds/contract.ts";
@@ -53,8 +55,10 @@ export interface CycleInput {
   assumed: { alloc: Allocation; offer?: string }[];
   /** Offers being answered by the offer reconciler right now ("namespace/name"). */
   busyOffers: ReadonlySet<string>;
-  /** Refusal filters in force (revives already applied: FilterStore.active). */
+  /** Refusal filters in force that are not tracked (the offer-create backoff's; tests'). */
   filters: RefusalFilter[];
+  /** The refusal filters of answers, kept by the filter store and fed as changes (state.ts). */
+  trackedFilters?: TrackedFilters;
   config: Pick<
     OperatorConfig,
     "minAllocatable" | "fairShareExcludedResources" | "seed" | "pool" | "defaultOfferTimeoutSeconds"
@@ -208,12 +212,13 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       seed: input.config.seed + input.cycle,
     },
   };
+  const tracked = { holds: podHolds, ...(input.trackedFilters ? { filters: input.trackedFilters } : {}) };
   const divergences =
-    input.allocator && input.crossCheck ? input.allocator.divergences(snapshot, now, podHolds) : [];
+    input.allocator && input.crossCheck ? input.allocator.divergences(snapshot, now, tracked) : [];
   if (divergences.length) input.allocator?.reset(); // this cycle starts over from the snapshot
   const decisions = input.allocator
-    ? input.allocator.allocate(snapshot, now, podHolds).decisions
-    : allocate({ ...snapshot, allocations: [...allocations, ...podHolds.all()] }, now);
+    ? input.allocator.allocate(snapshot, now, tracked).decisions
+    : allocate(withTracked(snapshot, tracked), now);
   const create: CyclePlan["create"] = [];
   for (const d of decisions) {
     const fw = frameworks.get(d.framework);
@@ -230,7 +235,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     stats: {
       agents: snapshot.agents.length,
       frameworks: snapshot.frameworks.length,
-      filters: snapshot.filters.length,
+      filters: snapshot.filters.length + (input.trackedFilters?.size() ?? 0),
       assumed: input.assumed.length,
       allocations: allocations.length + podHolds.size,
       decisions: decisions.length,
