@@ -1,6 +1,7 @@
 // Reliable status updates, as a Mesos agent's status update stream sends them: each update has
 // a uuid and is re-sent until the scheduler acknowledges it; the next update of a task waits for
-// that acknowledgement. Operation status updates (OperationUpdates) work the same way. Acknowledged states are kept on the task's Pod
+// that acknowledgement. Operation status updates (OperationUpdates) are re-sent by the same
+// mechanism (Resender). Acknowledged task states are kept on the task's Pod
 // (`acked.mesos.kubeoffers.io/<task>`), so neither a re-subscription nor an operator restart
 // sends them again.
 import type { CoreV1Api } from "@kubernetes/client-node";
@@ -33,6 +34,54 @@ export interface UpdateQueueOptions {
   persist: (key: string, state: TaskState) => Promise<void>;
 }
 
+interface ResenderOptions<P> extends Pick<UpdateQueueOptions, "stream" | "retryMs"> {
+  /** The unacknowledged updates that may go out now. */
+  outstanding: () => Iterable<P>;
+  event: (p: P) => MesosEvent;
+}
+
+/**
+ * The retry mechanics of reliable updates: an update goes out when it is due (`send`), to every
+ * new subscription (`resendAll`), and again while unacknowledged each time `retryMs` has passed
+ * since it last went out. Without a stream nothing is sent: the next subscription gets it.
+ */
+class Resender<P extends { sentAt: number }> {
+  private readonly o: ResenderOptions<P>;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(o: ResenderOptions<P>) {
+    this.o = o;
+  }
+
+  /** Re-sends what is due while the framework has a client. */
+  start(): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.resendDue(), Math.max(100, Math.floor(this.o.retryMs / 2)));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  send(p: P): void {
+    const stream = this.o.stream();
+    if (!stream) return;
+    p.sentAt = Date.now();
+    stream.send(this.o.event(p));
+  }
+
+  resendAll(): void {
+    for (const p of this.o.outstanding()) this.send(p);
+  }
+
+  private resendDue(): void {
+    if (!this.o.stream()) return;
+    const due = Date.now() - this.o.retryMs;
+    for (const p of this.o.outstanding()) if (p.sentAt <= due) this.send(p);
+  }
+}
+
 /** The reliable updates of one framework's tasks, by kube-offers task id. */
 export class UpdateQueue {
   private readonly o: UpdateQueueOptions;
@@ -40,21 +89,28 @@ export class UpdateQueue {
   private readonly acked = new Map<string, TaskState>();
   private readonly lastQueued = new Map<string, string>();
   private readonly ackWrites = new Map<string, Promise<void>>();
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retry: Resender<Pending>;
 
   constructor(o: UpdateQueueOptions) {
     this.o = o;
+    const pending = this.pending;
+    this.retry = new Resender({
+      ...o,
+      // Each task's oldest unacknowledged update: the next waits for its acknowledgement.
+      *outstanding() {
+        for (const q of pending.values()) if (q[0]) yield q[0];
+      },
+      event: (p) => updateEvent(p.status),
+    });
   }
 
   /** Re-sends what is due while the framework has a client. */
   startRetries(): void {
-    clearInterval(this.retryTimer);
-    this.retryTimer = setInterval(() => this.resendDue(), Math.max(100, Math.floor(this.o.retryMs / 2)));
-    this.retryTimer.unref();
+    this.retry.start();
   }
 
   stopRetries(): void {
-    clearInterval(this.retryTimer);
+    this.retry.stop();
   }
 
   /** Queues an update unless this state was already acknowledged (also on the Pod: `annotations`) or queued. */
@@ -69,15 +125,12 @@ export class UpdateQueue {
     if (q.length >= MAX_QUEUED) q.splice(1, q.length - 1);
     q.push(p);
     this.pending.set(key, q);
-    if (q.length === 1) this.send(p);
+    if (q.length === 1) this.retry.send(p);
   }
 
   /** A subscription started: the oldest unacknowledged update of every task, again. */
   resendAll(): void {
-    for (const q of this.pending.values()) {
-      const head = q[0];
-      if (head) this.send(head);
-    }
+    this.retry.resendAll();
   }
 
   /** Whether the task has an update not acknowledged yet. */
@@ -93,7 +146,7 @@ export class UpdateQueue {
     q.shift();
     this.acked.set(key, head.state);
     if (q.length === 0) this.pending.delete(key);
-    else if (q[0]) this.send(q[0]);
+    else if (q[0]) this.retry.send(q[0]);
     // One write at a time per task, in order: an older state must never land after a newer one.
     const prev = this.ackWrites.get(key) ?? Promise.resolve();
     const next = prev.then(() =>
@@ -110,22 +163,6 @@ export class UpdateQueue {
   dispose(): void {
     this.stopRetries();
     this.pending.clear();
-  }
-
-  private send(p: Pending): void {
-    const stream = this.o.stream();
-    if (!stream) return;
-    p.sentAt = Date.now();
-    stream.send(updateEvent(p.status));
-  }
-
-  private resendDue(): void {
-    if (!this.o.stream()) return;
-    const due = Date.now() - this.o.retryMs;
-    for (const q of this.pending.values()) {
-      const head = q[0];
-      if (head && head.sentAt <= due) this.send(head);
-    }
   }
 }
 
@@ -169,6 +206,12 @@ export function podAckWriter(o: {
   };
 }
 
+interface PendingOperation {
+  uuid: string;
+  status: OperationStatus;
+  sentAt: number;
+}
+
 /** Operations whose latest status is kept for RECONCILE_OPERATIONS (the most recent). */
 const MAX_OPERATIONS = 10_000;
 
@@ -179,35 +222,36 @@ const MAX_OPERATIONS = 10_000;
  * RECONCILE_OPERATIONS. Kept in memory only: an operator restart forgets them.
  */
 export class OperationUpdates {
-  private readonly o: Pick<UpdateQueueOptions, "stream" | "retryMs">;
-  private readonly pending = new Map<string, { uuid: string; status: OperationStatus; sentAt: number }>();
+  private readonly pending = new Map<string, PendingOperation>();
   private readonly latest = new Map<string, OperationStatus>();
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retry: Resender<PendingOperation>;
 
   constructor(o: Pick<UpdateQueueOptions, "stream" | "retryMs">) {
-    this.o = o;
+    this.retry = new Resender({
+      ...o,
+      outstanding: () => this.pending.values(),
+      event: (p) => operationStatusEvent(p.status),
+    });
   }
 
   startRetries(): void {
-    clearInterval(this.retryTimer);
-    this.retryTimer = setInterval(() => this.resendDue(), Math.max(100, Math.floor(this.o.retryMs / 2)));
-    this.retryTimer.unref();
+    this.retry.start();
   }
 
   stopRetries(): void {
-    clearInterval(this.retryTimer);
+    this.retry.stop();
   }
 
   /** A new status of an operation: sent with a fresh uuid until acknowledged. */
   enqueue(status: OperationStatus): void {
     const id = status.operation_id.value;
     const uuid = newUuid();
-    const p = { uuid, status: { ...status, uuid: { value: uuid } }, sentAt: 0 };
+    const p: PendingOperation = { uuid, status: { ...status, uuid: { value: uuid } }, sentAt: 0 };
     this.pending.set(id, p);
     this.latest.delete(id);
     this.latest.set(id, status);
     while (this.latest.size > MAX_OPERATIONS) this.latest.delete(this.latest.keys().next().value as string);
-    this.send(p);
+    this.retry.send(p);
   }
 
   /** ACKNOWLEDGE_OPERATION_STATUS; false when no such update is pending. */
@@ -229,25 +273,12 @@ export class OperationUpdates {
   }
 
   resendAll(): void {
-    for (const p of this.pending.values()) this.send(p);
+    this.retry.resendAll();
   }
 
   dispose(): void {
     this.stopRetries();
     this.pending.clear();
     this.latest.clear();
-  }
-
-  private send(p: { status: OperationStatus; sentAt: number }): void {
-    const stream = this.o.stream();
-    if (!stream) return;
-    p.sentAt = Date.now();
-    stream.send(operationStatusEvent(p.status));
-  }
-
-  private resendDue(): void {
-    if (!this.o.stream()) return;
-    const due = Date.now() - this.o.retryMs;
-    for (const p of this.pending.values()) if (p.sentAt <= due) this.send(p);
   }
 }
