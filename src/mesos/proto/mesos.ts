@@ -4,33 +4,8 @@
 // (a decoder skips them, as the JSON path ignores them). Messages we refuse on sight
 // (DiskInfo, ExecutorInfo of a task, volumes) keep enough fields that their presence is seen.
 // scheduler.ts holds the mesos.v1.scheduler messages; scheduler-codec.ts builds the Root.
-
-/** A protobufjs JSON field. */
-export interface FieldJson {
-  id: number;
-  type: string;
-  rule?: "required" | "repeated";
-  keyType?: string;
-}
-
-/** A protobufjs JSON message or enum, with nested types. */
-export interface TypeJson {
-  edition?: string;
-  options?: Record<string, unknown>;
-  fields?: Record<string, FieldJson>;
-  values?: Record<string, number>;
-  nested?: Record<string, TypeJson>;
-}
-
-export const req = (id: number, type: string): FieldJson => ({ id, type, rule: "required" });
-export const opt = (id: number, type: string): FieldJson => ({ id, type });
-export const rep = (id: number, type: string): FieldJson => ({ id, type, rule: "repeated" });
-/** map<string, type>. */
-export const map = (id: number, type: string): FieldJson => ({ id, type, keyType: "string" });
-
-export const msg = (fields: Record<string, FieldJson>, nested?: Record<string, TypeJson>): TypeJson =>
-  nested ? { fields, nested } : { fields };
-export const enumOf = (values: Record<string, number>): TypeJson => ({ values });
+// Over 400 lines on purpose: one table, mesos.proto's messages, kept whole as the .proto has them.
+import { enumOf, map, msg, opt, rep, req, type TypeJson } from "./descriptor.ts";
 
 /** The `{value}` id messages: FrameworkID, OfferID, AgentID, TaskID, ExecutorID, … */
 const id = () => msg({ value: req(1, "string") });

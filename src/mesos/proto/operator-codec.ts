@@ -3,7 +3,8 @@
 // schema is ours: the scheduler API's mesos.v1 messages (mesos.ts) with the operator API's
 // (operator.ts).
 import protobuf from "protobufjs/light.js";
-import { MESOS_V1, type TypeJson } from "./mesos.ts";
+import type { TypeJson } from "./descriptor.ts";
+import { MESOS_V1 } from "./mesos.ts";
 import { MESOS_V1_MAINTENANCE, MESOS_V1_MASTER, MESOS_V1_OPERATOR } from "./operator.ts";
 
 /** Mesos's .proto files are proto2 (explicit presence, closed enums); protobufjs takes a JSON type without an edition as proto3. */

@@ -5,7 +5,7 @@
 // maintenance/maintenance.proto and mesos.proto; fields nothing here writes are left out (a
 // reader skips what it does not know). The other mesos.v1 messages are the scheduler API's
 // (mesos.ts). operator-codec.ts builds the Root.
-import { enumOf, msg, opt, rep, req, type TypeJson } from "./mesos.ts";
+import { enumOf, msg, opt, rep, req, type TypeJson } from "./descriptor.ts";
 
 /** mesos.v1 messages of the operator API that the scheduler API's schema does not have. */
 export const MESOS_V1_OPERATOR: Record<string, TypeJson> = {

@@ -4,7 +4,8 @@
 // ours (mesos.ts, scheduler.ts). Bad input is a DecodeError naming what is wrong; an event that
 // does not fit the schema is a bug here and throws.
 import protobuf from "protobufjs/light.js";
-import { MESOS_V1, type TypeJson } from "./mesos.ts";
+import type { TypeJson } from "./descriptor.ts";
+import { MESOS_V1 } from "./mesos.ts";
 import { MESOS_V1_SCHEDULER } from "./scheduler.ts";
 
 /** Top-level types are proto2 (explicit presence, closed enums), as Mesos's .proto files are; protobufjs takes a JSON type without an edition as proto3. */

@@ -2,7 +2,7 @@
 // protobufjs JSON descriptor written from the field numbers of Mesos's published
 // include/mesos/v1/scheduler/scheduler.proto (proto2). Types of package mesos.v1 (mesos.ts) are
 // named with their package, as the .proto does.
-import { enumOf, map, msg, opt, rep, req, type TypeJson } from "./mesos.ts";
+import { enumOf, map, msg, opt, rep, req, type TypeJson } from "./descriptor.ts";
 
 const Roles = () => msg({ roles: rep(1, "string") });
 const InverseOffers = () =>
