@@ -24,9 +24,11 @@ import { type NodeAddress, type NodeNetwork, run } from "./node-network.ts";
 import { type NodeRecord, saveRecord } from "./node-record.ts";
 import { CGROUP_V1, teardownNode } from "./node-teardown.ts";
 import { ProcessGroup, REGISTRY_DIR } from "./processes.ts";
+import { realNodeSupport } from "./real-node-support.ts";
 
 export { REAL_NODE_LABEL } from "../crds/contract.ts";
 export { REAL_NODE_TAINT } from "./node-config.ts";
+export { realNodeSupport, type Support } from "./real-node-support.ts";
 
 export interface RealNodeSpec {
   name: string;
@@ -78,49 +80,6 @@ export interface RealNodeOptions {
   /** How long to wait for the Nodes to become Ready (default 120 s). */
   readyTimeoutMs?: number;
   log?: (msg: string) => void;
-}
-
-export interface Support {
-  ok: boolean;
-  /** What this machine lacks to run containers, each naming the missing piece. */
-  missing: string[];
-}
-
-const TOOLS: [string, string][] = [
-  ["/usr/bin/containerd", "containerd (Debian package containerd)"],
-  ["/usr/bin/ctr", "ctr (Debian package containerd)"],
-  ["/usr/sbin/runc", "runc (Debian package runc)"],
-  ["/usr/lib/cni/bridge", "CNI bridge plugin (Debian package containernetworking-plugins)"],
-  ["/usr/lib/cni/host-local", "CNI host-local plugin (Debian package containernetworking-plugins)"],
-  ["/usr/lib/cni/portmap", "CNI portmap plugin (Debian package containernetworking-plugins)"],
-  ["/usr/lib/cni/loopback", "CNI loopback plugin (Debian package containernetworking-plugins)"],
-  ["/usr/sbin/iptables", "iptables (Debian package iptables)"],
-  ["/usr/bin/nsenter", "nsenter (Debian package util-linux)"],
-  ["/usr/sbin/ip", "ip (Debian package iproute2)"],
-  ["/usr/bin/busybox", "busybox (Debian package busybox-static), for the task and pause images"],
-];
-
-/** Can this machine run real nodes? Names every missing piece; never throws. */
-export function realNodeSupport(): Support {
-  const missing: string[] = [];
-  if (process.platform !== "linux") missing.push(`Linux (this is ${process.platform})`);
-  if (process.getuid?.() !== 0) missing.push("root (containerd, the kubelet and network namespaces need it)");
-  for (const [path, what] of TOOLS) if (!existsSync(path)) missing.push(`${what}: ${path} not found`);
-  for (const c of ["memory", "cpu", "pids"]) {
-    if (!existsSync(join("/sys/fs/cgroup", c)) && !existsSync("/sys/fs/cgroup/cgroup.controllers"))
-      missing.push(`the ${c} cgroup controller (/sys/fs/cgroup/${c})`);
-  }
-  if (!readFileSync("/proc/filesystems", "utf8").includes("overlay"))
-    missing.push("overlayfs in the kernel (containerd's snapshotter)");
-  if (missing.length === 0) {
-    try {
-      run("ip", ["netns", "list"]);
-      run("iptables", ["-w", "-t", "nat", "-S"]);
-    } catch (err) {
-      missing.push(`network namespaces and iptables NAT: ${(err as Error).message}`);
-    }
-  }
-  return { ok: missing.length === 0, missing };
 }
 
 /** A running real node. */
