@@ -6,6 +6,7 @@
 // JSON answer may be JSONP (`?jsonp=<callback>`), as the Mesos web UI asks for it.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Caller, HttpError, send, sendJson } from "./http.ts";
+import { masterStateJson, usageByAgent, v0Framework, v0Slave, v0Task } from "./master-state.ts";
 import {
   idFilter,
   jsonpCallback,
@@ -16,16 +17,7 @@ import {
 } from "./operator/tools.ts";
 import { maintenanceSchedule, maintenanceStatus } from "./operator/v1.ts";
 import { asciiJson } from "./recordio.ts";
-import {
-  type ClusterModel,
-  type MasterIdentity,
-  MESOS_VERSION,
-  masterStateJson,
-  usageByAgent,
-  v0Framework,
-  v0Slave,
-  v0Task,
-} from "./state.ts";
+import { type ClusterModel, type MasterIdentity, MESOS_VERSION } from "./state.ts";
 
 /** Each endpoint under its Mesos paths (with and without /master, and the old .json names). */
 const ROUTES: Record<string, readonly string[]> = {

@@ -12,6 +12,7 @@ import { hostname as osHostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_SCHEDULER_LEASE_SECONDS, DEFAULT_TASK_IMAGE } from "../crds/contract.ts";
 import { credentialsCheck, type MesosAuthentication, Tenancy } from "./auth.ts";
+import { readCluster } from "./cluster-lists.ts";
 import { schedulerHandler } from "./dispatch.ts";
 import { READONLY_PATHS, readonlyHandler } from "./endpoints.ts";
 import { type Counted, Guard } from "./guard.ts";
@@ -21,7 +22,7 @@ import { operatorHandler } from "./operator/api.ts";
 import { OperatorStreams } from "./operator/stream.ts";
 import { Registry } from "./registry.ts";
 import type { MesosFramework } from "./session.ts";
-import { type ClusterModel, clusterModel, type MasterIdentity, readCluster } from "./state.ts";
+import { type ClusterModel, clusterModel, type MasterIdentity } from "./state.ts";
 import { subscriber } from "./subscribe.ts";
 
 export interface MesosApiOptions {

@@ -1,16 +1,9 @@
-// What the master endpoints and the operator API show, and where it comes from: the same
-// Kubernetes objects the operator works from — Agents (slaves), Frameworks, ResourceOffers, task
-// Pods and ResourceRoles. `readCluster` lists them (nothing is cached, so a request always agrees
-// with kubectl); `clusterModel` turns objects into one model, which /master/state (here) and the
-// operator API (operator/v1.ts) render, and which the operator event stream builds from its
-// watches' caches. An authenticated caller's model holds its own principal's frameworks only.
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesObject,
-  type V1Pod,
-} from "@kubernetes/client-node";
+// The Mesos view of the cluster: the model the master endpoints (master-state.ts, endpoints.ts)
+// and the operator API (operator/v1.ts) render, made from the Kubernetes objects the operator
+// works from — Agents (slaves), Frameworks, ResourceOffers, task Pods and ResourceRoles, as
+// cluster-lists.ts lists them for a request or the operator event stream watches them. An
+// authenticated caller's model holds its own principal's frameworks only.
+import type { KubernetesObject, V1Pod } from "@kubernetes/client-node";
 import type { Agent } from "../crds/agent.ts";
 import {
   ANNOTATION_FRAMEWORK_ID,
@@ -18,21 +11,15 @@ import {
   ANNOTATION_PRINCIPAL,
   ANNOTATION_RESOURCES,
   ANNOTATION_ROLE,
-  GROUP,
   LABEL_FRAMEWORK,
-  PLURAL,
-  VERSION,
 } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { objectNameToRole } from "../crds/names.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
-import { makeApiClient } from "../kube/deadline.ts";
-import { DEFAULT_LIST_TIMEOUT_MS } from "../kube/informer.ts";
 import type { ResourceMap } from "../resources/types.ts";
 import { podTaskIds } from "../sdk/tracker.ts";
 import { isTerminal, type TaskState, taskStatusOf } from "../tasks/state.ts";
-import { toMesosTotals } from "./resources.ts";
 import { mesosIdsOf } from "./tasks.ts";
 
 export const MESOS_VERSION = "1.11.0";
@@ -266,85 +253,6 @@ export function clusterModel(objects: ClusterObjects, principal: string | undefi
   };
 }
 
-// ------------------------------------------------------------------ reading
-
-export interface ReadScope {
-  kubeConfig: KubeConfig;
-  /** Namespaces whose Frameworks are shown. */
-  namespaces: string[];
-  /** Only Frameworks with these labels (the operator's pool). */
-  frameworkSelector?: string | undefined;
-  /** Only Agents with these labels. */
-  agentSelector?: string | undefined;
-}
-
-/** Lists everything a request shows. A namespace that cannot be read shows nothing (as before). */
-export async function readCluster(scope: ReadScope): Promise<ClusterObjects> {
-  // Lists of a whole pool: the informers' list deadline, not a single request's.
-  const co = makeApiClient(scope.kubeConfig, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
-  const core = makeApiClient(scope.kubeConfig, CoreV1Api, DEFAULT_LIST_TIMEOUT_MS);
-  const [agents, roles] = await Promise.all([
-    co.listClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL.agent,
-      ...(scope.agentSelector ? { labelSelector: scope.agentSelector } : {}),
-    }) as Promise<{ items: Obj<Agent>[] }>,
-    // Weights and quota are extras: without the right to read them, roles show the defaults.
-    (
-      co.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL.resourceRole }) as Promise<{
-        items: Obj<ResourceRole>[];
-      }>
-    ).catch(() => ({ items: [] as Obj<ResourceRole>[] })),
-  ]);
-  const namespaces = await Promise.all(
-    [...new Set(scope.namespaces)].map(async (namespace) => {
-      const sel = scope.frameworkSelector ? { labelSelector: scope.frameworkSelector } : {};
-      const [fws, offers, pods] = await Promise.all([
-        co.listNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace,
-          plural: PLURAL.framework,
-          ...sel,
-        }),
-        co.listNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace,
-          plural: PLURAL.resourceOffer,
-        }),
-        core.listNamespacedPod({ namespace, labelSelector: LABEL_FRAMEWORK }),
-      ]).catch(() => [{ items: [] }, { items: [] }, { items: [] }] as const);
-      return {
-        namespace,
-        frameworks: (fws as { items: Obj<Framework>[] }).items,
-        offers: (offers as { items: Obj<ResourceOffer>[] }).items,
-        pods: (pods as { items: V1Pod[] }).items,
-      };
-    }),
-  );
-  return { agents: agents.items, namespaces, roles: roles.items };
-}
-
-// ------------------------------------------------------------------ /master/state (v0 JSON)
-
-/** Resource totals, Mesos-named: {cpus, mem, disk, gpus, ports: "[a-b, …]", …}. */
-export function totals(list: readonly (ResourceMap | undefined)[]): Record<string, number | string> {
-  // No prototype: a resource called `constructor` is summed, not looked up on Object.prototype.
-  const sum: Record<string, number> = Object.assign(Object.create(null), {
-    cpus: 0,
-    mem: 0,
-    disk: 0,
-    gpus: 0,
-  });
-  for (const r of list)
-    for (const [k, v] of Object.entries(toMesosTotals(r)))
-      if (typeof v === "number") sum[k] = (sum[k] ?? 0) + v;
-  for (const k of Object.keys(sum)) sum[k] = Math.round((sum[k] ?? 0) * 1000) / 1000;
-  return sum;
-}
-
 /** Tasks that hold resources (not terminal). */
 export const liveTasks = (tasks: readonly TaskModel[]) => tasks.filter((t) => !isTerminal(t.state));
 
@@ -357,147 +265,3 @@ export const liveTasks = (tasks: readonly TaskModel[]) => tasks.filter((t) => !i
 export const agentPid = (master: MasterIdentity) => `slave(1)@${master.hostname}:${master.port}`;
 
 export const masterPid = (master: MasterIdentity) => `master@${master.hostname}:${master.port}`;
-
-export function v0Task(t: TaskModel): Record<string, unknown> {
-  return {
-    id: t.id,
-    name: t.id,
-    framework_id: t.frameworkId,
-    executor_id: "",
-    slave_id: t.agent,
-    agent_id: t.agent,
-    state: t.state,
-    role: t.role,
-    resources: totals([t.resources]),
-    statuses: [{ state: t.state, timestamp: t.createdAt }],
-    kubernetes: { namespace: t.namespace, pod: t.pod },
-  };
-}
-
-export function v0Framework(f: FrameworkModel): Record<string, unknown> {
-  const live = liveTasks(f.tasks);
-  const used = totals(live.map((t) => t.resources));
-  const info = f.info;
-  return {
-    id: f.id,
-    name: f.displayName,
-    user: f.user,
-    hostname: typeof info.hostname === "string" ? info.hostname : "",
-    webui_url: typeof info.webui_url === "string" ? info.webui_url : "",
-    principal: f.principal ?? "",
-    role: f.roles[0] ?? "*",
-    roles: f.roles,
-    suppressed_roles: f.suppressedRoles,
-    failover_timeout: f.failoverTimeout,
-    checkpoint: info.checkpoint === true,
-    capabilities: Array.isArray(info.capabilities) ? info.capabilities : [],
-    active: f.active,
-    connected: f.active,
-    recovered: false,
-    registered_time: f.registeredAt,
-    ...(f.disconnectedAt !== undefined ? { unregistered_time: f.disconnectedAt } : {}),
-    resources: used,
-    used_resources: used,
-    offered_resources: totals(f.offers.map((o) => o.resources)),
-    tasks: live.map(v0Task),
-    completed_tasks: f.tasks.filter((t) => isTerminal(t.state)).map(v0Task),
-    unreachable_tasks: [],
-    offers: f.offers.map((o) => ({
-      id: o.id,
-      framework_id: o.frameworkId,
-      slave_id: o.agent,
-      agent_id: o.agent,
-      resources: totals([o.resources]),
-      allocation_info: { role: o.role },
-    })),
-    executors: [],
-    kubernetes: { namespace: f.namespace, name: f.name, phase: f.phase },
-  };
-}
-
-/** Resources of the visible frameworks' live tasks and outstanding offers, per agent. */
-export function usageByAgent(model: ClusterModel): {
-  used: Map<string, ResourceMap[]>;
-  offered: Map<string, ResourceMap[]>;
-} {
-  const used = new Map<string, ResourceMap[]>();
-  const offered = new Map<string, ResourceMap[]>();
-  const add = (m: Map<string, ResourceMap[]>, k: string, r: ResourceMap) =>
-    m.set(k, [...(m.get(k) ?? []), r]);
-  for (const f of model.frameworks) {
-    for (const t of liveTasks(f.tasks)) add(used, t.agent, t.resources);
-    for (const o of f.offers) add(offered, o.agent, o.resources);
-  }
-  return { used, offered };
-}
-
-export function v0Slave(
-  a: AgentModel,
-  usage: ReturnType<typeof usageByAgent>,
-  master: MasterIdentity,
-): Record<string, unknown> {
-  const used = totals(usage.used.get(a.id) ?? []);
-  const total = toMesosTotals(a.resources);
-  const unreserved: Record<string, number | string> = Object.create(null);
-  for (const [k, v] of Object.entries(total))
-    unreserved[k] =
-      typeof v === "number" ? Math.max(0, Math.round((v - Number(used[k] ?? 0)) * 1000) / 1000) : v;
-  return {
-    id: a.id,
-    pid: agentPid(master),
-    hostname: a.id,
-    port: master.port,
-    registered_time: a.registeredAt,
-    active: a.active,
-    deactivated: !a.active,
-    version: a.version,
-    resources: total,
-    used_resources: used,
-    offered_resources: totals(usage.offered.get(a.id) ?? []),
-    reserved_resources: Object.fromEntries(
-      Object.entries(a.reserved).map(([role, r]) => [role, toMesosTotals(r)]),
-    ),
-    unreserved_resources: unreserved,
-    attributes: a.attributes,
-    capabilities: ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-    ...(a.unavailable ? { unavailability: a.unavailable } : {}),
-  };
-}
-
-export function leaderInfo(master: MasterIdentity): Record<string, unknown> {
-  return {
-    id: master.id,
-    pid: masterPid(master),
-    port: master.port,
-    hostname: master.hostname,
-    address: { hostname: master.hostname, port: master.port },
-    version: MESOS_VERSION,
-  };
-}
-
-/** GET /master/state. */
-export function masterStateJson(model: ClusterModel, master: MasterIdentity): Record<string, unknown> {
-  const usage = usageByAgent(model);
-  const slaves = model.agents.map((a) => v0Slave(a, usage, master));
-  return {
-    version: MESOS_VERSION,
-    build_user: "kube-offers",
-    id: master.id,
-    pid: masterPid(master),
-    hostname: master.hostname,
-    start_time: master.startTime / 1000,
-    elected_time: master.startTime / 1000,
-    leader: masterPid(master),
-    leader_info: leaderInfo(master),
-    activated_slaves: model.agents.filter((a) => a.active).length,
-    deactivated_slaves: model.agents.filter((a) => !a.active).length,
-    unreachable_slaves: 0,
-    flags: master.flags,
-    slaves,
-    recovered_slaves: [],
-    frameworks: model.frameworks.map(v0Framework),
-    completed_frameworks: [],
-    orphan_tasks: [],
-    unregistered_frameworks: [],
-  };
-}

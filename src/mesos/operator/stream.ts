@@ -6,21 +6,15 @@
 // Framework. A subscriber that authenticated sees only its principal's frameworks and tasks.
 // The watches start with the first subscriber and run until the API closes.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesListObject,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import type { KubernetesObject, V1Pod } from "@kubernetes/client-node";
 import type { Agent } from "../../crds/agent.ts";
-import { ANNOTATION_PRINCIPAL, GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../../crds/contract.ts";
+import { ANNOTATION_PRINCIPAL, LABEL_FRAMEWORK } from "../../crds/contract.ts";
 import type { Framework } from "../../crds/framework.ts";
 import type { ResourceOffer } from "../../crds/offer.ts";
 import type { ResourceRole } from "../../crds/role.ts";
-import { makeApiClient } from "../../kube/deadline.ts";
-import { DEFAULT_LIST_TIMEOUT_MS, SupervisedInformer, waitForSync } from "../../kube/informer.ts";
+import { SupervisedInformer, waitForSync } from "../../kube/informer.ts";
 import { isTerminal, type TaskState } from "../../tasks/state.ts";
+import { clusterLists, type ObjectList, type ReadScope } from "../cluster-lists.ts";
 import { EventStream } from "../event-stream.ts";
 import { type Caller, type Encoding, HttpError, type Log, openEventStream } from "../http.ts";
 import { encodeOperatorEvent } from "../proto/operator-codec.ts";
@@ -38,12 +32,8 @@ import {
 } from "../state.ts";
 import { v1Agent, v1Framework, v1FrameworkInfo, v1State, v1Task, v1TaskStatus } from "./v1.ts";
 
-export interface OperatorStreamOptions {
-  kubeConfig: KubeConfig;
-  /** Namespaces whose Frameworks and task Pods are watched. */
-  namespaces: string[];
-  frameworkSelector?: string | undefined;
-  agentSelector?: string | undefined;
+/** `namespaces`: whose Frameworks and task Pods are watched (the lists of cluster-lists.ts). */
+export interface OperatorStreamOptions extends ReadScope {
   master: () => MasterIdentity;
   heartbeatSeconds: number;
   /** Unsent bytes of a stream before it is closed (its client stopped reading). */
@@ -188,53 +178,22 @@ export class OperatorStreams {
 
   private async startWatches(): Promise<Watches> {
     const { kubeConfig: kc, log } = this.o;
-    const co = makeApiClient(kc, CustomObjectsApi, DEFAULT_LIST_TIMEOUT_MS);
-    const core = makeApiClient(kc, CoreV1Api, DEFAULT_LIST_TIMEOUT_MS);
     const onError = (name: string, err: unknown, restartInMs: number) =>
       log("warn", "operator stream watch failed", { watch: name, err: String(err), restartInMs });
-    const cluster = <T>(plural: string, labelSelector?: string) =>
-      new SupervisedInformer<Obj<T>>(
-        `operator-${plural}`,
-        kc,
-        `/apis/${GROUP}/${VERSION}/${plural}`,
-        () =>
-          co.listClusterCustomObject({
-            group: GROUP,
-            version: VERSION,
-            plural,
-            ...(labelSelector ? { labelSelector } : {}),
-          }) as Promise<KubernetesListObject<Obj<T>>>,
-        { onError, ...(labelSelector ? { labelSelector } : {}) },
-      );
-    const namespaced = <T>(namespace: string, plural: string, labelSelector?: string) =>
-      new SupervisedInformer<Obj<T>>(
-        `operator-${plural}-${namespace}`,
-        kc,
-        `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`,
-        () =>
-          co.listNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace,
-            plural,
-            ...(labelSelector ? { labelSelector } : {}),
-          }) as Promise<KubernetesListObject<Obj<T>>>,
-        { onError, ...(labelSelector ? { labelSelector } : {}) },
-      );
+    const watch = <T extends KubernetesObject>(l: ObjectList<T>) =>
+      new SupervisedInformer<T>(`operator-${l.name}`, kc, l.path, l.list, {
+        onError,
+        ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}),
+      });
+    const lists = clusterLists(this.o);
     const w: Watches = {
-      agents: cluster<Agent>(PLURAL.agent, this.o.agentSelector),
-      roles: cluster<ResourceRole>(PLURAL.resourceRole),
-      namespaces: [...new Set(this.o.namespaces)].map((namespace) => ({
-        namespace,
-        frameworks: namespaced<Framework>(namespace, PLURAL.framework, this.o.frameworkSelector),
-        offers: namespaced<ResourceOffer>(namespace, PLURAL.resourceOffer),
-        pods: new SupervisedInformer<V1Pod>(
-          `operator-pods-${namespace}`,
-          kc,
-          `/api/v1/namespaces/${namespace}/pods`,
-          () => core.listNamespacedPod({ namespace, labelSelector: LABEL_FRAMEWORK }),
-          { onError, labelSelector: LABEL_FRAMEWORK },
-        ),
+      agents: watch(lists.agents),
+      roles: watch(lists.roles),
+      namespaces: lists.namespaces.map((n) => ({
+        namespace: n.namespace,
+        frameworks: watch(n.frameworks),
+        offers: watch(n.offers),
+        pods: watch(n.pods),
       })),
     };
     this.wire(w);

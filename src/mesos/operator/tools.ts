@@ -4,8 +4,9 @@
 // and defaults follow src/master/readonly_handler.cpp and src/master/metrics.cpp in Mesos.
 import { TASK_STATES, type TaskState } from "../../crds/offer.ts";
 import type { ResourceMap } from "../../resources/types.ts";
+import { totals } from "../master-state.ts";
 import { toMesosTotals } from "../resources.ts";
-import { type ClusterModel, liveTasks, type MasterIdentity, type TaskModel, totals } from "../state.ts";
+import { type ClusterModel, liveTasks, type MasterIdentity, type TaskModel } from "../state.ts";
 
 type Json = Record<string, unknown>;
 

@@ -1,6 +1,7 @@
 // Kubernetes objects -> the cluster model -> operator API messages and master endpoint JSON.
 import { describe, expect, it } from "vitest";
-import { clusterModel, masterStateJson } from "../state.ts";
+import { masterStateJson } from "../master-state.ts";
+import { clusterModel } from "../state.ts";
 import { answerOf } from "./api.ts";
 import { MASTER, objects } from "./fixtures.test-support.ts";
 import {
