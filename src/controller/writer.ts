@@ -1,11 +1,12 @@
 // The writes the controller makes, as one interface (ClusterWriter): KubeWriter
 // (kube-writer.ts) makes them against the API server, MemoryCluster (memory-cluster.ts) in
-// memory for tests. What every implementation shares is defined here too.
+// memory for tests. releaseReservations is the one release of reservations by a filter.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { DynamicReservation } from "../crds/agent.ts";
 import type { FrameworkStatus } from "../crds/framework.ts";
 import type { ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
 import type { ResourceRoleStatus } from "../crds/role.ts";
+import { isNotFound } from "../kube/errors.ts";
 
 // Re-exported for the modules that import them from here.
 export { KubeWriter } from "./kube-writer.ts";
@@ -58,4 +59,23 @@ export interface ClusterWriter {
     resourceVersion: string,
   ): Promise<void>;
   event(regarding: EventRegarding, type: "Normal" | "Warning", reason: string, note: string): Promise<void>;
+}
+
+/**
+ * Releases the dynamic reservations of `agent` that `release` picks (one guarded
+ * read-modify-write, updateDynamicReservations). Returns false if the Agent is gone: it holds
+ * nothing then. Other errors are the caller's.
+ */
+export async function releaseReservations(
+  writer: Pick<ClusterWriter, "updateDynamicReservations">,
+  agent: string,
+  release: (r: DynamicReservation) => boolean,
+): Promise<boolean> {
+  try {
+    await writer.updateDynamicReservations(agent, (current) => current.filter((r) => !release(r)));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
 }

@@ -38,7 +38,7 @@ function other(s: Slot): Slot {
 
 /** The failpoints some code under src/ actually calls (the others are declared but not wired yet). */
 export function wiredFailpoints(): Failpoint[] {
-  const files = ["src/controller/offer-reconciler.ts", "src/controller/framework-lifecycle.ts"];
+  const files = ["src/controller/offer-answer.ts", "src/controller/framework-lifecycle.ts"];
   const text = files.map((f) => readFileSync(join(repoRoot, f), "utf8")).join("\n");
   return FAILPOINTS.filter((n) => text.includes(`failpoint("${n}")`));
 }
