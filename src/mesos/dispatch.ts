@@ -1,9 +1,10 @@
 // POST /api/v1/scheduler: a call -> its handler. SUBSCRIBE opens a stream (subscribe.ts); every
 // other call is for a framework served here (or redirected, 307, to the instance that serves it)
 // and must name its current subscription by `Mesos-Stream-Id`; it is applied to that framework
-// (session.ts), in arrival order. The checks and their codes follow Mesos's
-// Master::Http::scheduler in its order. Calls whose effect the scheduler learns from events
-// answer 202 at once; UPDATE_FRAMEWORK answers 200 once the Framework is updated; UNKNOWN 501.
+// (session.ts; its tasks, task-calls.ts; its offers, offer-answers.ts), in arrival order. The
+// checks and their codes follow Mesos's Master::Http::scheduler in its order. Calls whose effect
+// the scheduler learns from events answer 202 at once; UPDATE_FRAMEWORK answers 200 once the
+// Framework is updated; UNKNOWN 501.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ANNOTATION_FRAMEWORK_INFO } from "../crds/contract.ts";
 import { InvalidLaunchError } from "../sdk/index.ts";
@@ -67,9 +68,9 @@ export function schedulerHandler(ctx: DispatchContext) {
     };
     switch (call.type) {
       case "ACCEPT":
-        return later("accept", () => fw.accept(call.accept!));
+        return later("accept", () => fw.offers.accept(call.accept!));
       case "DECLINE":
-        return later("decline", () => fw.decline(call.decline!));
+        return later("decline", () => fw.offers.decline(call.decline!));
       case "REVIVE":
       case "SUPPRESS": {
         const revive = call.type === "REVIVE";
@@ -84,12 +85,12 @@ export function schedulerHandler(ctx: DispatchContext) {
           : later("suppress", () => fw.suppress(named.roles));
       }
       case "KILL":
-        return later("kill", () => fw.kill(call.kill!));
+        return later("kill", () => fw.tasks.kill(call.kill!));
       case "ACKNOWLEDGE":
-        fw.acknowledge(call.acknowledge!);
+        fw.tasks.acknowledge(call.acknowledge!);
         return 202;
       case "RECONCILE":
-        return later("reconcile", () => fw.reconcile(call.reconcile!));
+        return later("reconcile", () => fw.tasks.reconcile(call.reconcile!));
       case "TEARDOWN":
         return later("teardown", () => registry.teardown(fw));
       case "UPDATE_FRAMEWORK": {
@@ -118,10 +119,12 @@ export function schedulerHandler(ctx: DispatchContext) {
         log("info", `${call.type} dropped: no custom executors run on kube-offers`, { framework: fw.key });
         return 202;
       case "ACKNOWLEDGE_OPERATION_STATUS":
-        fw.acknowledgeOperation(call.acknowledge_operation_status!);
+        fw.offers.acknowledgeOperation(call.acknowledge_operation_status!);
         return 202;
       case "RECONCILE_OPERATIONS":
-        return later("reconcile operations", async () => fw.reconcileOperations(call.reconcile_operations!));
+        return later("reconcile operations", async () =>
+          fw.offers.reconcileOperations(call.reconcile_operations!),
+        );
       case "REQUEST":
       case "ACCEPT_INVERSE_OFFERS":
       case "DECLINE_INVERSE_OFFERS":

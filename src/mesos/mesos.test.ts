@@ -9,8 +9,9 @@ import { frameworkNameFor, newFrameworkId, taskKeyFor } from "./ids.ts";
 import { decodeCall, encodeCall } from "./proto/scheduler-codec.ts";
 import { parseCall } from "./protocol.ts";
 import { fromMesosResources, toMesosResources, toMesosTotals } from "./resources.ts";
-import { graceSeconds, namedRoles } from "./session.ts";
+import { namedRoles } from "./session.ts";
 import { holderAddress, holderIdentity } from "./subscribe.ts";
+import { graceSeconds } from "./task-calls.ts";
 import { convertTask, copiedLabel, mesosIdsOf, mesosState, taskStatus } from "./tasks.ts";
 import { OperationUpdates } from "./update-queue.ts";
 

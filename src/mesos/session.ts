@@ -1,42 +1,24 @@
 // One Mesos framework as the API serves it: a FrameworkClient (the SDK) that registers the
 // Framework, holds its liveness Lease and watches its offers and task Pods, plus what the Mesos
-// protocol adds on top — the stream of the current subscription (connection.ts), status updates
-// re-sent until acknowledged (update-queue.ts), ACCEPTs planned by accept-plan.ts, and id
-// translation. SDK events become Mesos events here. Calls of one framework are applied one at a
-// time, in order. Over 400 lines: what is left is the event translation and the call handlers of
-// one framework, which share its state; the parts with reasons of their own are the modules named.
+// protocol adds on top — the stream of the current subscription (connection.ts), its tasks
+// (task-calls.ts: status updates re-sent until acknowledged, RECONCILE, KILL) and its offers
+// (offer-answers.ts: OFFERS, DECLINE, ACCEPT and operation updates). Here: the framework's
+// registration (SUPPRESS, REVIVE, capabilities), its client and stream, and the SDK events,
+// which become Mesos events through those parts. Calls of one framework are applied one at a
+// time, in order.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { ANNOTATION_REVIVE } from "../crds/contract.ts";
 import { makeApiClient } from "../kube/deadline.ts";
-import { statusCode } from "../kube/errors.ts";
-import {
-  type FrameworkClient,
-  type FrameworkRegistration,
-  type Offer,
-  OfferNotUsableError,
-  type SchedulerEvent,
-  type TaskUpdate,
-} from "../sdk/index.ts";
-import { planAccept, refuseSeconds } from "./accept-plan.ts";
+import type { FrameworkClient, FrameworkRegistration, SchedulerEvent } from "../sdk/index.ts";
 import type { Connection } from "./connection.ts";
-import {
-  errorEvent,
-  failureEvent,
-  type MasterInfo,
-  offersEvent,
-  operationStatus,
-  operationStatusEvent,
-  rescindEvent,
-  subscribedEvent,
-  updateEvent,
-} from "./events.ts";
+import { errorEvent, failureEvent, type MasterInfo, subscribedEvent } from "./events.ts";
 import { HttpError, type Log } from "./http.ts";
-import { taskKeyFor } from "./ids.ts";
 import type { FrameworkInfo } from "./messages.ts";
-import type { Call, MesosEvent } from "./protocol.ts";
+import { OfferAnswers } from "./offer-answers.ts";
+import type { MesosEvent } from "./protocol.ts";
 import type { ResourceFormat } from "./resources.ts";
-import { type Capabilities, mesosIdsOf, mesosState, type StatusInput, taskStatus } from "./tasks.ts";
-import { OperationUpdates, podAckWriter, UpdateQueue } from "./update-queue.ts";
+import { type FrameworkContext, FrameworkTasks } from "./task-calls.ts";
+import type { Capabilities } from "./tasks.ts";
 
 export interface SessionOptions {
   kubeConfig: KubeConfig;
@@ -46,14 +28,6 @@ export interface SessionOptions {
   /** A stream whose unsent bytes exceed this is closed (a client that stopped reading). */
   maxBufferedBytes: number;
   log: Log;
-}
-
-/** Offers that arrive within this many ms go out in one OFFERS event. */
-const OFFER_BATCH_MS = 10;
-
-/** Whole seconds of a DurationInfo, rounded up (a Pod's grace period is in seconds). */
-export function graceSeconds(d: { nanoseconds: number } | undefined): number | undefined {
-  return d === undefined ? undefined : Math.max(0, Math.ceil(Number(d.nanoseconds) / 1e9));
 }
 
 /**
@@ -73,7 +47,7 @@ export function namedRoles(
   return { roles };
 }
 
-export class MesosFramework {
+export class MesosFramework implements FrameworkContext {
   readonly id: string;
   readonly namespace: string;
   readonly name: string;
@@ -88,19 +62,12 @@ export class MesosFramework {
   removed = false;
   /** Forgets a disconnected framework after a while (registry.ts). */
   evictTimer: NodeJS.Timeout | undefined;
+  /** KILL, RECONCILE, ACKNOWLEDGE and the task status updates. */
+  readonly tasks: FrameworkTasks;
+  /** OFFERS, DECLINE, ACCEPT and the operation status updates. */
+  readonly offers: OfferAnswers;
   private readonly opts: SessionOptions;
-  private readonly updates: UpdateQueue;
-  private readonly operations: OperationUpdates;
-  private readonly core: CoreV1Api;
-  /** kube-offers task id -> Mesos task id, for tasks whose Pod does not say yet. */
-  private readonly mesosIds = new Map<string, string>();
   private readonly failedAgents = new Set<string>();
-  /** Tasks killed while launching: killed when their Pod appears, with this grace (seconds) if given. */
-  private readonly killWhenSeen = new Map<string, number | undefined>();
-  /** Offer name -> its agent and the ids of its RESERVE/UNRESERVE operations (operation status updates). */
-  private readonly operationIds = new Map<string, { agent: string; ids: string[] }>();
-  private offerBatch: Offer[] = [];
-  private offerTimer: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private offListeners: (() => void) | undefined;
   /** Client stops under way: a second stopClient (the API closing) waits for them to release. */
@@ -123,18 +90,12 @@ export class MesosFramework {
     this.spec = init.spec;
     this.capabilities = capsOf(init.spec);
     this.opts = opts;
-    this.core = makeApiClient(opts.kubeConfig, CoreV1Api);
-    this.operations = new OperationUpdates({ stream: () => this.conn, retryMs: opts.updateRetryMs });
-    this.updates = new UpdateQueue({
-      stream: () => this.conn,
+    const core = makeApiClient(opts.kubeConfig, CoreV1Api);
+    this.tasks = new FrameworkTasks(this, { core, retryMs: opts.updateRetryMs, log: opts.log });
+    this.offers = new OfferAnswers(this, this.tasks, {
+      defaultImage: opts.defaultImage,
       retryMs: opts.updateRetryMs,
-      persist: podAckWriter({
-        core: this.core,
-        namespace: this.namespace,
-        pod: (key) => this.client?.task(key)?.pod,
-        log: opts.log,
-        framework: this.key,
-      }),
+      log: opts.log,
     });
   }
 
@@ -169,8 +130,8 @@ export class MesosFramework {
     this.offListeners?.();
     this.client = client;
     this.offListeners = client.onAny((e) => this.onEvent(e));
-    this.updates.startRetries();
-    this.operations.startRetries();
+    this.tasks.startRetries();
+    this.offers.startRetries();
   }
 
   /**
@@ -186,22 +147,15 @@ export class MesosFramework {
     }
     conn.send(subscribedEvent(this.id, this.opts.heartbeatSeconds, master));
     conn.startHeartbeat(this.opts.heartbeatSeconds);
-    this.updates.resendAll();
-    this.operations.resendAll();
-    // Every outstanding offer, once: a batch still waiting to go out is part of these.
-    clearTimeout(this.offerTimer);
-    this.offerTimer = undefined;
-    this.offerBatch = [];
-    const offers = this.client?.offers() ?? [];
-    if (offers.length) conn.send(offersEvent(this.id, offers, this.resourceFormat));
+    this.tasks.resendAll();
+    this.offers.subscribed();
   }
 
   /** The subscription's stream ended. Returns true if it was the current one. */
   detach(conn: Connection): boolean {
     if (this.conn !== conn) return false;
     this.conn = undefined;
-    clearTimeout(this.offerTimer);
-    this.offerBatch = [];
+    this.offers.clearBatch();
     return true;
   }
 
@@ -211,8 +165,8 @@ export class MesosFramework {
     this.client = undefined;
     this.offListeners?.();
     this.offListeners = undefined;
-    this.updates.stopRetries();
-    this.operations.stopRetries();
+    this.tasks.stopRetries();
+    this.offers.stopRetries();
     if (c) {
       const stop = c.stop(opts.teardown ? { teardown: true } : { release: true });
       this.stopping.add(stop);
@@ -228,16 +182,19 @@ export class MesosFramework {
 
   /** Forget everything (framework removed, or disconnected long enough). */
   dispose(): void {
-    clearTimeout(this.offerTimer);
     clearTimeout(this.evictTimer);
     this.offListeners?.();
-    this.updates.dispose();
-    this.operations.dispose();
-    this.mesosIds.clear();
+    this.offers.dispose();
+    this.tasks.dispose();
   }
 
-  private send(e: MesosEvent): void {
+  send(e: MesosEvent): void {
     this.conn?.send(e);
+  }
+
+  mustClient(): FrameworkClient {
+    if (!this.client) throw new HttpError(403, "Framework is not subscribed");
+    return this.client;
   }
 
   // ---------------------------------------------------------------- SDK events -> Mesos events
@@ -245,34 +202,19 @@ export class MesosFramework {
   private onEvent(e: SchedulerEvent): void {
     switch (e.type) {
       case "offer":
-        this.offerBatch.push(e.offer);
-        if (!this.offerTimer)
-          this.offerTimer = setTimeout(() => {
-            this.offerTimer = undefined;
-            const batch = this.offerBatch.filter((o) => this.client?.offers().some((x) => x.name === o.name));
-            this.offerBatch = [];
-            if (batch.length) this.send(offersEvent(this.id, batch, this.resourceFormat));
-          }, OFFER_BATCH_MS);
+        this.offers.offered(e.offer);
         return;
       case "rescinded":
       case "expired":
-        this.offerBatch = this.offerBatch.filter((o) => o.name !== e.offer.name);
-        this.send(rescindEvent(e.offer.name));
+        this.offers.gone(e.offer.name);
         if (e.reason === "AgentRemoved") this.agentFailed(e.offer.agent);
         return;
       case "update":
-        this.onTaskUpdate(e.task);
+        this.tasks.onUpdate(e.task);
         return;
-      case "answered": {
-        const ops = this.operationIds.get(e.outcome.offer);
-        if (!ops) return;
-        this.operationIds.delete(e.outcome.offer);
-        const ok = e.outcome.phase === "Accepted";
-        const error = ok ? undefined : [e.outcome.reason, e.outcome.message].filter(Boolean).join(": ");
-        // The agent's side of an operation: reliable, as a Mesos agent's operation updates are.
-        for (const id of ops.ids) this.operations.enqueue(operationStatus(id, ops.agent, error));
+      case "answered":
+        this.offers.answered(e.outcome);
         return;
-      }
       case "disconnected":
         if (/deleted|torn down/i.test(e.reason)) this.removedExternally();
         else if (/another instance/.test(e.reason)) {
@@ -294,149 +236,13 @@ export class MesosFramework {
     this.conn?.close();
   }
 
-  private agentFailed(agent: string | undefined): void {
+  agentFailed(agent: string | undefined): void {
     if (!agent || this.failedAgents.has(agent)) return;
     this.failedAgents.add(agent);
     this.send(failureEvent(agent));
   }
 
-  private mesosIdOf(key: string, annotations?: Record<string, string>): string {
-    const fromPod = mesosIdsOf(annotations).get(key);
-    if (fromPod) this.mesosIds.set(key, fromPod);
-    return fromPod ?? this.mesosIds.get(key) ?? key;
-  }
-
-  private onTaskUpdate(t: TaskUpdate): void {
-    const mesosId = this.mesosIdOf(t.id, t.annotations);
-    if (this.killWhenSeen.has(t.id) && t.source === "pod") {
-      const grace = this.killWhenSeen.get(t.id);
-      this.killWhenSeen.delete(t.id);
-      if (!t.terminal) void this.killTask(t.id, grace).catch(() => false);
-    }
-    if (t.state === "TASK_LOST" && t.reason === "REASON_AGENT_REMOVED") this.agentFailed(t.agent);
-    // Mesos does not send TASK_STAGING: the master sets it when it accepts a launch.
-    if (t.state === "TASK_STAGING") return;
-    const state = mesosState(t.state, this.capabilities);
-    if (!state) return;
-    this.updates.enqueue(
-      t.id,
-      { mesosTaskId: mesosId, state, reason: t.reason, message: t.message, agentId: t.agent },
-      t.annotations,
-    );
-  }
-
-  /** Sends a status that needs no acknowledgement (reconciliation, invalid offers, unknown kills). */
-  private sendUnreliable(s: StatusInput): void {
-    this.send(updateEvent(taskStatus(s)));
-  }
-
-  /** TASK_UNKNOWN for a task the framework does not have (TASK_LOST unless it is partition-aware). */
-  private unknownTask(s: Omit<StatusInput, "state" | "reconciliation">): void {
-    this.sendUnreliable({
-      ...s,
-      state: this.capabilities.partitionAware ? "TASK_UNKNOWN" : "TASK_LOST",
-      reconciliation: true,
-    });
-  }
-
-  // ---------------------------------------------------------------- calls
-
-  acknowledge(a: NonNullable<Call["acknowledge"]>): void {
-    if (!this.updates.acknowledge(taskKeyFor(a.task_id.value), a.uuid))
-      this.opts.log("debug", "acknowledgement for no pending update", {
-        framework: this.key,
-        task: a.task_id.value,
-      });
-  }
-
-  async reconcile(r: NonNullable<Call["reconcile"]>): Promise<void> {
-    const client = this.mustClient();
-    await client
-      .reconcile()
-      .catch((err: unknown) =>
-        this.opts.log("warn", "reconcile: listing failed; answering from the cache", { err: String(err) }),
-      );
-    const reply = (key: string, mesosId: string) => {
-      const t = client.task(key);
-      if (!t) {
-        this.unknownTask({ mesosTaskId: mesosId, message: "Reconciliation: Task is unknown" });
-        return;
-      }
-      this.sendUnreliable({
-        mesosTaskId: mesosId,
-        state: mesosState(t.state, this.capabilities) ?? t.state,
-        message: t.message,
-        agentId: t.agent,
-        reconciliation: true,
-      });
-    };
-    const listed = r.tasks ?? [];
-    if (listed.length) {
-      for (const t of listed) reply(taskKeyFor(t.task_id.value), t.task_id.value);
-      return;
-    }
-    // Implicit: every task the master knows: not terminal, or terminal with an unacknowledged update.
-    for (const t of client.tasks()) {
-      if (t.terminal && !this.updates.has(t.id)) continue;
-      reply(t.id, this.mesosIdOf(t.id, t.annotations));
-    }
-  }
-
-  /**
-   * KILL. The call's kill_policy overrides the task's (Mesos's order): its grace period becomes
-   * the Pod deletion's gracePeriodSeconds; without one the Pod's own terminationGracePeriodSeconds
-   * (TaskInfo.kill_policy) applies.
-   */
-  async kill(k: NonNullable<Call["kill"]>): Promise<void> {
-    const client = this.mustClient();
-    const key = taskKeyFor(k.task_id.value);
-    const t = client.task(key);
-    if (!t) {
-      this.unknownTask({
-        mesosTaskId: k.task_id.value,
-        message: "Attempted to kill an unknown task",
-        ...(k.agent_id ? { agentId: k.agent_id.value } : {}),
-      });
-      return;
-    }
-    if (t.terminal) return;
-    if (this.capabilities.taskKillingState)
-      this.updates.enqueue(key, { mesosTaskId: k.task_id.value, state: "TASK_KILLING", agentId: t.agent });
-    const grace = graceSeconds(k.kill_policy?.grace_period);
-    const killed = await this.killTask(key, grace);
-    if (!killed && t.source === "launching") this.killWhenSeen.set(key, grace);
-  }
-
-  /** Deletes the task's Pod, with this grace period if given; false when it has no Pod. */
-  private async killTask(key: string, grace: number | undefined): Promise<boolean> {
-    const client = this.mustClient();
-    if (grace === undefined) return client.kill(key);
-    const pod = client.task(key)?.pod;
-    if (!pod) return false;
-    try {
-      await this.core.deleteNamespacedPod({
-        name: pod,
-        namespace: this.namespace,
-        gracePeriodSeconds: grace,
-      });
-      this.opts.log("info", "killed task", {
-        framework: this.key,
-        task: key,
-        pod,
-        gracePeriodSeconds: grace,
-      });
-      return true;
-    } catch (err) {
-      if (statusCode(err) === 404) return false;
-      throw err;
-    }
-  }
-
-  async decline(d: NonNullable<Call["decline"]>): Promise<void> {
-    const client = this.mustClient();
-    const refuse = refuseSeconds(d.filters);
-    await Promise.all(d.offer_ids.map((id) => client.decline(id.value, refuse).catch(() => false)));
-  }
+  // ---------------------------------------------------------------- SUPPRESS and REVIVE
 
   /** SUPPRESS / REVIVE: the roles the call names, or why it is dropped (logged; the call still gets 202). */
   rolesOf(r: {
@@ -474,98 +280,6 @@ export class MesosFramework {
     };
     await client.updateFramework(next, { [ANNOTATION_REVIVE]: new Date().toISOString() });
     this.spec = next;
-  }
-
-  /** ACKNOWLEDGE_OPERATION_STATUS: that operation update is done. */
-  acknowledgeOperation(a: NonNullable<Call["acknowledge_operation_status"]>): void {
-    if (!this.operations.acknowledge(a.operation_id.value, a.uuid))
-      this.opts.log("debug", "operation acknowledgement for no pending update", {
-        framework: this.key,
-        operation: a.operation_id.value,
-      });
-  }
-
-  /**
-   * RECONCILE_OPERATIONS (Master::reconcileOperations): the latest status of each operation
-   * named, OPERATION_UNKNOWN for one not known; none named: every known operation. Not reliable:
-   * no uuid.
-   */
-  reconcileOperations(r: NonNullable<Call["reconcile_operations"]>): void {
-    const listed = r.operations ?? [];
-    const statuses = listed.length
-      ? listed.map(
-          (o) =>
-            this.operations.latestOf(o.operation_id.value) ?? {
-              operation_id: o.operation_id,
-              state: "OPERATION_UNKNOWN",
-              message: "Reconciliation: Operation is unknown",
-              ...(o.agent_id ? { agent_id: o.agent_id } : {}),
-            },
-        )
-      : this.operations.all();
-    for (const status of statuses) this.send(operationStatusEvent(status));
-  }
-
-  private mustClient(): FrameworkClient {
-    if (!this.client) throw new HttpError(403, "Framework is not subscribed");
-    return this.client;
-  }
-
-  /** ACCEPT: the plan's errors are sent, then each offer is accepted or declined as planned. */
-  async accept(a: NonNullable<Call["accept"]>): Promise<void> {
-    const client = this.mustClient();
-    const plan = planAccept(
-      a,
-      client.offers(),
-      { id: this.id, partitionAware: this.capabilities.partitionAware, task: (key) => client.task(key) },
-      { defaultImage: this.opts.defaultImage },
-    );
-    for (const e of plan.errors) {
-      if (e.kind === "task") {
-        this.sendUnreliable(e.status);
-        continue;
-      }
-      this.opts.log("info", "dropping offer operation", {
-        framework: this.key,
-        type: e.type,
-        message: e.message,
-      });
-      // Dropped by validation, as Mesos's master drops it: not reliable, and no agent id.
-      if (e.id !== undefined) this.send(operationStatusEvent(operationStatus(e.id, undefined, e.message)));
-    }
-    const refuse = plan.refuseSeconds;
-    if (!plan.ok) {
-      for (const offer of plan.decline) await client.decline(offer, refuse).catch(() => false);
-      return;
-    }
-    for (const [key, mesosId] of plan.taskIds) this.mesosIds.set(key, mesosId);
-    for (const b of plan.answers)
-      if (b.operationIds.length) this.operationIds.set(b.offer, { agent: plan.agent, ids: b.operationIds });
-    await Promise.all(
-      plan.answers.map(async (b) => {
-        if (!b.operations.length) {
-          await client.decline(b.offer, refuse).catch(() => false);
-          return;
-        }
-        try {
-          await client.accept(b.offer, b.operations, { refuseSeconds: refuse });
-        } catch (err) {
-          this.operationIds.delete(b.offer);
-          const lost = err instanceof OfferNotUsableError;
-          for (const t of b.operations.flatMap((o) =>
-            "launch" in o ? o.launch.tasks : "launchGroup" in o ? o.launchGroup.tasks : [],
-          ))
-            this.sendUnreliable({
-              mesosTaskId: this.mesosIds.get(t.id) ?? t.id,
-              state: lost ? (this.capabilities.partitionAware ? "TASK_DROPPED" : "TASK_LOST") : "TASK_ERROR",
-              reason: lost ? "REASON_INVALID_OFFERS" : "REASON_TASK_INVALID",
-              message: (err as Error).message,
-              agentId: plan.agent,
-            });
-          if (!lost) await client.decline(b.offer, refuse).catch(() => false);
-        }
-      }),
-    );
   }
 }
 
