@@ -1,12 +1,13 @@
 // Answers built small for the launch plan's tests: an offer of cpu 4, memory 8Gi and ports
 // 31000-31009 on node-1, accepted with the given operations, and tasks of one busybox container.
+import { API_VERSION } from "../crds/contract.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 
 export const container = { name: "main", image: "busybox" };
 
 export function offer(operations: unknown[], resources: Record<string, unknown> = {}): ResourceOffer {
   return {
-    apiVersion: "kubeoffers.io/v1alpha1",
+    apiVersion: API_VERSION,
     kind: "ResourceOffer",
     metadata: { name: "o1", namespace: "team-a" },
     spec: {
