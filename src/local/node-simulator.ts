@@ -3,26 +3,18 @@
 // kubelet does (refused ones fail with the kubelet's reason and message), runs the admitted ones
 // (Pending → Running → Succeeded/Failed, as annotations direct) with the status fields a kubelet
 // writes, finishes Pods being deleted, and takes nodes down on command for fault tests.
-// One class over ~500 lines on purpose: the node heartbeat, admission and the Pod lifecycle all
-// read and write each node's admitted Pods; the status builders are pod-status.ts, the rules
-// kubelet-admission.ts.
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  V1MicroTime,
-  type V1Node,
-  type V1Pod,
-  type V1Taint,
-} from "@kubernetes/client-node";
+// Here: when each step happens, over each node's admitted Pods, which the heartbeat, admission
+// and the Pod lifecycle all read; how each write is made is sim-api.ts, the status it writes
+// pod-status.ts, the admission rules kubelet-admission.ts.
+import type { KubeConfig, V1Node, V1Pod, V1Taint } from "@kubernetes/client-node";
 import pLimit from "p-limit";
-import { SIM_EXIT_CODE, SIM_RUN_SECONDS, SIM_START_SECONDS, SIMULATED_ANNOTATION } from "../crds/contract.ts";
+import { SIM_EXIT_CODE, SIM_RUN_SECONDS, SIM_START_SECONDS } from "../crds/contract.ts";
 import { DnsSubdomainSchema } from "../crds/names.ts";
-import { isAlreadyExists, isNotFound, statusCode } from "../kube/errors.ts";
+import { isNotFound } from "../kube/errors.ts";
 import { SupervisedInformer } from "../kube/informer.ts";
-import { mergePatch, microTime } from "../kube/patch.ts";
 import { type Admission, admitPod } from "./kubelet-admission.ts";
 import { exitedStatus, iso, pendingStatus, rejectedStatus, runningStatus } from "./pod-status.ts";
+import { nodeIp, nodeMetadata, SimApi } from "./sim-api.ts";
 
 /**
  * The annotations a simulated node obeys (the contract defines them): seconds a Pod stays
@@ -33,11 +25,6 @@ export {
   SIM_RUN_SECONDS as RUN_SECONDS,
   SIM_START_SECONDS as START_SECONDS,
 } from "../crds/contract.ts";
-
-/** The kubernetes.io/hostname label of a node: its name when that is a valid label value, else its first label. */
-export function hostnameOf(node: string): string {
-  return node.length <= 63 ? node : (node.split(".")[0] ?? node).slice(0, 63);
-}
 
 export interface SimNode {
   name: string;
@@ -73,8 +60,7 @@ interface NodeState {
 const DEFAULT_CAPACITY = { cpu: "8", memory: "16Gi", pods: "110", "ephemeral-storage": "100Gi" };
 
 export class NodeSimulator {
-  private readonly core: CoreV1Api;
-  private readonly coord: CoordinationV1Api;
+  private readonly api: SimApi;
   private readonly nodes = new Map<string, NodeState>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Pod uid → what the simulator last did, so repeated events don't repeat writes. */
@@ -98,8 +84,7 @@ export class NodeSimulator {
 
   constructor(kc: KubeConfig, opts: NodeSimulatorOptions = {}) {
     this.opts = opts;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.coord = kc.makeApiClient(CoordinationV1Api);
+    this.api = new SimApi(kc);
     this.limit = pLimit(opts.concurrency ?? 16);
     this.leaseSeconds = opts.leaseDurationSeconds ?? 40;
     this.log = opts.log ?? (() => {});
@@ -107,7 +92,7 @@ export class NodeSimulator {
       "sim-pods",
       kc,
       "/api/v1/pods",
-      () => this.core.listPodForAllNamespaces({ fieldSelector: "spec.nodeName!=" }),
+      () => this.api.core.listPodForAllNamespaces({ fieldSelector: "spec.nodeName!=" }),
       {
         fieldSelector: "spec.nodeName!=",
         resyncMs: 5_000,
@@ -121,7 +106,7 @@ export class NodeSimulator {
       "sim-nodes",
       kc,
       "/api/v1/nodes",
-      () => this.core.listNode(),
+      () => this.api.core.listNode(),
       { onError: (n, err, ms) => this.log(`${n}: ${String(err)}; restart in ${ms} ms`) },
     );
     for (const ev of ["add", "update"] as const) this.nodeInformer.on(ev, (n: V1Node) => this.onNode(n));
@@ -152,61 +137,26 @@ export class NodeSimulator {
       );
     const idx = this.nodes.size + 1;
     const capacity = spec.exactCapacity ? { ...spec.capacity } : { ...DEFAULT_CAPACITY, ...spec.capacity };
-    const metadata = {
-      name: spec.name,
-      // The machine's hostname: a long (cloud, FQDN) node name's first label, as `hostname -s`.
-      labels: {
-        "kubernetes.io/hostname": hostnameOf(spec.name),
-        "kubernetes.io/os": "linux",
-        ...spec.labels,
-      },
-      annotations: { [SIMULATED_ANNOTATION]: "true" },
-    };
     const state: NodeState = {
       spec,
       up: true,
       ipBase: idx,
       nextIp: 2,
-      node: { metadata, spec: { taints: spec.taints ?? [] }, status: { capacity, allocatable: capacity } },
+      node: {
+        metadata: nodeMetadata(spec.name, spec.labels),
+        spec: { taints: spec.taints ?? [] },
+        status: { capacity, allocatable: capacity },
+      },
       admitted: new Map(),
     };
     this.nodes.set(spec.name, state);
-    try {
-      await this.core.createNode({
-        body: { metadata, ...(spec.taints ? { spec: { taints: spec.taints } } : {}) },
-      });
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-    }
-    const registered = await this.core.patchNodeStatus(
-      {
-        name: spec.name,
-        body: {
-          status: {
-            capacity,
-            allocatable: capacity,
-            conditions: this.conditions(true),
-            addresses: [
-              { type: "InternalIP", address: nodeIp(idx) },
-              { type: "Hostname", address: spec.name },
-            ],
-            nodeInfo: {
-              architecture: "amd64",
-              operatingSystem: "linux",
-              kubeletVersion: "v1.34.4-sim",
-              kubeProxyVersion: "",
-              containerRuntimeVersion: "sim://1",
-              osImage: "kube-offers simulated node",
-              kernelVersion: "",
-              machineID: spec.name,
-              systemUUID: spec.name,
-              bootID: spec.name,
-            },
-          },
-        },
-      },
-      mergePatch,
-    );
+    const registered = await this.api.registerNode({
+      name: spec.name,
+      idx,
+      labels: spec.labels,
+      taints: spec.taints,
+      capacity,
+    });
     this.onNode(registered);
     await this.renewLease(spec.name);
   }
@@ -220,26 +170,6 @@ export class NodeSimulator {
     if (Number.isNaN(seen) || Number.isNaN(got) || got >= seen) state.node = n;
   }
 
-  private conditions(ready: boolean) {
-    const now = new Date().toISOString();
-    const c = (type: string, status: string, reason: string, message: string) => ({
-      type,
-      status,
-      reason,
-      message,
-      lastHeartbeatTime: now,
-      lastTransitionTime: now,
-    });
-    return [
-      ready
-        ? c("Ready", "True", "KubeletReady", "kubelet is posting ready status")
-        : c("Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."),
-      c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-      c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-      c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-    ];
-  }
-
   private async renewLeases(): Promise<void> {
     await Promise.all(
       [...this.nodes.values()].filter((n) => n.up).map((n) => this.limit(() => this.renewLease(n.spec.name))),
@@ -248,34 +178,8 @@ export class NodeSimulator {
 
   private async renewLease(node: string): Promise<void> {
     if (this.stopped) return;
-    const spec = { holderIdentity: node, leaseDurationSeconds: this.leaseSeconds, renewTime: microTime() };
-    // Owned by its Node, as the kubelet's (SetNodeOwnerFunc): deleted with it.
-    const uid = this.nodes.get(node)?.node.metadata?.uid;
-    const metadata = uid ? { ownerReferences: [{ apiVersion: "v1", kind: "Node", name: node, uid }] } : {};
-    try {
-      await timeout(
-        this.coord.patchNamespacedLease(
-          { name: node, namespace: "kube-node-lease", body: { metadata, spec } },
-          mergePatch,
-        ),
-      );
-    } catch (err) {
-      if (!isNotFound(err)) {
-        this.stats.writeErrors++;
-        return;
-      }
-      try {
-        await this.coord.createNamespacedLease({
-          namespace: "kube-node-lease",
-          body: {
-            metadata: { name: node, namespace: "kube-node-lease", ...metadata },
-            spec: { ...spec, renewTime: new V1MicroTime() },
-          },
-        });
-      } catch (e) {
-        if (!isAlreadyExists(e)) this.stats.writeErrors++;
-      }
-    }
+    const ok = await this.api.renewLease(node, this.nodes.get(node)?.node.metadata?.uid, this.leaseSeconds);
+    if (!ok) this.stats.writeErrors++;
   }
 
   /** The node's kubelet "dies": Ready becomes Unknown, its lease stops, its Pods freeze. */
@@ -288,20 +192,14 @@ export class NodeSimulator {
         this.timers.delete(key);
       }
     }
-    await this.core.patchNodeStatus(
-      { name, body: { status: { conditions: this.conditions(false) } } },
-      mergePatch,
-    );
+    await this.api.setNodeReady(name, false);
   }
 
   /** The node comes back: Ready again, its Pods resume. */
   async nodeUp(name: string): Promise<void> {
     const n = this.mustGet(name);
     n.up = true;
-    await this.core.patchNodeStatus(
-      { name, body: { status: { conditions: this.conditions(true) } } },
-      mergePatch,
-    );
+    await this.api.setNodeReady(name, true);
     await this.renewLease(name);
     for (const p of this.informer.list()) if (p.spec?.nodeName === name) this.onPod(p);
   }
@@ -310,7 +208,7 @@ export class NodeSimulator {
   async removeNode(name: string): Promise<void> {
     this.mustGet(name).up = false;
     this.nodes.delete(name);
-    await this.core.deleteNode({ name }).catch((err: unknown) => {
+    await this.api.core.deleteNode({ name }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
   }
@@ -420,7 +318,7 @@ export class NodeSimulator {
   private async recheckAffinity(p: V1Pod, node: NodeState): Promise<void> {
     const uid = p.metadata?.uid ?? "";
     try {
-      this.onNode(await timeout(this.core.readNode({ name: node.spec.name })));
+      this.onNode(await this.api.readNode(node.spec.name));
     } catch {
       /* judge by the copy at hand */
     }
@@ -438,33 +336,7 @@ export class NodeSimulator {
     if (!ok) return;
     this.stats.rejected++;
     // And the Warning event the kubelet records, with the handler's message.
-    const nodeName = p.spec?.nodeName ?? "";
-    const namespace = p.metadata?.namespace ?? "";
-    await timeout(
-      this.core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { name: `${p.metadata?.name}.${Date.now().toString(16)}${uid4()}`, namespace },
-          involvedObject: {
-            kind: "Pod",
-            apiVersion: "v1",
-            namespace,
-            name: p.metadata?.name ?? "",
-            uid: p.metadata?.uid ?? "",
-            resourceVersion: p.metadata?.resourceVersion ?? "",
-          },
-          type: "Warning",
-          reason: verdict.reason,
-          message: verdict.message,
-          source: { component: "kubelet", host: nodeName },
-          reportingComponent: "kubelet",
-          reportingInstance: nodeName,
-          firstTimestamp: new Date(now),
-          lastTimestamp: new Date(now),
-          count: 1,
-        },
-      }),
-    ).catch(() => {}); // events are best effort, as for the kubelet
+    await this.api.rejectionEvent(p, verdict, now);
   }
 
   private async markStarting(p: V1Pod, node: NodeState, at: string): Promise<void> {
@@ -492,41 +364,21 @@ export class NodeSimulator {
   }
 
   private async writeStatus(p: V1Pod, status: Record<string, unknown>): Promise<boolean> {
-    const name = p.metadata?.name ?? "";
-    const namespace = p.metadata?.namespace ?? "";
-    try {
-      await timeout(
-        this.core.patchNamespacedPodStatus(
-          { name, namespace, body: { metadata: { uid: p.metadata?.uid }, status } },
-          mergePatch,
-        ),
-      );
-      return true;
-    } catch (err) {
-      // 404/409: the Pod is gone or was replaced; anything else is counted and retried on resync.
-      if (!isNotFound(err) && statusCode(err) !== 409) this.stats.writeErrors++;
-      this.handled.delete(p.metadata?.uid ?? "");
-      return false;
-    }
+    const result = await this.api.podStatus(p, status);
+    if (result === "ok") return true;
+    // Gone or replaced (404/409) is not counted; anything else is. Either way the resync retries.
+    if (result === "error") this.stats.writeErrors++;
+    this.handled.delete(p.metadata?.uid ?? "");
+    return false;
   }
 
-  /** A kubelet confirms deletion once containers stopped: delete with grace 0. */
+  /** A kubelet confirms deletion once containers stopped. */
   private async finishDeletion(p: V1Pod): Promise<void> {
-    try {
-      await timeout(
-        this.core.deleteNamespacedPod({
-          name: p.metadata?.name ?? "",
-          namespace: p.metadata?.namespace ?? "",
-          // With a body, the API server ignores query options: grace period goes in the body.
-          body: { gracePeriodSeconds: 0, preconditions: { uid: p.metadata?.uid } },
-        }),
-      );
-      this.stats.deleted++;
-    } catch (err) {
-      if (!isNotFound(err) && statusCode(err) !== 409) {
-        this.stats.writeErrors++;
-        this.handled.delete(p.metadata?.uid ?? "");
-      }
+    const result = await this.api.finishDeletion(p);
+    if (result === "ok") this.stats.deleted++;
+    else if (result === "error") {
+      this.stats.writeErrors++;
+      this.handled.delete(p.metadata?.uid ?? "");
     }
   }
 
@@ -550,30 +402,4 @@ export class NodeSimulator {
 function num(v: string | undefined): number {
   const n = Number(v ?? 0);
   return Number.isFinite(n) && n > 0 ? n : 0;
-}
-
-function nodeIp(idx: number): string {
-  return `172.${16 + Math.floor(idx / 65000)}.${Math.floor(idx / 250) % 250}.${(idx % 250) + 1}`;
-}
-
-/**
- * A write that hangs (a connection to an API server that died) must not hold a concurrency
- * slot for minutes: give up after `ms`; the resync retries it.
- */
-function timeout<T>(p: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`API write timed out after ${ms} ms`)), ms);
-    }),
-  ]);
-}
-
-/** A timestamp as the API sends it: a Date from a list, a string from a watch event. */
-
-function uid4(): string {
-  return Math.floor(Math.random() * 0x10000)
-    .toString(16)
-    .padStart(4, "0");
 }
