@@ -1,5 +1,6 @@
 // Pod statuses a real kubelet v1.34.4 (containerd 1.6) wrote, recorded from test/e2e runs of
 // the real node: what the simulator's status builders are compared with.
+// Over 400 lines on purpose: recorded data, kept as the kubelet wrote it (its repeats included).
 
 export const rejected = {
   message:
