@@ -64,15 +64,7 @@ export function createPki(dir: string, extraIps: string[] = []): Pki {
   const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   writeFileSync(p("sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
   writeFileSync(p("sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }));
-  return {
-    dir,
-    caCert: p("ca.crt"),
-    caKey: p("ca.key"),
-    servingCert: p("apiserver.crt"),
-    servingKey: p("apiserver.key"),
-    saPublicKey: p("sa.pub"),
-    saPrivateKey: p("sa.key"),
-  };
+  return loadPki(dir);
 }
 
 function signCsr(dir: string, csr: string, out: string, ext: string): void {
