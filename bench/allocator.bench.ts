@@ -3,16 +3,17 @@
 //
 // They drive the allocator through its production entry point, LiveAllocator.allocate(snapshot,
 // now) (src/allocator/live.ts), the call planCycle makes each cycle with the allocator the loop
-// keeps: each round hands it the whole snapshot — agents, frameworks, roles, what is held, every
-// refusal filter in force — and it applies what changed since the last round, allocates, and
-// hands the round's offers back. That entry, not AllocationLoop.cycle, because these scenarios
+// keeps: each round hands it the whole snapshot — agents, frameworks, roles, what is held — and
+// the refusal filters as the operator's filter store reports them (those made since the last
+// round: src/controller/state.ts), and it applies what changed since the last round, allocates,
+// and hands the round's offers back. That entry, not AllocationLoop.cycle, because these scenarios
 // measure the allocator as Mesos's measure its allocator (without the master's offer messages);
 // bench:controller times the whole cycle on the memory cluster. As in production, objects that
 // did not change are the same objects from round to round (the controller parses each object
 // version once), and an offer declined or recovered is simply gone from the next snapshot. Only
-// allocate() is timed. A declined offer's filter stays in every later snapshot: DeclineOffers'
-// snapshots grow to agents x frameworks filters, and a run stops before it holds more than
-// --max-filters (default 1M) of them, saying so.
+// allocate() is timed. A declined offer's filter stays in force: DeclineOffers' store grows to
+// agents x frameworks filters, and a run stops before it holds more than --max-filters
+// (default 1M) of them, saying so.
 //
 //   npm run bench:allocator                      default set (a few minutes on 2 cores)
 //   npm run bench:allocator -- --quick           small sizes only
@@ -32,9 +33,9 @@ import type {
   Allocation,
   FrameworkSnapshot,
   OfferDecision,
-  RefusalFilter,
   Snapshot,
 } from "../src/allocator/types.ts";
+import { FilterStore } from "../src/controller/state.ts";
 import type { PortRange, Resources } from "../src/resources/types.ts";
 
 const MIB = 1024 * 1024;
@@ -206,11 +207,14 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
   gc?.();
   const snapshot = meshCluster(agents, frameworks, 2014);
   const live = new LiveAllocator();
+  // The declines' filters, kept as the offer reconciler keeps them (no framework ever revives).
+  const store = new FilterStore();
+  const tracked = { filters: store.tracker(() => Number.NEGATIVE_INFINITY) };
   let clock = 1_000_000;
   // The first call builds the allocator from the snapshot (the operator's first cycle) and makes
   // the first round's offers: it is the setup, not a round.
   const t0 = now();
-  let offers: OfferDecision[] = live.allocate(snapshot, clock).decisions;
+  let offers: OfferDecision[] = live.allocate(snapshot, clock, tracked).decisions;
   const setup = now() - t0;
   clock += 1000;
   let heap = peakHeap(0);
@@ -231,13 +235,12 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
   // Sampled mode: SEGMENT rounds at 0, 1/4, 1/2 and 3/4 of the way, then the last rounds.
   const segmentStarts = [0, 0.25, 0.5, 0.75].map((x) => Math.floor(x * frameworks));
   const tail = frameworks - SEGMENT;
-  const filters: RefusalFilter[] = snapshot.filters;
   // Mesos runs 2 x frameworks rounds; after `frameworks` rounds every agent is filtered by
   // everyone and rounds make no offers, so we stop at the first empty round.
   for (let round = 1; round <= 2 * frameworks && times.length < maxRounds && offers.length; round++) {
     // Last round's offers are declined with a filter forever: gone from this snapshot, filtered in it.
     for (const o of offers) {
-      filters.push({ framework: o.framework, agent: o.agent, until: Number.POSITIVE_INFINITY });
+      store.add(o.framework, o.agent, Number.POSITIVE_INFINITY, clock);
       if (filtered) filtered[agentIndex(o.agent) * frameworks + fwIndex(o.framework)] = 1;
     }
     declined += offers.length;
@@ -247,7 +250,7 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
       const next = [...segmentStarts, tail].find((x) => x >= round) ?? round;
       const inSegment = [...segmentStarts, tail].some((x) => round >= x && round < x + SEGMENT);
       const skip = inSegment ? 0 : next - round;
-      if (skip > 0 && filters.length + skip * agents > MAX_FILTERS) {
+      if (skip > 0 && store.size + skip * agents > MAX_FILTERS) {
         stoppedAt = round;
         break;
       }
@@ -258,7 +261,7 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
             let f = Math.floor(rng() * frameworks);
             while (filtered[row + f] === 1) f = (f + 1) % frameworks;
             filtered[row + f] = 1;
-            filters.push({ framework: `fw-${f}`, agent: `agent-${a}`, until: Number.POSITIVE_INFINITY });
+            store.add(`fw-${f}`, `agent-${a}`, Number.POSITIVE_INFINITY, clock);
           }
         }
         declined += skip * agents;
@@ -266,7 +269,7 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
         round += skip;
       }
     }
-    if (filters.length > MAX_FILTERS) {
+    if (store.size > MAX_FILTERS) {
       stoppedAt = round;
       break;
     }
@@ -274,7 +277,7 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
     labels.push(round);
     const start = now();
     const c0 = process.cpuUsage();
-    offers = live.allocate(snapshot, clock).decisions;
+    offers = live.allocate(snapshot, clock, tracked).decisions;
     times.push(now() - start);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
@@ -295,7 +298,7 @@ function declineOffers(agents: number, frameworks: number): DeclineResult {
     labels,
     heap,
     setup,
-    filters: filters.length,
+    filters: store.size,
     ...(stoppedAt !== undefined ? { stoppedAt } : {}),
   };
 }

@@ -148,17 +148,16 @@ export class FilterStore {
 
   add(framework: string, agent: string, until: number, createdAt: number): void {
     if (createdAt < (this.revivedSince.get(framework) ?? Number.NEGATIVE_INFINITY)) return;
-    let agents = this.byFramework.get(framework);
-    if (!agents) this.byFramework.set(framework, (agents = new Map()));
+    const agents = this.byFramework.get(framework) ?? new Map<string, StoredFilter[]>();
     const cur = agents.get(agent) ?? [];
     if (cur.some((f) => f.createdAt >= createdAt && f.until >= until)) return;
+    this.byFramework.set(framework, agents);
     const kept = cur.filter((f) => !(createdAt >= f.createdAt && until >= f.until));
     const filter = { framework, agent, until, createdAt };
     agents.set(agent, [...kept, filter]);
     this.count += kept.length + 1 - cur.length;
-    let fws = this.byAgent.get(agent);
-    if (!fws) this.byAgent.set(agent, (fws = new Set()));
-    fws.add(framework);
+    const fws = this.byAgent.get(agent) ?? new Set<string>();
+    this.byAgent.set(agent, fws.add(framework));
     if (until < Number.POSITIVE_INFINITY) this.expiry.insert({ share: until, rank: 0, hpos: -1, filter });
     this.added.push(filter);
   }
