@@ -1,23 +1,12 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { GROUP, LABEL_FRAMEWORK, PLURAL, VERSION } from "../crds/contract.ts";
 import { clusterLists } from "./cluster-lists.ts";
-
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: "https://127.0.0.1:1" }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
-  return kc;
-}
+import { unreachableKubeConfig } from "./kubeconfig.test-support.ts";
 
 describe("clusterLists: what the endpoints read and the operator stream watches", () => {
   it("Agents and Frameworks by the pool's selectors, task Pods by their framework label, each namespace once", () => {
     const lists = clusterLists({
-      kubeConfig: kubeConfig(),
+      kubeConfig: unreachableKubeConfig(),
       namespaces: ["a", "b", "a"],
       frameworkSelector: "pool=p",
       agentSelector: "pool=p",
@@ -40,7 +29,7 @@ describe("clusterLists: what the endpoints read and the operator stream watches"
   });
 
   it("no selectors: every Agent and Framework", () => {
-    const lists = clusterLists({ kubeConfig: kubeConfig(), namespaces: ["a"] });
+    const lists = clusterLists({ kubeConfig: unreachableKubeConfig(), namespaces: ["a"] });
     expect(lists.agents.labelSelector).toBeUndefined();
     expect(lists.namespaces[0]?.frameworks.labelSelector).toBeUndefined();
   });

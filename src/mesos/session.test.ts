@@ -1,16 +1,10 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import type { FrameworkClient, FrameworkRegistration } from "../sdk/index.ts";
+import { unreachableKubeConfig } from "./kubeconfig.test-support.ts";
 import { MesosFramework } from "./session.ts";
 
 function framework(): MesosFramework {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: "c", server: "https://127.0.0.1:1" }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
+  const kubeConfig = unreachableKubeConfig();
   const spec = { roles: ["*"] } as unknown as FrameworkRegistration;
   return new MesosFramework(
     { id: "fw-1", namespace: "ns", name: "fw-1", principal: undefined, spec },
