@@ -1,5 +1,6 @@
 // The per-node agent: reports what its node contributes to the pool as the Agent's status and
-// renews a Lease for liveness. Writes happen only when the report changed.
+// renews a Lease for liveness. Writes happen only when the report changed; requests and watches
+// share keep-alive connections (connections.ts).
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -16,6 +17,7 @@ import {
   agentLeaseName,
   DEFAULT_AGENT_LEASE_SECONDS,
   DEFAULT_AGENT_PORTS,
+  DEFAULT_API_TIMEOUT_MS,
   DEFAULT_LEASE_NAMESPACE,
   GROUP,
   KIND,
@@ -25,12 +27,13 @@ import {
   VERSION,
 } from "../crds/contract.ts";
 import { makeApiClient } from "../kube/deadline.ts";
-import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
+import { isAlreadyExists, isNotFound, statusCode } from "../kube/errors.ts";
 import { SupervisedInformer } from "../kube/informer.ts";
 import { applyPatch, mergePatch, microTime } from "../kube/patch.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import { fromResources } from "../resources/resources.ts";
 import type { PortRange, Scalars } from "../resources/types.ts";
+import { keepConnections, type SharedConnections } from "./connections.ts";
 import { type Contribution, computeContribution } from "./contribution.ts";
 
 export const FIELD_MANAGER = "kube-offers-agent";
@@ -57,6 +60,7 @@ export interface AgentOptions {
 
 export class NodeAgent {
   readonly nodeName: string;
+  private readonly connections: SharedConnections;
   private readonly co: CustomObjectsApi;
   private readonly coord: CoordinationV1Api;
   private readonly nodeInformer: SupervisedInformer<V1Node>;
@@ -69,6 +73,9 @@ export class NodeAgent {
   private agentExists = false;
   private debounce: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  private renewing = false;
+  /** Renewals in a row that got no answer at all (a deadline passed, the connection failed). */
+  private unanswered = 0;
   private writing: Promise<void> = Promise.resolve();
   private stopped = false;
   /** Failed reports in a row: the next attempt backs off (1 s doubling to 30 s, jittered). */
@@ -95,6 +102,7 @@ export class NodeAgent {
       ...opts,
     };
     for (const [k, v] of Object.entries(this.opts.reserve)) this.reserve[k] = parseQuantity(k, v);
+    this.connections = keepConnections(kc, { minPoolAgeMs: opts.apiTimeoutMs ?? DEFAULT_API_TIMEOUT_MS });
     this.co = makeApiClient(kc, CustomObjectsApi, opts.apiTimeoutMs);
     this.coord = makeApiClient(kc, CoordinationV1Api, opts.apiTimeoutMs);
     const core = makeApiClient(kc, CoreV1Api, opts.apiTimeoutMs);
@@ -105,7 +113,7 @@ export class NodeAgent {
       kc,
       "/api/v1/nodes",
       () => core.listNode({ fieldSelector: `metadata.name=${this.nodeName}` }),
-      { fieldSelector: `metadata.name=${this.nodeName}`, onError, resyncMs: 30_000 },
+      { fieldSelector: `metadata.name=${this.nodeName}`, onError },
     );
     this.podInformer = new SupervisedInformer<V1Pod>(
       "agent-pods",
@@ -114,8 +122,10 @@ export class NodeAgent {
       () => core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` }),
       { fieldSelector: `spec.nodeName=${this.nodeName}`, onError },
     );
+    // Every change, and every (re)sync: a report skipped while one informer was restarting is
+    // made once both are synced again (no periodic recomputation needed to catch up).
     for (const inf of [this.nodeInformer, this.podInformer]) {
-      for (const ev of ["add", "update", "delete", "resync"]) inf.on(ev, () => this.schedule());
+      for (const ev of ["add", "update", "delete", "synced"]) inf.on(ev, () => this.schedule());
     }
   }
 
@@ -241,8 +251,21 @@ export class NodeAgent {
     this.agentExists = true;
   }
 
+  /**
+   * One renewal at a time, as a kubelet renews: under a saturated API server overlapping ones
+   * would only queue behind each other and add to its load.
+   */
   private async renewLease(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.renewing) return;
+    this.renewing = true;
+    try {
+      await this.writeLease();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private async writeLease(): Promise<void> {
     const name = agentLeaseName(this.nodeName);
     const namespace = this.opts.leaseNamespace;
     const spec = {
@@ -252,11 +275,14 @@ export class NodeAgent {
     };
     try {
       await this.coord.patchNamespacedLease({ name, namespace, body: { spec } }, mergePatch);
+      this.unanswered = 0;
     } catch (err) {
       if (!isNotFound(err)) {
         this.log(`lease renewal failed: ${String(err)}`);
+        this.noteUnanswered(err);
         return;
       }
+      this.unanswered = 0;
       try {
         await this.coord.createNamespacedLease({
           namespace,
@@ -273,6 +299,16 @@ export class NodeAgent {
         if (!isAlreadyExists(e)) this.log(`lease creation failed: ${String(e)}`);
       }
     }
+  }
+
+  /** A second renewal in a row without an answer: its connection may be dead, so new requests get new ones. */
+  private noteUnanswered(err: unknown): void {
+    if (statusCode(err) !== undefined) {
+      this.unanswered = 0;
+      return;
+    }
+    if (++this.unanswered >= 2 && this.connections.drop())
+      this.log(`${this.unanswered} lease renewals unanswered: reconnecting`);
   }
 
   /** Stops reporting; the lease is left to lapse, as when a real agent dies. */
