@@ -1,7 +1,7 @@
 // What an ACCEPT call asks of kube-offers, worked out without touching anything: the answer to
 // give each offer (accept with these operations, or decline) and what cannot be done — a
 // TaskStatus for each task that cannot run, an operation error for each operation refused.
-// session.ts sends the errors and gives the answers. Operations are applied in order; tasks are
+// offer-answers.ts sends the errors and gives the answers. Operations are applied in order; tasks are
 // packed first-fit into the offers (all of one agent) in the order the call names them.
 
 import { DEFAULT_REFUSE_SECONDS } from "../crds/contract.ts";

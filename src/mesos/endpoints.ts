@@ -2,8 +2,9 @@
 // /master/slaves, /master/tasks (with the CLI's filters), /master/roles, /master/state-summary,
 // /metrics/snapshot, /master/maintenance/schedule and /status, /master/redirect (to this
 // instance: every instance serves), /version and /health. All of them from the same Kubernetes
-// objects (state.ts); an authenticated caller sees its own principal's frameworks only. Every
-// JSON answer may be JSONP (`?jsonp=<callback>`), as the Mesos web UI asks for it.
+// objects (the model of state.ts, rendered by master-state.ts); an authenticated caller sees its
+// own principal's frameworks only. Every JSON answer may be JSONP (`?jsonp=<callback>`), as the
+// Mesos web UI asks for it.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Caller, HttpError, send, sendJson } from "./http.ts";
 import { masterStateJson, usageByAgent, v0Framework, v0Slave, v0Task } from "./master-state.ts";
