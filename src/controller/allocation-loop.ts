@@ -14,6 +14,7 @@ import { finishOffer } from "./offer-outcome.ts";
 import { PodHolds } from "./pod-holds.ts";
 import { Revivals } from "./revive.ts";
 import type { Assumptions } from "./state.ts";
+import { releaseReservations } from "./writer.ts";
 
 export interface LoopDeps extends ControllerDeps {
   assumptions: Assumptions;
@@ -162,11 +163,10 @@ export class AllocationLoop {
   private async releaseOrphans(list: CyclePlan["orphanReservations"]): Promise<void> {
     for (const { agent, ids } of list) {
       try {
-        await this.d.writer.updateDynamicReservations(agent, (cur) => cur.filter((r) => !ids.includes(r.id)));
-        this.d.log.warn({ agent, released: ids }, "released reservations of frameworks that are gone");
+        if (await releaseReservations(this.d.writer, agent, (r) => ids.includes(r.id)))
+          this.d.log.warn({ agent, released: ids }, "released reservations of frameworks that are gone");
       } catch (err) {
-        if (!isNotFound(err))
-          this.d.log.warn({ agent, err: apiMessage(err) }, "could not release orphan reservations");
+        this.d.log.warn({ agent, err: apiMessage(err) }, "could not release orphan reservations");
       }
     }
   }

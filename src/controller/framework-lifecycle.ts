@@ -5,7 +5,7 @@
 import { FINALIZER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { offerPhase } from "../crds/offer.ts";
-import { isConflict, isNotFound } from "../kube/errors.ts";
+import { isConflict } from "../kube/errors.ts";
 import type { Obj } from "./cache.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { failpoint } from "./failpoints.ts";
@@ -13,6 +13,7 @@ import { killTasks } from "./kill-tasks.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { finishOffer } from "./offer-outcome.ts";
 import type { Assumptions } from "./state.ts";
+import { releaseReservations } from "./writer.ts";
 
 export interface FrameworkLifecycleDeps extends ControllerDeps {
   trigger: (reason: string) => void;
@@ -80,12 +81,9 @@ export class FrameworkLifecycle {
     if (!this.d.config.keepReservationsOnTeardown) {
       for (const a of this.d.cache.agents.list()) {
         if (!(a.spec?.dynamicReservations ?? []).some((r) => r.framework === id)) continue;
-        await this.d.writer
-          .updateDynamicReservations(a.metadata.name ?? "", (cur) => cur.filter((r) => r.framework !== id))
-          .catch((err: unknown) => {
-            if (!isNotFound(err)) throw err; // an agent that is gone holds nothing
-          });
-        this.d.log.info({ framework: id, agent: a.metadata.name }, "released the framework's reservations");
+        // An agent that is gone holds nothing.
+        if (await releaseReservations(this.d.writer, a.metadata.name ?? "", (r) => r.framework === id))
+          this.d.log.info({ framework: id, agent: a.metadata.name }, "released the framework's reservations");
       }
     }
     // An offer an allocation cycle was writing as the teardown began: rescinded on the retry,
