@@ -10,7 +10,8 @@ import type { ResourceRole, ResourceRoleStatus } from "../crds/role.ts";
 import type { MemoryStore } from "../kube/store.ts";
 import { type MemoryStores, memoryStores, type Obj } from "./cache.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { type ClusterWriter, type EventRegarding, finishedCondition } from "./writer.ts";
+import { finishedCondition } from "./offer-status.ts";
+import type { ClusterWriter, EventRegarding } from "./writer.ts";
 
 export type WriteVerb = "create" | "patch" | "delete" | "event";
 export type WriteKind = "ResourceOffer" | "Pod" | "Agent" | "Framework" | "ResourceRole" | "Event";

@@ -16,6 +16,7 @@ import type { FrameworkReconciler } from "./deps.ts";
 import { failoverReconciler } from "./failover.ts";
 import { FrameworkLifecycle } from "./framework-lifecycle.ts";
 import { FrameworkStatusReconciler } from "./framework-status.ts";
+import { KubeWriter } from "./kube-writer.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { nodeStateReconciler } from "./node-state.ts";
@@ -25,7 +26,7 @@ import { ROLES_KEY, RoleStatusReconciler } from "./role-status.ts";
 import { Assumptions, FilterStore, PodTombstones } from "./state.ts";
 import { UnreadableObjects } from "./unreadable.ts";
 import { type ReconcileResult, WorkQueue } from "./workqueue.ts";
-import { type ClusterWriter, KubeWriter } from "./writer.ts";
+import type { ClusterWriter } from "./writer.ts";
 
 /** Cache changes within this window give the role status reconciler one run. */
 const ROLE_STATUS_BATCH_MS = 200;

@@ -1,8 +1,9 @@
 // Objects the operator cannot read (a quantity that does not parse, a malformed annotation):
 // never dropped silently. Each is logged once per object and resourceVersion, counted in
 // kubeoffers_unreadable_objects_total{kind,reason}, and surfaced as a Warning Event on it.
+
+import type { KubeWriter } from "./kube-writer.ts";
 import type { Logger } from "./log.ts";
-import type { KubeWriter } from "./writer.ts";
 
 export interface Unreadable {
   kind: string;

@@ -8,10 +8,6 @@ import type { ResourceOffer, ResourceOfferStatus } from "../crds/offer.ts";
 import type { ResourceRoleStatus } from "../crds/role.ts";
 import { isNotFound } from "../kube/errors.ts";
 
-// Re-exported for the modules that import them from here.
-export { KubeWriter } from "./kube-writer.ts";
-export { finishedCondition } from "./offer-status.ts";
-
 /** An Event's subject. */
 export interface EventRegarding {
   kind: string;
