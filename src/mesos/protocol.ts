@@ -13,10 +13,6 @@ import {
   OperationSchema,
 } from "./messages.ts";
 
-// Tests outside src/mesos (test/fuzz, test/mesos) import these from here.
-export { ResourceSchema } from "./messages.ts";
-export { RecordIoDecoder } from "./recordio.ts";
-
 /** Call types of scheduler.proto (Call.Type). UNKNOWN passes validation and is answered 501, as in Mesos. */
 export const CALL_TYPES = [
   "UNKNOWN",

@@ -6,7 +6,7 @@
 // naming the resource, never with an exception.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { ResourceSchema } from "../../src/mesos/protocol.ts";
+import { ResourceSchema } from "../../src/mesos/messages.ts";
 import { fromMesosResources, toMesosResources } from "../../src/mesos/resources.ts";
 import { parseQuantity, QuantityError } from "../../src/resources/quantity.ts";
 import {

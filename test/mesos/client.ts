@@ -4,7 +4,7 @@
 // (`<length>\n<json or protobuf bytes>`), the others answer 202 and need Mesos-Stream-Id.
 import { request } from "node:http";
 import { decodeEvent, encodeCall } from "../../src/mesos/proto/scheduler-codec.ts";
-import { RecordIoDecoder } from "../../src/mesos/protocol.ts";
+import { RecordIoDecoder } from "../../src/mesos/recordio.ts";
 
 /** How a client encodes its calls and asks for its events. */
 export type Encoding = "json" | "protobuf";
