@@ -118,22 +118,25 @@ describe("LiveAllocator", () => {
     );
   }, 60_000);
 
-  it("the cross-check finds an allocation the snapshot does not hold", () => {
+  it("the cross-check finds an allocation changed behind the live allocator's back", () => {
     fc.assert(
       fc.property(clusterArb({ maxAgents: 8, maxFrameworks: 5 }), (s) => {
         const f = s.frameworks[0];
         const ag = s.agents[0];
         fc.pre(!!f && !!ag);
         const live = new LiveAllocator();
-        live.allocate(s, NOW);
         const stray: Allocation = {
           framework: f!.id,
           role: f!.roles[0]!,
           agent: ag!.name,
           resources: { scalars: { cpu: 1000 }, ports: [] },
         };
-        live.corruptForTest(stray);
-        const found = live.divergences(s, NOW);
+        const held = { ...s, allocations: [...s.allocations, stray] };
+        live.allocate(held, NOW);
+        // Mutated in place: the same object, so the live allocator takes it as unchanged (the
+        // bug class the cross-check is for); the rebuild counts what it says now.
+        stray.resources = { scalars: { cpu: 3000 }, ports: [] };
+        const found = live.divergences(held, NOW + 1000);
         expect(found.length).toBeGreaterThan(0);
         expect(found.join("\n")).toContain(ag!.name);
       }),

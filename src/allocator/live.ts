@@ -152,11 +152,6 @@ export class LiveAllocator {
     return out;
   }
 
-  /** For tests that prove the cross-check can fail: an allocation the snapshot does not have. */
-  corruptForTest(al: Allocation): void {
-    this.alloc?.addAllocation(al);
-  }
-
   private sync(s: Snapshot, now: number, { holds: tracked, filters: trackedFilters }: Tracked): SyncStats {
     const stats: SyncStats = {
       agents: 0,
