@@ -6,7 +6,7 @@ import type { Clock } from "./clock.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import type { FilterStore } from "./state.ts";
+import type { Assumptions, FilterStore, PodTombstones } from "./state.ts";
 import type { ReportUnreadable } from "./unreadable.ts";
 import type { ClusterWriter } from "./writer.ts";
 
@@ -21,6 +21,16 @@ export interface ControllerDeps {
   unreadable: ReportUnreadable;
   /** Now, for every decision that depends on time (clock.ts). */
   clock: Clock;
+}
+
+/** What the offer reconciler and its parts (offer-answer.ts, offer-tasks.ts) need besides. */
+export interface OfferReconcilerDeps extends ControllerDeps {
+  assumptions: Assumptions;
+  /** Task Pods seen deleted: a task whose Pod is gone was KILLED, not DROPPED. */
+  tombstones: PodTombstones;
+  busy: Set<string>;
+  /** Ask the allocation loop for a cycle (resources were freed). */
+  trigger: (reason: string) => void;
 }
 
 /** A reconciler of one registered Framework (operator.ts runs each on every Framework key). */

@@ -12,7 +12,7 @@ import {
 import { formatQuantity, nanoQuantity } from "../resources/quantity.ts";
 import { scalarOf } from "../resources/resources.ts";
 import type { Resources } from "../resources/types.ts";
-import type { Refusal } from "./launch-plan.ts";
+import type { Refusal } from "./launch-types.ts";
 import type { PodPolicy } from "./pod-policy.ts";
 
 const MAX_COUNTABLE = BigInt(Number.MAX_SAFE_INTEGER);

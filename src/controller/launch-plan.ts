@@ -1,11 +1,3 @@
-// Turns an accepted offer's answer into Pods to create, or into a reason it is invalid.
-// Pure: the launcher does the I/O. Everything the API server cannot judge is checked here, in
-// the answer's order as Mesos does — resources beyond the offer, ports outside it, reservations
-// (launch-resources.ts), duplicate task ids, the template's shape and operator keys
-// (task-template.ts), a Pod that would need more than its task's resources (fit-to-task.ts), the
-// launch policy — so a bad answer ends Invalid with a message naming the task and the field, and
-// nothing is launched. The Pods themselves are built by task-pod.ts.
-import type { V1Pod } from "@kubernetes/client-node";
 import { taskPodName } from "../crds/contract.ts";
 import {
   OfferResponseSchema,
@@ -17,45 +9,11 @@ import { add, emptyResources } from "../resources/resources.ts";
 import type { Resources } from "../resources/types.ts";
 import { fitToTask } from "./fit-to-task.ts";
 import { planReserve, planUnreserve, readResources, taskResourcesRefusal } from "./launch-resources.ts";
-import { checkPodPolicy, type PodPolicy } from "./pod-policy.ts";
+import type { LaunchPlan, PlanContext, PlannedPod, ReservationChanges } from "./launch-types.ts";
+import { checkPodPolicy } from "./pod-policy.ts";
 import { ROLE_NOT_AUTHORIZED } from "./role-authz.ts";
 import { buildGroupPod, buildTaskPod } from "./task-pod.ts";
 import { reservedKey, templateShapeError } from "./task-template.ts";
-
-/** Why an answer, or a part of it, is refused: a CamelCase reason and a message naming the field. */
-export interface Refusal {
-  reason: string;
-  message: string;
-}
-
-export interface PlannedPod {
-  name: string;
-  taskIds: string[];
-  resources: Resources;
-  pod: V1Pod;
-}
-
-/** Reservation changes an answer makes (Mesos RESERVE / UNRESERVE), applied before launches. */
-export interface ReservationChanges {
-  reserve: { id: string; role: string; resources: Resources }[];
-  unreserve: string[];
-}
-
-export type LaunchPlan =
-  | { ok: true; pods: PlannedPod[]; tasks: OfferTaskStatus[]; reservations: ReservationChanges }
-  | { ok: false; reason: string; message: string; tasks: OfferTaskStatus[] };
-
-export interface PlanContext {
-  frameworkUid: string;
-  /** Pods of this framework that exist now: Pod name → the offer that launched it. */
-  existingPods: ReadonlyMap<string, string>;
-  /** Extra labels every task Pod carries (e.g. the operator's pool). */
-  labels?: Record<string, string>;
-  /** The cluster-level launch policy every task Pod must satisfy (pod-policy.ts). */
-  policy?: PodPolicy | undefined;
-  /** Why the offer's role may not be used from the framework's namespace now, if so (role-authz.ts). */
-  roleRefused?: string | undefined;
-}
 
 function taskErrors(offer: ResourceOffer, reason: string, message: string): OfferTaskStatus[] {
   const ops = offer.spec.response?.operations ?? [];

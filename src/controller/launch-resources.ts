@@ -16,7 +16,7 @@ import {
   toResources,
 } from "../resources/resources.ts";
 import type { PortRange, Resources } from "../resources/types.ts";
-import type { Refusal, ReservationChanges } from "./launch-plan.ts";
+import type { Refusal, ReservationChanges } from "./launch-types.ts";
 
 /** Resources for messages: `cpu 1, memory 1Gi, ports 31000-31009`, or `nothing`. */
 export function formatResources(r: Resources): string {

@@ -10,12 +10,13 @@ import { type OfferTaskStatus, offerPhase, type ResourceOffer } from "../crds/of
 import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { fromResources } from "../resources/resources.ts";
 import type { Obj } from "./cache.ts";
+import type { OfferReconcilerDeps } from "./deps.ts";
 import { failpoint } from "./failpoints.ts";
-import { planLaunch, type ReservationChanges } from "./launch-plan.ts";
+import { planLaunch } from "./launch-plan.ts";
 import { isLaunchRecorded, launchRecord } from "./launch-record.ts";
+import type { ReservationChanges } from "./launch-types.ts";
 import { frameworkId } from "./names.ts";
 import { type FinalStatus, finishOffer } from "./offer-outcome.ts";
-import type { OfferReconcilerDeps } from "./offer-reconciler.ts";
 import { settleRecordedLaunch } from "./offer-tasks.ts";
 import { refuseUntil } from "./revive.ts";
 import { authorizeRole, refusal, roleAdmissions } from "./role-authz.ts";

@@ -5,23 +5,13 @@
 import { CONDITION_FINISHED } from "../crds/contract.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { isNotFound } from "../kube/errors.ts";
-import type { ControllerDeps } from "./deps.ts";
+import type { OfferReconcilerDeps } from "./deps.ts";
 import { LAUNCH_GRACE_MS } from "./launch-record.ts";
 import { splitKey } from "./names.ts";
 import { OfferAnswerer } from "./offer-answer.ts";
 import { refreshTasks } from "./offer-tasks.ts";
-import type { Assumptions, PodTombstones } from "./state.ts";
 import { timeOf } from "./views.ts";
 import type { ReconcileResult } from "./workqueue.ts";
-
-export interface OfferReconcilerDeps extends ControllerDeps {
-  assumptions: Assumptions;
-  /** Task Pods seen deleted: a task whose Pod is gone was KILLED, not DROPPED. */
-  tombstones: PodTombstones;
-  busy: Set<string>;
-  /** Ask the allocation loop for a cycle (resources were freed). */
-  trigger: (reason: string) => void;
-}
 
 /**
  * How long after its creation an unanswered offer gets status.phase=Offered written (its

@@ -3,9 +3,9 @@
 // when a launch that a process which is gone recorded is found on an offer still Offered.
 import type { OfferTaskStatus, ResourceOffer } from "../crds/offer.ts";
 import type { Obj } from "./cache.ts";
+import type { OfferReconcilerDeps } from "./deps.ts";
 import { type PodEvidence, refreshTask } from "./launch-record.ts";
 import type { FinalStatus } from "./offer-outcome.ts";
-import type { OfferReconcilerDeps } from "./offer-reconciler.ts";
 import { timeOf } from "./views.ts";
 
 type Deps = Pick<OfferReconcilerDeps, "cache" | "writer" | "tombstones" | "config" | "clock" | "log">;

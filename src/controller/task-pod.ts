@@ -20,7 +20,7 @@ import type { ResourceOffer, TaskInfo } from "../crds/offer.ts";
 import { formatQuantity } from "../resources/quantity.ts";
 import { fromResources } from "../resources/resources.ts";
 import type { Resources } from "../resources/types.ts";
-import type { PlanContext } from "./launch-plan.ts";
+import type { PlanContext } from "./launch-types.ts";
 
 /** What a task Pod takes from the plan's context. */
 type PodContext = Pick<PlanContext, "frameworkUid" | "labels">;

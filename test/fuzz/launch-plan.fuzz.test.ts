@@ -10,7 +10,8 @@
 // operator's labels, node and owner whatever the template said.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { type PlanContext, planLaunch } from "../../src/controller/launch-plan.ts";
+import { planLaunch } from "../../src/controller/launch-plan.ts";
+import type { PlanContext } from "../../src/controller/launch-types.ts";
 import { STRICT_POD_POLICY } from "../../src/controller/pod-policy.ts";
 import { LABEL_FRAMEWORK, LABEL_OFFER, LABEL_TASK_ID } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
