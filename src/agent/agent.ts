@@ -1,6 +1,6 @@
 // The per-node agent: reports what its node contributes to the pool as the Agent's status and
 // renews a Lease for liveness. Writes happen only when the report changed; requests and watches
-// share keep-alive connections (connections.ts).
+// share keep-alive connections (kube/connections.ts).
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -26,6 +26,7 @@ import {
   PLURAL,
   VERSION,
 } from "../crds/contract.ts";
+import { keepConnections, type SharedConnections } from "../kube/connections.ts";
 import { makeApiClient } from "../kube/deadline.ts";
 import { isAlreadyExists, isNotFound, statusCode } from "../kube/errors.ts";
 import { SupervisedInformer } from "../kube/informer.ts";
@@ -33,7 +34,6 @@ import { applyPatch, mergePatch, microTime } from "../kube/patch.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import { fromResources } from "../resources/resources.ts";
 import type { PortRange, Scalars } from "../resources/types.ts";
-import { keepConnections, type SharedConnections } from "./connections.ts";
 import { type Contribution, computeContribution } from "./contribution.ts";
 
 export const FIELD_MANAGER = "kube-offers-agent";

@@ -9,11 +9,11 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { CoordinationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { keepConnections } from "../kube/connections.ts";
 import { makeApiClient } from "../kube/deadline.ts";
 import { createPki } from "../local/certs.ts";
 import { mintIdentity } from "../local/kubeconfig.ts";
 import { NodeAgent } from "./agent.ts";
-import { keepConnections } from "./connections.ts";
 
 let dir = "";
 let server: Http2SecureServer;
@@ -180,5 +180,22 @@ describe("keepConnections", () => {
     } finally {
       await agent.stop();
     }
+  });
+  it("drops the pool on a request's timeout when asked to (the operator), and not otherwise", async () => {
+    const operator = identity("operator");
+    const c = keepConnections(operator, { dropOnTimeout: true, minPoolAgeMs: 0 });
+    const agent = identity("agent-kc");
+    const a = keepConnections(agent, { minPoolAgeMs: 0 });
+    await renew(operator);
+    await renew(agent);
+    for (const s of sessions) deaf.add(s);
+    const slow = (kc: KubeConfig) =>
+      makeApiClient(kc, CoordinationV1Api, 200).readNamespacedLease({ name: "agent-n1", namespace: "x" });
+    await expect(slow(operator)).rejects.toThrow(/no answer within 200 ms/);
+    await expect(slow(agent)).rejects.toThrow(/no answer within 200 ms/);
+    expect([c.pools, a.pools]).toEqual([2, 1]);
+    // The new pool connects afresh and is answered.
+    await renew(operator);
+    expect(connections.filter((cn) => cn === "operator")).toHaveLength(2);
   });
 });

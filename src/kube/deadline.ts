@@ -11,6 +11,7 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { DEFAULT_API_TIMEOUT_MS } from "../crds/contract.ts";
+import { connectionsOf } from "./connections.ts";
 
 /** A request that got no (complete) answer within its deadline. No HTTP status: a transient failure. */
 export class RequestTimeoutError extends Error {
@@ -55,9 +56,12 @@ export class DeadlineHttpLibrary implements HttpLibrary {
   private readonly inner: HttpLibrary;
   readonly timeoutMs: number;
 
-  constructor(inner: HttpLibrary, timeoutMs: number) {
+  private readonly onTimeout: (() => void) | undefined;
+
+  constructor(inner: HttpLibrary, timeoutMs: number, onTimeout?: () => void) {
     this.inner = inner;
     this.timeoutMs = timeoutMs;
+    this.onTimeout = onTimeout;
   }
 
   send(request: RequestContext): Observable<ResponseContext> {
@@ -77,6 +81,9 @@ export class DeadlineHttpLibrary implements HttpLibrary {
       };
       return res;
     });
+    answer.catch((err: unknown) => {
+      if (err instanceof RequestTimeoutError) this.onTimeout?.();
+    });
     return new Observable(answer);
   }
 }
@@ -92,7 +99,8 @@ export function makeApiClient<T>(
 ): T {
   // makeApiClient hands its configuration to the constructor it is given: take it from there.
   const Bounded = function (this: unknown, config: Configuration) {
-    return new api({ ...config, httpApi: new DeadlineHttpLibrary(config.httpApi, timeoutMs) });
+    const timedOut = () => connectionsOf(kc)?.requestTimedOut();
+    return new api({ ...config, httpApi: new DeadlineHttpLibrary(config.httpApi, timeoutMs, timedOut) });
   } as unknown as new (
     config: Configuration,
   ) => T;

@@ -22,6 +22,12 @@ export interface ConnectionOptions {
   keepAliveMs?: number;
   /** A pool younger than this is not dropped again: its requests have not had their chance yet. */
   minPoolAgeMs?: number;
+  /**
+   * Any request with no answer within its deadline drops the pool (the operator's choice; the
+   * agent judges by its renewals instead). HTTP/2 keeps one connection for every request, so a
+   * connection that died silently would otherwise take every request down with it.
+   */
+  dropOnTimeout?: boolean;
 }
 
 /** client-node's private per-request dispatcher factory, replaced on the instance. */
@@ -31,12 +37,14 @@ export class SharedConnections {
   private pool: { connect: ConnectOptions; agent: Agent; since: number } | undefined;
   private readonly keepAliveMs: number;
   private readonly minPoolAgeMs: number;
+  private readonly dropOnTimeout: boolean;
   /** Pools made (the first, then one per credential change or drop). */
   pools = 0;
 
   constructor(opts: ConnectionOptions = {}) {
     this.keepAliveMs = opts.keepAliveMs ?? KEEP_ALIVE_MS;
     this.minPoolAgeMs = opts.minPoolAgeMs ?? DEFAULT_API_TIMEOUT_MS;
+    this.dropOnTimeout = opts.dropOnTimeout ?? false;
   }
 
   /** The pool for these TLS options: the current one while they stay the same. */
@@ -61,6 +69,11 @@ export class SharedConnections {
     return true;
   }
 
+  /** A request of a client of this KubeConfig got no answer within its deadline (deadline.ts). */
+  requestTimedOut(): void {
+    if (this.dropOnTimeout) this.drop();
+  }
+
   private retire(): void {
     const old = this.pool?.agent;
     this.pool = undefined;
@@ -69,6 +82,11 @@ export class SharedConnections {
 }
 
 const shared = new WeakMap<KubeConfig, SharedConnections>();
+
+/** The shared connections of `kc`, if keepConnections gave it some. */
+export function connectionsOf(kc: KubeConfig): SharedConnections | undefined {
+  return shared.get(kc);
+}
 
 /**
  * Makes every client of `kc` (API clients and watches alike) use one keep-alive pool; the same
