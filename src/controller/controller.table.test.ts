@@ -251,6 +251,27 @@ describe("offer reconciler: given an offer and the time, these writes", () => {
     expect(statusOf(r.cluster.writes[0]!)).toEqual({ phase: "Offered" });
   });
 
+  it("the Offered phase is written only on the version read: never over a rescind that landed since", async () => {
+    const r = rig();
+    seedOffer(r, { createdAt: T0 - 5000 });
+    // The rescind lands between the reconciler's read and its write.
+    const patch = r.cluster.patchOfferStatus.bind(r.cluster);
+    let raced = false;
+    r.cluster.patchOfferStatus = async (ns, name, status, rv) => {
+      if (!raced && status.phase === "Offered") {
+        raced = true;
+        await r.cluster.finishOffer(ns, name, { phase: "Rescinded", reason: "FrameworkRemoved" });
+      }
+      return patch(ns, name, status, rv);
+    };
+    await expect(r.offers.reconcile(`${NS}/o1`)).resolves.toBeUndefined();
+    expect(r.cluster.lines()).toEqual([`patch ResourceOffer ${NS}/o1`, `patch ResourceOffer ${NS}/o1`]);
+    expect(r.cache.offers.get("o1", NS)?.status).toMatchObject({
+      phase: "Rescinded",
+      reason: "FrameworkRemoved",
+    });
+  });
+
   it("a replay after a crash between the record and the Pods: no Pod is created, the tasks end DROPPED", async () => {
     const r = rig();
     seedOffer(r, { response: launch(["t1"]) });

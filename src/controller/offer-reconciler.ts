@@ -4,7 +4,7 @@
 // offerRetentionMs.
 import { CONDITION_FINISHED } from "../crds/contract.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
-import { isNotFound } from "../kube/errors.ts";
+import { isConflict, isNotFound } from "../kube/errors.ts";
 import type { OfferReconcilerDeps } from "./deps.ts";
 import { LAUNCH_GRACE_MS } from "./launch-record.ts";
 import { splitKey } from "./names.ts";
@@ -68,9 +68,22 @@ export class OfferReconciler {
         // a missing phase as Offered. Written a little late, it is not written at all for the
         // offers a scheduler answers at once: one API write fewer per offer where it counts.
         const writeAt = timeOf(offer.metadata.creationTimestamp) + OFFERED_PHASE_DELAY_MS;
-        if (now >= writeAt || !Number.isFinite(writeAt))
-          await this.d.writer.patchOfferStatus(namespace, name, { phase: "Offered" });
-        else next = Math.min(next, writeAt - now + 10);
+        if (now >= writeAt || !Number.isFinite(writeAt)) {
+          // Only on the version read: written over a rescind or expiry the cache has not shown
+          // yet, it would turn a final phase back into Offered. A conflict means a change, and
+          // the change's event brings the offer back here.
+          try {
+            await this.d.writer.patchOfferStatus(
+              namespace,
+              name,
+              { phase: "Offered" },
+              offer.metadata.resourceVersion,
+            );
+          } catch (err) {
+            if (!isConflict(err)) throw err;
+            return undefined;
+          }
+        } else next = Math.min(next, writeAt - now + 10);
       }
       return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
     }

@@ -2,6 +2,7 @@
 // (launch-record.ts's refreshTask): refreshed while the offer is Accepted, and settled at once
 // when a launch that a process which is gone recorded is found on an offer still Offered.
 import type { OfferTaskStatus, ResourceOffer } from "../crds/offer.ts";
+import { isConflict } from "../kube/errors.ts";
 import type { Obj } from "./cache.ts";
 import type { OfferReconcilerDeps } from "./deps.ts";
 import { type PodEvidence, refreshTask } from "./launch-record.ts";
@@ -74,5 +75,18 @@ export async function refreshTasks(d: Deps, offer: Obj<ResourceOffer>, now: numb
     if (r.status !== t) changed = true;
     next.push(r.status);
   }
-  if (changed) await d.writer.patchOfferStatus(ns, offer.metadata.name ?? "", { tasks: next });
+  if (!changed) return;
+  // On the version read: the task list is written whole, and one from a stale read would undo
+  // a newer state (a task seen KILLED back to RUNNING). A conflict means a change, whose event
+  // brings the offer back to be refreshed from what it is then.
+  try {
+    await d.writer.patchOfferStatus(
+      ns,
+      offer.metadata.name ?? "",
+      { tasks: next },
+      offer.metadata.resourceVersion,
+    );
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+  }
 }
