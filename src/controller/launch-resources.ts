@@ -11,22 +11,13 @@ import {
   contains,
   emptyResources,
   equals,
+  formatResources,
   scalarOf,
   subtractClamped,
   toResources,
 } from "../resources/resources.ts";
 import type { PortRange, Resources } from "../resources/types.ts";
 import type { Refusal, ReservationChanges } from "./launch-types.ts";
-
-/** Resources for messages: `cpu 1, memory 1Gi, ports 31000-31009`, or `nothing`. */
-export function formatResources(r: Resources): string {
-  const parts = Object.entries(r.scalars).map(([k, v]) => `${k} ${formatQuantity(k, v)}`);
-  if (r.ports.length)
-    parts.push(
-      `ports ${r.ports.map((p) => (p.begin === p.end ? p.begin : `${p.begin}-${p.end}`)).join(",")}`,
-    );
-  return parts.join(", ") || "nothing";
-}
 
 /** A resource map of the offer or its answer, parsed; or a refusal with `reason` naming the field `at`. */
 export function readResources(map: unknown, at: string, reason: string): Resources | Refusal {

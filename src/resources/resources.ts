@@ -139,3 +139,15 @@ export function fromResources(r: Resources): Record<string, string | PortRange[]
   if (r.ports.length > 0) out.ports = r.ports.map((p) => ({ begin: p.begin, end: p.end }));
   return out;
 }
+
+/** For messages: "cpu 500m, memory 1Gi, ports 31000-31002" (names sorted), or "nothing". */
+export function formatResources(r: Resources): string {
+  const parts = Object.keys(r.scalars)
+    .sort()
+    .map((k) => `${k} ${formatQuantity(k, r.scalars[k] ?? 0)}`);
+  if (r.ports.length)
+    parts.push(
+      `ports ${r.ports.map((p) => (p.begin === p.end ? p.begin : `${p.begin}-${p.end}`)).join(",")}`,
+    );
+  return parts.join(", ") || "nothing";
+}

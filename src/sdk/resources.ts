@@ -7,6 +7,7 @@ import {
   add,
   contains,
   emptyResources,
+  formatResources as formatParsed,
   fromResources,
   subtract,
   toResources,
@@ -36,15 +37,7 @@ export function parseResources(map: ResourceMap | undefined): Parsed {
 }
 
 export function formatResources(map: ResourceMap | Parsed): string {
-  const r = isParsed(map) ? map : parseResources(map);
-  const parts = Object.keys(r.scalars)
-    .sort()
-    .map((k) => `${k} ${formatQuantity(k, r.scalars[k] ?? 0)}`);
-  if (r.ports.length)
-    parts.push(
-      `ports ${r.ports.map((p) => (p.begin === p.end ? p.begin : `${p.begin}-${p.end}`)).join(",")}`,
-    );
-  return parts.join(", ") || "nothing";
+  return formatParsed(isParsed(map) ? map : parseResources(map));
 }
 
 function isParsed(x: ResourceMap | Parsed): x is Parsed {
