@@ -1,16 +1,19 @@
 // Load test (`npm run test:load`; not part of `npm test`): a saturated control plane must not
-// pass for dead nodes. A private control plane, NODES simulated nodes with an agent each (their
-// own process, as the agent ServiceAccount), the operator (its own process, as the controller
-// ServiceAccount, with leader election), the chart's FlowSchemas, and a framework that answers
-// every offer with as many 1-cpu tasks as fit until TASKS were launched, all at once (the launch
-// storm). Once every task runs it watches for OBSERVE_SECONDS more, then prints nodes, tasks,
-// agent Lease renewal lag (how late each renewal came after the agent's renew interval, as seen
-// by a watch here) p50/p99/max, agents declared lost and tasks killed, and fails unless both
-// are 0. NODES (1000), TASKS (5000), OBSERVE_SECONDS (60) change the scale.
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createWriteStream, readFileSync } from "node:fs";
+// pass for dead nodes. A private control plane, NODES simulated nodes with an agent each (in
+// AGENT_PROCS processes of their own, each with its share of the nodes, started
+// AGENT_START_CONCURRENCY at a time in all, as the agent ServiceAccount), the operator (its own
+// process, as the controller ServiceAccount, with leader election), the chart's FlowSchemas, and
+// a framework that answers every offer with as many 1-cpu tasks as fit until TASKS were
+// launched, all at once (the launch storm). Once every task runs it watches for OBSERVE_SECONDS
+// more, then prints nodes, tasks, agent Lease renewal lag (how late each renewal came after the
+// agent's renew interval, as seen by a watch here) p50/p99/max, agents declared lost and tasks
+// killed, then per agent process its start time, CPU, memory, connections, event-loop delay and
+// renewal lag, and fails unless lost and killed are 0. NODES (1000), TASKS (5000), AGENT_PROCS
+// (4), AGENT_START_CONCURRENCY (32), OBSERVE_SECONDS (60) change the scale. Every process it
+// starts is recorded by PID (src/local/processes.ts) and ended on every way out.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -24,6 +27,7 @@ import {
 import pLimit from "p-limit";
 import type { Obj } from "../../src/controller/cache.ts";
 import {
+  agentLeaseName,
   DEFAULT_AGENT_LEASE_SECONDS,
   DEFAULT_LEASE_NAMESPACE,
   GROUP,
@@ -39,11 +43,14 @@ import { installCrds } from "../../src/local/crds.ts";
 import { HARNESS_FLOW_NAMES, installFlowControl } from "../../src/local/flowcontrol.ts";
 import { NodeSimulator } from "../../src/local/node-simulator.ts";
 import { freePort } from "../../src/local/ports.ts";
+import { type ManagedProcess, ProcessGroup, REGISTRY_DIR } from "../../src/local/processes.ts";
 import { parseQuantity } from "../../src/resources/quantity.ts";
 
 const NODES = Number(process.env.NODES ?? 1000);
 const TASKS = Number(process.env.TASKS ?? 5000);
 const OBSERVE_MS = Number(process.env.OBSERVE_SECONDS ?? 60) * 1000;
+const AGENT_PROCS = Math.max(1, Math.min(NODES, Number(process.env.AGENT_PROCS ?? 4)));
+const AGENT_START_CONCURRENCY = Number(process.env.AGENT_START_CONCURRENCY ?? 32);
 const NS = "load";
 const SYS = DEFAULT_LEASE_NAMESPACE;
 const RENEW_MS = (DEFAULT_AGENT_LEASE_SECONDS * 1000) / 4;
@@ -97,12 +104,70 @@ async function identities(cp: ControlPlane, kc: KubeConfig) {
   };
 }
 
-function child(name: string, args: string[], env: Record<string, string>, logDir: string): ChildProcess {
-  const p = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: "pipe" });
-  const log = createWriteStream(join(logDir, `${name}.log`), { flags: "a" });
-  p.stdout?.pipe(log);
-  p.stderr?.pipe(log);
-  return p;
+/** A Node program of the repository (its log: <name>.log in the group's directory). */
+function child(
+  group: ProcessGroup,
+  name: string,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+) {
+  return group.spawn(name, process.execPath, [join(REPO, script), ...args], { ...process.env, ...env });
+}
+
+/** What an agent process says about itself (test/load/agents.ts). */
+interface AgentStats {
+  agents: number;
+  uptimeMs: number;
+  cpuMs: number;
+  rssMB: number;
+  heapMB: number;
+  connections: number;
+  requests: number;
+  loopP50Ms: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  startMs?: number;
+}
+
+/** One of the agent processes: its nodes, its lines, what it said when ready and last. */
+class AgentProcess {
+  readonly index: number;
+  readonly proc: ManagedProcess;
+  readonly nodes: number;
+  readonly lags: number[] = [];
+  ready: AgentStats | undefined;
+  private readonly waiting = new Map<string, (s: AgentStats) => void>();
+
+  constructor(index: number, proc: ManagedProcess, nodes: number) {
+    this.index = index;
+    this.proc = proc;
+    this.nodes = nodes;
+    if (!proc.child.stdout) throw new Error(`${proc.name} has no stdout`);
+    createInterface({ input: proc.child.stdout }).on("line", (line) => {
+      const [word = "", ...rest] = line.split(" ");
+      if (word !== "ready" && word !== "stats") return;
+      const s = JSON.parse(rest.join(" ")) as AgentStats;
+      if (word === "ready") this.ready = s;
+      this.waiting.get(word)?.(s);
+      this.waiting.delete(word);
+    });
+  }
+
+  /** Resolves with the next `word` line; rejects if the process exits first or after ms. */
+  next(word: "ready" | "stats", ms: number): Promise<AgentStats> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.proc.name}: no ${word} line in ${ms} ms`)), ms);
+      this.waiting.set(word, (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      void this.proc.exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.proc.name} exited (${code ?? signal}); see ${this.proc.logFile}`));
+      });
+    });
+  }
 }
 
 async function metric(port: number, name: string): Promise<number> {
@@ -111,17 +176,66 @@ async function metric(port: number, name: string): Promise<number> {
   return line ? Number(line.split(" ").pop()) : Number.NaN;
 }
 
+/**
+ * Per agent process: its agents, how long their start took, CPU (in all, and per agent and
+ * minute), memory (and per agent), connections and requests made, event-loop delay, renew lag.
+ */
+function agentTable(procs: AgentProcess[], last: AgentStats[]): string {
+  const head = [
+    "proc",
+    "agents",
+    "start s",
+    "CPU s",
+    "CPU ms/agent/min",
+    "RSS MB",
+    "MB/agent",
+    "conns",
+    "requests",
+    "loop p99 ms",
+    "loop max ms",
+    "lag p50 ms",
+    "lag p99 ms",
+  ];
+  const rows = procs.map((ap, k) => {
+    const s = last[k] as AgentStats;
+    const minutes = s.uptimeMs / 60_000;
+    return [
+      `agents-${ap.index}`,
+      String(ap.nodes),
+      ((ap.ready?.startMs ?? 0) / 1000).toFixed(1),
+      (s.cpuMs / 1000).toFixed(1),
+      (s.cpuMs / ap.nodes / minutes).toFixed(1),
+      String(s.rssMB),
+      (s.rssMB / ap.nodes).toFixed(2),
+      String(s.connections),
+      String(s.requests),
+      String(s.loopP99Ms),
+      String(s.loopMaxMs),
+      String(quantile(ap.lags, 0.5)),
+      String(quantile(ap.lags, 0.99)),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ")}\n`;
+  return `Agent processes (${procs.length})\n${line(head)}${rows.map(line).join("")}`;
+}
+
 async function main(): Promise<void> {
   const cp = await ControlPlane.start({ controllerManager: false, log: () => {} });
-  const procs: ChildProcess[] = [];
+  // The agents and the operator, by PID: ended by stop(), by this process's exit, or by the next
+  // run if this one is killed.
+  const group = new ProcessGroup(cp.dir, REGISTRY_DIR);
   let sim: NodeSimulator | undefined;
   const informers: SupervisedInformer<never>[] = [];
   let stopping = false;
+  group.on("error", (err: Error) => say(err.message));
+  group.on("exit", (name: string, code: number | null, signal: string | null) => {
+    if (!stopping && name !== "operator") say(`${name} exited (${code ?? signal}) during the run`);
+  });
   const stop = async () => {
     stopping = true;
     for (const i of informers) i.stop();
-    for (const p of procs) if (p.exitCode === null) p.kill("SIGTERM");
-    await Promise.all(procs.map((p) => (p.exitCode === null ? once(p, "exit") : undefined)));
+    await group.stopAll();
     await sim?.stop().catch(() => {});
     await cp.stop();
   };
@@ -137,6 +251,8 @@ async function main(): Promise<void> {
     // Watches of this process (the test's clock): agent Lease renewals, task Pods, offers.
     const lags: number[] = [];
     const lastRenewal = new Map<string, number>();
+    /** Lease name → the agent process that renews it. */
+    const renewer = new Map<string, AgentProcess>();
     const leases = new SupervisedInformer<V1Lease>(
       "load-leases",
       kc,
@@ -148,7 +264,11 @@ async function main(): Promise<void> {
       if (!name.startsWith("agent-")) return;
       const now = Date.now();
       const prev = lastRenewal.get(name);
-      if (prev !== undefined) lags.push(Math.max(0, now - prev - RENEW_MS));
+      if (prev !== undefined) {
+        const lag = Math.max(0, now - prev - RENEW_MS);
+        lags.push(lag);
+        renewer.get(name)?.lags.push(lag);
+      }
       lastRenewal.set(name, now);
     });
     let killed = 0;
@@ -176,27 +296,39 @@ async function main(): Promise<void> {
     await sim.start(Array.from({ length: NODES }, (_, i) => ({ name: `load-${i}` })));
     say(`${NODES} simulated nodes Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-    const agents = child(
-      "agents",
-      ["test/load/agents.ts"],
-      { KUBECONFIG: ids.agent.kubeconfigPath, NODES: String(NODES), NODE_PREFIX: "load-" },
-      cp.dir,
+    // Each process its share of the nodes (contiguous), and of the start concurrency.
+    const tAgents = Date.now();
+    const agentProcs: AgentProcess[] = [];
+    for (let k = 0; k < AGENT_PROCS; k++) {
+      const first = Math.floor((k * NODES) / AGENT_PROCS);
+      const count = Math.floor(((k + 1) * NODES) / AGENT_PROCS) - first;
+      const proc = child(group, `agents-${k}`, "test/load/agents.ts", [], {
+        KUBECONFIG: ids.agent.kubeconfigPath,
+        FIRST: String(first),
+        COUNT: String(count),
+        NODE_PREFIX: "load-",
+        START_CONCURRENCY: String(Math.max(1, Math.ceil(AGENT_START_CONCURRENCY / AGENT_PROCS))),
+      });
+      const ap = new AgentProcess(k, proc, count);
+      for (let i = first; i < first + count; i++) renewer.set(agentLeaseName(`load-${i}`), ap);
+      agentProcs.push(ap);
+    }
+    await Promise.all(agentProcs.map((ap) => ap.next("ready", 30 * 60_000)));
+    say(
+      `${NODES} agents started in ${((Date.now() - tAgents) / 1000).toFixed(1)} s by ${AGENT_PROCS} processes (${agentProcs
+        .map((ap) => `${((ap.ready?.startMs ?? 0) / 1000).toFixed(1)} s`)
+        .join(", ")})`,
     );
-    procs.push(agents);
-    await new Promise<void>((resolve, reject) => {
-      agents.stdout?.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
-      agents.once("exit", (code) => reject(new Error(`agents exited (${code}); see ${cp.dir}/agents.log`)));
-    });
-    say(`${NODES} agents started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const port = await freePort();
     // Restarted when it exits (a leader that could not renew in time exits), as its Deployment would.
     let restarts = 0;
     const startOperator = (): void => {
       const operator = child(
+        group,
         "operator",
+        "src/controller/main.ts",
         [
-          "src/controller/main.ts",
           `--kubeconfig=${ids.controller.kubeconfigPath}`,
           `--http-port=${port}`,
           "--http-host=127.0.0.1",
@@ -205,10 +337,8 @@ async function main(): Promise<void> {
           "--identity=load-operator",
         ],
         { LOG_LEVEL: "info", POD_NAMESPACE: SYS },
-        cp.dir,
       );
-      procs.push(operator);
-      operator.once("exit", () => {
+      void operator.exited.then(() => {
         if (stopping) return;
         restarts++;
         say(`operator exited; restarting (${restarts})`);
@@ -308,6 +438,13 @@ async function main(): Promise<void> {
 
     stopping = true;
     const hold = await metric(port, "kubeoffers_agent_loss_hold").catch(() => Number.NaN);
+    const last = await Promise.all(
+      agentProcs.map((ap) => {
+        const stats = ap.next("stats", 30_000);
+        ap.proc.child.kill("SIGUSR2");
+        return stats;
+      }),
+    );
     // Counted from the log: the metric starts again with every operator process.
     const logText = readFileSync(join(cp.dir, "operator.log"), "utf8");
     let declared = 0;
@@ -334,6 +471,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`\nLiveness under load: ${NODES} nodes, ${TASKS} tasks\n`);
     for (const [a, b] of rows) process.stdout.write(`  ${a.padEnd(44)} ${b.padStart(10)}\n`);
+    process.stdout.write(`\n${agentTable(agentProcs, last)}`);
     if (declared !== 0 || killed !== 0 || lostRescinds !== 0)
       throw new Error(
         `agents declared lost: ${declared}, AgentLost rescinds: ${lostRescinds}, tasks killed: ${killed}`,
