@@ -61,7 +61,7 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
       if (!statusNewsworthy(fw.status, status) && since < STATUS_WRITE_INTERVAL_MS)
         return Math.min(requeue, Math.max(10, STATUS_WRITE_INTERVAL_MS - since));
       await this.d.writer.putFrameworkStatus(ns, name, status);
-      this.lastWrite.set(key, now);
+      this.noteWrite(key, now);
       await this.reportRoles(fw, status);
       if (fw.status?.phase !== status.phase) {
         this.d.log.info({ framework: frameworkId(ns, name), phase: status.phase }, "framework phase changed");
@@ -69,6 +69,16 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
       }
     }
     return requeue;
+  }
+
+  /** Kept in write order, oldest first; a write older than the interval no longer limits anything. */
+  private noteWrite(key: string, now: number): void {
+    this.lastWrite.delete(key);
+    this.lastWrite.set(key, now);
+    for (const [k, at] of this.lastWrite) {
+      if (now - at < STATUS_WRITE_INTERVAL_MS) break;
+      this.lastWrite.delete(k);
+    }
   }
 
   private rollUp(fw: Obj<Framework>, conn: Connectivity, now: number): FrameworkStatus {
