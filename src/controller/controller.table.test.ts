@@ -172,7 +172,7 @@ describe("allocation loop: given the cluster and the time, these offers", () => 
 
 describe("offer reconciler: given an offer and the time, these writes", () => {
   const launch = (ids: string[]) => ({
-    action: "Accept",
+    action: "Accept" as const,
     operations: [
       {
         launch: {
@@ -269,6 +269,32 @@ describe("offer reconciler: given an offer and the time, these writes", () => {
     expect(r.cache.offers.get("o1", NS)?.status).toMatchObject({
       phase: "Rescinded",
       reason: "FrameworkRemoved",
+    });
+  });
+
+  it("an answer that lands between the read and the Offered write: the write is refused, and the answer's pass launches, undoing nothing", async () => {
+    // The full chaos run: an Offered write from a read without the answer landed after it, so
+    // the answer's pass (on a cache copy without that write) lost its launch record to a conflict.
+    const r = rig();
+    seedOffer(r, { createdAt: T0 - 5000 });
+    const patch = r.cluster.patchOfferStatus.bind(r.cluster);
+    let raced = false;
+    r.cluster.patchOfferStatus = async (ns, name, status, rv) => {
+      if (!raced && status.phase === "Offered") {
+        raced = true;
+        const cur = r.cluster.stores.offers.get(name, ns)!;
+        r.cluster.seed({ offers: [{ ...cur, spec: { ...cur.spec, response: launch(["t1"]) } }] });
+      }
+      return patch(ns, name, status, rv);
+    };
+    await expect(r.offers.reconcile(`${NS}/o1`)).resolves.toBeUndefined();
+    expect(r.cache.offers.get("o1", NS)?.status?.phase).toBeUndefined();
+    r.cluster.writes.length = 0;
+    await r.offers.reconcile(`${NS}/o1`);
+    expect(r.cluster.lines((w) => w.kind === "Pod")).toEqual([`create Pod ${NS}/fw-t1`]);
+    expect(r.cache.offers.get("o1", NS)?.status).toMatchObject({
+      phase: "Accepted",
+      tasks: [{ id: "t1", state: "TASK_STAGING" }],
     });
   });
 
