@@ -2,6 +2,10 @@
 // operator SIGKILL itself the n-th time (default: the first) it reaches the named point, so a test
 // can crash it between any two steps of the launch and teardown paths. Unset, a call costs a
 // comparison. Names are listed here so the chaos suite can enumerate every point.
+// `KUBE_OFFERS_FAILPOINT_GATE=<file>` counts hits only once that file exists, so a test can let a
+// standby get ready before the armed replica may die.
+import { existsSync } from "node:fs";
+
 export const FAILPOINTS = [
   /** The answer is validated and its reservations written; nothing recorded yet. */
   "before-launch-record",
@@ -20,11 +24,13 @@ export type Failpoint = (typeof FAILPOINTS)[number];
 
 const [armedName, armedHit] = (process.env.KUBE_OFFERS_FAILPOINT ?? "").split(":");
 const armedAt = Math.max(1, Number(armedHit) || 1);
+const gate = process.env.KUBE_OFFERS_FAILPOINT_GATE;
 let hits = 0;
 
 /** Crashes the process here if this point is armed and reached for the armed time. */
 export function failpoint(name: Failpoint): void {
   if (name !== armedName) return;
+  if (gate && !existsSync(gate)) return;
   hits++;
   if (hits >= armedAt) process.kill(process.pid, "SIGKILL");
 }

@@ -48,7 +48,9 @@ const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
 const TIMINGS = { leaseMs: 12_000, renewMs: 9000, retryMs: 2000 };
 const OFFER_TIMEOUT_S = 10;
 const BOUNDS: Bounds = {
-  offerFinalMs: OFFER_TIMEOUT_S * 1000 + 2 * TIMINGS.leaseMs,
+  // A standby takes a lapsed Lease a full lease after it last saw it change, at its next retry
+  // (client-go's rule): one failover costs lease + retry, and an offer may live through two.
+  offerFinalMs: OFFER_TIMEOUT_S * 1000 + 2 * (TIMINGS.leaseMs + TIMINGS.retryMs),
   // The slow API server holds each chunk up to 9 s each way; then one lease to fail over.
   cycleGapMs: 2 * 9000 + TIMINGS.leaseMs + 2000,
 };
@@ -229,6 +231,7 @@ it(`keeps its promises under faults (hits per failpoint ${HITS}, rounds ${ROUNDS
     workload: workload!,
     recorder: recorder!,
     rng: random,
+    dir,
   };
   const tally = new Map<string, FaultTally>();
   const notes: string[] = [];

@@ -1,6 +1,6 @@
 // Fault injectors, each with a kind name. An injection returns what it did (for the history and
 // the report) or throws when the fault could not be brought about; every wait is bounded.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoordinationV1Api, CustomObjectsApi, type KubeConfig, V1MicroTime } from "@kubernetes/client-node";
 import { FAILPOINTS, type Failpoint } from "../../src/controller/failpoints.ts";
@@ -19,6 +19,8 @@ export interface FaultContext {
   workload: Workload;
   recorder: Recorder;
   rng: () => number;
+  /** The run's temp dir (its history and logs): scratch files go here. */
+  dir: string;
 }
 
 export interface Fault {
@@ -49,6 +51,8 @@ export function wiredFailpoints(): Failpoint[] {
  * nudged towards the point (a teardown for the teardown points); the armed replica kills itself
  * at its n-th hit and is restarted unarmed, the other replica taking over when its Lease lapses.
  */
+let gates = 0;
+
 export function failpointFault(name: Failpoint, timeoutMs: number): Fault {
   return {
     kind: `failpoint:${name}`,
@@ -67,13 +71,20 @@ export function failpointFault(name: Failpoint, timeoutMs: number): Fault {
         replicas.held.add(leader);
         try {
           await replicas.stopGracefully(armedSlot);
-          const armed = replicas.spawn(armedSlot, { KUBE_OFFERS_FAILPOINT: `${name}:${hit}` });
+          // Hits count only once the other slot is back and synced: a standby is ready when it dies.
+          const gate = join(ctx.dir, `failpoint-gate-${++gates}`);
+          const armed = replicas.spawn(armedSlot, {
+            KUBE_OFFERS_FAILPOINT: `${name}:${hit}`,
+            KUBE_OFFERS_FAILPOINT_GATE: gate,
+          });
           replicas.expectExit(armed);
           await replicas.waitSynced(armedSlot);
           await replicas.stopGracefully(leader);
           // The released Lease goes to the armed replica before the other slot competes again.
           await until(async () => (await replicas.holder()) === armed.identity || !!armed.exited, 30_000);
           replicas.spawn(leader);
+          await replicas.waitSynced(leader);
+          writeFileSync(gate, "");
           replicas.held.delete(leader);
           let nudged = 0;
           while (!armed.exited && Date.now() < deadline) {
