@@ -36,6 +36,7 @@ import {
   VERSION,
 } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
+import { keepConnections } from "../../src/kube/connections.ts";
 import { SupervisedInformer } from "../../src/kube/informer.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { ControlPlane } from "../../src/local/controlplane.ts";
@@ -243,6 +244,10 @@ async function main(): Promise<void> {
     process.once(sig, () => void stop().then(() => process.exit(130)));
   try {
     const kc = cp.kubeConfig();
+    // The simulated kubelets (and this process's watches) keep their connections, as kubelets
+    // do: a TLS handshake for each of 1,000 nodes' Lease renewals and Pod status writes is a cost
+    // of the harness, and it starved the simulator of API time during the storm.
+    keepConnections(kc);
     await installCrds(kc);
     const flow = await installFlowControl(kc);
     say(`FlowSchemas ${flow.map((f) => f.metadata?.name).join(", ")}; log files in ${cp.dir}`);
@@ -428,13 +433,19 @@ async function main(): Promise<void> {
     const tStorm = Date.now();
     await offers.start();
     const running = () => pods.list().filter((p) => p.status?.phase === "Running").length;
-    await waitUntil(`${TASKS} tasks running`, () => running() >= TASKS, 30 * 60_000);
-    const tRunning = Date.now() - tStorm;
-    say(
-      `${TASKS} tasks running ${(tRunning / 1000).toFixed(1)} s after the storm began; watching ${OBSERVE_MS / 1000} s more`,
+    // A storm that does not finish still gets its table (then fails).
+    const stormError = await waitUntil(`${TASKS} tasks running`, () => running() >= TASKS, 30 * 60_000).then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
     );
-    const until = Date.now() + OBSERVE_MS;
-    await waitUntil("the observation window", () => Date.now() >= until, OBSERVE_MS + 10_000);
+    const tRunning = Date.now() - tStorm;
+    if (!stormError) {
+      say(
+        `${TASKS} tasks running ${(tRunning / 1000).toFixed(1)} s after the storm began; watching ${OBSERVE_MS / 1000} s more`,
+      );
+      const until = Date.now() + OBSERVE_MS;
+      await waitUntil("the observation window", () => Date.now() >= until, OBSERVE_MS + 10_000);
+    }
 
     stopping = true;
     const hold = await metric(port, "kubeoffers_agent_loss_hold").catch(() => Number.NaN);
@@ -450,14 +461,20 @@ async function main(): Promise<void> {
     let declared = 0;
     let holds = 0;
     for (const line of logText.split("\n")) {
-      if (line.includes('"msg":"agents declared lost'))
+      // Not "agents declared lost renew their Lease again": those are the same agents coming back.
+      if (line.includes('"msg":"agents declared lost:'))
         declared += (JSON.parse(line).agents as string[]).length;
       if (line.includes('"msg":"agent loss held back')) holds++;
     }
     const rows: [string, string][] = [
       ["nodes (simulated, one agent each)", String(NODES)],
       ["tasks launched in the storm", String(TASKS)],
-      ["storm → all tasks Running", `${(tRunning / 1000).toFixed(1)} s`],
+      [
+        "storm → all tasks Running",
+        stormError
+          ? `not in ${(tRunning / 1000).toFixed(0)} s (${running()} did)`
+          : `${(tRunning / 1000).toFixed(1)} s`,
+      ],
       [`lease renew lag p50 (renew every ${RENEW_MS / 1000} s)`, `${quantile(lags, 0.5)} ms`],
       ["lease renew lag p99", `${quantile(lags, 0.99)} ms`],
       ["lease renew lag max", `${Math.max(0, ...lags)} ms`],
@@ -472,6 +489,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nLiveness under load: ${NODES} nodes, ${TASKS} tasks\n`);
     for (const [a, b] of rows) process.stdout.write(`  ${a.padEnd(44)} ${b.padStart(10)}\n`);
     process.stdout.write(`\n${agentTable(agentProcs, last)}`);
+    if (stormError) throw stormError;
     if (declared !== 0 || killed !== 0 || lostRescinds !== 0)
       throw new Error(
         `agents declared lost: ${declared}, AgentLost rescinds: ${lostRescinds}, tasks killed: ${killed}`,
