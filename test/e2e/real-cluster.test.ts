@@ -2,15 +2,24 @@
 // (`helm install`), its controller and agent in containers under the chart's ServiceAccounts
 // and RBAC, and tasks that really run — in containers, under a real kubelet's admission — with
 // their output in `kubectl logs`, exit codes, OOM kills, kills and host ports as the kubelet
-// reports them. One file, run in order: the real node is one shared machine.
+// reports them; every shape of Pod kube-offers builds (SDK and Mesos API) admitted by that
+// kubelet; upgrade, rollback and uninstall. One file, run in order: the real node is one shared
+// machine, and a node has one Agent, which only one release's agent may report.
 
-import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  NodeV1Api,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { GROUP, LABEL_POOL, PLURAL, VERSION } from "../../src/crds/contract.ts";
+import { isNotFound } from "../../src/kube/errors.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
 import { EXAMPLES_IMAGE, KUBE_OFFERS_IMAGE } from "../../src/local/images.ts";
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from "../../src/local/real-node.ts";
@@ -20,14 +29,15 @@ import {
   commandTask,
   DEFAULT_TASK_IMAGE,
   FrameworkClient,
+  type Offer,
   OfferBin,
-  type ResourceMap,
-  type ResourceRequest,
   type Task,
   type TaskInfoInput,
 } from "../../src/sdk/index.ts";
-import { type Event, commandTask as mesosTask, Subscription } from "../mesos/client.ts";
+import { type Event, commandTask as mesosTask, Subscription, scalar } from "../mesos/client.ts";
 import { CHART, helm, helmOk, waitFor } from "./helm-support.ts";
+import { PoolObjects } from "./real-pool.ts";
+import { portForward, readLine, TaskRunner } from "./real-support.ts";
 import { adminKubeConfig, createNamespace, deleteNamespace, kubectl, uniqueName } from "./support.ts";
 
 const node = inject("realNode");
@@ -51,7 +61,14 @@ const onRealNode = {
     { key: REAL_NODE_TAINT.key, operator: "Equal", value: REAL_NODE_TAINT.value, effect: "NoSchedule" },
   ],
 };
+const nodeApi = admin.makeApiClient(NodeV1Api);
+const objects = new PoolObjects(admin, release);
 const valuesFile = join(inject("stateDir"), `${release}-values.json`);
+const runtimeClass = `${release}-overhead`;
+const RUNTIME_OVERHEAD = { cpu: "50m", memory: "16Mi" };
+/** The role and the reservation of the framework kept through `helm uninstall`. */
+const KEEP_ROLE = "keep";
+const KEPT_RESERVATION = { cpu: "100m", memory: "16Mi" };
 const [imageRepository, imageTag] = KUBE_OFFERS_IMAGE.split(/:(?=[^:/]+$)/);
 
 describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
@@ -60,7 +77,11 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
     tenant = await createNamespace(admin, "real-tenant");
     mesosNs = await createNamespace(admin, "real-mesos");
     examplesNs = await createNamespace(admin, "real-examples");
-    const t0 = Date.now();
+    // A RuntimeClass with a handler the node's containerd has (runc, src/local/node-config.ts)
+    // and an overhead, which the launch policy counts inside the task.
+    await nodeApi.createRuntimeClass({
+      body: { metadata: { name: runtimeClass }, handler: "runc", overhead: { podFixed: RUNTIME_OVERHEAD } },
+    });
     writeFileSync(
       valuesFile,
       JSON.stringify({
@@ -70,35 +91,24 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
         controller: {
           ...onRealNode,
           leaderElection: { leaseDuration: "6s", renewDeadline: "4s", retryPeriod: "1s" },
+          config: { podPolicy: { runtimeClasses: { [runtimeClass]: RUNTIME_OVERHEAD } } },
         },
         agent: onRealNode,
         tenantRole: { name: `${release}-framework` },
         mesos: { enabled: true, config: { defaultNamespace: mesosNs, allowUnauthenticated: true } },
       }),
     );
-    await helmOk([
-      "install",
-      release,
-      CHART,
-      "-n",
-      ns,
-      "-f",
-      valuesFile,
-      "--wait",
-      "--timeout",
-      "150s",
-    ]).catch(async (err) => {
-      const pods = await kubectl(["-n", ns, "get", "pods", "-o", "wide"]).catch(() => "");
-      const events = await kubectl(["-n", ns, "get", "events"]).catch(() => "");
-      throw new Error(`${(err as Error).message}\n${pods}\n${events}`);
-    });
-    process.stderr.write(`[real-cluster] helm install --wait: ${Date.now() - t0} ms\n`);
+    process.stderr.write(`[real-cluster] helm install --wait: ${await install()} ms\n`);
   }, 200_000);
 
   afterAll(async () => {
     await helm(["uninstall", release, "-n", ns, "--wait", "--timeout", "60s"]);
+    // With the release gone no controller removes the finalizers of the Frameworks left (the
+    // batch example's; any a failed test left).
+    for (const n of [tenant, mesosNs, examplesNs]) await objects.dropFinalizers(n);
     for (const n of [tenant, mesosNs, examplesNs]) if (n) await deleteNamespace(admin, n);
     if (ns) await deleteNamespace(admin, ns);
+    await nodeApi.deleteRuntimeClass({ name: runtimeClass }).catch(() => {});
   });
 
   it("helm install runs the controller Deployment and the agent DaemonSet in containers, Ready", async () => {
@@ -263,7 +273,155 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
     });
   });
 
-  it("serves the Mesos API through the chart's Service to a client outside the cluster", async () => {
+  // Every shape of Pod the launch plan builds (task-pod.ts, fit-to-task.ts), from the chart's
+  // controller under its default launch policy: each is admitted by the real kubelet and runs.
+  describe("every Pod shape kube-offers builds passes the real kubelet's admission", () => {
+    let runner: TaskRunner;
+    const image = DEFAULT_TASK_IMAGE;
+    beforeAll(async () => {
+      runner = tenantRunner("shapes");
+      await runner.client.start();
+      // All at once: they run side by side on the node.
+      runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
+        commandTask({ id: "command", resources, shell: "echo a command task" }),
+      );
+      runner.submit({ cpu: "100m", memory: "32Mi", ports: 2 }, (resources) =>
+        commandTask({
+          id: "ports",
+          resources,
+          shell: 'nc -ll -p "$PORT0" -e echo zero & exec nc -ll -p "$PORT1" -e echo one',
+        }),
+      );
+      runner.submit({ cpu: "300m", memory: "96Mi" }, (resources) => ({
+        id: "template",
+        resources: resources as TaskInfoInput["resources"],
+        template: {
+          spec: {
+            runtimeClassName: runtimeClass,
+            volumes: [{ name: "work", emptyDir: {} }],
+            initContainers: [
+              {
+                name: "init",
+                image,
+                command: ["sh", "-c", "echo init ran > /work/init"],
+                resources: { requests: { cpu: "50m", memory: "16Mi" } },
+                volumeMounts: [{ name: "work", mountPath: "/work" }],
+              },
+              {
+                name: "sidecar",
+                image,
+                restartPolicy: "Always",
+                command: ["sh", "-c", "echo sidecar up; exec sleep 3600"],
+                resources: { requests: { cpu: "50m", memory: "16Mi" } },
+              },
+            ],
+            containers: [
+              {
+                name: "main",
+                image,
+                command: ["sh", "-c", "cat /work/init; exec sleep 3600"],
+                volumeMounts: [{ name: "work", mountPath: "/work" }],
+              },
+            ],
+          },
+        },
+      }));
+      runner.submitGroup(
+        [
+          { cpu: "100m", memory: "32Mi" },
+          { cpu: "100m", memory: "32Mi" },
+        ],
+        (rs) =>
+          rs.map((resources, i) =>
+            commandTask({ id: `gang-${i}`, resources, shell: `echo gang member ${i} of 2` }),
+          ),
+      );
+    });
+    afterAll(async () => {
+      await runner?.client.stop({ teardown: true }).catch(() => {});
+    });
+
+    /** The task's Pod once it ran or is running, with what the kubelet said if it refused it. */
+    async function podOf(t: Task, phase: "Running" | "Succeeded"): Promise<V1Pod> {
+      const pod = await waitFor(
+        `Pod ${t.pod} ${phase}`,
+        async () => {
+          const p = await core.readNamespacedPod({ name: t.pod ?? "", namespace: tenant });
+          return ["Running", "Succeeded", "Failed"].includes(p.status?.phase ?? "") ? p : undefined;
+        },
+        60_000,
+        250,
+      );
+      const { phase: got, reason, message } = pod.status ?? {};
+      expect({ phase: got, reason, message }).toEqual({ phase, reason: undefined, message: undefined });
+      expect(pod.spec?.nodeName).toBe(node);
+      // Run by containerd, every container of it.
+      for (const c of [
+        ...(pod.status?.initContainerStatuses ?? []),
+        ...(pod.status?.containerStatuses ?? []),
+      ])
+        expect(c.containerID, c.name).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+      return pod;
+    }
+
+    it("a command task: TASK_FINISHED, its Pod Succeeded", async () => {
+      const t = await runner.until("command", (x) => x.terminal);
+      expect(runner.states("command")).toContain("TASK_RUNNING");
+      expect(t.state).toBe("TASK_FINISHED");
+      await podOf(t, "Succeeded");
+      expect(await kubectl(["-n", tenant, "logs", t.pod ?? ""])).toBe("a command task\n");
+    });
+
+    it("a task with offered ports: TASK_RUNNING, its Pod Running with each port bound on the node", async () => {
+      const t = await runner.until("ports", (x) => x.state === "TASK_RUNNING");
+      const pod = await podOf(t, "Running");
+      const ports = (pod.spec?.containers[0]?.ports ?? []).map((p) => p.hostPort ?? 0);
+      expect(ports).toHaveLength(2);
+      const n = await core.readNode({ name: node });
+      const ip = n.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      for (const [i, port] of ports.entries()) {
+        const got = await waitFor(`host port ${port} to answer`, () => readLine(ip ?? "", port));
+        expect(got).toBe(["zero", "one"][i]);
+      }
+      expect(await runner.client.kill("ports")).toBe(true);
+      expect((await runner.until("ports", (x) => x.terminal)).state).toBe("TASK_KILLED");
+    });
+
+    it("a template with an init container, a sidecar and a RuntimeClass: TASK_RUNNING, its Pod Running", async () => {
+      const t = await runner.until("template", (x) => x.state === "TASK_RUNNING");
+      const pod = await waitFor("the main container and the sidecar running", async () => {
+        const p = await podOf(t, "Running");
+        const running = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]
+          .filter((c) => c.state?.running)
+          .map((c) => c.name);
+        return running.includes("sidecar") && running.includes("main") ? p : undefined;
+      });
+      expect(pod.spec?.runtimeClassName).toBe(runtimeClass);
+      expect(pod.spec?.overhead).toEqual(RUNTIME_OVERHEAD);
+      const init = pod.status?.initContainerStatuses?.find((c) => c.name === "init");
+      expect(init?.state?.terminated?.exitCode).toBe(0);
+      // The task's 300m: the sidecar's 50m, the overhead's 50m and the main container's 200m.
+      expect(pod.spec?.containers[0]?.resources?.limits).toEqual({ cpu: "200m", memory: "64Mi" });
+      expect(await kubectl(["-n", tenant, "logs", t.pod ?? "", "-c", "main"])).toBe("init ran\n");
+      expect(await kubectl(["-n", tenant, "logs", t.pod ?? "", "-c", "sidecar"])).toBe("sidecar up\n");
+      expect(await runner.client.kill("template")).toBe(true);
+      expect((await runner.until("template", (x) => x.terminal)).state).toBe("TASK_KILLED");
+    });
+
+    it("a launch group (gang): every task TASK_FINISHED, one Pod with a container each, Succeeded", async () => {
+      const [a, b] = await Promise.all(["gang-0", "gang-1"].map((id) => runner.until(id, (x) => x.terminal)));
+      expect([a?.state, b?.state]).toEqual(["TASK_FINISHED", "TASK_FINISHED"]);
+      expect(b?.pod).toBe(a?.pod);
+      const pod = await podOf(a as Task, "Succeeded");
+      expect(pod.spec?.containers.map((c) => c.name)).toEqual(["gang-0", "gang-1"]);
+      for (const i of [0, 1])
+        expect(await kubectl(["-n", tenant, "logs", a?.pod ?? "", "-c", `gang-${i}`])).toBe(
+          `gang member ${i} of 2\n`,
+        );
+    });
+  });
+
+  it("serves the Mesos API through the chart's Service to a client outside the cluster: tasks and a task group with a container image", async () => {
     const forward = await portForward(ns, `svc/${release}-kube-offers-mesos`, 5050);
     const after: (() => void)[] = [];
     const s = await Subscription.open(`http://127.0.0.1:${forward.port}`, {
@@ -292,6 +450,38 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
                   mesosTask("hello.mesos", node, { mem: 32, shell: "echo hello from a Mesos task" }),
                   mesosTask("oom.mesos", node, { mem: 32, shell: oom }),
                 ],
+              },
+            },
+            {
+              // A task group: one Pod, a container per task; one task in an image of its own
+              // (the kube-offers image: node, and no shell), the other in the default image.
+              type: "LAUNCH_GROUP",
+              launch_group: {
+                executor: {
+                  type: "DEFAULT",
+                  executor_id: { value: "default" },
+                  resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+                },
+                task_group: {
+                  tasks: [
+                    {
+                      ...mesosTask("image.mesos", node, { mem: 128 }),
+                      command: {
+                        shell: false,
+                        value: "/usr/local/bin/node",
+                        arguments: ["node", "-e", "console.log('node', process.version, 'in its image')"],
+                      },
+                      container: {
+                        type: "MESOS",
+                        mesos: { image: { type: "DOCKER", docker: { name: KUBE_OFFERS_IMAGE } } },
+                      },
+                    },
+                    mesosTask("shell.mesos", node, {
+                      mem: 32,
+                      shell: "echo a group task in the default image",
+                    }),
+                  ],
+                },
               },
             },
           ],
@@ -332,6 +522,30 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
       expect(await kubectl(["-n", mesosNs, "logs", helloPod?.metadata?.name ?? ""])).toBe(
         "hello from a Mesos task\n",
       );
+      // The group: both tasks finished, in one Pod the kubelet admitted and ran to Succeeded.
+      for (const id of ["image.mesos", "shell.mesos"])
+        expect((await final(id)).update.status.state, id).toBe("TASK_FINISHED");
+      const group = await waitFor("the task group's Pod Succeeded", async () => {
+        const list = await core.listNamespacedPod({
+          namespace: mesosNs,
+          labelSelector: "kubeoffers.io/task-id",
+        });
+        const p = list.items.find((x) =>
+          [...mesosIdsOf(x.metadata?.annotations).values()].includes("image.mesos"),
+        );
+        return p?.status?.phase === "Succeeded" || p?.status?.phase === "Failed" ? p : undefined;
+      });
+      expect(group.status?.phase).toBe("Succeeded");
+      expect([...mesosIdsOf(group.metadata?.annotations).values()].sort()).toEqual([
+        "image.mesos",
+        "shell.mesos",
+      ]);
+      const containers = group.spec?.containers ?? [];
+      expect(containers.map((c) => c.image)).toEqual([KUBE_OFFERS_IMAGE, DEFAULT_TASK_IMAGE]);
+      const logs = (i: number) =>
+        kubectl(["-n", mesosNs, "logs", group.metadata?.name ?? "", "-c", containers[i]?.name ?? ""]);
+      expect(await logs(0)).toMatch(/^node v24\.\d+\.\d+ in its image\n$/);
+      expect(await logs(1)).toBe("a group task in the default image\n");
       await s.call("TEARDOWN", {});
     } finally {
       for (const f of after.splice(0)) f();
@@ -454,7 +668,7 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
     }
   });
 
-  it("helm upgrade to a new image, rollback and uninstall leave no orphan Pod, offer or reservation", async () => {
+  it("helm upgrade to a new image and rollback leave a running task untouched", async () => {
     const runner = tenantRunner("upgrade");
     await runner.client.start();
     runner.submit({ cpu: "100m", memory: "32Mi" }, (resources) =>
@@ -517,7 +731,99 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
       60_000,
       500,
     );
+  });
 
+  // `helm uninstall` removes the chart's objects; kube-offers' objects stay, as the CRDs do
+  // (crds.keep, README): a Framework, its offers, its tasks' Pods and its reservations are
+  // intent no uninstall should lose. What correct means, then: the release's Pods are gone, and
+  // everything kube-offers leaves belongs to a Framework that still exists — an offer or
+  // reservation of a deleted Framework, or a task Pod without one, would be an orphan no
+  // controller ever cleans — and a new install takes them over, so that tearing the framework
+  // down rescinds its offer, kills its task and releases its reservation.
+  it("helm uninstall leaves no orphan Pod, offer or reservation; a new install releases what stayed", async () => {
+    const name = "keeper";
+    const id = `${tenant}/${name}`;
+    const keeper = new FrameworkClient({
+      kubeConfig: admin,
+      namespace: tenant,
+      name,
+      labels: { [LABEL_POOL]: release },
+      framework: { roles: [KEEP_ROLE] },
+    });
+    // Its first offer: reserve. Its second: launch a task. Every later one: held, unanswered.
+    const held: Offer[] = [];
+    let offers = 0;
+    keeper.on("offer", async ({ offer }) => {
+      const n = offers++;
+      if (n === 0)
+        await keeper.accept(offer, [{ reserve: { resources: KEPT_RESERVATION } }], { refuseSeconds: 0 });
+      else if (n === 1) {
+        const resources = new OfferBin(offer.name, offer.resources).place({ cpu: "100m", memory: "32Mi" });
+        if (resources)
+          await keeper.launch(offer, [commandTask({ id: "kept", resources, shell: "exec sleep 3600" })], {
+            refuseSeconds: 0,
+          });
+      } else held.push(offer);
+    });
+    await keeper.start();
+    try {
+      const kept = await waitFor("the kept task running", async () => {
+        const t = keeper.task("kept");
+        return t?.state === "TASK_RUNNING" ? t : undefined;
+      });
+      const offer = await waitFor("an offer held unanswered", async () => held[0]);
+      const reservation = await waitFor("the reservation on the Agent", async () =>
+        (await objects.agent(node)).spec?.dynamicReservations?.find((r) => r.framework === id),
+      );
+      expect(reservation).toMatchObject({ role: KEEP_ROLE, resources: KEPT_RESERVATION });
+      expect(await objects.orphans(node, [tenant, mesosNs, examplesNs])).toEqual([]);
+
+      await helmOk(["uninstall", release, "-n", ns, "--wait", "--timeout", "120s"]);
+      await waitFor(
+        "no Pod of the release left",
+        async () => (await core.listNamespacedPod({ namespace: ns })).items.length === 0,
+        60_000,
+        500,
+      );
+      // Nothing orphaned, and nothing changed: no controller was left to change it.
+      expect(await objects.orphans(node, [tenant, mesosNs, examplesNs])).toEqual([]);
+      expect(await objects.offerPhase(offer.name)).toBe("Offered");
+      expect((await objects.agent(node)).spec?.dynamicReservations?.map((r) => r.id)).toContain(
+        reservation.id,
+      );
+      const pod = await core.readNamespacedPod({ name: kept.pod ?? "", namespace: tenant });
+      expect(pod.status?.phase).toBe("Running");
+
+      process.stderr.write(`[real-cluster] helm install after uninstall: ${await install()} ms\n`);
+      // The new controller tears the framework down: offer rescinded, task killed, reservation
+      // released, finalizer removed (then the Framework is gone, and its offers with it).
+      await keeper.stop({ teardown: true });
+      await waitFor(
+        "the Framework torn down",
+        async () => !(await objects.frameworkExists(tenant, name)),
+        60_000,
+        500,
+      );
+      expect(["Rescinded", undefined]).toContain(await objects.offerPhase(offer.name));
+      // Its `sleep` ignores SIGTERM: gone after the 30 s grace period.
+      await waitFor(
+        "the kept task's Pod gone",
+        async () =>
+          core
+            .readNamespacedPod({ name: kept.pod ?? "", namespace: tenant })
+            .then(() => false)
+            .catch((err: unknown) => isNotFound(err)),
+        90_000,
+        500,
+      );
+      expect(
+        (await objects.agent(node)).spec?.dynamicReservations?.filter((r) => r.framework === id),
+      ).toEqual([]);
+    } finally {
+      await keeper.stop({ teardown: true }).catch(() => {});
+    }
+
+    // And uninstalled again, with no framework left in the pool: nothing of it anywhere.
     await helmOk(["uninstall", release, "-n", ns, "--wait", "--timeout", "120s"]);
     await waitFor(
       "no Pod of the release left",
@@ -525,18 +831,11 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
       60_000,
       500,
     );
-    const offers = (await co.listClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL.resourceOffer,
-      labelSelector: `kubeoffers.io/pool=${release}`,
-    })) as { items: { metadata: { name: string }; status?: { phase?: string } }[] };
-    expect(offers.items.filter((o) => !o.status?.phase || o.status.phase === "Offered")).toEqual([]);
-    const agent = (await co
-      .getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL.agent, name: node })
-      .catch(() => undefined)) as { spec?: { dynamicReservations?: unknown[] } } | undefined;
-    expect(agent?.spec?.dynamicReservations ?? []).toEqual([]);
-  });
+    expect(await objects.orphans(node, [tenant, mesosNs, examplesNs])).toEqual([]);
+    const outstanding = (await objects.offers()).filter((o) => (o.status?.phase ?? "Offered") === "Offered");
+    expect(outstanding.map((o) => o.metadata.name)).toEqual([]);
+    expect((await objects.agent(node)).spec?.dynamicReservations ?? []).toEqual([]);
+  }, 600_000);
 });
 
 /** A framework of the tenant namespace, in the pool this file's release manages. */
@@ -546,88 +845,18 @@ function tenantRunner(name: string): TaskRunner {
   );
 }
 
-/**
- * A minimal framework: tasks wait in a queue and go into the first offer they fit; every offer
- * with nothing to place is declined for a second. Keeps every update per task.
- */
-class TaskRunner {
-  readonly client: FrameworkClient;
-  private readonly queue: { req: ResourceRequest; build: (r: ResourceMap) => TaskInfoInput }[] = [];
-  private readonly seen = new Map<string, Task[]>();
-
-  constructor(client: FrameworkClient) {
-    this.client = client;
-    client.on("update", ({ task }) => {
-      this.seen.set(task.id, [...(this.seen.get(task.id) ?? []), task]);
-    });
-    client.on("offer", async ({ offer }) => {
-      const bin = new OfferBin(offer.name, offer.resources);
-      const tasks: TaskInfoInput[] = [];
-      for (let i = 0; i < this.queue.length; ) {
-        const item = this.queue[i];
-        const r = item ? bin.place(item.req) : undefined;
-        if (item && r) {
-          tasks.push(item.build(r));
-          this.queue.splice(i, 1);
-        } else i++;
-      }
-      if (tasks.length) await client.launch(offer, tasks);
-      else await client.decline(offer, 1);
-    });
-  }
-
-  submit(req: ResourceRequest, build: (r: ResourceMap) => TaskInfoInput): void {
-    this.queue.push({ req, build });
-    void this.client.revive().catch(() => {});
-  }
-
-  until(id: string, pred: (t: Task) => boolean, timeoutMs = 60_000): Promise<Task> {
-    return waitFor(
-      `task ${id}: ${(this.seen.get(id) ?? []).map((t) => t.state).join(" → ") || "no update"}`,
-      async () => (this.seen.get(id) ?? []).find(pred),
-      timeoutMs,
-    );
-  }
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: manifests from YAML are arbitrary objects
 type Manifest = any;
 
-/** `kubectl port-forward` to a local port (a client outside the cluster); stop() ends it by PID. */
-async function portForward(
-  namespace: string,
-  target: string,
-  remote: number,
-): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(
-    join(inject("binDir"), "kubectl"),
-    ["--kubeconfig", inject("kubeconfig"), "-n", namespace, "port-forward", target, `:${remote}`],
-    { stdio: ["ignore", "pipe", "pipe"] },
+/** `helm install` of this file's release (values in valuesFile), waiting for it; returns how long it took. */
+async function install(): Promise<number> {
+  const t0 = Date.now();
+  await helmOk(["install", release, CHART, "-n", ns, "-f", valuesFile, "--wait", "--timeout", "150s"]).catch(
+    async (err) => {
+      const pods = await kubectl(["-n", ns, "get", "pods", "-o", "wide"]).catch(() => "");
+      const events = await kubectl(["-n", ns, "get", "events"]).catch(() => "");
+      throw new Error(`${(err as Error).message}\n${pods}\n${events}`);
+    },
   );
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const stop = () => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-  };
-  try {
-    const port = await waitFor(
-      `kubectl port-forward ${target}: ${out}`,
-      async () => {
-        if (child.exitCode !== null) throw new Error(`kubectl port-forward exited: ${out}`);
-        const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-        return m ? Number(m[1]) : undefined;
-      },
-      30_000,
-      100,
-    );
-    return { port, stop };
-  } catch (err) {
-    stop();
-    throw err;
-  }
+  return Date.now() - t0;
 }
