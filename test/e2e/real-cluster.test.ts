@@ -365,8 +365,8 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
     }
 
     it("a command task: TASK_FINISHED, its Pod Succeeded", async () => {
+      // (An echo may end before a watch shows it Running: TASK_RUNNING is not always reported.)
       const t = await runner.until("command", (x) => x.terminal);
-      expect(runner.states("command")).toContain("TASK_RUNNING");
       expect(t.state).toBe("TASK_FINISHED");
       await podOf(t, "Succeeded");
       expect(await kubectl(["-n", tenant, "logs", t.pod ?? ""])).toBe("a command task\n");

@@ -81,11 +81,6 @@ export class TaskRunner {
       timeoutMs,
     );
   }
-
-  /** Every state the task was seen in, in order. */
-  states(id: string): string[] {
-    return (this.seen.get(id) ?? []).map((t) => t.state);
-  }
 }
 
 /** `kubectl port-forward` to a local port (a client outside the cluster); stop() ends it by PID. */
