@@ -251,19 +251,26 @@ describe("offer reconciler: given an offer and the time, these writes", () => {
     expect(statusOf(r.cluster.writes[0]!)).toEqual({ phase: "Offered" });
   });
 
-  it("the Offered phase is written only on the version read: never over a rescind that landed since", async () => {
-    const r = rig();
-    seedOffer(r, { createdAt: T0 - 5000 });
-    // The rescind lands between the reconciler's read and its write.
+  /** Runs `change` on the offer once, just before the first Offered-phase write reaches it. */
+  const beforeOfferedWrite = (r: Rig, change: (ns: string, name: string) => Promise<void>) => {
     const patch = r.cluster.patchOfferStatus.bind(r.cluster);
     let raced = false;
     r.cluster.patchOfferStatus = async (ns, name, status, rv) => {
       if (!raced && status.phase === "Offered") {
         raced = true;
-        await r.cluster.finishOffer(ns, name, { phase: "Rescinded", reason: "FrameworkRemoved" });
+        await change(ns, name);
       }
       return patch(ns, name, status, rv);
     };
+  };
+
+  it("the Offered phase is written only on the version read: never over a rescind that landed since", async () => {
+    const r = rig();
+    seedOffer(r, { createdAt: T0 - 5000 });
+    // The rescind lands between the reconciler's read and its write.
+    beforeOfferedWrite(r, (ns, name) =>
+      r.cluster.finishOffer(ns, name, { phase: "Rescinded", reason: "FrameworkRemoved" }),
+    );
     await expect(r.offers.reconcile(`${NS}/o1`)).resolves.toBeUndefined();
     expect(r.cluster.lines()).toEqual([`patch ResourceOffer ${NS}/o1`, `patch ResourceOffer ${NS}/o1`]);
     expect(r.cache.offers.get("o1", NS)?.status).toMatchObject({
@@ -277,16 +284,10 @@ describe("offer reconciler: given an offer and the time, these writes", () => {
     // the answer's pass (on a cache copy without that write) lost its launch record to a conflict.
     const r = rig();
     seedOffer(r, { createdAt: T0 - 5000 });
-    const patch = r.cluster.patchOfferStatus.bind(r.cluster);
-    let raced = false;
-    r.cluster.patchOfferStatus = async (ns, name, status, rv) => {
-      if (!raced && status.phase === "Offered") {
-        raced = true;
-        const cur = r.cluster.stores.offers.get(name, ns)!;
-        r.cluster.seed({ offers: [{ ...cur, spec: { ...cur.spec, response: launch(["t1"]) } }] });
-      }
-      return patch(ns, name, status, rv);
-    };
+    beforeOfferedWrite(r, async (ns, name) => {
+      const cur = r.cluster.stores.offers.get(name, ns)!;
+      r.cluster.seed({ offers: [{ ...cur, spec: { ...cur.spec, response: launch(["t1"]) } }] });
+    });
     await expect(r.offers.reconcile(`${NS}/o1`)).resolves.toBeUndefined();
     expect(r.cache.offers.get("o1", NS)?.status?.phase).toBeUndefined();
     r.cluster.writes.length = 0;

@@ -87,6 +87,14 @@ export function post(
   });
 }
 
+/** How a SUBSCRIBE is sent. */
+interface OpenOptions {
+  suppressedRoles?: string[];
+  headers?: Record<string, string>;
+  waitSubscribed?: boolean;
+  encoding?: Encoding;
+}
+
 /** A subscribed scheduler: its event stream and calls bound to its stream id. */
 export class Subscription {
   readonly events: Event[] = [];
@@ -113,11 +121,7 @@ export class Subscription {
   static async open(
     url: string,
     frameworkInfo: Record<string, unknown>,
-    extra: {
-      suppressedRoles?: string[];
-      headers?: Record<string, string>;
-      waitSubscribed?: boolean;
-      encoding?: Encoding;
+    extra: OpenOptions & {
       /** Follow this many 307s to the instance that serves the framework, as Mesos's libraries do. */
       followRedirects?: number;
     } = {},
@@ -134,12 +138,7 @@ export class Subscription {
   private static async openOnce(
     url: string,
     frameworkInfo: Record<string, unknown>,
-    extra: {
-      suppressedRoles?: string[];
-      headers?: Record<string, string>;
-      waitSubscribed?: boolean;
-      encoding?: Encoding;
-    },
+    extra: OpenOptions,
   ): Promise<Subscription> {
     const s = new Subscription(url, extra.headers, extra.encoding);
     const id = frameworkInfo.id as { value: string } | undefined;
