@@ -18,6 +18,8 @@ import type { ReconcileResult } from "./workqueue.ts";
  * creationTimestamp has whole seconds, so 1–2 s in fact).
  */
 const OFFERED_PHASE_DELAY_MS = 2000;
+/** After a conflicting Offered write: look again even if the change's event never arrives. */
+const CONFLICT_RECHECK_MS = 1000;
 
 export class OfferReconciler {
   private readonly d: OfferReconcilerDeps;
@@ -70,8 +72,8 @@ export class OfferReconciler {
         const writeAt = timeOf(offer.metadata.creationTimestamp) + OFFERED_PHASE_DELAY_MS;
         if (now >= writeAt || !Number.isFinite(writeAt)) {
           // Only on the version read: written over a rescind or expiry the cache has not shown
-          // yet, it would turn a final phase back into Offered. A conflict means a change, and
-          // the change's event brings the offer back here.
+          // yet, it would turn a final phase back into Offered. A conflict means a change whose
+          // event brings the offer back here; the requeue covers an event that never comes.
           try {
             await this.d.writer.patchOfferStatus(
               namespace,
@@ -81,7 +83,7 @@ export class OfferReconciler {
             );
           } catch (err) {
             if (!isConflict(err)) throw err;
-            return undefined;
+            return { requeueAfterMs: Math.min(next, CONFLICT_RECHECK_MS) };
           }
         } else next = Math.min(next, writeAt - now + 10);
       }
