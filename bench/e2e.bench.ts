@@ -10,7 +10,8 @@
 // the API server's apiserver_request_total, the operator's own writes from its /metrics, operator
 // CPU seconds and peak RSS from /proc), the target ratios from the same run, writes by resource,
 // CPU by process, and the machine. Sizes: NODES (1000), TASKS (10000), `--quick` (100 / 1000),
-// RUN_SECONDS (3), CREATE_CONCURRENCY (64), FRAMEWORKS ("1,10"); `--ways=a,b,…` runs a subset;
+// RUN_SECONDS (3), CREATE_CONCURRENCY (64), FRAMEWORKS ("1,10"), AGENT_PROCS (4: the agents'
+// processes, each with its share of the nodes); `--ways=a,b,…` runs a subset;
 // `--cpu-prof` profiles the operator and prints where its time went. Everything it starts is
 // ended by PID, on failure too.
 import { readdirSync, readFileSync } from "node:fs";
@@ -66,6 +67,7 @@ const NODES = positive("NODES", QUICK ? 100 : 1000);
 const TASKS = positive("TASKS", QUICK ? 1000 : 10000);
 const SHAPE: TaskShape = { cpu: "500m", memory: "256Mi", runSeconds: positive("RUN_SECONDS", 3) };
 const CREATE_CONCURRENCY = positive("CREATE_CONCURRENCY", 64);
+const AGENT_PROCS = Math.min(NODES, positive("AGENT_PROCS", 4));
 const FRAMEWORK_COUNTS = (process.env.FRAMEWORKS ?? "1,10").split(",").map((s) => {
   const n = Number(s);
   if (!Number.isInteger(n) || n <= 0)
@@ -100,7 +102,10 @@ interface Snapshot {
 
 /** Groups the processes the same part runs in across ways (two kube-schedulers, one frameworks process per way). */
 const part = (name: string) =>
-  name.replace(/^kube-scheduler-.*/, "kube-scheduler").replace(/^frameworks-.*/, "frameworks");
+  name
+    .replace(/^kube-scheduler-.*/, "kube-scheduler")
+    .replace(/^frameworks-.*/, "frameworks")
+    .replace(/^agents-.*/, "agents");
 
 async function main(): Promise<void> {
   const machine = {
@@ -171,7 +176,8 @@ async function main(): Promise<void> {
     const snapshot = async (): Promise<Snapshot> => {
       const own = process.cpuUsage();
       const cpu: Record<string, number> = { bench: (own.user + own.system) / 1e6 };
-      for (const p of cp.processes.processes.values()) if (p.running) cpu[part(p.name)] = cpuSeconds(p.pid);
+      for (const p of cp.processes.processes.values())
+        if (p.running) cpu[part(p.name)] = (cpu[part(p.name)] ?? 0) + cpuSeconds(p.pid);
       return {
         writes: writeCounts(await fetchApiserverMetrics(kc)),
         operatorWrites:
@@ -330,12 +336,21 @@ async function main(): Promise<void> {
     if (WAYS.some((w) => w === "c" || w.startsWith("d"))) {
       await installCrds(kc);
       await installFlowControl(kc);
-      const agents = spawnNode(cp, "agents", ["test/load/agents.ts"], {
-        KUBECONFIG: ids.agent.kubeconfigPath,
-        NODES: String(NODES),
-        NODE_PREFIX,
+      // As on real nodes, agents get CPU of their own: AGENT_PROCS processes, each its share
+      // of the nodes (a thousand agents in one process starve each other's renewals).
+      const agentProcs = Array.from({ length: AGENT_PROCS }, (_, k) => {
+        const first = Math.floor((k * NODES) / AGENT_PROCS);
+        const count = Math.floor(((k + 1) * NODES) / AGENT_PROCS) - first;
+        return spawnNode(cp, `agents-${k}`, ["test/load/agents.ts"], {
+          KUBECONFIG: ids.agent.kubeconfigPath,
+          FIRST: String(first),
+          COUNT: String(count),
+          NODE_PREFIX,
+          START_CONCURRENCY: String(Math.ceil(32 / AGENT_PROCS)),
+        });
       });
-      say(`agents: ${await waitForLine(agents, "ready", 15 * 60_000)}`);
+      const ready = await Promise.all(agentProcs.map((p) => waitForLine(p, "ready", 15 * 60_000)));
+      say(`agents: ${ready.join("; ")}`);
       const port = await freePort();
       spawnNode(
         cp,
