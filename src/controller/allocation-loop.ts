@@ -11,6 +11,7 @@ import type { ControllerDeps } from "./deps.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { type BackoffConfig, OfferBackoff } from "./offer-backoff.ts";
 import { finishOffer } from "./offer-outcome.ts";
+import { OpenOffers } from "./open-offers.ts";
 import { PodHolds } from "./pod-holds.ts";
 import { Revivals } from "./revive.ts";
 import type { Assumptions } from "./state.ts";
@@ -48,11 +49,13 @@ export class AllocationLoop {
   private readonly allocator = new LiveAllocator();
   /** The task Pods' holds, kept from the Pod store's events: a cycle does not walk the Pods. */
   private readonly podHolds: PodHolds;
+  private readonly openOffers: OpenOffers;
 
   constructor(deps: LoopDeps) {
     this.d = deps;
     this.backoff = new OfferBackoff(deps.offerBackoff);
     this.podHolds = new PodHolds(deps.cache.pods, deps.unreadable);
+    this.openOffers = new OpenOffers(deps.cache.offers);
   }
 
   start(): void {
@@ -124,7 +127,7 @@ export class AllocationLoop {
         frameworks,
         agentVerdict: (agent) => cache.agentVerdict(agent, config.agentLeaseNamespace, now),
         lease: (namespace, name) => cache.lease(name, namespace),
-        offers: cache.offers.list(),
+        offers: this.openOffers.list(),
         podHolds: this.podHolds,
         roles: cache.roles.list(),
         assumed: assumptions.pending(known(cache.offers), known(cache.pods)),

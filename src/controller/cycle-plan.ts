@@ -47,6 +47,7 @@ export interface CycleInput {
   frameworks: Obj<Framework>[];
   /** A Lease in a namespace (frameworks' liveness Leases). */
   lease: (namespace: string, name: string) => V1Lease | undefined;
+  /** The offers still Offered (open-offers.ts); an ended one given here is passed over. */
   offers: Obj<ResourceOffer>[];
   /** The task Pods' holds, kept from the Pod store's events (pod-holds.ts): not walked. */
   podHolds: PodHoldsView;

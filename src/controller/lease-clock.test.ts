@@ -88,4 +88,21 @@ describe("LeaseClock", () => {
     clock.judge("k", lease(T, 20, "b"));
     expect(clock.observedAt("k")).toBe(T + 7000);
   });
+
+  it("the same object is judged once; a renewal, an older object or a forgotten Lease is judged again", () => {
+    let now = T;
+    const clock = new LeaseClock(() => now);
+    const first = lease(T - 1000);
+    const judged = clock.judge("k", first);
+    now += 3000;
+    expect(clock.judge("k", first)).toBe(judged);
+    const renewed = lease(T + 2000);
+    expect(clock.judge("k", renewed)?.spec?.renewTime?.getTime()).toBe(T + 3000);
+    // The object judged before the renewal is its record again: a change, seen now.
+    now += 1000;
+    expect(clock.judge("k", first)?.spec?.renewTime?.getTime()).toBe(T + 4000);
+    clock.forget("k");
+    now += 1000;
+    expect(clock.judge("k", first)?.spec?.renewTime?.getTime()).toBe(T + 5000);
+  });
 });

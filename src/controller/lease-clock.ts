@@ -40,7 +40,10 @@ export function sameRecord(a: LeaseRecord | undefined, b: LeaseRecord): boolean 
 
 /** Remembers, per Lease, its last record and the local time that record was first seen. */
 export class LeaseClock {
-  private readonly seen = new Map<string, { record: LeaseRecord; at: number }>();
+  private readonly seen = new Map<
+    string,
+    { record: LeaseRecord; at: number; source?: V1Lease; judged?: V1Lease }
+  >();
   private readonly now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -71,8 +74,15 @@ export class LeaseClock {
    */
   judge(key: string, lease: V1Lease | undefined): V1Lease | undefined {
     if (!lease?.spec?.renewTime) return lease;
+    // The cache hands out the same object until the Lease changes, and every cycle judges every
+    // agent's: the same object, the same record, the same judgement (shared: readers only read).
+    const prev = this.seen.get(key);
+    if (prev?.source === lease && prev.judged) return prev.judged;
     this.observe(key, recordOf(lease));
-    const at = this.observedAt(key) ?? this.now();
-    return { ...lease, spec: { ...lease.spec, renewTime: new V1MicroTime(at) } };
+    const entry = this.seen.get(key);
+    const at = entry?.at ?? this.now();
+    const judged = { ...lease, spec: { ...lease.spec, renewTime: new V1MicroTime(at) } };
+    if (entry) Object.assign(entry, { source: lease, judged });
+    return judged;
   }
 }

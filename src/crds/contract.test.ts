@@ -169,6 +169,14 @@ describe("the other name builders", () => {
     expect(agentLeaseName("node-1")).toBe("agent-node-1");
     expect(schedulerLeaseName("analytics")).toBe("analytics-scheduler");
   });
+
+  it("offer name suffixes stay random past a refill of their pool of random bytes", () => {
+    // 3,000 names draw over two refills (1,365 suffixes a pool); 20 bits make about four
+    // collisions among them, a pool reused without a refill would repeat 1,635.
+    const suffixes = Array.from({ length: 3000 }, () => offerName("fw", "n").slice("fw-n-".length));
+    for (const s of suffixes) expect(s).toMatch(/^[0-9a-f]{5}$/);
+    expect(new Set(suffixes).size).toBeGreaterThan(2950);
+  });
 });
 
 describe("offer names fit real clusters", () => {
