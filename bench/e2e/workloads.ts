@@ -57,11 +57,16 @@ async function waitNoPods(
   );
 }
 
-/** Deletes every Pod of the namespace and waits until they are gone. */
+/**
+ * Deletes every Pod of the namespace and waits until they are gone: each attempt a minute, or
+ * 60 ms a Pod (a node finishes each deletion; 10,000 on a saturated 2-core control plane took
+ * longer than five minutes).
+ */
 async function deleteAllPods(
   kc: KubeConfig,
   namespace: string,
   abort: () => Error | undefined,
+  pods: number,
 ): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   // A loaded API server may answer 504 while it goes on deleting: ask again until none is left.
@@ -71,7 +76,7 @@ async function deleteAllPods(
       if (code !== undefined && code !== 429 && code < 500) throw err;
     });
     try {
-      await waitNoPods(kc, namespace, abort, 60_000);
+      await waitNoPods(kc, namespace, abort, Math.max(60_000, pods * 60));
       return;
     } catch (err) {
       if (attempt >= 5 || abort()) throw err;
@@ -120,7 +125,7 @@ export function plainPods(opts: {
         ),
       );
     },
-    cleanup: () => deleteAllPods(opts.admin, opts.namespace, opts.abort),
+    cleanup: () => deleteAllPods(opts.admin, opts.namespace, opts.abort, opts.tasks),
   };
 }
 
@@ -177,7 +182,7 @@ export function frameworkTasks(opts: {
       );
       // The operator killed the running tasks; the finished ones' Pods are the garbage
       // collector's to delete (owned by their Framework), and kube-controller-manager does not run here.
-      await deleteAllPods(admin, opts.namespace, opts.abort);
+      await deleteAllPods(admin, opts.namespace, opts.abort, opts.tasks);
     },
   };
 }
