@@ -35,7 +35,10 @@ describe("OpenOffers", () => {
     store.remove("c", "ns");
     expect(names(open)).toEqual([]);
     // The latest version is the one handed out.
-    const answered = { ...offer("e"), spec: { ...offer("e").spec, response: { action: "Decline" as const } } };
+    const answered = {
+      ...offer("e"),
+      spec: { ...offer("e").spec, response: { action: "Decline" as const } },
+    };
     store.set(offer("e"));
     store.set(answered as Obj<ResourceOffer>);
     expect(open.list()).toEqual([answered]);
