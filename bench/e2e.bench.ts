@@ -24,6 +24,7 @@ import { ControlPlane } from "../src/local/controlplane.ts";
 import { installCrds } from "../src/local/crds.ts";
 import { installFlowControl } from "../src/local/flowcontrol.ts";
 import { freePort } from "../src/local/ports.ts";
+import { agentShares } from "../test/load/agent-shares.ts";
 import {
   createNamespace,
   type Identities,
@@ -338,17 +339,13 @@ async function main(): Promise<void> {
       await installFlowControl(kc);
       // As on real nodes, agents get CPU of their own: AGENT_PROCS processes, each its share
       // of the nodes (a thousand agents in one process starve each other's renewals).
-      const agentProcs = Array.from({ length: AGENT_PROCS }, (_, k) => {
-        const first = Math.floor((k * NODES) / AGENT_PROCS);
-        const count = Math.floor(((k + 1) * NODES) / AGENT_PROCS) - first;
-        return spawnNode(cp, `agents-${k}`, ["test/load/agents.ts"], {
+      const agentProcs = agentShares(NODES, AGENT_PROCS).map(({ env }, k) =>
+        spawnNode(cp, `agents-${k}`, ["test/load/agents.ts"], {
           KUBECONFIG: ids.agent.kubeconfigPath,
-          FIRST: String(first),
-          COUNT: String(count),
           NODE_PREFIX,
-          START_CONCURRENCY: String(Math.ceil(32 / AGENT_PROCS)),
-        });
-      });
+          ...env,
+        }),
+      );
       const ready = await Promise.all(agentProcs.map((p) => waitForLine(p, "ready", 15 * 60_000)));
       say(`agents: ${ready.join("; ")}`);
       const port = await freePort();

@@ -46,12 +46,13 @@ import { NodeSimulator } from "../../src/local/node-simulator.ts";
 import { freePort } from "../../src/local/ports.ts";
 import { type ManagedProcess, ProcessGroup, REGISTRY_DIR } from "../../src/local/processes.ts";
 import { parseQuantity } from "../../src/resources/quantity.ts";
+import { agentShares, AGENT_START_CONCURRENCY as DEFAULT_START_CONCURRENCY } from "./agent-shares.ts";
 
 const NODES = Number(process.env.NODES ?? 1000);
 const TASKS = Number(process.env.TASKS ?? 5000);
 const OBSERVE_MS = Number(process.env.OBSERVE_SECONDS ?? 60) * 1000;
 const AGENT_PROCS = Math.max(1, Math.min(NODES, Number(process.env.AGENT_PROCS ?? 4)));
-const AGENT_START_CONCURRENCY = Number(process.env.AGENT_START_CONCURRENCY ?? 32);
+const AGENT_START_CONCURRENCY = Number(process.env.AGENT_START_CONCURRENCY ?? DEFAULT_START_CONCURRENCY);
 const NS = "load";
 const SYS = DEFAULT_LEASE_NAMESPACE;
 const RENEW_MS = (DEFAULT_AGENT_LEASE_SECONDS * 1000) / 4;
@@ -304,15 +305,15 @@ async function main(): Promise<void> {
     // Each process its share of the nodes (contiguous), and of the start concurrency.
     const tAgents = Date.now();
     const agentProcs: AgentProcess[] = [];
-    for (let k = 0; k < AGENT_PROCS; k++) {
-      const first = Math.floor((k * NODES) / AGENT_PROCS);
-      const count = Math.floor(((k + 1) * NODES) / AGENT_PROCS) - first;
+    for (const [k, { first, count, env }] of agentShares(
+      NODES,
+      AGENT_PROCS,
+      AGENT_START_CONCURRENCY,
+    ).entries()) {
       const proc = child(group, `agents-${k}`, "test/load/agents.ts", [], {
         KUBECONFIG: ids.agent.kubeconfigPath,
-        FIRST: String(first),
-        COUNT: String(count),
         NODE_PREFIX: "load-",
-        START_CONCURRENCY: String(Math.max(1, Math.ceil(AGENT_START_CONCURRENCY / AGENT_PROCS))),
+        ...env,
       });
       const ap = new AgentProcess(k, proc, count);
       for (let i = first; i < first + count; i++) renewer.set(agentLeaseName(`load-${i}`), ap);
