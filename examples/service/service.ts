@@ -37,6 +37,9 @@ export interface ServiceOptions extends SchedulerOptions {
 
 const ID = /^i(\d+)-g(\d+)$/;
 
+/** How long a replacement keeps away from an agent an instance became unreachable on. */
+const TROUBLED_MS = 30_000;
+
 export function instanceTaskId(instance: number, generation: number): string {
   return `i${instance}-g${generation}`;
 }
@@ -59,6 +62,11 @@ interface Slot {
 
 export class ServiceFramework extends Scheduler<ServiceOptions> {
   private readonly unreachableSince = new Map<string, number>();
+  /**
+   * Agents an instance became unreachable on, until when a replacement must not go there: an
+   * offer made there before the operator noticed can still arrive after the instance is killed.
+   */
+  private readonly troubledUntil = new Map<string, number>();
 
   /** run() registers and keeps the instances running until stop(); resolves with exit code 0. */
   constructor(opts: ServiceOptions) {
@@ -125,9 +133,7 @@ export class ServiceFramework extends Scheduler<ServiceOptions> {
     const c = this.client;
     const now = Date.now();
     const slots = this.slots();
-    // Agents an instance just became unreachable on: a replacement must not go back there, even
-    // if an offer for it was made before the operator noticed and rescinded it.
-    const troubled = new Set<string>();
+    for (const [agent, until] of this.troubledUntil) if (until <= now) this.troubledUntil.delete(agent);
 
     for (const s of slots) {
       // Scaled down, or a duplicate (can only come from an outside launch): kill.
@@ -136,7 +142,7 @@ export class ServiceFramework extends Scheduler<ServiceOptions> {
       const t = s.live;
       if (!t) continue;
       if (t.state === "TASK_UNREACHABLE") {
-        if (t.agent) troubled.add(t.agent);
+        if (t.agent) this.troubledUntil.set(t.agent, now + TROUBLED_MS);
         const since = this.unreachableSince.get(t.id) ?? now;
         this.unreachableSince.set(t.id, since);
         if (now - since >= (this.opts.unreachableSeconds ?? 0) * 1000) {
@@ -168,7 +174,7 @@ export class ServiceFramework extends Scheduler<ServiceOptions> {
     const bins = new Map<Offer, OfferBin>();
     for (const s of missing) {
       for (const offer of offers) {
-        if (troubled.has(offer.agent)) continue;
+        if (this.troubledUntil.has(offer.agent)) continue;
         const value = this.spreadBy ? offer.attributes[this.spreadBy] : "";
         if (value === undefined) continue;
         if (this.spreadBy && (used.get(value) ?? 0) >= max) continue;

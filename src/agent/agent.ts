@@ -1,6 +1,8 @@
 // The per-node agent: reports what its node contributes to the pool as the Agent's status and
-// renews a Lease for liveness. Writes happen only when the report changed; requests and watches
-// share keep-alive connections (kube/connections.ts).
+// renews a Lease for liveness. It watches its Node only: the Pods there that are not tasks are
+// counted by the operator (controller/foreign-pods.ts), so an ordinary Pod landing or finishing
+// costs no report. Writes happen only when the report changed; requests and watches share
+// keep-alive connections (kube/connections.ts).
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -8,7 +10,6 @@ import {
   type KubeConfig,
   V1MicroTime,
   type V1Node,
-  type V1Pod,
 } from "@kubernetes/client-node";
 import {
   AGENT_LEASE_LABEL,
@@ -64,7 +65,6 @@ export class NodeAgent {
   private readonly co: CustomObjectsApi;
   private readonly coord: CoordinationV1Api;
   private readonly nodeInformer: SupervisedInformer<V1Node>;
-  private readonly podInformer: SupervisedInformer<V1Pod>;
   private readonly opts: Required<Omit<AgentOptions, "log" | "pool" | "apiTimeoutMs">> &
     Pick<AgentOptions, "log" | "pool" | "apiTimeoutMs">;
   private reserve: Scalars = {};
@@ -115,18 +115,9 @@ export class NodeAgent {
       () => core.listNode({ fieldSelector: `metadata.name=${this.nodeName}` }),
       { fieldSelector: `metadata.name=${this.nodeName}`, onError },
     );
-    this.podInformer = new SupervisedInformer<V1Pod>(
-      "agent-pods",
-      kc,
-      "/api/v1/pods",
-      () => core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` }),
-      { fieldSelector: `spec.nodeName=${this.nodeName}`, onError },
-    );
-    // Every change, and every (re)sync: a report skipped while one informer was restarting is
-    // made once both are synced again (no periodic recomputation needed to catch up).
-    for (const inf of [this.nodeInformer, this.podInformer]) {
-      for (const ev of ["add", "update", "delete", "synced"]) inf.on(ev, () => this.schedule());
-    }
+    // Every change, and every (re)sync: a report skipped while the informer was restarting is
+    // made once it is synced again (no periodic recomputation needed to catch up).
+    for (const ev of ["add", "update", "delete", "synced"]) this.nodeInformer.on(ev, () => this.schedule());
   }
 
   private log(msg: string, fields: Record<string, unknown> = {}): void {
@@ -135,13 +126,13 @@ export class NodeAgent {
 
   async start(): Promise<void> {
     await this.renewLease();
-    await Promise.all([this.nodeInformer.start(), this.podInformer.start()]);
+    await this.nodeInformer.start();
     this.renewTimer = setInterval(() => void this.renewLease(), this.opts.renewIntervalMs);
     this.renewTimer.unref();
     this.schedule(0);
   }
 
-  /** Coalesces bursts of Pod events into one recomputation. */
+  /** Coalesces bursts of Node events into one recomputation. */
   private schedule(ms = 100): void {
     if (this.stopped || this.debounce) return;
     this.debounce = setTimeout(() => {
@@ -162,7 +153,7 @@ export class NodeAgent {
   contribution(): Contribution | undefined {
     const node = this.nodeInformer.get(this.nodeName);
     if (!node) return undefined;
-    return computeContribution(node as never, this.podInformer.list() as never, {
+    return computeContribution(node as never, {
       reserve: this.reserve,
       ports: this.opts.ports,
       attributeExcludePrefixes: this.opts.attributeExcludePrefixes,
@@ -170,7 +161,7 @@ export class NodeAgent {
   }
 
   private async report(): Promise<void> {
-    if (this.stopped || !this.nodeInformer.synced || !this.podInformer.synced) return;
+    if (this.stopped || !this.nodeInformer.synced) return;
     const node = this.nodeInformer.get(this.nodeName);
     const c = this.contribution();
     if (!node || !c) return;
@@ -317,7 +308,6 @@ export class NodeAgent {
     clearTimeout(this.debounce);
     clearInterval(this.renewTimer);
     this.nodeInformer.stop();
-    this.podInformer.stop();
     await this.writing;
   }
 }

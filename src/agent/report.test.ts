@@ -1,11 +1,13 @@
-// The agent reports as soon as both its informers are synced: a report skipped while the Pod
-// list was failing is made when the list succeeds, not at some later periodic pass.
+// The agent reports as soon as its Node informer is synced: a report skipped while the Node list
+// was failing is made when the list succeeds, not at some later periodic pass. It never reads
+// Pods: those on its node that are not tasks are the operator's to count.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoopbackServer, loopbackServer } from "../kube/loopback-server.ts";
 import { NodeAgent } from "./agent.ts";
 
 let server: LoopbackServer | undefined;
-let podLists = 0;
+let nodeLists = 0;
+let podRequests = 0;
 const statusWrites: { status?: { available?: boolean } }[] = [];
 
 const node = {
@@ -30,13 +32,16 @@ beforeAll(async () => {
         return; // held open, quiet
       }
       if (path === "/api/v1/nodes") {
-        res.end(JSON.stringify({ kind: "NodeList", metadata: { resourceVersion: "1" }, items: [node] }));
-      } else if (path === "/api/v1/pods") {
-        // The first list fails: the Pod informer is not synced when the Node is first seen.
-        if (podLists++ === 0) {
+        // The first list fails: the informer is not synced when the agent starts.
+        if (nodeLists++ === 0) {
           res.writeHead(500);
           res.end(JSON.stringify({ kind: "Status", code: 500, message: "try again" }));
-        } else res.end(JSON.stringify({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] }));
+        } else
+          res.end(JSON.stringify({ kind: "NodeList", metadata: { resourceVersion: "1" }, items: [node] }));
+      } else if (path.includes("/pods")) {
+        podRequests++;
+        res.writeHead(403);
+        res.end(JSON.stringify({ kind: "Status", code: 403, message: "agents do not read Pods" }));
       } else if (path.endsWith("/status")) {
         statusWrites.push(JSON.parse(body) as (typeof statusWrites)[number]);
         res.end(body);
@@ -50,14 +55,15 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 describe("NodeAgent reporting", () => {
-  it("reports once the Pod informer syncs after a failed list", async () => {
+  it("reports once the Node informer syncs after a failed list, and never reads Pods", async () => {
     if (!server) throw new Error("no server");
     const agent = new NodeAgent(server.kc, { nodeName: "n1" });
     try {
       await agent.start();
       const deadline = Date.now() + 4000;
       while (statusWrites.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(podLists).toBeGreaterThanOrEqual(2);
+      expect(nodeLists).toBeGreaterThanOrEqual(2);
+      expect(podRequests).toBe(0);
       expect(statusWrites.map((w) => w.status?.available)).toEqual([true]);
     } finally {
       await agent.stop();

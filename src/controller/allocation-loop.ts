@@ -124,6 +124,7 @@ export class AllocationLoop {
         agents: cache.agents.list(),
         agentLease: (agent) => cache.agentLease(agent, config.agentLeaseNamespace),
         node: (name) => cache.nodes.get(name),
+        foreign: (node) => cache.foreign.usedOn(node),
         frameworks,
         agentVerdict: (agent) => cache.agentVerdict(agent, config.agentLeaseNamespace, now),
         lease: (namespace, name) => cache.lease(name, namespace),
@@ -153,6 +154,7 @@ export class AllocationLoop {
       );
     }
     for (const u of plan.unreadable) this.d.unreadable(u);
+    for (const u of cache.foreign.unreadable()) this.d.unreadable(u);
     this.d.log.debug(plan.stats, "allocation cycle");
     await this.writeRescinds(plan.rescind);
     this.d.metrics.allocationDecisions.inc(plan.stats.decisions);

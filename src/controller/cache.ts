@@ -30,6 +30,7 @@ import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import type { NodeHealth } from "../tasks/state.ts";
 import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
 import type { Clock } from "./clock.ts";
+import { ForeignUsage } from "./foreign-pods.ts";
 import { LeaseClock } from "./lease-clock.ts";
 import { leaseExpired, nodeHealth, timeOf } from "./views.ts";
 
@@ -42,6 +43,8 @@ export interface ClusterStores {
   offers: ObjectStore<Obj<ResourceOffer>>;
   roles: ObjectStore<Obj<ResourceRole>>;
   pods: ObjectStore<V1Pod>;
+  /** Pods bound to a node and not finished that are not tasks: what ordinary workloads take. */
+  foreignPods: ObjectStore<V1Pod>;
   nodes: ObjectStore<V1Node>;
   leases: ObjectStore<V1Lease>;
 }
@@ -58,6 +61,7 @@ export function memoryStores(): MemoryStores {
     offers: new MemoryStore(PLURAL.resourceOffer),
     roles: new MemoryStore(PLURAL.resourceRole),
     pods: new MemoryStore("pods"),
+    foreignPods: new MemoryStore("foreign-pods"),
     nodes: new MemoryStore("nodes"),
     leases: new MemoryStore("leases"),
   };
@@ -86,6 +90,9 @@ export function informerStores(
       { onError, resyncMs: 60_000, ...(labelSelector ? { labelSelector } : {}) },
     );
   const notNodeLeases = "metadata.namespace!=kube-node-lease";
+  // Every pool's nodes may run ordinary Pods, so these are not limited to the pool; a Pod that
+  // finishes leaves the selection, and its watch says so as a delete.
+  const foreign = { labelSelector: `!${LABEL_FRAMEWORK}`, fieldSelector: FOREIGN_POD_FIELDS };
   return {
     agents: custom<Agent>(PLURAL.agent, inPool),
     frameworks: custom<Framework>(PLURAL.framework, inPool),
@@ -98,6 +105,13 @@ export function informerStores(
       () => core.listPodForAllNamespaces({ labelSelector: `${LABEL_FRAMEWORK},${inPool}` }),
       { labelSelector: `${LABEL_FRAMEWORK},${inPool}`, onError },
     ),
+    foreignPods: new SupervisedInformer<V1Pod>(
+      "foreign-pods",
+      kc,
+      "/api/v1/pods",
+      () => core.listPodForAllNamespaces(foreign),
+      { ...foreign, onError },
+    ),
     nodes: new SupervisedInformer<V1Node>("nodes", kc, "/api/v1/nodes", () => core.listNode(), { onError }),
     leases: new SupervisedInformer<V1Lease>(
       "leases",
@@ -109,12 +123,18 @@ export function informerStores(
   };
 }
 
+/** Bound, and not finished (the kubelet released what a finished Pod held). */
+export const FOREIGN_POD_FIELDS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed";
+
 export class ClusterCache {
   readonly agents: ObjectStore<Obj<Agent>>;
   readonly frameworks: ObjectStore<Obj<Framework>>;
   readonly offers: ObjectStore<Obj<ResourceOffer>>;
   readonly roles: ObjectStore<Obj<ResourceRole>>;
   readonly pods: ObjectStore<V1Pod>;
+  readonly foreignPods: ObjectStore<V1Pod>;
+  /** What the foreign Pods take on each node (foreign-pods.ts), kept from their store's events. */
+  readonly foreign: ForeignUsage;
   readonly nodes: ObjectStore<V1Node>;
   readonly leases: ObjectStore<V1Lease>;
   /** When each Lease's current record was first seen, on this process's clock (lease-clock.ts). */
@@ -134,9 +154,11 @@ export class ClusterCache {
       offers: this.offers,
       roles: this.roles,
       pods: this.pods,
+      foreignPods: this.foreignPods,
       nodes: this.nodes,
       leases: this.leases,
     } = stores);
+    this.foreign = new ForeignUsage(this.foreignPods);
     this.leaseClock = new LeaseClock(liveness.clock);
     // Renewals are timed when the watch delivers them, not when a reader next looks.
     const key = (l: V1Lease) => `${l.metadata?.namespace}/${l.metadata?.name}`;
@@ -179,6 +201,7 @@ export class ClusterCache {
       this.offers,
       this.roles,
       this.pods,
+      this.foreignPods,
       this.nodes,
       this.leases,
     ] as never;

@@ -503,6 +503,29 @@ describe("a new leader's order", () => {
   });
 });
 
+/** An Operator on `cluster`, started, cycling fast. */
+async function startOperator(cluster: MemoryCluster): Promise<Operator> {
+  const op = new Operator(undefined, {
+    stores: cluster.stores,
+    writer: cluster,
+    config: { allocationIntervalMs: 50, batchDelayMs: 5 },
+    log: createLogger("table", "silent"),
+    metrics: new Metrics(false),
+  });
+  await op.start();
+  return op;
+}
+
+/** What `fn` gives once it gives something, polled; fails naming `what` after 10 s. */
+async function until<T>(what: string, fn: () => T | undefined): Promise<T> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    const v = fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 describe("the whole Operator on a memory cluster", () => {
   it("registers a Framework, offers it the agent, and launches what it accepts", async () => {
     const cluster = new MemoryCluster();
@@ -510,23 +533,8 @@ describe("the whole Operator on a memory cluster", () => {
     const f = registeredFramework(NS, "fw");
     f.metadata.finalizers = [];
     cluster.seed({ agents: [agent], nodes: [node], leases: [lease], frameworks: [f] });
-    const op = new Operator(undefined, {
-      stores: cluster.stores,
-      writer: cluster,
-      config: { allocationIntervalMs: 50, batchDelayMs: 5 },
-      log: createLogger("table", "silent"),
-      metrics: new Metrics(false),
-    });
-    await op.start();
+    const op = await startOperator(cluster);
     try {
-      const until = async <T>(what: string, fn: () => T | undefined): Promise<T> => {
-        for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
-          const v = fn();
-          if (v) return v;
-          await new Promise((r) => setTimeout(r, 10));
-        }
-        throw new Error(`timed out waiting for ${what}`);
-      };
       const offer = await until("an offer", () => cluster.stores.offers.list()[0]);
       expect(cluster.stores.frameworks.get("fw", NS)?.metadata.finalizers).toEqual([FINALIZER]);
       expect(offer.spec).toMatchObject({ framework: "fw", agent: "n1" });
@@ -559,6 +567,48 @@ describe("the whole Operator on a memory cluster", () => {
           ? true
           : undefined,
       );
+    } finally {
+      await op.stop();
+    }
+  });
+  it("an ordinary Pod landing on the agent's node rescinds its offer; the next offer is what is left, and all of it once the Pod finishes", async () => {
+    const cluster = new MemoryCluster();
+    const { agent, node, lease } = agentOnNode("n1", WHOLE, Date.now());
+    const f = registeredFramework(NS, "fw");
+    cluster.seed({ agents: [agent], nodes: [node], leases: [lease], frameworks: [f] });
+    const op = await startOperator(cluster);
+    try {
+      const open = () =>
+        cluster.stores.offers.list().filter((o) => (o.status?.phase ?? "Offered") === "Offered");
+      const seeded = cluster.stores.agents.get("n1");
+      const first = await until("an offer", () => open()[0]);
+      expect(first.spec.resources).toMatchObject(WHOLE);
+      const web = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "web", namespace: "default", resourceVersion: "1" },
+        spec: {
+          nodeName: "n1",
+          containers: [{ name: "web", resources: { requests: { cpu: "1", memory: "1Gi" } } }],
+        },
+        status: { phase: "Running" },
+      };
+      cluster.stores.foreignPods.set(web);
+      const rescinded = await until("the offer rescinded", () => {
+        const o = cluster.stores.offers.get(first.metadata.name ?? "", NS);
+        return o?.status?.phase === "Rescinded" ? o : undefined;
+      });
+      expect(rescinded.status?.reason).toBe("ResourcesWithdrawn");
+      const smaller = await until("an offer of what is left", () => open()[0]);
+      expect(smaller.spec.resources).toMatchObject({ cpu: "3", memory: "7Gi" });
+      // The Pod finished: its Succeeded update leaves the watch's selection, as a delete.
+      cluster.stores.foreignPods.remove("web", "default");
+      const freed = await until("an offer of what the Pod freed", () =>
+        open().find((o) => o.metadata.name !== smaller.metadata.name),
+      );
+      expect(freed.spec.resources).toMatchObject({ cpu: "1", memory: "1Gi" });
+      // No agent report was needed: the Agent object is the one seeded.
+      expect(cluster.stores.agents.get("n1")).toBe(seeded);
     } finally {
       await op.stop();
     }

@@ -223,6 +223,41 @@ describe("planCycle", () => {
       rescind: ["new:ResourcesWithdrawn"],
     },
     {
+      name: "ordinary Pods on a node take what they request from its offer, and its host ports",
+      in: {
+        agents: [
+          agent("n1", { cpu: "4", memory: "8Gi", ports: [{ begin: 31000, end: 31002 }] } as never),
+          n2,
+        ],
+        frameworks: [framework("a")],
+        foreign: (node) =>
+          node === "n1"
+            ? { scalars: { cpu: 1500, memory: 2 * 1024 ** 3 }, ports: [{ begin: 31001, end: 31001 }] }
+            : undefined,
+      },
+      create: ["a@n1 2500m/6Gi", "a@n2 2/4Gi"],
+    },
+    {
+      name: "an ordinary Pod that landed under an outstanding offer has it rescinded",
+      in: {
+        agents: [n1],
+        frameworks: [framework("a")],
+        offers: [offer("o1", "a", "n1", { cpu: "4", memory: "8Gi" })],
+        foreign: () => ({ scalars: { cpu: 1000 }, ports: [] }),
+      },
+      create: [],
+      rescind: ["o1:ResourcesWithdrawn"],
+    },
+    {
+      name: "ordinary Pods that take a whole node leave nothing to offer there",
+      in: {
+        agents: [n1],
+        frameworks: [framework("a")],
+        foreign: () => ({ scalars: { cpu: Number.MAX_SAFE_INTEGER, memory: 8 * 1024 ** 3 }, ports: [] }),
+      },
+      create: [],
+    },
+    {
       name: "an answered offer is the offer reconciler's: held, never rescinded",
       in: {
         agents: [n1],

@@ -34,7 +34,14 @@ import { frameworkId } from "./names.ts";
 import { offerObject } from "./offer-object.ts";
 import { authorizeFrameworkRoles, authorizeRole, type RoleAdmissions, roleAdmissions } from "./role-authz.ts";
 import { type Unreadable, unreadableOf } from "./unreadable.ts";
-import { type AgentView, agentView, frameworkConnectivity, offerAllocation, timeOf } from "./views.ts";
+import {
+  type AgentView,
+  agentView,
+  frameworkConnectivity,
+  netOfForeign,
+  offerAllocation,
+  timeOf,
+} from "./views.ts";
 
 export interface CycleInput {
   agents: Obj<Agent>[];
@@ -42,6 +49,8 @@ export interface CycleInput {
   agentLease: (agent: string) => V1Lease | undefined;
   /** The Node of an agent, to hold its report against (agent-check.ts); absent: not checked. */
   node?: (name: string) => NodeFacts | undefined;
+  /** What the Pods on a node that are not tasks take (foreign-pods.ts); absent: nothing. */
+  foreign?: (node: string) => Resources | undefined;
   /** Whether an agent whose Lease lapsed is declared lost yet (agent-loss.ts); absent: all are. */
   agentVerdict?: (agent: string) => AgentVerdict;
   frameworks: Obj<Framework>[];
@@ -133,6 +142,8 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       v = checked.view;
       agentChecks.push({ agent: a, findings: checked.findings });
     }
+    // What ordinary Pods there take is not the pool's: neither offered nor left standing in offers.
+    if (v && input.foreign) v = netOfForeign(v, input.foreign(v.name));
     // Lapsed but not declared lost: offered nothing new, but its offers stand.
     if (v?.reason === "AgentLost" && input.agentVerdict && input.agentVerdict(v.name) !== "lost")
       v.reason = AGENT_UNRESPONSIVE;

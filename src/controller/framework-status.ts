@@ -14,7 +14,14 @@ import { type ControllerDeps, type FrameworkReconciler, RECHECK_MS } from "./dep
 import { connectivityOf } from "./failover.ts";
 import { frameworkId } from "./names.ts";
 import { authorizeFrameworkRoles, ROLE_NOT_AUTHORIZED, roleAdmissions } from "./role-authz.ts";
-import { agentView, type Connectivity, leaseLapsedAt, offerAllocation, podAllocation } from "./views.ts";
+import {
+  agentView,
+  type Connectivity,
+  leaseLapsedAt,
+  netOfForeign,
+  offerAllocation,
+  podAllocation,
+} from "./views.ts";
 
 export interface FrameworkStatusDeps extends ControllerDeps {
   trigger: (reason: string) => void;
@@ -170,8 +177,10 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
     const total: Scalars = {};
     for (const a of this.d.cache.agents.list()) {
       const reported = agentView(a, undefined, now, this.d.unreadable);
-      // The pool as the allocator sees it: what the Node bears out (agent-check.ts).
-      const v = reported && checkAgainstNode(reported, this.d.cache.nodes.get(reported.name)).view;
+      // The pool as the allocator sees it: what the Node bears out (agent-check.ts), less what
+      // ordinary Pods there take (foreign-pods.ts).
+      const checked = reported && checkAgainstNode(reported, this.d.cache.nodes.get(reported.name)).view;
+      const v = checked && netOfForeign(checked, this.d.cache.foreign.usedOn(checked.name));
       if (!v) continue;
       for (const [k, n] of Object.entries(v.total.scalars)) total[k] = (total[k] ?? 0) + n;
     }

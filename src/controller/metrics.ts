@@ -5,7 +5,7 @@ import { objectNameToRole } from "../crds/names.ts";
 import { offerPhase } from "../crds/offer.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import type { ClusterCache } from "./cache.ts";
-import { agentView } from "./views.ts";
+import { agentView, netOfForeign } from "./views.ts";
 
 export const PREFIX = "kubeoffers_";
 
@@ -187,7 +187,7 @@ export class Metrics {
     });
     this.poolResources = new Gauge({
       name: `${PREFIX}pool_resources`,
-      help: "What the agents contribute to the pool in total (cpu in cores, memory in bytes).",
+      help: "What the agents contribute to the pool in total, less what ordinary Pods there take (cpu in cores, memory in bytes).",
       labelNames: ["resource"],
       registers: [r],
       collect,
@@ -340,7 +340,8 @@ export class Metrics {
     const pool = new Map<string, number>();
     for (const a of cache.agents.list()) {
       const lease = cache.agentLease(a.metadata.name ?? "", src.agentLeaseNamespace);
-      const v = agentView(a, lease, now);
+      const reported = agentView(a, lease, now);
+      const v = reported && netOfForeign(reported, cache.foreign.usedOn(reported.name));
       if (!v) continue;
       if (v.offerable) available++;
       else unavailable++;

@@ -216,6 +216,10 @@ export class Operator {
       c.agents.on(ev, () => {
         if (ev !== "resync") this.loop.trigger("agent changed");
       });
+      // An ordinary Pod landing shrinks its node (offers there may be rescinded); one finishing frees it.
+      c.foreignPods.on(ev, () => {
+        if (ev !== "resync") this.loop.trigger("foreign load changed");
+      });
       c.nodes.on(ev, (n: { metadata?: { name?: string } }) => {
         if (ev === "resync") return;
         // Tasks on this node may have become unreachable or lost: refresh their rollups.

@@ -8,7 +8,7 @@ import type { Framework } from "../crds/framework.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { normalizePorts } from "../resources/ports.ts";
 import { parseQuantity } from "../resources/quantity.ts";
-import { add, toResources } from "../resources/resources.ts";
+import { add, subtractClamped, toResources } from "../resources/resources.ts";
 import type { PortRange, Resources, Scalars } from "../resources/types.ts";
 import type { NodeHealth } from "../tasks/state.ts";
 import { frameworkId } from "./names.ts";
@@ -111,6 +111,14 @@ export function agentView(
     offerable: reason === undefined,
     ...(reason ? { reason } : {}),
   };
+}
+
+/**
+ * An agent's view less what the Pods on its node that are not tasks take (foreign-pods.ts): the
+ * pool as the allocator sees it. Its reservations stand as reported, as Mesos keeps an agent's.
+ */
+export function netOfForeign(view: AgentView, used: Resources | undefined): AgentView {
+  return used ? { ...view, total: subtractClamped(view.total, used) } : view;
 }
 
 export function isTerminalPod(p: V1Pod): boolean {

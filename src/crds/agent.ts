@@ -71,7 +71,7 @@ export const AgentStatusSchema = checked(
     .object({
       node: DnsSubdomainSchema.describe("The node this agent runs on (also the object's name)."),
       resources: resourcesField(
-        "What the node contributes to the pool: allocatable minus requests of Pods kube-offers does not own, minus the configured reserve; includes reserved resources and port ranges.",
+        "What the node contributes to the pool: allocatable minus the configured reserve; includes reserved resources and port ranges. The operator does not offer what Pods on the node that are not kube-offers tasks request, nor their host ports.",
       ),
       allocatable: QuantityMapSchema.optional().describe("The node's status.allocatable."),
       reserved: boundedRecord(RoleNameSchema, ResourcesSchema, 32)

@@ -136,8 +136,12 @@ export const DEFAULT_TASK_IMAGE = "busybox:1.35";
 export const DEFAULT_LEASE_NAMESPACE = "kube-offers-system";
 /** The operator's leader-election Lease unless configured (the chart's controller.leaderElection.leaseName). */
 export const LEADER_ELECTION_LEASE_NAME = "kube-offers-controller";
-/** An agent's liveness Lease lasts this long unless configured (the chart's agent.leaseDurationSeconds). */
-export const DEFAULT_AGENT_LEASE_SECONDS = 20;
+/**
+ * An agent's liveness Lease lasts this long unless configured (the chart's agent.leaseDurationSeconds),
+ * renewed every quarter of it: the kubelet's node Lease terms (40 s, every 10 s). At 1,000 nodes
+ * a 20 s Lease was 200 renewals a second, more than this API server creates Pods at.
+ */
+export const DEFAULT_AGENT_LEASE_SECONDS = 40;
 /** Host ports an agent offers unless configured (the chart's agent.ports), as in Mesos. */
 export const DEFAULT_AGENT_PORTS: readonly { readonly begin: number; readonly end: number }[] = [
   { begin: 31000, end: 32000 },

@@ -1,6 +1,6 @@
 // A Pod's effective requests, the kubelet's way (component-helpers resource.PodRequests): what
-// its node's admission, the agent's count of foreign Pods and the launch plan's check of a task
-// Pod all add up, so the three agree. Structural Pod types, no Kubernetes client import; exact
+// its node's admission, the operator's count of foreign Pods (pod-usage.ts) and the launch
+// plan's check of a task Pod all add up, so the three agree. Structural Pod types, no Kubernetes client import; exact
 // (BigInt nano-units), so no sum overflows or drifts on the way.
 import { nanoQuantity } from "./quantity.ts";
 

@@ -1,5 +1,5 @@
 // The agent on a real API server: what it reports, when it writes, and how the operator reacts
-// when a node's contribution shrinks or it is cordoned.
+// when ordinary Pods land on a node or it is cordoned.
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "../../src/crds/agent.ts";
@@ -31,7 +31,7 @@ async function agentObj(name: string): Promise<Agent> {
 }
 
 describe("agent", () => {
-  it("reports allocatable minus foreign Pods minus the reserve, and writes only on change", async () => {
+  it("reports allocatable minus the reserve, writes only on change, and writes nothing for an ordinary Pod landing", async () => {
     const node = pool.nodes[0]!.name;
     const a = await waitFor("agent status", async () => (await agentObj(node)).status);
     expect(a.resources.cpu).toBe("3500m");
@@ -54,7 +54,8 @@ describe("agent", () => {
     await leaseRenewals(pool.kc, LEASE_NAMESPACE, agentLeaseName(node), 2);
     expect(agent.writes).toBe(writes);
 
-    // An ordinary workload on the node shrinks the pool.
+    // An ordinary workload on the node shrinks the pool: the operator counts it from its own
+    // watch of the Pods that are not tasks, and the agent has nothing to report.
     await core.createNamespacedPod({
       namespace: pool.namespace,
       body: {
@@ -65,13 +66,13 @@ describe("agent", () => {
         },
       },
     });
-    await waitFor(
-      "contribution shrinks",
-      async () => (await agentObj(node)).status?.resources.cpu === "2500m",
+    const counted = await waitFor("the operator counts the Pod on the node", async () =>
+      pool.operator?.cache.foreign.usedOn(node),
     );
-    // As above: the new status can be read before the agent's write call has returned and counted.
-    await waitFor("the agent counted that write", async () => agent.writes > writes);
-    expect(agent.writes).toBe(writes + 1);
+    expect(counted.scalars).toEqual({ cpu: 1000, memory: 1024 ** 3 });
+    await leaseRenewals(pool.kc, LEASE_NAMESPACE, agentLeaseName(node), 1);
+    expect(agent.writes).toBe(writes);
+    expect((await agentObj(node)).status?.resources.cpu).toBe("3500m");
     // The Agent object was created once: a report writes its status only (no create that 409s).
     expect(agent.creates).toBe(1);
   });
@@ -99,7 +100,7 @@ describe("agent", () => {
     await waitFor("offered again after uncordon", async () => (await fw.offers("h", "Offered")).length === 1);
   });
 
-  it("rescinds an outstanding offer when the node's contribution shrinks below it", async () => {
+  it("rescinds an outstanding offer when ordinary Pods on the node leave less than it", async () => {
     const node = pool.nodes[0]!.name;
     const fw = new FrameworkSide(pool.kc, pool.namespace);
     const offer = await waitFor("an offer", async () => (await fw.offers("h", "Offered"))[0]);

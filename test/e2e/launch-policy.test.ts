@@ -7,7 +7,7 @@
 // whose requests, as the kubelet counts them with the overhead the API server filled in, are
 // exactly the task's resources; a policy whose RuntimeClass overhead is wrong gets the Pod
 // refused by RuntimeClass admission; another framework's well-formed answer still launches; and
-// the agent counts a foreign Pod's sidecar, init container and overhead as the kubelet does.
+// the operator counts a foreign Pod's sidecar, init container and overhead as the kubelet does.
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, NodeV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRICT_POD_POLICY } from "../../src/controller/pod-policy.ts";
@@ -336,20 +336,12 @@ describe("templates that fit are counted exactly as their tasks", () => {
   });
 });
 
-describe("the agent counts foreign Pods as the kubelet does", () => {
-  it("a foreign Pod's sidecar, init container and RuntimeClass overhead all come off its node's contribution", async () => {
+describe("the operator counts foreign Pods as the kubelet does", () => {
+  it("a foreign Pod's sidecar, init container and RuntimeClass overhead all come off its node", async () => {
     const node = pool.nodes[0]!.name;
     const core = pool.kc.makeApiClient(CoreV1Api);
-    const agentCpu = async () => {
-      const a = (await pool.kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL.agent,
-        name: node,
-      })) as { status?: { resources?: Record<string, string> } };
-      return a.status?.resources?.cpu;
-    };
-    const before = await waitFor("the agent's report", agentCpu);
+    const counted = () => pool.operator?.cache.foreign.usedOn(node)?.scalars.cpu ?? 0;
+    const before = counted();
     const r = (cpu: string) => ({ requests: { cpu } });
     await core.createNamespacedPod({
       namespace: pool.namespace,
@@ -367,12 +359,12 @@ describe("the agent counts foreign Pods as the kubelet does", () => {
       },
     });
     // max(migrate 1 + proxy 500m, main 250m + proxy 500m) + overhead 250m = 1750m.
-    const want = toResources({ cpu: before }).scalars.cpu! - 1750;
-    await waitFor(`agent ${node} to report cpu ${want}m`, async () => {
-      const cpu = await agentCpu();
-      return cpu !== undefined && toResources({ cpu }).scalars.cpu === want;
-    });
+    const want = before + 1750;
+    await waitFor(`the operator to count ${want}m of cpu taken on ${node}`, async () => counted() === want);
     await core.deleteNamespacedPod({ name: "foreign", namespace: pool.namespace, gracePeriodSeconds: 0 });
-    await waitFor(`agent ${node} to report cpu ${before} again`, async () => (await agentCpu()) === before);
+    await waitFor(
+      `the operator to count ${before}m taken on ${node} again`,
+      async () => counted() === before,
+    );
   });
 });

@@ -383,6 +383,7 @@ describe("the chart's RBAC", () => {
         { verb: "create", resource: "pods", namespace: tenantNs },
         { verb: "delete", resource: "pods", namespace: tenantNs },
         { verb: "watch", resource: "nodes" },
+        { verb: "watch", resource: "pods" },
         { verb: "list", group: "coordination.k8s.io", resource: "leases" },
         { verb: "create", group: "events.k8s.io", resource: "events", namespace: tenantNs },
         { verb: "update", group: "coordination.k8s.io", resource: "leases", namespace: ns, name: lease },
@@ -391,7 +392,6 @@ describe("the chart's RBAC", () => {
       ],
       [agentUser]: [
         { verb: "watch", resource: "nodes" },
-        { verb: "list", resource: "pods" },
         { verb: "create", group: ko, resource: "agents" },
         { verb: "patch", group: ko, resource: "agents", subresource: "status", name: nodes[0] },
         {
@@ -449,6 +449,9 @@ describe("the chart's RBAC", () => {
       [agentUser]: [
         { verb: "get", resource: "secrets", namespace: ns },
         { verb: "list", resource: "secrets" },
+        // The Pods on its node that are not tasks are the operator's to count.
+        { verb: "list", resource: "pods" },
+        { verb: "watch", resource: "pods" },
         { verb: "create", resource: "pods", namespace: tenantNs },
         { verb: "delete", resource: "pods", namespace: tenantNs },
         { verb: "patch", resource: "nodes" },

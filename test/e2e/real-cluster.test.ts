@@ -36,6 +36,7 @@ import {
 } from "../../src/sdk/index.ts";
 import { type Event, commandTask as mesosTask, Subscription, scalar } from "../mesos/client.ts";
 import { CHART, helm, helmOk, waitFor } from "./helm-support.ts";
+import { FrameworkSide } from "./offers.ts";
 import { PoolObjects } from "./real-pool.ts";
 import { portForward, readLine, TaskRunner } from "./real-support.ts";
 import { adminKubeConfig, createNamespace, deleteNamespace, kubectl, uniqueName } from "./support.ts";
@@ -134,53 +135,84 @@ describe.skipIf(!node)(`on a real node (${missing || node})`, () => {
     ]);
   });
 
-  it("the agent reports its node net of a foreign Pod running there", async () => {
-    const resources = async () => {
-      const a = (await co.getClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL.agent,
-        name: node,
-      })) as {
-        status?: { resources?: Record<string, string> };
-      };
-      const r = a.status?.resources ?? {};
-      return { cpu: parseQuantity("cpu", r.cpu ?? "0"), memory: parseQuantity("memory", r.memory ?? "0") };
-    };
-    const before = await waitFor("the real node's Agent", async () =>
-      (await resources()).cpu > 0 ? resources() : undefined,
-    );
-    const foreign = uniqueName("foreign");
-    await core.createNamespacedPod({
-      namespace: tenant,
-      body: {
-        metadata: { name: foreign },
-        spec: {
-          nodeName: node,
-          restartPolicy: "Never",
-          terminationGracePeriodSeconds: 0,
-          containers: [
-            {
-              name: "main",
-              image: DEFAULT_TASK_IMAGE,
-              command: ["sleep", "3600"],
-              resources: { requests: { cpu: "300m", memory: "200Mi" } },
-            },
-          ],
+  it("the operator offers the real node net of a foreign Pod running there, and the agent writes nothing for it", async () => {
+    const side = new FrameworkSide(admin, tenant);
+    const fw = uniqueName("watcher");
+    const offered = async () =>
+      (await side.offers(fw, "Offered")).map((o) => ({
+        name: o.metadata?.name ?? "",
+        cpu: parseQuantity("cpu", o.spec.resources.cpu ?? "0"),
+        memory: parseQuantity("memory", o.spec.resources.memory ?? "0"),
+      }));
+    const agentVersion = async () =>
+      (
+        (await co.getClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL.agent,
+          name: node,
+        })) as {
+          metadata?: { resourceVersion?: string };
+        }
+      ).metadata?.resourceVersion;
+    await side.createFramework(fw, { [LABEL_POOL]: release });
+    try {
+      const [before] = await waitFor("an offer of the real node", async () => {
+        const list = await offered();
+        return list.length === 1 ? list : undefined;
+      });
+      const version = await agentVersion();
+      const foreign = uniqueName("foreign");
+      await core.createNamespacedPod({
+        namespace: tenant,
+        body: {
+          metadata: { name: foreign },
+          spec: {
+            nodeName: node,
+            restartPolicy: "Never",
+            terminationGracePeriodSeconds: 0,
+            containers: [
+              {
+                name: "main",
+                image: DEFAULT_TASK_IMAGE,
+                command: ["sleep", "3600"],
+                resources: { requests: { cpu: "300m", memory: "200Mi" } },
+              },
+            ],
+          },
         },
-      },
-    });
-    await waitFor("the foreign Pod Running", async () => {
-      const p = await core.readNamespacedPod({ name: foreign, namespace: tenant });
-      return p.status?.phase === "Running";
-    });
-    const after = await waitFor("the Agent net of the foreign Pod", async () => {
-      const r = await resources();
-      return r.cpu < before.cpu ? r : undefined;
-    });
-    expect(before.cpu - after.cpu).toBe(300); // millicores
-    expect(before.memory - after.memory).toBe(200 * 2 ** 20);
-    await core.deleteNamespacedPod({ name: foreign, namespace: tenant, gracePeriodSeconds: 0 });
+      });
+      try {
+        await waitFor("the foreign Pod Running", async () => {
+          const p = await core.readNamespacedPod({ name: foreign, namespace: tenant });
+          return p.status?.phase === "Running";
+        });
+        // The whole-node offer no longer holds: rescinded, and offered again net of the Pod.
+        const rescinded = await waitFor("the offer rescinded", async () => {
+          const o = await side.offer(before!.name);
+          return o?.status?.phase === "Rescinded" ? o : undefined;
+        });
+        expect(rescinded.status?.reason).toBe("ResourcesWithdrawn");
+        const [after] = await waitFor("an offer net of the foreign Pod", async () => {
+          const list = await offered();
+          return list.length === 1 && list[0]!.name !== before!.name ? list : undefined;
+        });
+        expect(before!.cpu - after!.cpu).toBe(300); // millicores
+        expect(before!.memory - after!.memory).toBe(200 * 2 ** 20);
+        // Counted by the operator from its own watch: the Agent was not rewritten.
+        expect(await agentVersion()).toBe(version);
+      } finally {
+        await core.deleteNamespacedPod({ name: foreign, namespace: tenant, gracePeriodSeconds: 0 });
+      }
+    } finally {
+      await side.deleteFramework(fw);
+      await waitFor("the watcher framework gone", async () =>
+        side.framework(fw).then(
+          () => undefined,
+          () => true,
+        ),
+      );
+    }
   });
 
   describe("tasks in real containers", () => {

@@ -1,5 +1,6 @@
-// Generated Nodes and Pods against the agent's contribution (src/agent/contribution.ts): what a
-// node offers the pool. Quantities run from valid to near the limits (8Ei, MAX_SAFE_INTEGER+1)
+// Generated Nodes and Pods against what a node offers the pool: the agent's contribution
+// (src/agent/contribution.ts) less what the operator counts its ordinary Pods taking
+// (src/controller/foreign-pods.ts). Quantities run from valid to near the limits (8Ei, MAX_SAFE_INTEGER+1)
 // to hostile text; resource names include prototype keys. Oracle: computeContribution never
 // throws; every quantity it cannot count is a warning naming its object and field; nothing is
 // lost (with no foreign Pods and no reserve the node offers exactly its allocatable), nothing is
@@ -8,11 +9,13 @@
 // offered ports are the agent's ranges minus the host ports in use.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { computeContribution, type NodeLike, type PodOnNode } from "../../src/agent/contribution.ts";
+import type { ContributionConfig, NodeLike } from "../../src/agent/contribution.ts";
 import { DRAINING_TAINT, LABEL_FRAMEWORK } from "../../src/crds/contract.ts";
+import type { PodOnNode } from "../../src/resources/pod-usage.ts";
 import { nanoQuantity } from "../../src/resources/quantity.ts";
 import type { Scalars } from "../../src/resources/types.ts";
 import { hostileString, PROTO_KEYS, validQuantity, withOwnKey } from "./arbitraries.ts";
+import { poolContribution } from "./pool-contribution.ts";
 import { fuzz, type Outcome, report, type Tally, tallyIn } from "./support.ts";
 
 const FILE = "test/fuzz/contribution.fuzz.test.ts";
@@ -199,8 +202,8 @@ function foreignLowerBound(pods: PodOnNode[]): Map<string, number> {
   return out;
 }
 
-function check([n, pods, c]: [NodeLike, PodOnNode[], Parameters<typeof computeContribution>[2]]): Outcome {
-  const out = computeContribution(n, pods, c);
+function check([n, pods, c]: [NodeLike, PodOnNode[], ContributionConfig]): Outcome {
+  const out = poolContribution(n, pods, c);
   for (const w of out.warnings)
     expect(w, "a warning names no field").toMatch(/ (status\.allocatable|spec)\.[\w[\]*.-]*/);
   const alloc = n.status?.allocatable ?? {};
@@ -261,7 +264,7 @@ function check([n, pods, c]: [NodeLike, PodOnNode[], Parameters<typeof computeCo
       spec: { containers: [{ resources: { requests: { memory: "1Gi" } } }] },
     },
   ];
-  expect(computeContribution(n, [...pods, ...extra], c).resources).toEqual(out.resources);
+  expect(poolContribution(n, [...pods, ...extra], c).resources).toEqual(out.resources);
   // Ports: the agent's ranges minus host ports in use (containers' at least).
   const used = new Set(
     pods.flatMap((p) =>

@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { computeContribution } from "../../src/agent/contribution.ts";
 import { planLaunch } from "../../src/controller/launch-plan.ts";
 import { settingsFrom } from "../../src/controller/main.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { fromMesosResources } from "../../src/mesos/resources.ts";
 import { QuantityError } from "../../src/resources/quantity.ts";
 import { add, contains, subtractClamped, toResources } from "../../src/resources/resources.ts";
+import { poolContribution } from "./pool-contribution.ts";
 
 describe("fuzz regressions: resources", () => {
   it('a "__proto__" resource (JSON.parse makes it an own key) is refused, not dropped', () => {
@@ -94,7 +94,7 @@ describe("fuzz regressions: duplicate task ids across operations", () => {
 
 describe("fuzz regressions: agent contribution", () => {
   it("a foreign Pod's request of a resource named like a prototype member is subtracted, not NaN", () => {
-    const out = computeContribution(
+    const out = poolContribution(
       { metadata: { name: "n" }, status: { allocatable: { isPrototypeOf: "1001m", cpu: "2" } } },
       [
         {

@@ -1,0 +1,120 @@
+// What the Pods that are not kube-offers tasks take from each node, kept as their store reports
+// changes. Nodes are shared with ordinary workloads; the operator counts those Pods itself, from
+// one watch, as the Mesos master counts what runs on an agent and kube-scheduler counts every
+// Pod: an agent reporting them would rewrite its Agent object each time one landed or finished.
+// A node's sum is computed again only when one of its Pods changed what it takes.
+import type { V1Pod } from "@kubernetes/client-node";
+import { LABEL_FRAMEWORK } from "../crds/contract.ts";
+import { MemoryStore, type ObjectStore } from "../kube/store.ts";
+import { type PodOnNode, podFinished, podUsage } from "../resources/pod-usage.ts";
+import { add, emptyResources, equals, isEmpty } from "../resources/resources.ts";
+import type { Resources } from "../resources/types.ts";
+import { type Unreadable, unreadableOf } from "./unreadable.ts";
+
+/** A Pod the operator counts as foreign load: bound to a node, not finished, not a task. */
+export function isForeignLoad(p: PodOnNode): boolean {
+  return !!p.spec?.nodeName && !podFinished(p) && !p.metadata?.labels?.[LABEL_FRAMEWORK];
+}
+
+interface Taken {
+  node: string;
+  usage: Resources;
+}
+
+const keyOf = (p: V1Pod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
+
+export class ForeignUsage {
+  private readonly byPod = new Map<string, Taken>();
+  private readonly byNode = new Map<string, Set<Taken>>();
+  /** Per node, the sum of what its foreign Pods take, while none of them changed. */
+  private readonly sums = new Map<string, Resources>();
+  /** Pods with a request too large to count (each counted as all of its node), by Pod. */
+  private readonly uncountable = new Map<string, Unreadable>();
+
+  /** Follows `pods` from now on, starting from what it holds. */
+  constructor(pods: ObjectStore<V1Pod>) {
+    for (const ev of ["add", "update", "resync"]) pods.on(ev, (p: V1Pod) => this.set(p));
+    pods.on("delete", (p: V1Pod) => this.forget(keyOf(p)));
+    for (const p of pods.list()) this.set(p);
+  }
+
+  /** The usage of a fixed list of Pods (tests). */
+  static of(pods: readonly PodOnNode[]): ForeignUsage {
+    return new ForeignUsage(new MemoryStore("foreign-pods", pods as V1Pod[]));
+  }
+
+  /** A Pod as it is now: takes its requests and host ports until it finishes or leaves. */
+  set(p: V1Pod): void {
+    const key = keyOf(p);
+    if (!isForeignLoad(p as PodOnNode)) {
+      this.forget(key);
+      return;
+    }
+    const warnings: string[] = [];
+    const usage = podUsage(p as PodOnNode, warnings);
+    const node = p.spec?.nodeName ?? "";
+    if (warnings.length) {
+      this.uncountable.set(
+        key,
+        unreadableOf(
+          "Pod",
+          p,
+          "UncountableRequest",
+          warnings.join("; "),
+          `counted as all of node ${node}'s resources named there`,
+          "v1",
+        ),
+      );
+    } else this.uncountable.delete(key);
+    const prev = this.byPod.get(key);
+    if (prev && prev.node === node && equals(prev.usage, usage)) return; // a phase or label change
+    if (prev) this.unindex(key, prev);
+    if (isEmpty(usage)) return;
+    const taken = { node, usage };
+    this.byPod.set(key, taken);
+    let s = this.byNode.get(node);
+    if (!s) {
+      s = new Set();
+      this.byNode.set(node, s);
+    }
+    s.add(taken);
+    this.sums.delete(node);
+  }
+
+  forget(key: string): void {
+    this.uncountable.delete(key);
+    const prev = this.byPod.get(key);
+    if (prev) this.unindex(key, prev);
+  }
+
+  private unindex(key: string, t: Taken): void {
+    this.byPod.delete(key);
+    const s = this.byNode.get(t.node);
+    s?.delete(t);
+    if (s && !s.size) this.byNode.delete(t.node);
+    this.sums.delete(t.node);
+  }
+
+  /** What the foreign Pods on `node` take in all; undefined when none takes anything. */
+  usedOn(node: string): Resources | undefined {
+    const pods = this.byNode.get(node);
+    if (!pods) return undefined;
+    let s = this.sums.get(node);
+    if (!s) {
+      s = emptyResources();
+      for (const t of pods) s = add(s, t.usage);
+      this.sums.set(node, s);
+    }
+    return s;
+  }
+
+  /** Foreign Pods whose requests could not be counted exactly, to report. */
+  unreadable(): Iterable<Unreadable> {
+    return this.uncountable.values();
+  }
+
+  /** How many foreign Pods take something. */
+  get size(): number {
+    return this.byPod.size;
+  }
+}
