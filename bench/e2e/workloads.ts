@@ -70,8 +70,10 @@ async function deleteAllPods(
 ): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   // A loaded API server may answer 504 while it goes on deleting: ask again until none is left.
+  // At once (grace 0): the Pods have finished, and a graceful delete waits for each node to
+  // confirm it, which took the simulated nodes 10 minutes for 10,000 Pods between two ways.
   for (let attempt = 1; ; attempt++) {
-    await core.deleteCollectionNamespacedPod({ namespace }).catch((err: unknown) => {
+    await core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 }).catch((err: unknown) => {
       const code = statusCode(err);
       if (code !== undefined && code !== 429 && code < 500) throw err;
     });

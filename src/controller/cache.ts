@@ -25,12 +25,17 @@ import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import { makeApiClient } from "../kube/deadline.ts";
-import { DEFAULT_LIST_TIMEOUT_MS, SupervisedInformer, waitForSync } from "../kube/informer.ts";
+import {
+  DEFAULT_LIST_TIMEOUT_MS,
+  dropManagedFields,
+  SupervisedInformer,
+  waitForSync,
+} from "../kube/informer.ts";
 import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import type { NodeHealth } from "../tasks/state.ts";
 import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
 import type { Clock } from "./clock.ts";
-import { ForeignUsage } from "./foreign-pods.ts";
+import { ForeignUsage, trimToUsage } from "./foreign-pods.ts";
 import { LeaseClock } from "./lease-clock.ts";
 import { leaseExpired, nodeHealth, timeOf } from "./views.ts";
 
@@ -87,7 +92,7 @@ export function informerStores(
         co.listClusterCustomObject({ group: GROUP, version: VERSION, plural, labelSelector }) as Promise<
           KubernetesListObject<Obj<T>>
         >,
-      { onError, resyncMs: 60_000, ...(labelSelector ? { labelSelector } : {}) },
+      { onError, resyncMs: 60_000, trim: dropManagedFields, ...(labelSelector ? { labelSelector } : {}) },
     );
   const notNodeLeases = "metadata.namespace!=kube-node-lease";
   // Every pool's nodes may run ordinary Pods, so these are not limited to the pool; a Pod that
@@ -103,22 +108,25 @@ export function informerStores(
       kc,
       "/api/v1/pods",
       () => core.listPodForAllNamespaces({ labelSelector: `${LABEL_FRAMEWORK},${inPool}` }),
-      { labelSelector: `${LABEL_FRAMEWORK},${inPool}`, onError },
+      { labelSelector: `${LABEL_FRAMEWORK},${inPool}`, onError, trim: dropManagedFields },
     ),
     foreignPods: new SupervisedInformer<V1Pod>(
       "foreign-pods",
       kc,
       "/api/v1/pods",
       () => core.listPodForAllNamespaces(foreign),
-      { ...foreign, onError },
+      { ...foreign, onError, trim: trimToUsage },
     ),
-    nodes: new SupervisedInformer<V1Node>("nodes", kc, "/api/v1/nodes", () => core.listNode(), { onError }),
+    nodes: new SupervisedInformer<V1Node>("nodes", kc, "/api/v1/nodes", () => core.listNode(), {
+      onError,
+      trim: dropManagedFields,
+    }),
     leases: new SupervisedInformer<V1Lease>(
       "leases",
       kc,
       "/apis/coordination.k8s.io/v1/leases",
       () => coord.listLeaseForAllNamespaces({ fieldSelector: notNodeLeases }),
-      { fieldSelector: notNodeLeases, onError },
+      { fieldSelector: notNodeLeases, onError, trim: dropManagedFields },
     ),
   };
 }

@@ -2,7 +2,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { LABEL_FRAMEWORK } from "../crds/contract.ts";
 import { MemoryStore } from "../kube/store.ts";
-import { ForeignUsage, isForeignLoad } from "./foreign-pods.ts";
+import { ForeignUsage, isForeignLoad, trimToUsage } from "./foreign-pods.ts";
 
 const GI = 1024 ** 3;
 // Managed clouds name nodes this long (GKE: gke-<cluster>-<pool>-<hash>-<suffix>).
@@ -110,5 +110,66 @@ describe("ForeignUsage", () => {
     expect(report?.message).toMatch(/spec\.containers\[0\]\.resources\.requests\.memory/);
     store.remove("huge", "web");
     expect([...u.unreadable()]).toEqual([]);
+  });
+});
+
+describe("trimToUsage", () => {
+  it("keeps what is counted, and nothing else", () => {
+    const full: V1Pod = {
+      metadata: {
+        name: "web",
+        namespace: "shop",
+        uid: "u1",
+        resourceVersion: "42",
+        labels: { app: "web" },
+        annotations: { "a.example.com/big": "x".repeat(10_000) },
+        managedFields: [{ manager: "kubectl", operation: "Apply" }],
+        ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-1", uid: "r1" }],
+      },
+      spec: {
+        nodeName: NODE,
+        runtimeClassName: "kata",
+        overhead: { cpu: "250m" },
+        volumes: [{ name: "data", emptyDir: {} }],
+        initContainers: [
+          {
+            name: "proxy",
+            image: "envoy",
+            restartPolicy: "Always",
+            resources: { requests: { cpu: "500m" } },
+            ports: [{ containerPort: 9901, hostPort: 31002 }],
+          },
+          { name: "migrate", image: "db", resources: { requests: { cpu: "1" } } },
+        ],
+        containers: [
+          {
+            name: "main",
+            image: "web",
+            env: [{ name: "SECRET_NAME", value: "x" }],
+            resources: { requests: { cpu: "250m", memory: "1Gi" }, limits: { memory: "2Gi" } },
+            ports: [{ containerPort: 80, hostPort: 31005 }, { containerPort: 8080 }],
+          },
+        ],
+      },
+      status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }], podIP: "10.0.0.1" },
+    };
+    const before = ForeignUsage.of([structuredClone(full)]).usedOn(NODE);
+    const trimmed = structuredClone(full);
+    trimToUsage(trimmed);
+    expect(ForeignUsage.of([trimmed]).usedOn(NODE)).toEqual(before);
+    expect(before?.scalars.cpu).toBe(1750);
+    expect(before?.ports).toEqual([
+      { begin: 31002, end: 31002 },
+      { begin: 31005, end: 31005 },
+    ]);
+    expect(trimmed.metadata).toEqual({ name: "web", namespace: "shop", uid: "u1", resourceVersion: "42" });
+    expect(trimmed.status).toEqual({ phase: "Running" });
+    expect(trimmed.spec?.volumes).toBeUndefined();
+    expect(trimmed.spec?.containers[0]).toEqual({
+      name: "main",
+      resources: full.spec?.containers[0]?.resources,
+      ports: [{ containerPort: 80, hostPort: 31005 }],
+    });
+    expect(JSON.stringify(trimmed).length).toBeLessThan(JSON.stringify(full).length / 10);
   });
 });

@@ -3,7 +3,7 @@
 // one watch, as the Mesos master counts what runs on an agent and kube-scheduler counts every
 // Pod: an agent reporting them would rewrite its Agent object each time one landed or finished.
 // A node's sum is computed again only when one of its Pods changed what it takes.
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { LABEL_FRAMEWORK } from "../crds/contract.ts";
 import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import { type PodOnNode, podFinished, podUsage } from "../resources/pod-usage.ts";
@@ -14,6 +14,47 @@ import { type Unreadable, unreadableOf } from "./unreadable.ts";
 /** A Pod the operator counts as foreign load: bound to a node, not finished, not a task. */
 export function isForeignLoad(p: PodOnNode): boolean {
   return !!p.spec?.nodeName && !podFinished(p) && !p.metadata?.labels?.[LABEL_FRAMEWORK];
+}
+
+/**
+ * Keeps of a foreign Pod only what is counted (in place: the informer's cached object): a
+ * cluster's ordinary Pods can far outnumber its tasks, and their env, volumes, managed fields
+ * and statuses would be most of the operator's memory.
+ */
+export function trimToUsage(p: V1Pod): void {
+  const m = p.metadata ?? {};
+  p.metadata = {
+    ...(m.name !== undefined ? { name: m.name } : {}),
+    ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+    ...(m.uid !== undefined ? { uid: m.uid } : {}),
+    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+    ...(m.labels?.[LABEL_FRAMEWORK] !== undefined
+      ? { labels: { [LABEL_FRAMEWORK]: m.labels[LABEL_FRAMEWORK] } }
+      : {}),
+  };
+  const spec = p.spec;
+  if (spec) {
+    const container = (c: V1Container): V1Container => ({
+      name: c.name,
+      ...(c.resources ? { resources: c.resources } : {}),
+      ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}),
+      ...(c.ports?.some((x) => x.hostPort)
+        ? {
+            ports: c.ports
+              .filter((x) => x.hostPort)
+              .map((x) => ({ containerPort: x.containerPort, hostPort: x.hostPort })),
+          }
+        : {}),
+    });
+    p.spec = {
+      ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
+      containers: (spec.containers ?? []).map(container),
+      ...(spec.initContainers?.length ? { initContainers: spec.initContainers.map(container) } : {}),
+      ...(spec.overhead ? { overhead: spec.overhead } : {}),
+      ...(spec.resources ? { resources: spec.resources } : {}),
+    };
+  }
+  p.status = p.status?.phase ? { phase: p.status.phase } : {};
 }
 
 interface Taken {

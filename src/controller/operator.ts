@@ -3,7 +3,7 @@
 // framework-lifecycle.ts, then failover.ts, node-state.ts, framework-status.ts) and "roles"
 // (role-status.ts). Only the leader allocates and launches; every replica keeps its cache warm
 // so a standby takes over at once.
-import type { KubeConfig, V1Lease, V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig, V1Lease, V1Node, V1Pod } from "@kubernetes/client-node";
 import { AGENT_LEASE_PREFIX, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
@@ -30,6 +30,8 @@ import type { ClusterWriter } from "./writer.ts";
 
 /** Cache changes within this window give the role status reconciler one run. */
 const ROLE_STATUS_BATCH_MS = 200;
+/** How long task Pod events gather before their offer's tasks and framework's counts are refreshed. */
+export const TASK_POD_BATCH_MS = 500;
 
 export interface OperatorOptions {
   config?: Partial<OperatorConfig>;
@@ -188,6 +190,8 @@ export class Operator {
         for (const f of c.frameworks.list()) this.frameworkQueue.add(key(f));
         this.loop.trigger("role changed");
       });
+    /** Each Node's Ready condition as last seen, so only a change of it walks the node's tasks. */
+    const nodeReadiness = new Map<string, string>();
     for (const ev of ["add", "update", "delete", "resync"]) {
       c.offers.on(ev, (o: Obj<ResourceOffer>) => {
         // The cache now reflects this offer (or its deletion): stop assuming it. An offer
@@ -206,8 +210,11 @@ export class Operator {
         const ns = p.metadata?.namespace;
         const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
         const offer = p.metadata?.labels?.[LABEL_OFFER];
-        if (fw) this.frameworkQueue.add(`${ns}/${fw}`);
-        if (offer) this.offerQueue.add(`${ns}/${offer}`);
+        // A task Pod's change moves its offer's task states and its framework's counts: each is
+        // looked at a little later, once for all the Pods that moved meanwhile (the Pods of one
+        // answer start and finish together), not once per Pod event.
+        if (fw) this.frameworkQueue.addAfter(`${ns}/${fw}`, TASK_POD_BATCH_MS);
+        if (offer) this.offerQueue.addAfter(`${ns}/${offer}`, TASK_POD_BATCH_MS);
         if (offer && ev === "delete") this.tombstones.add(key(p));
         const phase = p.status?.phase;
         if (ev === "delete" || phase === "Succeeded" || phase === "Failed")
@@ -220,8 +227,16 @@ export class Operator {
       c.foreignPods.on(ev, () => {
         if (ev !== "resync") this.loop.trigger("foreign load changed");
       });
-      c.nodes.on(ev, (n: { metadata?: { name?: string } }) => {
+      c.nodes.on(ev, (n: V1Node) => {
         if (ev === "resync") return;
+        // Only a node that came, went or changed readiness can make its tasks unreachable or
+        // lost: a status heartbeat changes nothing, and walking every task Pod for it would cost
+        // the whole cluster's Pods per Node update.
+        const name = n.metadata?.name ?? "";
+        const ready = ev === "delete" ? "gone" : readiness(n);
+        if (nodeReadiness.get(name) === ready) return;
+        if (ev === "delete") nodeReadiness.delete(name);
+        else nodeReadiness.set(name, ready);
         // Tasks on this node may have become unreachable or lost: refresh their rollups.
         for (const p of c.pods.list()) {
           if (p.spec?.nodeName !== n.metadata?.name) continue;
@@ -309,6 +324,11 @@ export class Operator {
     this.cache.stop();
     await this.workers;
   }
+}
+
+/** A Node's Ready condition status ("True", "False", "Unknown"; "absent" without one). */
+function readiness(n: V1Node): string {
+  return n.status?.conditions?.find((c) => c.type === "Ready")?.status ?? "absent";
 }
 
 /**

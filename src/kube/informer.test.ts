@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { SupervisedInformer } from "./informer.ts";
+import { dropManagedFields, SupervisedInformer } from "./informer.ts";
 import { type LoopbackServer, loopbackServer } from "./loopback-server.ts";
 
 const servers: LoopbackServer[] = [];
@@ -99,5 +99,38 @@ describe("SupervisedInformer under a hanging API server", () => {
     watches.at(-1)?.write(`${JSON.stringify({ type: "ADDED", object: cm("b", "8") })}\n`);
     await until("the event on the new watch", () => added.includes("b"));
     expect(inf.synced).toBe(true);
+  });
+
+  it("trims what it caches before any listener sees it: listed objects and watched ones", async () => {
+    let watch: ServerResponse | undefined;
+    const managed = [{ manager: "kubectl", operation: "Apply", fieldsV1: { "f:data": {} } }];
+    const kc = await serve((req, res) => {
+      if (!req.url?.includes("watch=true")) {
+        const listed = { ...cm("a", "7"), metadata: { ...cm("a", "7").metadata, managedFields: managed } };
+        res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            apiVersion: "v1",
+            kind: "ConfigMapList",
+            metadata: { resourceVersion: "7" },
+            items: [listed],
+          }),
+        );
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).flushHeaders();
+      watch = res;
+    });
+    const inf = informer(kc, { trim: dropManagedFields });
+    const seen: unknown[] = [];
+    inf.on("add", (o: V1ConfigMap) => seen.push(o.metadata?.managedFields));
+    await inf.start();
+    await until("the watch", () => watch);
+    const b = { ...cm("b", "8"), metadata: { ...cm("b", "8").metadata, managedFields: managed } };
+    watch?.write(`${JSON.stringify({ type: "ADDED", object: b })}\n`);
+    await until("the watched object", () => inf.get("b", "ns"));
+    expect(seen).toEqual([undefined, undefined]);
+    expect(inf.get("a", "ns")?.metadata?.managedFields).toBeUndefined();
+    expect(inf.get("b", "ns")?.metadata?.managedFields).toBeUndefined();
+    expect(inf.get("b", "ns")?.metadata?.resourceVersion).toBe("8");
   });
 });

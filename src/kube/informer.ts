@@ -17,7 +17,7 @@ import { withDeadline } from "./deadline.ts";
 /** How long one list may take unless configured: lists of a whole cluster's Pods can be large. */
 export const DEFAULT_LIST_TIMEOUT_MS = 60_000;
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   labelSelector?: string;
   fieldSelector?: string;
   /** Re-emit every cached object as 'resync' this often (0 = never). */
@@ -29,6 +29,17 @@ export interface InformerOptions {
   /** Reconnect a watch that sent no bytes for this long (default: client-node's 30 s). */
   watchIdleMs?: number;
   onError?: (name: string, err: unknown, restartInMs: number) => void;
+  /**
+   * Drops what no reader needs from an object as it arrives, before any listener sees it: the
+   * object given is the one cached (ListWatch stores it, then calls back), so what is dropped is
+   * not kept. client-go's informers do the same with a transform (SetTransform).
+   */
+  trim?: (obj: T) => void;
+}
+
+/** The server-side-apply bookkeeping every object carries: large, and read by no informer's reader. */
+export function dropManagedFields(obj: KubernetesObject): void {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
 }
 
 export type InformerEvent = "add" | "update" | "delete" | "resync";
@@ -50,14 +61,14 @@ export class SupervisedInformer<T extends KubernetesObject> extends EventEmitter
   private readonly kc: KubeConfig;
   private readonly path: string;
   private readonly listFn: () => Promise<KubernetesListObject<T>>;
-  private readonly opts: InformerOptions;
+  private readonly opts: InformerOptions<T>;
 
   constructor(
     name: string,
     kc: KubeConfig,
     path: string,
     listFn: () => Promise<KubernetesListObject<T>>,
-    opts: InformerOptions = {},
+    opts: InformerOptions<T> = {},
   ) {
     super();
     this.name = name;
@@ -89,6 +100,7 @@ export class SupervisedInformer<T extends KubernetesObject> extends EventEmitter
     const relay = (event: InformerEvent) => (obj: T) => {
       this.lastActivity = Date.now();
       try {
+        if (event !== "delete") this.opts.trim?.(obj);
         this.emit(event, obj);
       } catch (err) {
         this.opts.onError?.(this.name, err, 0);

@@ -32,6 +32,8 @@ export class SchedulerLease {
   readonly opts: LeaseOptions;
   /** When this instance last renewed successfully (epoch ms), 0 if never. */
   lastRenew = 0;
+  /** The Lease as this instance last wrote it, while it holds it: a renewal need not read it first. */
+  private written: V1Lease | undefined;
 
   constructor(kc: KubeConfig, opts: LeaseOptions) {
     // A renewal that hangs must end (and count as failed) well within the lease's duration.
@@ -50,6 +52,42 @@ export class SchedulerLease {
 
   /** One acquire-or-renew attempt. Never throws for transient errors; reports them instead. */
   async tryAcquireOrRenew(): Promise<LeaseState> {
+    // Held, and nothing else wrote it since: one write on the version written, no read. Under a
+    // loaded API server a renewal is then one request's latency, not two.
+    if (this.written && this.fresh) {
+      const renewed = await this.renewWritten(this.written);
+      if (renewed) return renewed;
+    }
+    return this.readAndWrite();
+  }
+
+  /** A renewal on the version last written; undefined when that version is not current any more. */
+  private async renewWritten(written: V1Lease): Promise<LeaseState | undefined> {
+    const { namespace, name, durationSeconds } = this.opts;
+    const now = Date.now();
+    try {
+      this.written = await this.coord.patchNamespacedLease(
+        {
+          name,
+          namespace,
+          body: {
+            metadata: { resourceVersion: written.metadata?.resourceVersion },
+            spec: { leaseDurationSeconds: durationSeconds, renewTime: microTime(new Date(now)) },
+          },
+        },
+        mergePatch,
+      );
+      this.lastRenew = now;
+      return { held: true };
+    } catch (err) {
+      this.written = undefined;
+      // Changed since (a standby took it, or it was deleted): read who holds it now.
+      if (isConflict(err) || isNotFound(err)) return undefined;
+      return this.failed(err, `renew Lease ${namespace}/${name}`);
+    }
+  }
+
+  private async readAndWrite(): Promise<LeaseState> {
     const { namespace, name, identity, durationSeconds } = this.opts;
     let lease: V1Lease | undefined;
     try {
@@ -60,7 +98,7 @@ export class SchedulerLease {
     const now = Date.now();
     if (!lease) {
       try {
-        await this.coord.createNamespacedLease({
+        this.written = await this.coord.createNamespacedLease({
           namespace,
           body: {
             metadata: { name, namespace, labels: { "app.kubernetes.io/managed-by": "kube-offers-sdk" } },
@@ -95,7 +133,7 @@ export class SchedulerLease {
       spec.leaseTransitions = (lease.spec?.leaseTransitions ?? 0) + 1;
     }
     try {
-      await this.coord.patchNamespacedLease(
+      this.written = await this.coord.patchNamespacedLease(
         { name, namespace, body: { metadata: { resourceVersion: lease.metadata?.resourceVersion }, spec } },
         mergePatch,
       );
@@ -136,6 +174,7 @@ export class SchedulerLease {
       // Best effort: the lease lapses on its own.
     }
     this.lastRenew = 0;
+    this.written = undefined;
   }
 
   async delete(): Promise<void> {
@@ -143,5 +182,6 @@ export class SchedulerLease {
       .deleteNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace })
       .catch(() => {});
     this.lastRenew = 0;
+    this.written = undefined;
   }
 }
