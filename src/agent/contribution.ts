@@ -5,7 +5,7 @@
 // as the Mesos master counts what runs on an agent: a Pod landing costs no report. Nothing a Node
 // holds makes this throw: what cannot be counted is capped and reported in `warnings`.
 import { DRAINING_TAINT } from "../crds/contract.ts";
-import { toUnits } from "../resources/pod-requests.ts";
+import { MAX_COUNTABLE, toUnits } from "../resources/pod-requests.ts";
 import { normalizePorts } from "../resources/ports.ts";
 import { nanoQuantity } from "../resources/quantity.ts";
 import { subtractClamped } from "../resources/resources.ts";
@@ -38,9 +38,6 @@ export interface Contribution {
   /** Quantities too large to count, each naming its object and field, and what was counted instead. */
   warnings: string[];
 }
-
-/** Beyond this an integer unit is not exact in a JS number. */
-const MAX_COUNTABLE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Not pool resources: a count of Pods, not capacity. */
 const NOT_POOLED = new Set(["pods"]);

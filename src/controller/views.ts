@@ -6,6 +6,7 @@ import type { Agent, DynamicReservation } from "../crds/agent.ts";
 import { ANNOTATION_RESOURCES, ANNOTATION_ROLE, KIND, LABEL_FRAMEWORK } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
+import { podFinished } from "../resources/pod-usage.ts";
 import { normalizePorts } from "../resources/ports.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import { add, subtractClamped, toResources } from "../resources/resources.ts";
@@ -121,9 +122,8 @@ export function netOfForeign(view: AgentView, used: Resources | undefined): Agen
   return used ? { ...view, total: subtractClamped(view.total, used) } : view;
 }
 
-export function isTerminalPod(p: V1Pod): boolean {
-  return p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
-}
+/** A task Pod that finished (resources/pod-usage.ts: the one definition of finished). */
+export const isTerminalPod: (p: V1Pod) => boolean = podFinished;
 
 /**
  * A task Pod's hold on its agent: until it has finished, even while being deleted. Its

@@ -21,6 +21,7 @@ import {
   SIDECAR_RESTART_POLICY,
   toUnits,
 } from "../resources/pod-requests.ts";
+import { podFinished } from "../resources/pod-usage.ts";
 import { nanoQuantity } from "../resources/quantity.ts";
 
 export type Admission = { admitted: true } | { admitted: false; reason: string; message: string };
@@ -40,7 +41,7 @@ const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
  * Succeeded or Failed holds nothing; a Pod being deleted still does until it is gone).
  */
 export function admitPod(node: V1Node, podsOnNode: readonly V1Pod[], pod: V1Pod): Admission {
-  const others = podsOnNode.filter((p) => !samePod(p, pod) && !isTerminal(p));
+  const others = podsOnNode.filter((p) => !samePod(p, pod) && !podFinished(p));
   return (
     evictionAdmit(node, pod) ?? sysctlAdmit(pod) ?? predicateAdmit(node, others, pod) ?? { admitted: true }
   );
@@ -51,10 +52,6 @@ function samePod(a: V1Pod, b: V1Pod): boolean {
   const ub = b.metadata?.uid;
   if (ua && ub) return ua === ub;
   return a.metadata?.namespace === b.metadata?.namespace && a.metadata?.name === b.metadata?.name;
-}
-
-function isTerminal(p: V1Pod): boolean {
-  return p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
 }
 
 function reject(reason: string, message: string): Admission {

@@ -99,6 +99,9 @@ export function podRequestsNano(pod: PodRequestsLike): Requests {
   return sum;
 }
 
+/** Beyond this many integer units a quantity is not exact in a JS number. */
+export const MAX_COUNTABLE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Nano-units to the integer units kube-offers and the kubelet count in: cpu milli-cores, the rest base units, rounded up. */
 export function toUnits(list: Requests): Requests {
   const out: Requests = new Map();

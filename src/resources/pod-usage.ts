@@ -5,6 +5,7 @@
 import {
   type ContainerRequestsLike,
   podRequests as exactPodRequests,
+  MAX_COUNTABLE,
   type PodRequestsLike,
   SIDECAR_RESTART_POLICY,
 } from "./pod-requests.ts";
@@ -26,9 +27,6 @@ export interface PodOnNode {
   status?: { phase?: string };
 }
 
-/** Beyond this an integer unit is not exact in a JS number: such a request takes everything there is. */
-const MAX_COUNTABLE = BigInt(Number.MAX_SAFE_INTEGER);
-
 /** The field of `pod` that holds the largest quantity of `name` (the one that made it uncountable). */
 function largestField(pod: PodOnNode, name: string): string {
   let best = { field: `spec.containers[*].resources.requests.${name}`, n: -1n };
@@ -49,7 +47,8 @@ function largestField(pod: PodOnNode, name: string): string {
 }
 
 /**
- * A Pod's effective requests in integer units. A request too large to count exactly counts as
+ * A Pod's effective requests in integer units. A request too large to count exactly (past
+ * MAX_COUNTABLE) counts as
  * Number.MAX_SAFE_INTEGER — all of any node — and is reported in `warnings`.
  */
 export function podRequests(pod: PodOnNode, warnings: string[] = []): Scalars {
@@ -82,7 +81,7 @@ export function podUsage(pod: PodOnNode, warnings: string[] = []): Resources {
 }
 
 /** Whether the Pod has finished: the kubelet has released what it held. */
-export function podFinished(pod: PodOnNode): boolean {
+export function podFinished(pod: { status?: { phase?: string } }): boolean {
   const phase = pod.status?.phase;
   return phase === "Succeeded" || phase === "Failed";
 }
