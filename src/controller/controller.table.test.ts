@@ -2,7 +2,9 @@
 // and this time, expect these writes. No API server: the cache reads memory stores, the writer
 // records (memory-cluster.ts), the clock is set by the test.
 import { describe, expect, it } from "vitest";
-import { FINALIZER, LABEL_FRAMEWORK } from "../crds/contract.ts";
+import { FINALIZER, LABEL_FRAMEWORK, LABEL_POOL } from "../crds/contract.ts";
+import type { ResourceRole } from "../crds/role.ts";
+import type { Obj } from "./cache.ts";
 import { agentOnNode, outstandingOffer, registeredFramework, taskPod } from "./fixtures.ts";
 import { STATUS_WRITE_INTERVAL_MS } from "./framework-status.ts";
 import { createLogger } from "./log.ts";
@@ -468,6 +470,46 @@ describe("framework status: given a Framework whose tasks change, these writes",
     r.clock.now += 1;
     await r.status.reconcile(fwOf(r), r.clock.now);
     expect(statusWrites(r)).toBe(2);
+  });
+});
+
+describe("role status: given ResourceRoles of several pools, these writes", () => {
+  const role = (name: string, pool?: string): Obj<ResourceRole> =>
+    ({
+      apiVersion: "kubeoffers.io/v1alpha1",
+      kind: "ResourceRole",
+      metadata: { name, ...(pool ? { labels: { [LABEL_POOL]: pool } } : {}) },
+      spec: { weight: 1 },
+    }) as Obj<ResourceRole>;
+  const written = (r: Rig) => r.cluster.lines((w) => w.kind === "ResourceRole");
+  const seeded = (r: Rig) => {
+    seedAgent(r, "n1");
+    r.cluster.seed({ roles: [role("mine", "a"), role("theirs", "b"), role("unpooled")] });
+  };
+
+  it("an operator of pool a writes the status of pool a's roles only", async () => {
+    const r = rig({ config: { pool: "a" } });
+    seeded(r);
+    await r.roles.reconcile("roles");
+    expect(written(r)).toEqual(["patch ResourceRole mine"]);
+  });
+
+  it("an operator of no pool writes the status of the roles of none", async () => {
+    const r = rig();
+    seeded(r);
+    await r.roles.reconcile("roles");
+    expect(written(r)).toEqual(["patch ResourceRole unpooled"]);
+  });
+
+  it("a status another writer changed since is written again", async () => {
+    const r = rig({ config: { pool: "a" } });
+    seeded(r);
+    await r.roles.reconcile("roles");
+    const mine = r.cache.roles.get("mine")!;
+    r.cluster.seed({ roles: [{ ...mine, status: { frameworks: 7 } } as Obj<ResourceRole>] });
+    await r.roles.reconcile("roles");
+    expect(written(r)).toEqual(["patch ResourceRole mine", "patch ResourceRole mine"]);
+    expect(r.cache.roles.get("mine")?.status?.frameworks).toBe(0);
   });
 });
 

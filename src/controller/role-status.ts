@@ -2,8 +2,12 @@
 // outstanding offers, what is reserved for it, and how many frameworks subscribe to it.
 // Level-based: computed from the cache (one key, "roles", for all of them, since every
 // role's usage comes from the same Pods, offers and Agents) and written only where it differs.
+// ResourceRoles are cluster-scoped and every pool's operator applies each one's weight and quota
+// within its pool, but only the operator of the role's own pool (its kubeoffers.io/pool label;
+// none: the unpooled operator) writes its status: with several pools, each writing what it saw,
+// the last writer would win and the others would not rewrite a status they had already written.
 import type { Allocation } from "../allocator/index.ts";
-import { KIND } from "../crds/contract.ts";
+import { inPool, KIND } from "../crds/contract.ts";
 import { objectNameToRole } from "../crds/names.ts";
 import type { ResourceRoleStatus } from "../crds/role.ts";
 import { apiMessage, isNotFound } from "../kube/errors.ts";
@@ -66,8 +70,12 @@ export function roleUsage(input: RoleUsageInput): Map<string, ResourceRoleStatus
 }
 
 export class RoleStatusReconciler {
-  /** Status last written per role: a status the API server stores differently is not rewritten. */
-  private readonly written = new Map<string, string>();
+  /**
+   * Status last written per role, with the resourceVersion the role had then: until the cache
+   * shows a newer version (the write's echo), the same status is not written again. After it,
+   * the cached status is the truth: one another writer changed is written back.
+   */
+  private readonly written = new Map<string, { want: string; rv: string | undefined }>();
 
   private readonly d: ControllerDeps;
 
@@ -88,14 +96,16 @@ export class RoleStatusReconciler {
       for (const [role, r] of Object.entries(v?.reservations ?? {}))
         reserved[role] = add(reserved[role] ?? emptyResources(), r);
     }
-    const named: { name: string; role: string; generation: number; current: unknown }[] = [];
+    const named: { name: string; role: string; generation: number; rv?: string; current: unknown }[] = [];
     for (const r of roles) {
+      if (!inPool(r.metadata.labels, this.d.config.pool)) continue;
       const name = r.metadata.name ?? "";
       try {
         named.push({
           name,
           role: objectNameToRole(name),
           generation: r.metadata.generation ?? 0,
+          ...(r.metadata.resourceVersion ? { rv: r.metadata.resourceVersion } : {}),
           current: r.status,
         });
       } catch (err) {
@@ -127,15 +137,17 @@ export class RoleStatusReconciler {
       refusedRoles: authz.map((a) => a.denied.map((d) => d.role)),
     });
     const failed: string[] = [];
-    for (const { name, role, generation, current } of named) {
+    for (const { name, role, generation, rv, current } of named) {
       const status = { ...usage.get(role), observedGeneration: generation };
       for (const [res, q] of Object.entries(status.allocated ?? {}))
         this.d.metrics.quotaConsumed.set({ role, resource: res }, parseQuantity(res, q));
       const want = JSON.stringify(stripTimes(status));
-      if (want === JSON.stringify(stripTimes(current ?? {})) || this.written.get(name) === want) continue;
+      if (want === JSON.stringify(stripTimes(current ?? {}))) continue;
+      const last = this.written.get(name);
+      if (last?.want === want && last.rv === rv) continue; // written; its echo not seen yet
       try {
         await this.d.writer.putRoleStatus(name, status);
-        this.written.set(name, want);
+        this.written.set(name, { want, rv });
       } catch (err) {
         if (isNotFound(err)) continue;
         this.d.log.warn({ role, err: apiMessage(err) }, "could not write role status");

@@ -11,6 +11,7 @@ import { createLogger } from "./log.ts";
 import { MemoryCluster } from "./memory-cluster.ts";
 import { Metrics } from "./metrics.ts";
 import { OfferReconciler } from "./offer-reconciler.ts";
+import { RoleStatusReconciler } from "./role-status.ts";
 import { Assumptions, FilterStore, PodTombstones } from "./state.ts";
 
 /** The time table tests start at. */
@@ -59,6 +60,7 @@ export function rig(
     }),
     lifecycle: new FrameworkLifecycle({ ...common, assumptions }),
     status: new FrameworkStatusReconciler(common),
+    roles: new RoleStatusReconciler(common),
   };
 }
 

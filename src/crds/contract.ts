@@ -66,6 +66,11 @@ export function poolSelector(pool: string | undefined): string {
   return pool ? `${LABEL_POOL}=${pool}` : `!${LABEL_POOL}`;
 }
 
+/** True when an object with these labels is in `pool` (no pool: it has no LABEL_POOL), as poolSelector selects. */
+export function inPool(labels: Record<string, string> | undefined, pool: string | undefined): boolean {
+  return labels?.[LABEL_POOL] === (pool || undefined);
+}
+
 // ---- annotations ----
 
 /** On task Pods: JSON of the resources the task was granted. */

@@ -143,7 +143,7 @@ describe("controller observability", () => {
       body: {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: "ResourceRole",
-        metadata: { name: role },
+        metadata: { name: role, labels: pool.labels },
         spec: { weight: 2, limits: { cpu: "2", memory: "4Gi" }, namespaces: [ns] },
       },
     });

@@ -30,7 +30,7 @@ beforeAll(async () => {
     body: {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: "ResourceRole",
-      metadata: { name: ROLE },
+      metadata: { name: ROLE, labels: pool.labels },
       spec: { weight: 1, namespaces: [pool.namespace] },
     },
   });

@@ -129,7 +129,8 @@ describe("quota", () => {
       body: {
         apiVersion: `${GROUP}/${VERSION}`,
         kind: "ResourceRole",
-        metadata: { name },
+        // Its status is written by the operator of its pool (every pool applies its quota).
+        metadata: { name, labels: pool.labels },
         spec: { weight: 2, limits: { cpu: "1500m" }, namespaces: [pool.namespace] },
       },
     });
