@@ -42,14 +42,24 @@ import {
   isLeaseWrite,
   PodTimes,
   peakRssMiB,
+  readCounts,
   resetPeakRss,
   scrapeSum,
   sumCounts,
   type WriteCounts,
+  watchEventCounts,
   writeCounts,
 } from "./e2e/measure.ts";
 import { formatProfile, summariseProfile } from "./e2e/profile.ts";
-import { cpuTable, mainTable, ratios, ratioTable, type WayResult, writesTable } from "./e2e/report.ts";
+import {
+  cpuTable,
+  mainTable,
+  perTaskTable,
+  ratios,
+  ratioTable,
+  type WayResult,
+  writesTable,
+} from "./e2e/report.ts";
 import { frameworkTasks, plainPods, type TaskShape, type Workload } from "./e2e/workloads.ts";
 
 const { values: flags } = parseArgs({
@@ -97,6 +107,8 @@ const say = (m: string) =>
 
 interface Snapshot {
   writes: WriteCounts;
+  reads: WriteCounts;
+  watchEvents: WriteCounts;
   operatorWrites: number | undefined;
   cpu: Record<string, number>;
 }
@@ -179,8 +191,11 @@ async function main(): Promise<void> {
       const cpu: Record<string, number> = { bench: (own.user + own.system) / 1e6 };
       for (const p of cp.processes.processes.values())
         if (p.running) cpu[part(p.name)] = (cpu[part(p.name)] ?? 0) + cpuSeconds(p.pid);
+      const metrics = await fetchApiserverMetrics(kc);
       return {
-        writes: writeCounts(await fetchApiserverMetrics(kc)),
+        writes: writeCounts(metrics),
+        reads: readCounts(metrics),
+        watchEvents: watchEventCounts(metrics),
         operatorWrites:
           operatorPort === undefined
             ? undefined
@@ -238,6 +253,8 @@ async function main(): Promise<void> {
         failed: 0,
         windowMs: 0,
         writes: new Map(),
+        reads: new Map(),
+        watchEvents: new Map(),
         cpu: {},
       };
       results.set(key, result);
@@ -274,6 +291,8 @@ async function main(): Promise<void> {
         result.toRunningMs = Math.max(0, ...result.submitToRunningMs);
         result.failed = times.failed.size;
         result.writes = diffCounts(after.writes, before.writes);
+        result.reads = diffCounts(after.reads, before.reads);
+        result.watchEvents = diffCounts(after.watchEvents, before.watchEvents);
         if (after.operatorWrites !== undefined && before.operatorWrites !== undefined)
           result.operatorWrites = after.operatorWrites - before.operatorWrites;
         for (const [n, v] of Object.entries(after.cpu)) result.cpu[n] = v - (before.cpu[n] ?? 0);
@@ -432,6 +451,10 @@ async function main(): Promise<void> {
           ratioTable(ratios(results)) +
           "\nAPI writes per task by verb and resource (every client's, from apiserver_request_total):\n\n" +
           writesTable(ways) +
+          "\nAPI reads per task by verb and resource (GETs, LISTs, WATCH requests opened):\n\n" +
+          perTaskTable("reads per task", ways, (w) => w.reads, 10) +
+          "\nWatch events the API server sent per task, by resource (every watcher's copy):\n\n" +
+          perTaskTable("watch events per task", ways, (w) => w.watchEvents, 8) +
           "\nCPU seconds per process in each way's window:\n\n" +
           cpuTable(ways) +
           profile,

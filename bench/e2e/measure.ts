@@ -8,8 +8,10 @@ import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 
 /** The verbs that change state, as apiserver_request_total names them (APPLY: server-side apply PATCH). */
 const WRITE_VERBS = new Set(["POST", "PUT", "PATCH", "APPLY", "DELETE"]);
+/** The verbs that only read. */
+const READ_VERBS = new Set(["GET", "LIST", "WATCH"]);
 
-/** Writes by "<VERB> <group/>resource</subresource>", from one scrape of the API server. */
+/** Requests by "<VERB> <group/>resource</subresource>" (or events by resource), from one scrape of the API server. */
 export type WriteCounts = Map<string, number>;
 
 /** `name{a="x",b="y"} 12` → labels and value; undefined for comments and other metrics. */
@@ -32,17 +34,40 @@ export function parseSample(
   return Number.isFinite(value) ? { labels, value } : undefined;
 }
 
-/** The API server's write counters (every client's), keyed by verb and resource. */
-export function writeCounts(metricsText: string): WriteCounts {
+/** The API server's request counters for `verbs` (every client's), keyed by verb and resource. */
+function requestCounts(metricsText: string, verbs: ReadonlySet<string>): WriteCounts {
   const out: WriteCounts = new Map();
   for (const line of metricsText.split("\n")) {
     const s = parseSample(line, "apiserver_request_total");
-    if (!s || !WRITE_VERBS.has(s.labels.verb ?? "")) continue;
+    if (!s || !verbs.has(s.labels.verb ?? "")) continue;
     const { group, resource, subresource } = s.labels;
-    // Refused writes (conflicts, gone, throttled) cost the API server too: counted, and named by their code.
+    // Refused requests (conflicts, gone, throttled) cost the API server too: counted, and named by their code.
     const code = s.labels.code ?? "";
     const refused = code.startsWith("2") ? "" : ` (${code})`;
     const key = `${s.labels.verb} ${group ? `${group}/` : ""}${resource ?? "?"}${subresource ? `/${subresource}` : ""}${refused}`;
+    out.set(key, (out.get(key) ?? 0) + s.value);
+  }
+  return out;
+}
+
+/** The API server's write counters (every client's), keyed by verb and resource. */
+export const writeCounts = (metricsText: string): WriteCounts => requestCounts(metricsText, WRITE_VERBS);
+
+/** Reads: GETs, LISTs and WATCH requests opened (every client's), keyed by verb and resource. */
+export const readCounts = (metricsText: string): WriteCounts => requestCounts(metricsText, READ_VERBS);
+
+/**
+ * Events the API server sent down watches, by resource (apiserver_watch_events_total): each is
+ * serialised for its watcher, so this is the fan-out a new watcher adds to every change.
+ */
+export function watchEventCounts(metricsText: string): WriteCounts {
+  const out: WriteCounts = new Map();
+  for (const line of metricsText.split("\n")) {
+    const s = parseSample(line, "apiserver_watch_events_total");
+    if (!s) continue;
+    const { group } = s.labels;
+    const what = s.labels.resource ?? s.labels.kind ?? "?";
+    const key = `${group ? `${group}/` : ""}${what}`;
     out.set(key, (out.get(key) ?? 0) + s.value);
   }
   return out;

@@ -20,6 +20,10 @@ export interface WayResult {
   windowMs: number;
   /** API server writes in the window, every client's. */
   writes: WriteCounts;
+  /** API server reads (GET, LIST, WATCH opened) in the window, every client's. */
+  reads: WriteCounts;
+  /** Events the API server sent down watches in the window, by resource. */
+  watchEvents: WriteCounts;
   operatorWrites?: number;
   operatorCpuSeconds?: number;
   operatorPeakRssMiB?: number;
@@ -127,18 +131,32 @@ export function ratioTable(rs: Ratio[]): string {
 
 /** Writes per task by verb and resource, for the resources that matter in any way. */
 export function writesTable(ways: WayResult[], rowsMax = 14): string {
+  return perTaskTable(
+    "writes per task",
+    ways,
+    (w) => w.writes,
+    rowsMax,
+    (k) => (isLeaseWrite(k) ? " (renewals)" : ""),
+  );
+}
+
+/** Counts per task by key, the largest first (over every way), one column per way. */
+export function perTaskTable(
+  heading: string,
+  ways: WayResult[],
+  counts: (w: WayResult) => WriteCounts,
+  rowsMax = 14,
+  note: (key: string) => string = () => "",
+): string {
   const total = new Map<string, number>();
-  for (const w of ways) for (const [k, v] of w.writes) total.set(k, (total.get(k) ?? 0) + v / w.tasks);
+  for (const w of ways) for (const [k, v] of counts(w)) total.set(k, (total.get(k) ?? 0) + v / w.tasks);
   const keys = [...total]
     .sort((a, b) => b[1] - a[1])
     .slice(0, rowsMax)
     .map(([k]) => k);
   return table(
-    ["writes per task", ...ways.map((w) => w.key)],
-    keys.map((k) => [
-      k + (isLeaseWrite(k) ? " (renewals)" : ""),
-      ...ways.map((w) => f2((w.writes.get(k) ?? 0) / w.tasks)),
-    ]),
+    [heading, ...ways.map((w) => w.key)],
+    keys.map((k) => [k + note(k), ...ways.map((w) => f2((counts(w).get(k) ?? 0) / w.tasks))]),
     [false, ...ways.map(() => true)],
   );
 }

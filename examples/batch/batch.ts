@@ -18,6 +18,7 @@ import {
   type Task,
   type TaskInfoInput,
 } from "kube-offers/sdk";
+import pLimit from "p-limit";
 import { Scheduler, type SchedulerOptions, tasksByIndex } from "../lib/scheduler.ts";
 
 export interface BatchOptions extends SchedulerOptions {
@@ -67,8 +68,12 @@ interface IndexState {
   nextAttempt: number;
 }
 
+/** Answers written at once: enough to hide the round trip, few enough not to flood the API server. */
+export const ANSWER_CONCURRENCY = 16;
+
 export class BatchFramework extends Scheduler<BatchOptions> {
   private readonly unreachableSince = new Map<string, number>();
+  private readonly answerLimit = pLimit(ANSWER_CONCURRENCY);
 
   /** run() registers, runs every task to completion (or gives up), and resolves with an exit code. */
   constructor(opts: BatchOptions) {
@@ -166,8 +171,10 @@ export class BatchFramework extends Scheduler<BatchOptions> {
     }
     if (c.suppressedRoles.length > 0) await c.revive();
 
+    // Pack first (pure), then answer: every answer is one write, and the answers are written
+    // side by side, so a round of a thousand offers takes a few round trips, not a thousand.
     const request = { cpu: this.opts.cpu, memory: this.opts.memory };
-    for (const offer of offers) {
+    const answers = offers.map((offer) => {
       const bin = new OfferBin(offer.name, offer.resources);
       const launches: TaskInfoInput[] = [];
       while (waiting.length) {
@@ -176,20 +183,31 @@ export class BatchFramework extends Scheduler<BatchOptions> {
         const s = waiting.shift()!;
         launches.push(this.buildTask(s.index, s.nextAttempt, res));
       }
-      try {
-        if (launches.length) {
-          // Refuse the rest of this agent briefly: more tasks may be waiting for it soon.
-          await c.launch(offer, launches, { refuseSeconds: 1 });
-          this.log("info", `launched ${launches.length} task(s) on ${offer.agent}`, {
-            tasks: launches.map((t) => t.id),
-          });
-        } else {
-          await c.decline(offer, 5);
-        }
-      } catch (err) {
-        if (!(err instanceof OfferNotUsableError)) throw err;
-        this.log("info", `offer ${offer.name} went away before the answer: waiting for the next`);
-      }
-    }
+      return { offer, launches };
+    });
+    // Settled, all of them, before the tick ends: a task in an answer still being written is
+    // not known to the client yet, and the next tick would pack it again.
+    const settled = await Promise.allSettled(
+      answers.map(({ offer, launches }) =>
+        this.answerLimit(async () => {
+          try {
+            if (launches.length) {
+              // Refuse the rest of this agent briefly: more tasks may be waiting for it soon.
+              await c.launch(offer, launches, { refuseSeconds: 1 });
+              this.log("info", `launched ${launches.length} task(s) on ${offer.agent}`, {
+                tasks: launches.map((t) => t.id),
+              });
+            } else {
+              await c.decline(offer, 5);
+            }
+          } catch (err) {
+            if (!(err instanceof OfferNotUsableError)) throw err;
+            this.log("info", `offer ${offer.name} went away before the answer: waiting for the next`);
+          }
+        }),
+      ),
+    );
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 }
