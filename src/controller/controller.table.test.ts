@@ -471,6 +471,32 @@ describe("framework status: given a Framework whose tasks change, these writes",
     await r.status.reconcile(fwOf(r), r.clock.now);
     expect(statusWrites(r)).toBe(2);
   });
+
+  it("a condition that turns is dated by the operator's clock, one that holds keeps its date", async () => {
+    const r = rig({ now: T0 + 3_600_000 }); // an hour after the fixtures' times: not the wall clock
+    seedAgent(r, "n1");
+    const lease = {
+      metadata: { name: "fw-lease", namespace: NS },
+      spec: { renewTime: new Date(r.clock.now).toISOString(), leaseDurationSeconds: 10 },
+    };
+    r.cluster.seed({
+      frameworks: [registeredFramework(NS, "fw", { liveness: { leaseName: "fw-lease" } } as never)],
+      leases: [lease],
+    });
+    await r.status.reconcile(fwOf(r), r.clock.now);
+    const first = new Date(r.clock.now).toISOString();
+    const conds = () => Object.fromEntries((fwOf(r).status?.conditions ?? []).map((c) => [c.type, c]));
+    expect(Object.keys(conds()).length).toBeGreaterThan(0);
+    for (const c of Object.values(conds())) expect(c.lastTransitionTime).toBe(first);
+    // Its scheduler stops renewing: Connected turns False, dated now; the others keep theirs.
+    r.clock.now += 60_000;
+    await r.status.reconcile(fwOf(r), r.clock.now);
+    const after = conds();
+    expect(after.Connected?.status).toBe("False");
+    expect(after.Connected?.lastTransitionTime).toBe(new Date(r.clock.now).toISOString());
+    for (const [type, c] of Object.entries(after))
+      if (type !== "Connected") expect(c.lastTransitionTime, type).toBe(first);
+  });
 });
 
 describe("role status: given ResourceRoles of several pools, these writes", () => {

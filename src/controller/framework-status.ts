@@ -120,7 +120,7 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
           ? `liveness Lease ${leaseName} is being renewed`
           : "no liveness Lease configured: always connected"
         : `liveness Lease ${leaseName} lapsed`,
-      lastTransitionTime: keepTransition(fw.status?.conditions, CONDITION_CONNECTED, conn.connected),
+      lastTransitionTime: keepTransition(fw.status?.conditions, CONDITION_CONNECTED, conn.connected, now),
       observedGeneration: fw.metadata.generation ?? 0,
     };
     const authz = authorizeFrameworkRoles(
@@ -136,7 +136,7 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
       message: authorized
         ? "every role in spec.roles admits this namespace"
         : `no offers for these roles: ${authz.denied.map((d) => d.message).join("; ")}`.slice(0, 32_000),
-      lastTransitionTime: keepTransition(fw.status?.conditions, CONDITION_ROLES_AUTHORIZED, authorized),
+      lastTransitionTime: keepTransition(fw.status?.conditions, CONDITION_ROLES_AUTHORIZED, authorized, now),
       observedGeneration: fw.metadata.generation ?? 0,
     };
     return {
@@ -198,9 +198,10 @@ function keepTransition(
   conds: { type: string; status: string; lastTransitionTime: string }[] | undefined,
   type: string,
   isTrue: boolean,
+  now: number,
 ): string {
   const c = conds?.find((x) => x.type === type);
-  return c && c.status === (isTrue ? "True" : "False") ? c.lastTransitionTime : new Date().toISOString();
+  return c && c.status === (isTrue ? "True" : "False") ? c.lastTransitionTime : new Date(now).toISOString();
 }
 
 /** Status compared without volatile timestamps, so unchanged roll-ups cause no writes. */

@@ -26,6 +26,7 @@ import type { ResourceRoleStatus } from "../crds/role.ts";
 import { makeApiClient, withDeadline } from "../kube/deadline.ts";
 import { isNotFound, statusCode } from "../kube/errors.ts";
 import { jsonPatch, mergePatch } from "../kube/patch.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { boundOfferStatus, finishedCondition } from "./offer-status.ts";
 import type { ClusterWriter, EventRegarding } from "./writer.ts";
 
@@ -41,13 +42,17 @@ export class KubeWriter implements ClusterWriter {
   readonly instance: string;
   /** The deadline of one API call. */
   readonly timeoutMs: number;
+  /** What a finished offer's condition is dated by (the operator's clock). */
+  private readonly clock: Clock;
 
   constructor(
     kc: KubeConfig,
     instance: string,
     onRequest: RequestHook = () => {},
     timeoutMs: number = DEFAULT_API_TIMEOUT_MS,
+    clock: Clock = systemClock,
   ) {
+    this.clock = clock;
     this.co = makeApiClient(kc, CustomObjectsApi, timeoutMs);
     this.core = makeApiClient(kc, CoreV1Api, timeoutMs);
     this.events = makeApiClient(kc, EventsV1Api, timeoutMs);
@@ -109,7 +114,7 @@ export class KubeWriter implements ClusterWriter {
     status: Partial<ResourceOfferStatus> & { phase: ResourceOfferStatus["phase"]; reason: string },
     resourceVersion?: string,
   ): Promise<void> {
-    const condition = finishedCondition(status, Date.now());
+    const condition = finishedCondition(status, this.clock());
     await this.patchOfferStatus(namespace, name, { ...status, conditions: [condition] }, resourceVersion);
   }
 

@@ -41,7 +41,7 @@ export async function settleRecordedLaunch(d: Deps, offer: Obj<ResourceOffer>): 
     reason: "Accepted",
     message: `the launch of ${tasks.length} task(s) was interrupted and is not repeated: tasks whose Pod was not created end TASK_DROPPED`,
     tasks,
-    answeredAt: offer.status?.answeredAt ?? new Date().toISOString(),
+    answeredAt: offer.status?.answeredAt ?? new Date(d.clock()).toISOString(),
   };
 }
 

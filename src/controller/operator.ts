@@ -106,6 +106,7 @@ export class Operator {
         this.config.instance,
         (verb, resource, code) => m.apiRequests.inc({ verb, resource, code: String(code) }),
         this.config.apiTimeoutMs,
+        this.clock,
       );
     const hooks = {
       onResult: (queue: string, result: string, seconds: number, err?: unknown) => {
