@@ -6,7 +6,7 @@ import { LiveAllocator, type OfferDecision } from "../allocator/index.ts";
 import { KIND } from "../crds/contract.ts";
 import { isRequestTimeout } from "../kube/deadline.ts";
 import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
-import { type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
+import { AgentViews, type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { type BackoffConfig, OfferBackoff } from "./offer-backoff.ts";
@@ -47,6 +47,8 @@ export class AllocationLoop {
   cycles = 0;
   /** One allocator across cycles, fed what changed; checked against a rebuild now and then. */
   private readonly allocator = new LiveAllocator();
+  /** The agents' views, kept while their objects stay the same (cycle-plan.ts). */
+  private readonly agentViews = new AgentViews();
   /** The task Pods' holds, kept from the Pod store's events: a cycle does not walk the Pods. */
   private readonly podHolds: PodHolds;
   private readonly openOffers: OpenOffers;
@@ -142,6 +144,7 @@ export class AllocationLoop {
         config,
         cycle: this.cycles,
         allocator: this.allocator,
+        agentViews: this.agentViews,
         crossCheck: this.cycles % CROSS_CHECK_EVERY === 0,
       },
       now,

@@ -134,6 +134,9 @@ export function informerStores(
 /** Bound, and not finished (the kubelet released what a finished Pod held). */
 export const FOREIGN_POD_FIELDS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed";
 
+/** More node names than any cluster has: the lease-key memo starts over past this. */
+const MAX_LEASE_KEYS = 100_000;
+
 export class ClusterCache {
   readonly agents: ObjectStore<Obj<Agent>>;
   readonly frameworks: ObjectStore<Obj<Framework>>;
@@ -150,6 +153,8 @@ export class ClusterCache {
   /** Which agents whose Lease lapsed may be declared lost (agent-loss.ts). */
   readonly agentLoss: AgentLossTracker;
   private readonly agentLeaseNamespace: string;
+  /** Node → its agent's Lease name and cache key: built once, not for every look of every cycle. */
+  private readonly agentLeaseKeys = new Map<string, { name: string; key: string }>();
 
   constructor(
     stores: ClusterStores,
@@ -174,6 +179,7 @@ export class ClusterCache {
       this.leases.on(ev, (l: V1Lease) => void this.leaseClock.judge(key(l), l));
     this.leases.on("delete", (l: V1Lease) => this.leaseClock.forget(key(l)));
     this.agentLoss = new AgentLossTracker(() => this.agentObservations(), liveness.agentLoss);
+    this.agents.on("delete", (a: Obj<Agent>) => this.agentLeaseKeys.delete(a.metadata.name ?? ""));
   }
 
   /** A Lease as the operator judges it: renewTime is when the operator saw it renewed, on its own clock. */
@@ -230,7 +236,15 @@ export class ClusterCache {
 
   /** The liveness Lease of the agent on `node`, if any, as the operator judges it (lease()). */
   agentLease(node: string, leaseNamespace: string): V1Lease | undefined {
-    return this.lease(agentLeaseName(node), leaseNamespace);
+    if (leaseNamespace !== this.agentLeaseNamespace) return this.lease(agentLeaseName(node), leaseNamespace);
+    let k = this.agentLeaseKeys.get(node);
+    if (!k) {
+      if (this.agentLeaseKeys.size >= MAX_LEASE_KEYS) this.agentLeaseKeys.clear(); // nodes come and go
+      const name = agentLeaseName(node);
+      k = { name, key: `${leaseNamespace}/${name}` };
+      this.agentLeaseKeys.set(node, k);
+    }
+    return this.leaseClock.judge(k.key, this.leases.get(k.name, leaseNamespace));
   }
 
   /**

@@ -1,15 +1,18 @@
 import type { V1Lease, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import type { RefusalFilter } from "../allocator/index.ts";
+import { LiveAllocator, type RefusalFilter } from "../allocator/index.ts";
 import type { Agent } from "../crds/agent.ts";
 import { ANNOTATION_RESOURCES, FINALIZER, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
+import { toResources } from "../resources/resources.ts";
+import type { NodeFacts } from "./agent-check.ts";
 import type { Obj } from "./cache.ts";
-import { type CycleInput, planCycle } from "./cycle-plan.ts";
+import { AgentViews, type CycleInput, planCycle } from "./cycle-plan.ts";
 import { PodHolds } from "./pod-holds.ts";
 import type { Unreadable } from "./unreadable.ts";
+import { agentView } from "./views.ts";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -370,5 +373,106 @@ describe("planCycle", () => {
     } as never;
     const plan = planCycle(input({ agents: [a], frameworks: [framework("a")] }), NOW);
     expect(plan.orphanReservations).toEqual(want.length ? [{ agent: "n1", ids: want }] : []);
+  });
+});
+
+describe("planCycle with agent views kept between cycles", () => {
+  /** Two cycles; the second sees cycle 1's offers outstanding, and `change` applied to its input. */
+  const twoCycles = (
+    kept: boolean,
+    first: CycleInput,
+    change: (i: CycleInput, offers: Obj<ResourceOffer>[]) => CycleInput,
+    atMs: number,
+  ) => {
+    const views = kept ? new AgentViews() : undefined;
+    const allocator = new LiveAllocator();
+    const p1 = planCycle({ ...first, allocator, ...(views ? { agentViews: views } : {}) }, NOW);
+    const offers = p1.create.map(({ offer: o }) => ({
+      ...o,
+      metadata: {
+        ...o.metadata,
+        namespace: "ns",
+        resourceVersion: "1",
+        creationTimestamp: iso(NOW) as never,
+      },
+      status: { phase: "Offered" },
+    })) as Obj<ResourceOffer>[];
+    const second = change({ ...first, cycle: 1 }, offers);
+    const p2 = planCycle({ ...second, allocator, ...(views ? { agentViews: views } : {}) }, NOW + atMs);
+    return { first: made(p1), second: made(p2), rescind: p2.rescind.map((r) => r.reason) };
+  };
+  const cases: {
+    name: string;
+    change: (i: CycleInput, offers: Obj<ResourceOffer>[]) => CycleInput;
+    atMs: number;
+    second: string[];
+    rescind: string[];
+  }[] = [
+    {
+      name: "the same objects, the Lease lapsed since: the agent's offer is rescinded",
+      change: (i, offers) => ({ ...i, offers }),
+      atMs: 20_000, // the Lease lasts 15 s
+      second: [],
+      rescind: ["AgentLost"],
+    },
+    {
+      name: "the same objects, the Lease still live: the offer stands, nothing new",
+      change: (i, offers) => ({ ...i, offers }),
+      atMs: 1000,
+      second: [],
+      rescind: [],
+    },
+    {
+      name: "a new version of the Agent reporting less: its offer is rescinded",
+      change: (i, offers) => ({ ...i, offers, agents: [agent("n1", { cpu: "2", memory: "4Gi" })] }),
+      atMs: 1000,
+      second: [],
+      rescind: ["ResourcesWithdrawn"],
+    },
+    {
+      name: "a new version of the Agent reporting less, its offer gone: offered what it has now",
+      change: (i) => ({ ...i, agents: [agent("n1", { cpu: "2", memory: "4Gi" })] }),
+      atMs: 1000,
+      second: ["a@n1 2/4Gi"],
+      rescind: [],
+    },
+    {
+      name: "ordinary Pods now take part of the node: its offer is rescinded",
+      change: (i, offers) => ({ ...i, offers, foreign: () => toResources({ cpu: "3" }) }),
+      atMs: 1000,
+      second: [],
+      rescind: ["ResourcesWithdrawn"],
+    },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      const first = input({ agents: [n1], frameworks: [framework("a")] });
+      const kept = twoCycles(true, first, c.change, c.atMs);
+      expect(kept.first).toEqual(["a@n1 4/8Gi"]);
+      expect({ second: kept.second, rescind: kept.rescind }).toEqual({
+        second: c.second,
+        rescind: c.rescind,
+      });
+      // The same as views made afresh each cycle.
+      expect(twoCycles(false, first, c.change, c.atMs)).toEqual(kept);
+    });
+
+  it("an agent whose objects are the same keeps its view; a lapse, a new Node or new foreign usage makes it anew", () => {
+    const views = new AgentViews();
+    const l = lease("agent-n1", "kube-offers");
+    const node: NodeFacts = { metadata: {}, status: { allocatable: { cpu: "4" } } };
+    const foreign = toResources({ cpu: "1" });
+    expect(views.get(n1, l, node, foreign, NOW)).toBeUndefined();
+    const view = agentView(n1, l, NOW)!;
+    views.set({ agent: n1, lease: l, node, foreign, lapsed: false, view, findings: [] });
+    expect(views.get(n1, l, node, foreign, NOW + 1000)?.view).toBe(view);
+    expect(views.get(n1, l, node, foreign, NOW + 16_000)).toBeUndefined(); // lapsed since
+    expect(views.get(n1, l, { ...node }, foreign, NOW)).toBeUndefined();
+    expect(views.get(n1, l, node, toResources({ cpu: "1" }), NOW)).toBeUndefined();
+    expect(views.get(agent("n1", { cpu: "4" }), l, node, foreign, NOW)).toBeUndefined();
+    // An agent no cycle saw any more is forgotten.
+    views.sweep(1);
+    views.sweep(0);
+    expect(views.get(n1, l, node, foreign, NOW)).toBeUndefined();
   });
 });
