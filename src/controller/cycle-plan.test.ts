@@ -416,6 +416,13 @@ describe("planCycle with agent views kept between cycles", () => {
       rescind: ["AgentLost"],
     },
     {
+      name: "the Lease renewed since, the rest the same: the offer stands, nothing new",
+      change: (i, offers) => ({ ...i, offers, agentLease: () => lease("agent-n1", "kube-offers", -19_000) }),
+      atMs: 20_000,
+      second: [],
+      rescind: [],
+    },
+    {
       name: "the same objects, the Lease still live: the offer stands, nothing new",
       change: (i, offers) => ({ ...i, offers }),
       atMs: 1000,
@@ -457,15 +464,19 @@ describe("planCycle with agent views kept between cycles", () => {
       expect(twoCycles(false, first, c.change, c.atMs)).toEqual(kept);
     });
 
-  it("an agent whose objects are the same keeps its view; a lapse, a new Node or new foreign usage makes it anew", () => {
+  it("an agent whose objects are the same keeps its view, renewed or not; a lapse, a new Node or new foreign usage makes it anew", () => {
     const views = new AgentViews();
     const l = lease("agent-n1", "kube-offers");
     const node: NodeFacts = { metadata: {}, status: { allocatable: { cpu: "4" } } };
     const foreign = toResources({ cpu: "1" });
     expect(views.get(n1, l, node, foreign, NOW)).toBeUndefined();
     const view = agentView(n1, l, NOW)!;
-    views.set({ agent: n1, lease: l, node, foreign, lapsed: false, view, findings: [] });
+    views.set({ agent: n1, node, foreign, lapsed: false, view, findings: [] });
     expect(views.get(n1, l, node, foreign, NOW + 1000)?.view).toBe(view);
+    // A renewal changes the Lease, not the view.
+    expect(views.get(n1, lease("agent-n1", "kube-offers", -5000), node, foreign, NOW + 16_000)?.view).toBe(
+      view,
+    );
     expect(views.get(n1, l, node, foreign, NOW + 16_000)).toBeUndefined(); // lapsed since
     expect(views.get(n1, l, { ...node }, foreign, NOW)).toBeUndefined();
     expect(views.get(n1, l, node, toResources({ cpu: "1" }), NOW)).toBeUndefined();

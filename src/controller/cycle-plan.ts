@@ -90,7 +90,6 @@ export interface CycleInput {
 /** One agent's view as a cycle made it, with what it was made from (objects by identity). */
 interface AgentEntry {
   agent: Obj<Agent>;
-  lease: V1Lease | undefined;
   node: NodeFacts | undefined;
   foreign: Resources | undefined;
   lapsed: boolean;
@@ -101,8 +100,9 @@ interface AgentEntry {
 
 /**
  * The agents' views kept between cycles. The cache hands out the same object until it changes,
- * so an agent whose Agent, Lease, Node and foreign usage are the objects of the last cycle, and
- * whose Lease has not lapsed since, has the view it had: it is not parsed, checked against its
+ * so an agent whose Agent, Node and foreign usage are the objects of the last cycle, and whose
+ * Lease is as live or as lapsed as it was (a renewal alone changes nothing else in the view), has
+ * the view it had: it is not parsed, checked against its
  * Node or netted again, and the kept allocator is handed the same snapshot object, which it
  * passes over by identity. At 10k agents this walk was two fifths of a steady cycle.
  */
@@ -119,8 +119,7 @@ export class AgentViews {
     now: number,
   ): AgentEntry | undefined {
     const e = this.entries.get(a.metadata.name ?? "");
-    if (!e || e.agent !== a || e.lease !== lease || e.node !== node || e.foreign !== foreign)
-      return undefined;
+    if (!e || e.agent !== a || e.node !== node || e.foreign !== foreign) return undefined;
     if (leaseExpired(lease, now) !== e.lapsed) return undefined;
     e.seen = this.cycle;
     return e;
@@ -210,7 +209,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       if (v && input.foreign) v = netOfForeign(v, foreign);
       // Unreadable agents are not kept: they are reported again each cycle.
       if (v && memo)
-        memo.set({ agent: a, lease, node, foreign, lapsed: leaseExpired(lease, now), view: v, findings });
+        memo.set({ agent: a, node, foreign, lapsed: leaseExpired(lease, now), view: v, findings });
     }
     if (findings) agentChecks.push({ agent: a, findings });
     // Lapsed but not declared lost: offered nothing new, but its offers stand.
