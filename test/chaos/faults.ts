@@ -7,7 +7,7 @@ import { FAILPOINTS, type Failpoint } from "../../src/controller/failpoints.ts";
 import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
 import { accept, FrameworkSide, task } from "../e2e/offers.ts";
-import { commandTask, Subscription } from "../mesos/client.ts";
+import { commandTask, Subscription, scalarOf } from "../mesos/client.ts";
 import type { DelayProxy } from "./proxy.ts";
 import type { Recorder } from "./recorder.ts";
 import { type Replicas, SLOTS, type Slot } from "./replicas.ts";
@@ -334,8 +334,13 @@ export function mesosRollingRestartFault(): Fault {
       let sub = await Subscription.open(url(), info);
       const frameworkId = sub.frameworkId;
       if (!frameworkId) throw new Error(`SUBSCRIBE failed: ${sub.status} ${sub.body}`);
-      const offers = await sub.next((e) => e.type === "OFFERS", 60_000);
-      const offer = offers.offers.offers[0];
+      // An offer the task fits: an agent whose CPU other tenants took is offered its memory
+      // alone, and a task launched there ends TASK_ERROR, an update that is not retried.
+      const need = { cpus: 0.25, mem: 32 };
+      const fits = (o: { resources: { name: string; scalar?: { value: number } }[] }) =>
+        scalarOf(o.resources, "cpus") >= need.cpus && scalarOf(o.resources, "mem") >= need.mem;
+      const offers = await sub.next((e) => e.type === "OFFERS" && e.offers.offers.some(fits), 60_000);
+      const offer = offers.offers.offers.find(fits);
       const taskId = `m${seq}`;
       await sub.call("ACCEPT", {
         accept: {
@@ -343,7 +348,7 @@ export function mesosRollingRestartFault(): Fault {
           operations: [
             {
               type: "LAUNCH",
-              launch: { task_infos: [commandTask(taskId, offer.agent_id.value, { cpus: 0.25, mem: 32 })] },
+              launch: { task_infos: [commandTask(taskId, offer.agent_id.value, need)] },
             },
           ],
         },
