@@ -19,8 +19,14 @@ export interface PoolSize {
 }
 
 /** Every task asks for this much, as kube-scheduler's comparison workload does. */
-export const TASK = { cpu: "500m", memory: "256Mi" };
 const TASK_MILLICPU = 500;
+const TASK_MEMORY_MIB = 256;
+export const TASK = { cpu: `${TASK_MILLICPU}m`, memory: `${TASK_MEMORY_MIB}Mi` };
+
+/** An agent's resources that `tasks` TASKs fill exactly. */
+export function capacityFor(tasks: number): Record<string, string> {
+  return { cpu: `${tasks * TASK_MILLICPU}m`, memory: `${tasks * TASK_MEMORY_MIB}Mi` };
+}
 
 /** Agents renew their Lease every quarter of its 20 s duration (src/agent/agent.ts). */
 const LEASE_SECONDS = 20;

@@ -59,7 +59,14 @@ import { rig, T0 } from "../src/controller/test-rig.ts";
 import { LABEL_OFFER } from "../src/crds/contract.ts";
 import type { ResourceOffer } from "../src/crds/offer.ts";
 import { SimulatedQueue } from "./controller-queue.ts";
-import { type Answer, LEASE_RENEW_MS, type PoolSize, tasksThatFit, Workload } from "./controller-workload.ts";
+import {
+  type Answer,
+  capacityFor,
+  LEASE_RENEW_MS,
+  type PoolSize,
+  tasksThatFit,
+  Workload,
+} from "./controller-workload.ts";
 
 const MIB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -152,10 +159,7 @@ async function cycleAtScale(size: PoolSize, pool: Pool): Promise<CycleRun> {
   const r = rig({ now: T0 });
   const clock = () => r.clock.now;
   const perAgent = Math.ceil(size.tasks / size.agents);
-  const capacity =
-    pool === "spare"
-      ? { cpu: "16", memory: "64Gi" }
-      : { cpu: `${perAgent * 500}m`, memory: `${perAgent * 256}Mi` }; // exactly its tasks (TASK)
+  const capacity = pool === "spare" ? { cpu: "16", memory: "64Gi" } : capacityFor(perAgent);
   const w = new Workload(r.cluster, size, capacity, clock);
   const queue = new SimulatedQueue((k) => r.offers.reconcile(k), clock, OFFER_WORKERS);
   routeOfferQueue(r.cache, queue, r.assumptions);
@@ -252,7 +256,7 @@ async function freedToOffer(agents: number, seconds: number): Promise<LatencyRun
   const size = { agents, tasks: agents * 10, frameworks: Math.max(1, Math.round(agents / 10)) };
   const cluster = new MemoryCluster(); // the system clock, as everything below
   // Ten tasks fill an agent: an offer of one is an offer of capacity freed there.
-  const w = new Workload(cluster, size, { cpu: "5", memory: "2560Mi" }, Date.now);
+  const w = new Workload(cluster, size, capacityFor(10), Date.now);
   const op = new Operator(undefined, {
     stores: cluster.stores,
     writer: cluster,

@@ -102,9 +102,8 @@ interface AgentEntry {
  * The agents' views kept between cycles. The cache hands out the same object until it changes,
  * so an agent whose Agent, Node and foreign usage are the objects of the last cycle, and whose
  * Lease is as live or as lapsed as it was (a renewal alone changes nothing else in the view), has
- * the view it had: it is not parsed, checked against its
- * Node or netted again, and the kept allocator is handed the same snapshot object, which it
- * passes over by identity. At 10k agents this walk was two fifths of a steady cycle.
+ * the view it had: it is not parsed, checked against its Node or netted again, and the kept
+ * allocator is handed the same snapshot object, which it passes over by identity. At 10k agents this walk was two fifths of a steady cycle.
  */
 export class AgentViews {
   private readonly entries = new Map<string, AgentEntry>();
