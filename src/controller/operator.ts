@@ -14,6 +14,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
 import type { FrameworkReconciler } from "./deps.ts";
 import { failoverReconciler } from "./failover.ts";
+import { FencedWriter } from "./fenced-writer.ts";
 import { FrameworkLifecycle } from "./framework-lifecycle.ts";
 import { FrameworkStatusReconciler } from "./framework-status.ts";
 import { KubeWriter } from "./kube-writer.ts";
@@ -39,6 +40,11 @@ export interface OperatorOptions {
   metrics?: Metrics;
   /** Leadership check; default: always leader (single replica). */
   isLeader?: () => boolean;
+  /**
+   * Whether leadership still holds now, on the local clock (renewed within the renew deadline):
+   * asked before every cycle, every reconcile and every write (fenced-writer.ts). Default: true.
+   */
+  holdsLeadership?: () => boolean;
   /** Where objects are read from; default: informers over `kc` (tests pass memory stores). */
   stores?: ClusterStores;
   /** Where writes go; default: the API server behind `kc` (tests pass a recording writer). */
@@ -66,6 +72,7 @@ export class Operator {
   private readonly frameworkReconcilers: FrameworkReconciler[];
   private readonly roles: RoleStatusReconciler;
   private readonly isLeader: () => boolean;
+  private readonly holdsLeadership: () => boolean;
   private workers: Promise<unknown> | undefined;
   private leading = false;
   private readonly clock: Clock;
@@ -99,7 +106,9 @@ export class Operator {
       agentLoss: this.config.agentLoss,
       clock: this.clock,
     });
-    const writer =
+    const holds = opts.holdsLeadership ?? (() => true);
+    this.holdsLeadership = holds;
+    const rawWriter =
       opts.writer ??
       new KubeWriter(
         kube(),
@@ -108,6 +117,7 @@ export class Operator {
         this.config.apiTimeoutMs,
         this.clock,
       );
+    const writer = new FencedWriter(rawWriter, holds);
     const hooks = {
       onResult: (queue: string, result: string, seconds: number, err?: unknown) => {
         m.reconcile.inc({ controller: queue, result });
@@ -136,7 +146,7 @@ export class Operator {
     this.loop = new AllocationLoop({
       ...common,
       assumptions: this.assumptions,
-      isLeader: () => this.leading,
+      isLeader: () => this.acting,
       busyOffers: this.busyOffers,
     });
     this.offers = new OfferReconciler({
@@ -277,11 +287,9 @@ export class Operator {
     this.loop.start();
     // Workers run on every replica but act only while leading.
     this.workers = Promise.all([
-      this.offerQueue.run((k) => (this.leading ? this.offers.reconcile(k) : Promise.resolve(undefined))),
-      this.frameworkQueue.run((k) =>
-        this.leading ? this.reconcileFramework(k) : Promise.resolve(undefined),
-      ),
-      this.roleQueue.run((k) => (this.leading ? this.roles.reconcile(k) : Promise.resolve(undefined))),
+      this.offerQueue.run((k) => (this.acting ? this.offers.reconcile(k) : Promise.resolve(undefined))),
+      this.frameworkQueue.run((k) => (this.acting ? this.reconcileFramework(k) : Promise.resolve(undefined))),
+      this.roleQueue.run((k) => (this.acting ? this.roles.reconcile(k) : Promise.resolve(undefined))),
     ]);
     if (this.isLeader()) this.startLeading();
   }
@@ -314,6 +322,11 @@ export class Operator {
   /** Whether this replica acts now (allocates and launches). */
   get isLeading(): boolean {
     return this.leading;
+  }
+
+  /** Leading, and leadership still held on the local clock: what gates each cycle and reconcile. */
+  private get acting(): boolean {
+    return this.leading && this.holdsLeadership();
   }
 
   async stop(): Promise<void> {
