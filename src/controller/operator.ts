@@ -106,8 +106,7 @@ export class Operator {
       agentLoss: this.config.agentLoss,
       clock: this.clock,
     });
-    const holds = opts.holdsLeadership ?? (() => true);
-    this.holdsLeadership = holds;
+    this.holdsLeadership = opts.holdsLeadership ?? (() => true);
     const rawWriter =
       opts.writer ??
       new KubeWriter(
@@ -117,7 +116,7 @@ export class Operator {
         this.config.apiTimeoutMs,
         this.clock,
       );
-    const writer = new FencedWriter(rawWriter, holds);
+    const writer = new FencedWriter(rawWriter, this.holdsLeadership);
     const hooks = {
       onResult: (queue: string, result: string, seconds: number, err?: unknown) => {
         m.reconcile.inc({ controller: queue, result });
