@@ -78,7 +78,9 @@ export interface SyncStats {
 export class LiveAllocator {
   private alloc: Allocator | undefined;
   private config: AllocatorConfig | undefined;
-  private agents = new Map<string, AgentSnapshot>();
+  /** Each agent as last applied, with the sync that last saw it in a snapshot. */
+  private agents = new Map<string, { snap: AgentSnapshot; seen: number }>();
+  private syncs = 0;
   private frameworks = new Map<string, FrameworkSnapshot>();
   private roles = new Map<string, RoleSnapshot>();
   /** Allocation object → how many times the allocator holds it. */
@@ -194,24 +196,41 @@ export class LiveAllocator {
       }
       this.roles = roles;
 
-      const agents = new Map(s.agents.map((g) => [g.name, g]));
+      // Kept in place (a cycle hands every agent and few change): no 10k-entry Map built per cycle.
+      const syncNo = ++this.syncs;
       const newAgents = new Set<string>();
-      for (const [name, g] of agents) {
-        const prev = this.agents.get(name);
-        if (prev === g || sameAgent(prev, g)) continue;
+      let seen = 0;
+      for (const g of s.agents) {
+        const e = this.agents.get(g.name);
+        if (e && e.seen !== syncNo) seen++;
+        if (e?.snap === g) {
+          e.seen = syncNo;
+          continue;
+        }
+        if (e && sameAgent(e.snap, g)) {
+          Object.assign(e, { snap: g, seen: syncNo });
+          continue;
+        }
+        if (e) Object.assign(e, { snap: g, seen: syncNo });
+        else {
+          this.agents.set(g.name, { snap: g, seen: syncNo });
+          newAgents.add(g.name);
+          seen++;
+        }
         a.addAgent(g);
-        if (!prev) newAgents.add(name);
         stats.agents++;
       }
-      for (const name of this.agents.keys()) {
-        if (agents.has(name)) continue;
-        a.removeAgent(name);
-        // What it held went with it; held again if it is still in the snapshot.
-        for (const al of this.held.keys()) if (al.agent === name) this.held.delete(al);
-        for (const al of this.trackedHeld) if (al.agent === name) this.trackedHeld.delete(al);
-        stats.agents++;
+      if (this.agents.size > seen) {
+        for (const [name, e] of [...this.agents]) {
+          if (e.seen === syncNo) continue;
+          this.agents.delete(name);
+          a.removeAgent(name);
+          // What it held went with it; held again if it is still in the snapshot.
+          for (const al of this.held.keys()) if (al.agent === name) this.held.delete(al);
+          for (const al of this.trackedHeld) if (al.agent === name) this.trackedHeld.delete(al);
+          stats.agents++;
+        }
       }
-      this.agents = agents;
 
       const frameworks = new Map(s.frameworks.map((f) => [f.id, f]));
       const reset = new Set<string>();
