@@ -226,6 +226,40 @@ describe("offer reconciler: given an offer and the time, these writes", () => {
     expect(pod?.metadata?.labels?.[LABEL_FRAMEWORK]).toBe("fw");
   });
 
+  it("a task id whose Pod another offer of the framework launched: Invalid DuplicateTaskId, and no Pod", async () => {
+    const r = rig();
+    seedOffer(r, { response: launch(["t1", "t2"]) });
+    const pod = { namespace: NS, framework: "fw", node: "n1", resources: { cpu: "1", memory: "1Gi" } };
+    r.cluster.seed({ pods: [taskPod({ ...pod, name: "fw-t2", offer: "o0" })] });
+    await r.offers.reconcile(`${NS}/o1`);
+    expect(r.cluster.lines((w) => w.kind !== "Event")).toEqual([`patch ResourceOffer ${NS}/o1`]);
+    expect(r.cache.offers.get("o1", NS)?.status).toMatchObject({
+      phase: "Invalid",
+      reason: "DuplicateTaskId",
+    });
+  });
+
+  it("this offer's own Pod does not make its task a duplicate; a Pod of the name labelled for another framework fails that task alone at create", async () => {
+    const r = rig();
+    seedOffer(r, { response: launch(["t1", "t2"]) });
+    const pod = { namespace: NS, node: "n1", resources: { cpu: "1", memory: "1Gi" } };
+    // fw-t1 of this offer (a replay's own Pod); fw-t2 labelled for another framework.
+    r.cluster.seed({
+      pods: [
+        taskPod({ ...pod, name: "fw-t1", framework: "fw", offer: "o1" }),
+        taskPod({ ...pod, name: "fw-t2", framework: "other", offer: "o0" }),
+      ],
+    });
+    await r.offers.reconcile(`${NS}/o1`);
+    expect(r.cache.offers.get("o1", NS)?.status).toMatchObject({
+      phase: "Accepted",
+      tasks: [
+        { id: "t1", state: "TASK_STAGING" },
+        { id: "t2", state: "TASK_ERROR", reason: "DuplicateTaskId" },
+      ],
+    });
+  });
+
   it("a decline: Declined, and no Pod", async () => {
     const r = rig();
     seedOffer(r, { response: { action: "Decline" } });

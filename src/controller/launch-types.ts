@@ -30,8 +30,11 @@ export type LaunchPlan =
 
 export interface PlanContext {
   frameworkUid: string;
-  /** Pods of this framework that exist now: Pod name → the offer that launched it. */
-  existingPods: ReadonlyMap<string, string>;
+  /**
+   * Pods of this framework that exist now: Pod name → the offer that launched it. A lookup, not
+   * a list: an answer asks only for the names its tasks would take.
+   */
+  existingPods: Pick<ReadonlyMap<string, string>, "get">;
   /** Extra labels every task Pod carries (e.g. the operator's pool). */
   labels?: Record<string, string>;
   /** The cluster-level launch policy every task Pod must satisfy (pod-policy.ts). */
