@@ -185,18 +185,15 @@ export class AllocationLoop {
    * write Agent status, which is the agents' own, so the correction lives in its view).
    */
   private reportAgentChecks(list: CyclePlan["agentChecks"]): void {
+    // Only agents with findings are listed (not all 10k each cycle): one said before and not
+    // listed now matches its Node again, or is gone.
     const seen = new Set<string>();
     for (const { agent, findings } of list) {
       const name = agent.metadata.name ?? "";
       seen.add(name);
       const key = findings.map((f) => f.message).join("; ");
-      if ((this.agentFindings.get(name) ?? "") === key) continue;
-      if (key) this.agentFindings.set(name, key);
-      else this.agentFindings.delete(name);
-      if (!key) {
-        this.d.log.info({ agent: name }, "agent report matches its Node again");
-        continue;
-      }
+      if (this.agentFindings.get(name) === key) continue;
+      this.agentFindings.set(name, key);
       const reason = findings.map((f) => f.reason).join("And");
       for (const f of findings) this.d.metrics.agentReportsCorrected.inc({ reason: f.reason });
       this.d.log.warn({ agent: name, reason, message: key }, "agent report corrected from its Node");
@@ -207,7 +204,12 @@ export class AllocationLoop {
         key,
       );
     }
-    for (const name of this.agentFindings.keys()) if (!seen.has(name)) this.agentFindings.delete(name);
+    for (const name of this.agentFindings.keys()) {
+      if (seen.has(name)) continue;
+      this.agentFindings.delete(name);
+      if (this.d.cache.agents.get(name))
+        this.d.log.info({ agent: name }, "agent report matches its Node again");
+    }
   }
 
   /** A create that failed: the pair is backed off when it fails for good or keeps failing. */

@@ -161,7 +161,7 @@ export interface CyclePlan {
   unreadable: Unreadable[];
   /** Where the kept allocator disagreed with a rebuild (crossCheck), if it did. */
   divergences: string[];
-  /** Each agent held against its Node (when nodes are given), with what had to change. */
+  /** Each agent whose report its Node does not bear out (when nodes are given), with what had to change. */
   agentChecks: { agent: Obj<Agent>; findings: NodeFinding[] }[];
   /**
    * Dynamic reservations of frameworks that no longer exist (an answer that raced its
@@ -210,7 +210,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       if (v && memo)
         memo.set({ agent: a, node, foreign, lapsed: leaseExpired(lease, now), view: v, findings });
     }
-    if (findings) agentChecks.push({ agent: a, findings });
+    if (findings?.length) agentChecks.push({ agent: a, findings });
     // Lapsed but not declared lost: offered nothing new, but its offers stand.
     if (v?.reason === "AgentLost" && input.agentVerdict && input.agentVerdict(v.name) !== "lost")
       v = { ...v, reason: AGENT_UNRESPONSIVE };
