@@ -39,9 +39,15 @@ async function code(p: Promise<unknown>): Promise<number | undefined> {
 const offersIn = (kc: KubeConfig, ns: string) => new FrameworkSide(kc, ns).offers();
 
 /** Answers `offer` in `ns` as the identity of `kc`, launching one small task. */
-function launch(kc: KubeConfig, ns: string, offer: string, taskId: string): Promise<void> {
+function launch(
+  kc: KubeConfig,
+  ns: string,
+  offer: string,
+  taskId: string,
+  refuseSeconds?: number,
+): Promise<void> {
   const tasks = [task(taskId, { cpu: "500m", memory: "128Mi" }, { spec: BUSYBOX })];
-  return new FrameworkSide(kc, ns).answer(offer, accept(tasks));
+  return new FrameworkSide(kc, ns).answer(offer, accept(tasks, refuseSeconds));
 }
 
 beforeAll(async () => {
@@ -82,21 +88,33 @@ beforeAll(async () => {
     new FrameworkSide(pool.kc, ns).createFramework(fw, pool.labels, { roles: ["*"] });
   tenantA = (await serviceAccountKubeconfig(nsA, "fa-scheduler")).kc;
   tenantB = (await serviceAccountKubeconfig(nsB, "fb-scheduler")).kc;
-  // Framework B first, with a running task. (Registered together, one framework could be
-  // offered every agent and, never answering, hold them: offers do not expire here.)
+  // Framework B first, with a running task; then it refuses both agents for the rest of the
+  // file, so that A is offered them. (Offers do not expire here: an offer B held unanswered, or
+  // one of what its launch left over, would keep A waiting.)
   await register(nsB, "fb");
   const offerB = await waitFor(
     "an offer for fb",
     async () => (await offersIn(tenantB, nsB)).find((o) => o.status?.phase === "Offered"),
     60_000,
   );
-  await launch(tenantB, nsB, offerB.metadata.name ?? "", "t1");
+  await launch(tenantB, nsB, offerB.metadata.name ?? "", "t1", 3600);
   await waitFor("fb's task Pod", () =>
     tenantB
       .makeApiClient(CoreV1Api)
       .readNamespacedPod({ name: "fb-t1", namespace: nsB })
       .catch(() => undefined),
   );
+  const sideB = new FrameworkSide(tenantB, nsB);
+  await waitFor("fb to hold no open offer", async () => {
+    const open = (await sideB.offers()).filter(
+      (o) => !o.spec.response && (!o.status?.phase || o.status.phase === "Offered"),
+    );
+    for (const o of open)
+      await sideB
+        .answer(o.metadata.name ?? "", { action: "Decline", filters: { refuseSeconds: 3600 } })
+        .catch(() => {}); // answered or rescinded meanwhile: looked at again next round
+    return open.length === 0;
+  });
   await register(nsA, "fa");
 }, 120_000);
 
