@@ -202,17 +202,13 @@ export class LiveAllocator {
       let seen = 0;
       for (const g of s.agents) {
         const e = this.agents.get(g.name);
-        if (e && e.seen !== syncNo) seen++;
-        if (e?.snap === g) {
+        if (e) {
+          if (e.seen !== syncNo) seen++;
+          const same = e.snap === g || sameAgent(e.snap, g);
+          e.snap = g;
           e.seen = syncNo;
-          continue;
-        }
-        if (e && sameAgent(e.snap, g)) {
-          Object.assign(e, { snap: g, seen: syncNo });
-          continue;
-        }
-        if (e) Object.assign(e, { snap: g, seen: syncNo });
-        else {
+          if (same) continue;
+        } else {
           this.agents.set(g.name, { snap: g, seen: syncNo });
           newAgents.add(g.name);
           seen++;
@@ -221,7 +217,7 @@ export class LiveAllocator {
         stats.agents++;
       }
       if (this.agents.size > seen) {
-        for (const [name, e] of [...this.agents]) {
+        for (const [name, e] of this.agents) {
           if (e.seen === syncNo) continue;
           this.agents.delete(name);
           a.removeAgent(name);

@@ -259,10 +259,21 @@ export class ClusterCache {
   }
 
   podsOf(namespace: string, framework: string): V1Pod[] {
-    return this.pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_FRAMEWORK] === framework);
+    return this.pods.list(namespace).filter((p) => isPodOf(p, framework));
+  }
+
+  /** The Pod of that name, if it is one of the framework's (a get, where podsOf walks them all). */
+  podOf(namespace: string, framework: string, name: string): V1Pod | undefined {
+    const p = this.pods.get(name, namespace);
+    return p && isPodOf(p, framework) ? p : undefined;
   }
 
   offersOf(namespace: string, framework: string): Obj<ResourceOffer>[] {
     return this.offers.list(namespace).filter((o) => o.spec?.framework === framework);
   }
+}
+
+/** A task Pod of the framework: the one label every reader goes by. */
+function isPodOf(p: V1Pod, framework: string): boolean {
+  return p.metadata?.labels?.[LABEL_FRAMEWORK] === framework;
 }

@@ -5,7 +5,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import pLimit from "p-limit";
 import type { DynamicReservation } from "../crds/agent.ts";
-import { LABEL_FRAMEWORK, LABEL_OFFER, LABEL_POOL } from "../crds/contract.ts";
+import { LABEL_OFFER, LABEL_POOL } from "../crds/contract.ts";
 import { type OfferTaskStatus, offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { apiMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { fromResources } from "../resources/resources.ts";
@@ -77,8 +77,8 @@ export class OfferAnswerer {
     // framework's Pods: at 100k tasks that walk was a quarter of the offer reconciler's time.
     const existingPods = {
       get: (podName: string): string | undefined => {
-        const labels = this.d.cache.pods.get(podName, ns)?.metadata?.labels;
-        return labels?.[LABEL_FRAMEWORK] === offer.spec.framework ? (labels[LABEL_OFFER] ?? "") : undefined;
+        const p = this.d.cache.podOf(ns, offer.spec.framework, podName);
+        return p && (p.metadata?.labels?.[LABEL_OFFER] ?? "");
       },
     };
     const plan = planLaunch(offer, {

@@ -13,6 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
+import { offerPhase } from "../../src/crds/offer.ts";
 import { statusCode } from "../../src/kube/errors.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
 import { CHART, helmOk, serviceAccountKubeconfig, waitFor } from "./helm-support.ts";
@@ -106,9 +107,7 @@ beforeAll(async () => {
   );
   const sideB = new FrameworkSide(tenantB, nsB);
   await waitFor("fb to hold no open offer", async () => {
-    const open = (await sideB.offers()).filter(
-      (o) => !o.spec.response && (!o.status?.phase || o.status.phase === "Offered"),
-    );
+    const open = (await sideB.offers()).filter((o) => !o.spec.response && offerPhase(o) === "Offered");
     for (const o of open)
       await sideB
         .answer(o.metadata.name ?? "", { action: "Decline", filters: { refuseSeconds: 3600 } })
