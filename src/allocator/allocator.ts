@@ -106,6 +106,7 @@ export class Allocator {
       allocs: new SmallMap(),
       usedPorts: [],
       freePorts: null,
+      empty: undefined,
       filtered: new Uint32Array(words),
       excluded: new Uint32Array(words),
       headroom: [],

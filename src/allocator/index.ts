@@ -8,6 +8,7 @@ export {
   LiveAllocator,
   type SyncStats,
   type Tracked,
+  type TrackedAgents,
   type TrackedFilters,
   type TrackedHolds,
   withTracked,

@@ -43,6 +43,7 @@ export class Ledger {
   /** The agent's total and reservations are (now) those of snap. */
   setAgent(a: Agent, snap: AgentSnapshot): void {
     const res = this.model.res;
+    a.empty = undefined;
     a.snap = snap;
     a.available = snap.available;
     a.gpu = isGpuAgent(snap);
@@ -82,8 +83,13 @@ export class Ledger {
     return a.freePorts;
   }
 
-  /** Is nothing left to offer on the agent, to any role? */
+  /** Is nothing left to offer on the agent, to any role? Kept until what it holds changes. */
   isEmpty(a: Agent): boolean {
+    a.empty ??= this.computeEmpty(a);
+    return a.empty;
+  }
+
+  private computeEmpty(a: Agent): boolean {
     for (let i = 0; i < a.unresTotal.length; i++)
       if ((a.unresTotal[i] ?? 0) > (a.unresUsed[i] ?? 0)) return false;
     if (this.freeUnreservedPorts(a).length > 0) return false;
@@ -100,6 +106,7 @@ export class Ledger {
 
   /** Records res as held by m on a. `owned`: res is a fresh object the ledger may keep. */
   track(m: Member, a: Agent, res: Resources, owned = false): void {
+    a.empty = undefined;
     const prev = a.allocs.get(m);
     if (prev) {
       const scalars: Scalars = { ...prev.scalars };
@@ -128,6 +135,7 @@ export class Ledger {
   untrack(m: Member, a: Agent, res: Resources): void {
     const prev = a.allocs.get(m);
     if (!prev) return;
+    a.empty = undefined;
     const removed: Scalars = {};
     const left: Scalars = {};
     let any = false;

@@ -6,8 +6,24 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Allocator } from "./allocate.ts";
 import { clusterArb, NOW } from "./gen.ts";
-import { LiveAllocator } from "./live.ts";
-import type { Allocation, Snapshot } from "./types.ts";
+import { LiveAllocator, type TrackedAgents } from "./live.ts";
+import type { AgentSnapshot, Allocation, Snapshot } from "./types.ts";
+
+/** Agents reported as changes, as the controller's agent book reports them: by identity. */
+class AgentChanges implements TrackedAgents {
+  private last = new Map<string, AgentSnapshot>();
+  current: AgentSnapshot[] = [];
+  all() {
+    return this.current;
+  }
+  drain() {
+    const now = new Map(this.current.map((g) => [g.name, g]));
+    const changed = this.current.filter((g) => this.last.get(g.name) !== g);
+    const removed = [...this.last.keys()].filter((n) => !now.has(n));
+    this.last = now;
+    return { changed, removed };
+  }
+}
 
 /** One change to a snapshot; every change keeps unchanged objects (identity) as they were. */
 type Change = (s: Snapshot, pick: number) => Snapshot;
@@ -31,6 +47,12 @@ const changes: Record<string, Change> = {
     return al && ag ? { ...s, allocations: [...without(s.allocations, al), { ...al, agent: ag.name }] } : s;
   },
   "remove an agent": (s, p) => ({ ...s, agents: without(s.agents, at(s.agents, p)) }),
+  "add an agent like another": (s, p) => {
+    const ag = at(s.agents, p);
+    return ag && !s.agents.some((x) => x.name === `${ag.name}-b`)
+      ? { ...s, agents: [...s.agents, { ...ag, name: `${ag.name}-b` }] }
+      : s;
+  },
   "make an agent unavailable, or available": (s, p) => {
     const ag = at(s.agents, p);
     return ag ? { ...s, agents: s.agents.map((x) => (x === ag ? { ...x, available: !x.available } : x)) } : s;
@@ -98,6 +120,35 @@ describe("LiveAllocator", () => {
       { numRuns: 200 },
     );
   }, 60_000); // a few seconds alone; the machines are shared
+
+  it("decides the same with its agents told as changes (TrackedAgents) instead of in the snapshot", () => {
+    fc.assert(
+      fc.property(
+        clusterArb({ maxAgents: 8, maxFrameworks: 5 }),
+        fc.array(changeArb, { minLength: 1, maxLength: 12 }),
+        (start, steps) => {
+          const live = new LiveAllocator();
+          const agents = new AgentChanges();
+          const run = (s: Snapshot, now: number) => {
+            agents.current = s.agents;
+            return live.allocate({ ...s, agents: [] }, now, { agents }).decisions;
+          };
+          let s = start;
+          let now = NOW;
+          expect(run(s, now)).toEqual(Allocator.fromSnapshot(s).allocate(now));
+          for (const [name, pick] of steps) {
+            s = changes[name]!(s, pick);
+            now += 1000;
+            const fresh = Allocator.fromSnapshot(s).allocate(now);
+            expect(run(s, now), `after "${name}"`).toEqual(fresh);
+          }
+          agents.current = s.agents;
+          expect(live.divergences({ ...s, agents: [] }, now, { agents })).toEqual([]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  }, 60_000);
 
   it("costs what changed: an unchanged snapshot applies nothing", () => {
     fc.assert(

@@ -58,10 +58,23 @@ export interface TrackedFilters {
   size(): number;
 }
 
+/**
+ * Agents the caller keeps itself and reports as they change (the controller's agent book), so a
+ * cycle does not compare every agent: only those changed or gone since the last drain. The
+ * snapshot's `agents` then hold none.
+ */
+export interface TrackedAgents {
+  /** What changed (as it is now) and which went, since the last drain. */
+  drain(): { changed: readonly AgentSnapshot[]; removed: readonly string[] };
+  /** Every agent now. */
+  all(): Iterable<AgentSnapshot>;
+}
+
 /** What the caller keeps itself and feeds as changes; the snapshot holds only the rest. */
 export interface Tracked {
   holds?: TrackedHolds;
   filters?: TrackedFilters;
+  agents?: TrackedAgents;
 }
 
 /** What one sync changed, for metrics and tests. */
@@ -154,7 +167,11 @@ export class LiveAllocator {
     return out;
   }
 
-  private sync(s: Snapshot, now: number, { holds: tracked, filters: trackedFilters }: Tracked): SyncStats {
+  private sync(
+    s: Snapshot,
+    now: number,
+    { holds: tracked, filters: trackedFilters, agents: trackedAgents }: Tracked,
+  ): SyncStats {
     const stats: SyncStats = {
       agents: 0,
       frameworks: 0,
@@ -173,6 +190,7 @@ export class LiveAllocator {
     // Drained first: a rebuild (or agents and frameworks coming back) re-applies from all().
     const delta = tracked?.drain();
     const filterDelta = trackedFilters?.drain(now);
+    const agentDelta = trackedAgents?.drain();
     const holdTracked = (al: Allocation) => {
       if (this.trackedHeld.has(al)) return;
       this.trackedHeld.add(al);
@@ -199,33 +217,43 @@ export class LiveAllocator {
       // Kept in place (a cycle hands every agent and few change): no 10k-entry Map built per cycle.
       const syncNo = ++this.syncs;
       const newAgents = new Set<string>();
-      let seen = 0;
-      for (const g of s.agents) {
+      const apply = (g: AgentSnapshot) => {
         const e = this.agents.get(g.name);
         if (e) {
-          if (e.seen !== syncNo) seen++;
           const same = e.snap === g || sameAgent(e.snap, g);
           e.snap = g;
           e.seen = syncNo;
-          if (same) continue;
+          if (same) return;
         } else {
           this.agents.set(g.name, { snap: g, seen: syncNo });
           newAgents.add(g.name);
-          seen++;
         }
         a.addAgent(g);
         stats.agents++;
-      }
-      if (this.agents.size > seen) {
-        for (const [name, e] of this.agents) {
-          if (e.seen === syncNo) continue;
-          this.agents.delete(name);
-          a.removeAgent(name);
-          // What it held went with it; held again if it is still in the snapshot.
-          for (const al of this.held.keys()) if (al.agent === name) this.held.delete(al);
-          for (const al of this.trackedHeld) if (al.agent === name) this.trackedHeld.delete(al);
-          stats.agents++;
+      };
+      const remove = (name: string) => {
+        if (!this.agents.delete(name)) return;
+        a.removeAgent(name);
+        // What it held went with it; held again if it is still in the snapshot.
+        for (const al of this.held.keys()) if (al.agent === name) this.held.delete(al);
+        for (const al of this.trackedHeld) if (al.agent === name) this.trackedHeld.delete(al);
+        stats.agents++;
+      };
+      if (trackedAgents) {
+        // Only what changed, or all of them after a rebuild.
+        if (stats.rebuilt) for (const g of trackedAgents.all()) apply(g);
+        else {
+          for (const g of agentDelta!.changed) apply(g);
+          for (const name of agentDelta!.removed) remove(name);
         }
+      } else {
+        let seen = 0;
+        for (const g of s.agents) {
+          if (this.agents.get(g.name)?.seen !== syncNo) seen++;
+          apply(g);
+        }
+        if (this.agents.size > seen)
+          for (const [name, e] of [...this.agents]) if (e.seen !== syncNo) remove(name);
       }
 
       const frameworks = new Map(s.frameworks.map((f) => [f.id, f]));
@@ -342,9 +370,10 @@ export class LiveAllocator {
 }
 
 /** The snapshot with what the caller tracks itself put back in: what a rebuild starts from. */
-export function withTracked(snapshot: Snapshot, { holds, filters }: Tracked): Snapshot {
+export function withTracked(snapshot: Snapshot, { holds, filters, agents }: Tracked): Snapshot {
   return {
     ...snapshot,
+    agents: agents ? [...snapshot.agents, ...agents.all()] : snapshot.agents,
     allocations: holds ? [...snapshot.allocations, ...holds.all()] : snapshot.allocations,
     filters: filters ? [...snapshot.filters, ...filters.all()] : snapshot.filters,
   };

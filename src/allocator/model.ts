@@ -149,6 +149,8 @@ export interface Agent {
   usedPorts: PortRange[];
   /** Cache of unreserved ports not in use; null when stale. */
   freePorts: PortRange[] | null;
+  /** Cache of Ledger.isEmpty (every cycle asks it of every agent); undefined when stale. */
+  empty: boolean | undefined;
   /** This agent's share of the quota's availableHeadroom. */
   headroom: Vec;
   // Filters: bitsets over framework indices.

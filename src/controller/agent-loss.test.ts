@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Agent } from "../crds/agent.ts";
 import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
+import { AGENT_UNRESPONSIVE } from "./agent-book.ts";
 import {
   type AgentLeaseObservation,
   type AgentLossConfig,
@@ -12,7 +13,7 @@ import {
   INITIAL_AGENT_LOSS,
 } from "./agent-loss.ts";
 import type { Obj } from "./cache.ts";
-import { AGENT_UNRESPONSIVE, planCycle } from "./cycle-plan.ts";
+import { planCycle } from "./cycle-plan.ts";
 import { PodHolds } from "./pod-holds.ts";
 
 const CFG: AgentLossConfig = {

@@ -1,12 +1,14 @@
 // The allocation loop: on an interval (Mesos --allocation_interval) and on triggers (a new
 // agent, a new or revived framework, resources freed), batched, it plans a cycle from the
 // cache (cycle-plan.ts: offers to rescind, offers to create) and writes the plan.
+import type { V1Lease } from "@kubernetes/client-node";
 import pLimit from "p-limit";
 import { LiveAllocator, type OfferDecision } from "../allocator/index.ts";
 import { KIND } from "../crds/contract.ts";
 import { isRequestTimeout } from "../kube/deadline.ts";
 import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
-import { AgentViews, type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
+import { AgentBook } from "./agent-book.ts";
+import { type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { frameworkId, splitKey } from "./names.ts";
 import { type BackoffConfig, OfferBackoff } from "./offer-backoff.ts";
@@ -47,8 +49,8 @@ export class AllocationLoop {
   cycles = 0;
   /** One allocator across cycles, fed what changed; checked against a rebuild now and then. */
   private readonly allocator = new LiveAllocator();
-  /** The agents' views, kept while their objects stay the same (cycle-plan.ts). */
-  private readonly agentViews = new AgentViews();
+  /** The agents' views, made again only for agents an event or a lapse touched (agent-book.ts). */
+  private readonly agentBook = new AgentBook();
   /** The task Pods' holds, kept from the Pod store's events: a cycle does not walk the Pods. */
   private readonly podHolds: PodHolds;
   private readonly openOffers: OpenOffers;
@@ -58,11 +60,33 @@ export class AllocationLoop {
     this.backoff = new OfferBackoff(deps.offerBackoff);
     this.podHolds = new PodHolds(deps.cache.pods, deps.unreadable);
     this.openOffers = new OpenOffers(deps.cache.offers);
+    this.followAgents();
+  }
+
+  /** Tells the agent book what each event touched. */
+  private followAgents(): void {
+    const { cache } = this.d;
+    const book = this.agentBook;
+    const byName = (o: { metadata?: { name?: string } }) => book.changed(o.metadata?.name ?? "");
+    for (const ev of ["add", "update", "delete", "resync"]) {
+      cache.agents.on(ev, byName);
+      cache.nodes.on(ev, byName);
+    }
+    for (const ev of ["add", "update", "delete"])
+      cache.leases.on(ev, (l: V1Lease) => {
+        const node = cache.agentOfLease(l);
+        if (node) book.leaseChanged(node, ev === "update");
+      });
+    cache.foreign.onNodeChange((node) => book.changed(node));
+    // After a relist, whatever the watch missed: every view is made again.
+    for (const store of [cache.agents, cache.nodes, cache.leases, cache.foreignPods])
+      store.on("synced", () => book.changedAll());
   }
 
   start(): void {
     this.stopped = false;
     this.allocator.reset(); // a new term of leading starts from what the cache holds now
+    this.agentBook.changedAll();
     this.timer = setInterval(() => this.trigger("interval"), this.d.config.allocationIntervalMs);
     this.timer.unref();
     this.trigger("start");
@@ -121,9 +145,13 @@ export class AllocationLoop {
       const { namespace, name } = splitKey(k);
       return informer.get(name, namespace) !== undefined;
     };
+    const crossCheck = this.cycles % CROSS_CHECK_EVERY === 0;
+    // With the allocator's cross-check, the agents' views are made again from the cache: an
+    // event the book missed shows then, not never.
+    if (crossCheck) this.agentBook.changedAll();
     const plan = planCycle(
       {
-        agents: cache.agents.list(),
+        agents: cache.agents,
         agentLease: (agent) => cache.agentLease(agent, config.agentLeaseNamespace),
         node: (name) => cache.nodes.get(name),
         foreign: (node) => cache.foreign.usedOn(node),
@@ -144,8 +172,8 @@ export class AllocationLoop {
         config,
         cycle: this.cycles,
         allocator: this.allocator,
-        agentViews: this.agentViews,
-        crossCheck: this.cycles % CROSS_CHECK_EVERY === 0,
+        agentBook: this.agentBook,
+        crossCheck,
       },
       now,
     );

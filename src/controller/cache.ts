@@ -13,6 +13,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Agent } from "../crds/agent.ts";
 import {
+  AGENT_LEASE_PREFIX,
   agentLeaseName,
   DEFAULT_LEASE_NAMESPACE,
   GROUP,
@@ -155,6 +156,8 @@ export class ClusterCache {
   private readonly agentLeaseNamespace: string;
   /** Node → its agent's Lease name and cache key: built once, not for every look of every cycle. */
   private readonly agentLeaseKeys = new Map<string, { name: string; key: string }>();
+  /** The other way: an agent Lease's cache key → its node (a long node name's Lease name is hashed). */
+  private readonly leaseAgents = new Map<string, string>();
 
   constructor(
     stores: ClusterStores,
@@ -239,12 +242,26 @@ export class ClusterCache {
     if (leaseNamespace !== this.agentLeaseNamespace) return this.lease(agentLeaseName(node), leaseNamespace);
     let k = this.agentLeaseKeys.get(node);
     if (!k) {
-      if (this.agentLeaseKeys.size >= MAX_LEASE_KEYS) this.agentLeaseKeys.clear(); // nodes come and go
+      if (this.agentLeaseKeys.size >= MAX_LEASE_KEYS) {
+        this.agentLeaseKeys.clear(); // nodes come and go
+        this.leaseAgents.clear();
+      }
       const name = agentLeaseName(node);
       k = { name, key: `${leaseNamespace}/${name}` };
       this.agentLeaseKeys.set(node, k);
+      this.leaseAgents.set(k.key, node);
     }
     return this.leaseClock.judge(k.key, this.leases.get(k.name, leaseNamespace));
+  }
+
+  /**
+   * The node whose agent renews this Lease, if it is an agent's Lease of the configured
+   * namespace: by its name, or, hashed (a long node name), as looked up before.
+   */
+  agentOfLease(l: V1Lease): string | undefined {
+    const { namespace, name = "" } = l.metadata ?? {};
+    if (namespace !== this.agentLeaseNamespace || !name.startsWith(AGENT_LEASE_PREFIX)) return undefined;
+    return this.leaseAgents.get(`${namespace}/${name}`) ?? name.slice(AGENT_LEASE_PREFIX.length);
   }
 
   /**

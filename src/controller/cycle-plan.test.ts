@@ -7,12 +7,11 @@ import type { Framework } from "../crds/framework.ts";
 import type { ResourceOffer } from "../crds/offer.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import { toResources } from "../resources/resources.ts";
-import type { NodeFacts } from "./agent-check.ts";
+import { AgentBook } from "./agent-book.ts";
 import type { Obj } from "./cache.ts";
-import { AgentViews, type CycleInput, planCycle } from "./cycle-plan.ts";
+import { type CycleInput, planCycle } from "./cycle-plan.ts";
 import { PodHolds } from "./pod-holds.ts";
 import type { Unreadable } from "./unreadable.ts";
-import { agentView } from "./views.ts";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -99,7 +98,7 @@ let podReports: Unreadable[] = [];
 
 function input({ pods = [], ...over }: Partial<CycleInput> & { pods?: V1Pod[] }): CycleInput {
   const leases = new Map<string, V1Lease>();
-  for (const a of over.agents ?? [])
+  for (const a of (over.agents ?? []) as Obj<Agent>[])
     leases.set(`kube-offers/agent-${a.metadata.name}`, lease(`agent-${a.metadata.name}`, "kube-offers"));
   return {
     agents: [],
@@ -377,16 +376,20 @@ describe("planCycle", () => {
 });
 
 describe("planCycle with agent views kept between cycles", () => {
-  /** Two cycles; the second sees cycle 1's offers outstanding, and `change` applied to its input. */
+  /**
+   * Two cycles; the second sees cycle 1's offers outstanding, and `change` applied to its input,
+   * the book told of the events that change would bring (none: only time passed).
+   */
   const twoCycles = (
     kept: boolean,
     first: CycleInput,
     change: (i: CycleInput, offers: Obj<ResourceOffer>[]) => CycleInput,
+    events: (book: AgentBook) => void,
     atMs: number,
   ) => {
-    const views = kept ? new AgentViews() : undefined;
+    const book = kept ? new AgentBook() : undefined;
     const allocator = new LiveAllocator();
-    const p1 = planCycle({ ...first, allocator, ...(views ? { agentViews: views } : {}) }, NOW);
+    const p1 = planCycle({ ...first, allocator, ...(book ? { agentBook: book } : {}) }, NOW);
     const offers = p1.create.map(({ offer: o }) => ({
       ...o,
       metadata: {
@@ -398,19 +401,23 @@ describe("planCycle with agent views kept between cycles", () => {
       status: { phase: "Offered" },
     })) as Obj<ResourceOffer>[];
     const second = change({ ...first, cycle: 1 }, offers);
-    const p2 = planCycle({ ...second, allocator, ...(views ? { agentViews: views } : {}) }, NOW + atMs);
+    if (book) events(book);
+    const p2 = planCycle({ ...second, allocator, ...(book ? { agentBook: book } : {}) }, NOW + atMs);
     return { first: made(p1), second: made(p2), rescind: p2.rescind.map((r) => r.reason) };
   };
+  const none = () => {};
   const cases: {
     name: string;
     change: (i: CycleInput, offers: Obj<ResourceOffer>[]) => CycleInput;
+    events: (book: AgentBook) => void;
     atMs: number;
     second: string[];
     rescind: string[];
   }[] = [
     {
-      name: "the same objects, the Lease lapsed since: the agent's offer is rescinded",
+      name: "no event, the Lease lapsed since: the agent's offer is rescinded",
       change: (i, offers) => ({ ...i, offers }),
+      events: none,
       atMs: 20_000, // the Lease lasts 15 s
       second: [],
       rescind: ["AgentLost"],
@@ -418,13 +425,15 @@ describe("planCycle with agent views kept between cycles", () => {
     {
       name: "the Lease renewed since, the rest the same: the offer stands, nothing new",
       change: (i, offers) => ({ ...i, offers, agentLease: () => lease("agent-n1", "kube-offers", -19_000) }),
+      events: (b) => b.leaseChanged("n1", true),
       atMs: 20_000,
       second: [],
       rescind: [],
     },
     {
-      name: "the same objects, the Lease still live: the offer stands, nothing new",
+      name: "no event, the Lease still live: the offer stands, nothing new",
       change: (i, offers) => ({ ...i, offers }),
+      events: none,
       atMs: 1000,
       second: [],
       rescind: [],
@@ -432,6 +441,7 @@ describe("planCycle with agent views kept between cycles", () => {
     {
       name: "a new version of the Agent reporting less: its offer is rescinded",
       change: (i, offers) => ({ ...i, offers, agents: [agent("n1", { cpu: "2", memory: "4Gi" })] }),
+      events: (b) => b.changed("n1"),
       atMs: 1000,
       second: [],
       rescind: ["ResourcesWithdrawn"],
@@ -439,6 +449,7 @@ describe("planCycle with agent views kept between cycles", () => {
     {
       name: "a new version of the Agent reporting less, its offer gone: offered what it has now",
       change: (i) => ({ ...i, agents: [agent("n1", { cpu: "2", memory: "4Gi" })] }),
+      events: (b) => b.changed("n1"),
       atMs: 1000,
       second: ["a@n1 2/4Gi"],
       rescind: [],
@@ -446,44 +457,115 @@ describe("planCycle with agent views kept between cycles", () => {
     {
       name: "ordinary Pods now take part of the node: its offer is rescinded",
       change: (i, offers) => ({ ...i, offers, foreign: () => toResources({ cpu: "3" }) }),
+      events: (b) => b.changed("n1"),
       atMs: 1000,
       second: [],
       rescind: ["ResourcesWithdrawn"],
+    },
+    {
+      name: "its Node now allows less than the Agent reports: its offer is rescinded",
+      change: (i, offers) => ({
+        ...i,
+        offers,
+        node: () => ({ metadata: { labels: {} }, status: { allocatable: { cpu: "2", memory: "8Gi" } } }),
+      }),
+      events: (b) => b.changed("n1"),
+      atMs: 1000,
+      second: [],
+      rescind: ["ResourcesWithdrawn"],
+    },
+    {
+      name: "the Agent deleted: its offer is rescinded",
+      change: (i, offers) => ({ ...i, offers, agents: [] }),
+      events: (b) => b.changed("n1"),
+      atMs: 1000,
+      second: [],
+      rescind: ["AgentRemoved"],
+    },
+    {
+      name: "the Lease renewed since, the first offer gone: offered again past the old lapse time",
+      change: (i) => ({ ...i, agentLease: () => lease("agent-n1", "kube-offers", -19_000) }),
+      events: (b) => b.leaseChanged("n1", true),
+      atMs: 20_000,
+      second: ["a@n1 4/8Gi"],
+      rescind: [],
     },
   ];
   for (const c of cases)
     it(c.name, () => {
       const first = input({ agents: [n1], frameworks: [framework("a")] });
-      const kept = twoCycles(true, first, c.change, c.atMs);
+      const kept = twoCycles(true, first, c.change, c.events, c.atMs);
       expect(kept.first).toEqual(["a@n1 4/8Gi"]);
       expect({ second: kept.second, rescind: kept.rescind }).toEqual({
         second: c.second,
         rescind: c.rescind,
       });
       // The same as views made afresh each cycle.
-      expect(twoCycles(false, first, c.change, c.atMs)).toEqual(kept);
+      expect(twoCycles(false, first, c.change, c.events, c.atMs)).toEqual(kept);
     });
 
-  it("an agent whose objects are the same keeps its view, renewed or not; a lapse, a new Node or new foreign usage makes it anew", () => {
-    const views = new AgentViews();
+  it("an agent no event touched keeps its view; one an event touched is made again, and only then", () => {
+    const book = new AgentBook();
+    const store = new Map([["n1", n1]]);
+    let l = lease("agent-n1", "kube-offers");
+    let looked = 0;
+    const src = {
+      agents: { list: () => [...store.values()], get: (n: string) => store.get(n) },
+      lease: () => {
+        looked++;
+        return l;
+      },
+    };
+    book.refresh(src, NOW, () => {});
+    const view = book.get("n1");
+    expect(view?.total.scalars.cpu).toBe(4000);
+    looked = 0;
+    book.refresh(src, NOW + 1000, () => {});
+    expect(looked).toBe(0); // nothing happened to it: not looked at
+    expect(book.get("n1")).toBe(view);
+    // A renewal of a live Lease is not looked at either; its lapse is (the Lease lasts 15 s).
+    book.leaseChanged("n1", true);
+    book.refresh(src, NOW + 2000, () => {});
+    expect(looked).toBe(0);
+    book.refresh(src, NOW + 16_000, () => {});
+    expect(looked).toBe(1);
+    expect(book.get("n1")?.reason).toBe("AgentLost");
+    // Renewed while lapsed: that update is looked at, and it is offerable again.
+    l = lease("agent-n1", "kube-offers", -16_000);
+    book.leaseChanged("n1", true);
+    book.refresh(src, NOW + 16_000, () => {});
+    expect(looked).toBe(2);
+    expect(book.get("n1")?.offerable).toBe(true);
+    // A new version of the Agent, told: made again.
+    store.set("n1", agent("n1", { cpu: "2", memory: "4Gi" }));
+    book.changed("n1");
+    book.refresh(src, NOW + 16_000, () => {});
+    expect(book.get("n1")?.total.scalars.cpu).toBe(2000);
+    // Gone, told: forgotten, and the kept allocator is told so.
+    store.delete("n1");
+    book.changed("n1");
+    book.refresh(src, NOW + 16_000, () => {});
+    expect(book.get("n1")).toBeUndefined();
+    expect(book.tracked(new Set()).drain()).toEqual({ changed: [], removed: ["n1"] });
+  });
+
+  it("hands the kept allocator what changed since it last drained, and an agent entering or leaving a rescind's skip", () => {
+    const book = new AgentBook();
+    const n2 = agent("n2", { cpu: "4", memory: "8Gi" });
     const l = lease("agent-n1", "kube-offers");
-    const node: NodeFacts = { metadata: {}, status: { allocatable: { cpu: "4" } } };
-    const foreign = toResources({ cpu: "1" });
-    expect(views.get(n1, l, node, foreign, NOW)).toBeUndefined();
-    const view = agentView(n1, l, NOW)!;
-    views.set({ agent: n1, node, foreign, lapsed: false, view, findings: [] });
-    expect(views.get(n1, l, node, foreign, NOW + 1000)?.view).toBe(view);
-    // A renewal changes the Lease, not the view.
-    expect(views.get(n1, lease("agent-n1", "kube-offers", -5000), node, foreign, NOW + 16_000)?.view).toBe(
-      view,
-    );
-    expect(views.get(n1, l, node, foreign, NOW + 16_000)).toBeUndefined(); // lapsed since
-    expect(views.get(n1, l, { ...node }, foreign, NOW)).toBeUndefined();
-    expect(views.get(n1, l, node, toResources({ cpu: "1" }), NOW)).toBeUndefined();
-    expect(views.get(agent("n1", { cpu: "4" }), l, node, foreign, NOW)).toBeUndefined();
-    // An agent no cycle saw any more is forgotten.
-    views.sweep(1);
-    views.sweep(0);
-    expect(views.get(n1, l, node, foreign, NOW)).toBeUndefined();
+    const src = {
+      agents: { list: () => [n1, n2], get: (n: string) => [n1, n2].find((a) => a.metadata.name === n) },
+      lease: () => l,
+    };
+    book.refresh(src, NOW, () => {});
+    const names = (d: ReturnType<ReturnType<AgentBook["tracked"]>["drain"]>) =>
+      d.changed.map((s) => `${s.name}:${s.available}`);
+    expect(names(book.tracked(new Set()).drain())).toEqual(["n1:true", "n2:true"]);
+    book.refresh(src, NOW + 1000, () => {});
+    expect(names(book.tracked(new Set()).drain())).toEqual([]);
+    expect(names(book.tracked(new Set(["n2"])).drain())).toEqual(["n2:false"]);
+    expect(names(book.tracked(new Set(["n2"])).drain())).toEqual(["n2:false"]);
+    expect(names(book.tracked(new Set()).drain())).toEqual(["n2:true"]);
+    expect(names(book.tracked(new Set()).drain())).toEqual([]);
   });
 });

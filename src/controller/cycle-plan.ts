@@ -3,7 +3,6 @@
 // allocation loop (allocation-loop.ts) gathers the input and writes the plan.
 import type { V1Lease } from "@kubernetes/client-node";
 import {
-  type AgentSnapshot,
   type Allocation,
   allocate,
   DEFAULT_MIN_ALLOCATABLE,
@@ -26,7 +25,8 @@ import type { ResourceRole } from "../crds/role.ts";
 import { parseQuantity } from "../resources/quantity.ts";
 import { add, contains, emptyResources, isEmpty, subtractClamped } from "../resources/resources.ts";
 import type { Resources, Scalars } from "../resources/types.ts";
-import { checkAgainstNode, type NodeFacts, type NodeFinding } from "./agent-check.ts";
+import { AGENT_UNRESPONSIVE, AgentBook, type AgentSources } from "./agent-book.ts";
+import type { NodeFacts, NodeFinding } from "./agent-check.ts";
 import type { AgentVerdict } from "./agent-loss.ts";
 import type { Obj } from "./cache.ts";
 import type { OperatorConfig } from "./config.ts";
@@ -34,18 +34,11 @@ import { frameworkId } from "./names.ts";
 import { offerObject } from "./offer-object.ts";
 import { authorizeFrameworkRoles, authorizeRole, type RoleAdmissions, roleAdmissions } from "./role-authz.ts";
 import { type Unreadable, unreadableOf } from "./unreadable.ts";
-import {
-  type AgentView,
-  agentView,
-  frameworkConnectivity,
-  leaseExpired,
-  netOfForeign,
-  offerAllocation,
-  timeOf,
-} from "./views.ts";
+import { type AgentView, frameworkConnectivity, offerAllocation, timeOf } from "./views.ts";
 
 export interface CycleInput {
-  agents: Obj<Agent>[];
+  /** The Agents: a list, or a store to look one up in (what an agent book needs). */
+  agents: Obj<Agent>[] | AgentSources["agents"];
   /** The liveness Lease of the agent on a node. */
   agentLease: (agent: string) => V1Lease | undefined;
   /** The Node of an agent, to hold its report against (agent-check.ts); absent: not checked. */
@@ -83,57 +76,11 @@ export interface CycleInput {
   allocator?: LiveAllocator;
   /** Compare the kept allocator with a rebuild first, and start over from the rebuild if they differ. */
   crossCheck?: boolean;
-  /** The agents' views the loop keeps between cycles (AgentViews); absent, each is made afresh. */
-  agentViews?: AgentViews;
-}
-
-/** One agent's view as a cycle made it, with what it was made from (objects by identity). */
-interface AgentEntry {
-  agent: Obj<Agent>;
-  node: NodeFacts | undefined;
-  foreign: Resources | undefined;
-  lapsed: boolean;
-  view: AgentView;
-  findings: NodeFinding[] | undefined;
-  seen: number;
-}
-
-/**
- * The agents' views kept between cycles. The cache hands out the same object until it changes,
- * so an agent whose Agent, Node and foreign usage are the objects of the last cycle, and whose
- * Lease is as live or as lapsed as it was (a renewal alone changes nothing else in the view), has
- * the view it had: it is not parsed, checked against its Node or netted again, and the kept
- * allocator is handed the same snapshot object, which it passes over by identity. At 10k agents this walk was two fifths of a steady cycle.
- */
-export class AgentViews {
-  private readonly entries = new Map<string, AgentEntry>();
-  private cycle = 0;
-
-  /** The view of an agent made from these same objects, if one was, and still holds at `now`. */
-  get(
-    a: Obj<Agent>,
-    lease: V1Lease | undefined,
-    node: NodeFacts | undefined,
-    foreign: Resources | undefined,
-    now: number,
-  ): AgentEntry | undefined {
-    const e = this.entries.get(a.metadata.name ?? "");
-    if (!e || e.agent !== a || e.node !== node || e.foreign !== foreign) return undefined;
-    if (leaseExpired(lease, now) !== e.lapsed) return undefined;
-    e.seen = this.cycle;
-    return e;
-  }
-
-  set(e: Omit<AgentEntry, "seen">): void {
-    this.entries.set(e.agent.metadata.name ?? "", { ...e, seen: this.cycle });
-  }
-
-  /** Ends a cycle: agents it did not see are forgotten. */
-  sweep(agents: number): void {
-    if (this.entries.size > agents)
-      for (const [name, e] of this.entries) if (e.seen !== this.cycle) this.entries.delete(name);
-    this.cycle++;
-  }
+  /**
+   * The agents' views the loop keeps between cycles, told by events what changed (agent-book.ts);
+   * absent, each is made afresh.
+   */
+  agentBook?: AgentBook;
 }
 
 /** What a cycle reads of the Pods' holds when they are kept for it (PodHolds). */
@@ -142,9 +89,6 @@ export interface PodHoldsView extends TrackedHolds {
   ofOffer(offer: string): Iterable<Allocation>;
   readonly size: number;
 }
-
-/** Why an agent held back by agent-loss.ts (its Lease lapsed, it is not declared lost) gets no new offers. */
-export const AGENT_UNRESPONSIVE = "AgentUnresponsive";
 
 export interface Rescind {
   offer: Obj<ResourceOffer>;
@@ -184,39 +128,19 @@ const key = (o: { metadata?: { namespace?: string; name?: string } }) =>
 export function planCycle(input: CycleInput, now: number): CyclePlan {
   const unreadable: Unreadable[] = [];
   const report = (u: Unreadable) => unreadable.push(u);
-  const agents = new Map<string, AgentView>();
-  const agentChecks: CyclePlan["agentChecks"] = [];
-  const memo = input.agentViews;
-  for (const a of input.agents) {
-    const name = a.metadata.name ?? "";
-    const lease = input.agentLease(name);
-    const node = input.node?.(name);
-    const foreign = input.foreign?.(name);
-    let v: AgentView | undefined;
-    let findings: NodeFinding[] | undefined;
-    const kept = memo?.get(a, lease, node, foreign, now);
-    if (kept) ({ view: v, findings } = kept);
-    else {
-      v = agentView(a, lease, now, report);
-      if (v && input.node) {
-        // What the Agent object says counts only as far as its Node bears it out.
-        const checked = checkAgainstNode(v, node);
-        v = checked.view;
-        findings = checked.findings;
-      }
-      // What ordinary Pods there take is not the pool's: neither offered nor left standing in offers.
-      if (v && input.foreign) v = netOfForeign(v, foreign);
-      // Unreadable agents are not kept: they are reported again each cycle.
-      if (v && memo)
-        memo.set({ agent: a, node, foreign, lapsed: leaseExpired(lease, now), view: v, findings });
-    }
-    if (findings?.length) agentChecks.push({ agent: a, findings });
-    // Lapsed but not declared lost: offered nothing new, but its offers stand.
-    if (v?.reason === "AgentLost" && input.agentVerdict && input.agentVerdict(v.name) !== "lost")
-      v = { ...v, reason: AGENT_UNRESPONSIVE };
-    if (v) agents.set(v.name, v);
-  }
-  memo?.sweep(input.agents.length);
+  const book = input.agentBook ?? new AgentBook();
+  book.refresh(
+    {
+      agents: Array.isArray(input.agents) ? listed(input.agents) : input.agents,
+      lease: input.agentLease,
+      node: input.node,
+      foreign: input.foreign,
+      verdict: input.agentVerdict,
+    },
+    now,
+    report,
+  );
+  const agents = book;
   const frameworks = new Map<string, Obj<Framework>>();
   for (const f of input.frameworks)
     frameworks.set(frameworkId(f.metadata.namespace ?? "", f.metadata.name ?? ""), f);
@@ -280,8 +204,10 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     if (alloc) hold(alloc);
   }
 
+  // A kept allocator is handed the agents that changed; a rebuild, all of them.
+  const trackedAgents = input.allocator && input.agentBook ? book.tracked(touched) : undefined;
   const snapshot: Snapshot = {
-    agents: agentSnapshots(agents, touched),
+    agents: trackedAgents ? [] : book.snapshots(touched),
     frameworks: frameworkSnapshots(frameworks, connected, report, admissions),
     roles: roleSnapshots(input.roles, report),
     allocations,
@@ -292,7 +218,11 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       seed: input.config.seed + input.cycle,
     },
   };
-  const tracked = { holds: podHolds, ...(input.trackedFilters ? { filters: input.trackedFilters } : {}) };
+  const tracked = {
+    holds: podHolds,
+    ...(input.trackedFilters ? { filters: input.trackedFilters } : {}),
+    ...(trackedAgents ? { agents: trackedAgents } : {}),
+  };
   const divergences =
     input.allocator && input.crossCheck ? input.allocator.divergences(snapshot, now, tracked) : [];
   if (divergences.length) input.allocator?.reset(); // this cycle starts over from the snapshot
@@ -310,10 +240,10 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     create,
     unreadable,
     divergences,
-    agentChecks,
-    orphanReservations: orphanReservations(input.agents, frameworks, now),
+    agentChecks: book.checks(),
+    orphanReservations: orphanReservations(book.withDynamicReservations(), frameworks, now),
     stats: {
-      agents: snapshot.agents.length,
+      agents: book.size,
       frameworks: snapshot.frameworks.length,
       filters: snapshot.filters.length + (input.trackedFilters?.size() ?? 0),
       assumed: input.assumed.length,
@@ -321,6 +251,11 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       decisions: decisions.length,
     },
   };
+}
+
+/** A list of Agents as a store (a cycle without a book makes every view from it). */
+function listed(agents: Obj<Agent>[]): AgentSources["agents"] {
+  return { list: () => agents, get: (name) => agents.find((a) => a.metadata.name === name) };
 }
 
 /** A reservation this young may be of a framework the cache has not caught up with. */
@@ -373,29 +308,6 @@ function whyRescind(
   if (!contains(agent.total, used))
     return ["ResourcesWithdrawn", `agent ${alloc.agent} no longer has the offered resources`];
   return undefined;
-}
-
-/** An agent view's snapshot, one per view object: a view kept between cycles hands over the same one. */
-const snapshotOf = new WeakMap<AgentView, AgentSnapshot>();
-
-/** Agents with an offer being rescinded sit this cycle out. */
-function agentSnapshots(agents: Map<string, AgentView>, skip: ReadonlySet<string>): AgentSnapshot[] {
-  const out: AgentSnapshot[] = [];
-  for (const a of agents.values()) {
-    let s = snapshotOf.get(a);
-    if (!s) {
-      s = {
-        name: a.name,
-        attributes: a.attributes,
-        total: a.total,
-        reservations: a.reservations,
-        available: a.offerable,
-      };
-      snapshotOf.set(a, s);
-    }
-    out.push(s.available && skip.has(a.name) ? { ...s, available: false } : s);
-  }
-  return out;
 }
 
 function frameworkSnapshots(

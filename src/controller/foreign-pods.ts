@@ -71,6 +71,8 @@ export class ForeignUsage {
   private readonly sums = new Map<string, Resources>();
   /** Pods with a request too large to count (each counted as all of its node), by Pod. */
   private readonly uncountable = new Map<string, Unreadable>();
+  /** Told the node whenever what its foreign Pods take changes. */
+  private readonly listeners: ((node: string) => void)[] = [];
 
   /** Follows `pods` from now on, starting from what it holds. */
   constructor(pods: ObjectStore<V1Pod>) {
@@ -119,7 +121,17 @@ export class ForeignUsage {
       this.byNode.set(node, s);
     }
     s.add(taken);
+    this.changed(node);
+  }
+
+  /** Calls `listener` with a node's name whenever what its foreign Pods take changes. */
+  onNodeChange(listener: (node: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(node: string): void {
     this.sums.delete(node);
+    for (const l of this.listeners) l(node);
   }
 
   forget(key: string): void {
@@ -133,7 +145,7 @@ export class ForeignUsage {
     const s = this.byNode.get(t.node);
     s?.delete(t);
     if (s && !s.size) this.byNode.delete(t.node);
-    this.sums.delete(t.node);
+    this.changed(t.node);
   }
 
   /** What the foreign Pods on `node` take in all; undefined when none takes anything. */
