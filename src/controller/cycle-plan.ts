@@ -310,6 +310,12 @@ function whyRescind(
   return undefined;
 }
 
+/**
+ * A framework's snapshot, kept while its object, its connectivity and its admitted roles stay the
+ * same: the kept allocator passes an unchanged framework over by identity.
+ */
+const frameworkSnapshotOf = new WeakMap<Obj<Framework>, FrameworkSnapshot>();
+
 function frameworkSnapshots(
   frameworks: Map<string, Obj<Framework>>,
   connected: (f: Obj<Framework>) => boolean,
@@ -330,7 +336,14 @@ function frameworkSnapshots(
       admissions,
     ).allowed;
     if (!roles.length) continue;
+    const active = connected(f);
+    const kept = frameworkSnapshotOf.get(f);
+    if (kept && kept.id === id && kept.active === active && sameList(kept.roles, roles)) {
+      out.push(kept);
+      continue;
+    }
     let minAllocatable: Record<string, Scalars[]> | undefined;
+    let readable = true;
     try {
       if (spec.minAllocatable) {
         minAllocatable = {};
@@ -339,6 +352,7 @@ function frameworkSnapshots(
       }
     } catch (err) {
       minAllocatable = undefined;
+      readable = false;
       report(
         unreadableOf(
           KIND.framework,
@@ -349,7 +363,7 @@ function frameworkSnapshots(
         ),
       );
     }
-    out.push({
+    const snap: FrameworkSnapshot = {
       id,
       roles,
       suppressedRoles: (spec.suppressedRoles ?? []).filter((r) => roles.includes(r)),
@@ -360,10 +374,17 @@ function frameworkSnapshots(
         operator: c.operator,
         ...(c.values ? { values: c.values } : {}),
       })),
-      active: connected(f),
-    });
+      active,
+    };
+    // One that does not read is not kept: it is reported again each cycle.
+    if (readable) frameworkSnapshotOf.set(f, snap);
+    out.push(snap);
   }
   return out;
+}
+
+function sameList(x: readonly string[], y: readonly string[]): boolean {
+  return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
 function roleSnapshots(roles: Obj<ResourceRole>[], report: (u: Unreadable) => void): RoleSnapshot[] {
