@@ -175,9 +175,12 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   for (const a of input.assumed) if (!(a.offer && answered.has(a.offer))) hold(a.alloc);
 
   // Outstanding offers, oldest first, so capacity that shrank rescinds the newest.
+  // Each time read once, not in every comparison (timestamps arrive as strings from a watch).
   const outstanding = input.offers
     .filter((o) => offerPhase(o) === "Offered")
-    .sort((a, b) => timeOf(a.metadata.creationTimestamp) - timeOf(b.metadata.creationTimestamp));
+    .map((o) => ({ o, at: timeOf(o.metadata.creationTimestamp) }))
+    .sort((a, b) => a.at - b.at)
+    .map(({ o }) => o);
   const rescind: Rescind[] = [];
   const touched = new Set<string>();
   for (const o of outstanding) {
