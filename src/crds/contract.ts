@@ -240,8 +240,18 @@ function clean(s: string): string {
   // Most names need nothing (checked with one scan): three replacements per part, for every
   // offer, were a third of building a 10k-agent cycle's offers (bench:controller's CPU profile).
   if (!NEEDS_CLEANING.test(s)) return s;
-  return s.replaceAll(".", "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
+  // Node names with dots (managed clouds') are cleaned once each, not for every offer.
+  let out = cleaned.get(s);
+  if (out === undefined) {
+    if (cleaned.size >= MAX_CLEANED) cleaned.clear();
+    out = s.replaceAll(".", "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
+    cleaned.set(s, out);
+  }
+  return out;
 }
+const cleaned = new Map<string, string>();
+/** More names than any pool has: the memo starts over past this. */
+const MAX_CLEANED = 100_000;
 const NEEDS_CLEANING = /\.|--|^-|-$/;
 
 // Random bytes drawn in bulk: one randomBytes call per offer was a sixth of a 10k-agent cycle

@@ -114,8 +114,9 @@ export function parseQuantity(name: string, q: string | number): number {
   return Number(value);
 }
 
-const BINARY_DESC: [string, bigint][] = Object.entries(BINARY)
-  .map(([s, b]): [string, bigint] => [s, 2n ** BigInt(b)])
+// Numbers, not BigInt: a value is a safe integer, and a power of two divides it exactly in doubles.
+const BINARY_DESC: [string, number][] = Object.entries(BINARY)
+  .map(([s, b]): [string, number] => [s, 2 ** b])
   .reverse();
 
 /** Formats an integer of `name`'s unit back into a Kubernetes quantity. */
@@ -125,9 +126,8 @@ export function formatQuantity(name: string, value: number): string {
   }
   if (name === "cpu") return value % 1000 === 0 ? String(value / 1000) : `${value}m`;
   if (value > 0 && isByteResource(name)) {
-    const v = BigInt(value);
     for (const [suffix, unit] of BINARY_DESC) {
-      if (v % unit === 0n) return `${v / unit}${suffix}`;
+      if (value % unit === 0) return `${value / unit}${suffix}`;
     }
   }
   return String(value);
