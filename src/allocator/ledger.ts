@@ -172,10 +172,11 @@ export class Ledger {
         }
       }
       a.usedPorts = used;
-      // The common decline: the free set was empty and exactly these ports come back.
+      // The common decline: the free set was empty and exactly these ports come back — those
+      // the agent still has (one whose report shrank under a task gets back only what it has).
       a.freePorts =
         !stillHeld && a.reservations.size === 0 && a.freePorts !== null && a.freePorts.length === 0
-          ? freed
+          ? portsIntersection(freed, a.unresPorts)
           : null;
     }
     this.account(m, a, removed, -1);

@@ -150,6 +150,41 @@ describe("LiveAllocator", () => {
     );
   }, 60_000);
 
+  it("a task holding a port its agent no longer reports frees nothing there when it ends", () => {
+    const port = { begin: 31000, end: 31000 };
+    const agent = (name: string, ports: { begin: number; end: number }[]) => ({
+      name,
+      attributes: {},
+      total: { scalars: { cpu: 1000 }, ports },
+      reservations: {},
+      available: true,
+    });
+    const task = { framework: "ns/fw", role: "a", agent: "n0", resources: { scalars: {}, ports: [port] } };
+    const s: Snapshot = {
+      agents: [agent("n0", []), agent("n1", [port])],
+      frameworks: [
+        {
+          id: "ns/fw",
+          roles: ["a"],
+          suppressedRoles: [],
+          gpuResources: false,
+          constraints: [],
+          active: true,
+        },
+      ],
+      roles: [],
+      allocations: [task],
+      filters: [],
+      config: { minAllocatable: [], fairShareExcludedResources: [], seed: 1 },
+    };
+    const live = new LiveAllocator();
+    live.allocate(s, NOW);
+    const ended = { ...s, allocations: [] };
+    const decisions = live.allocate(ended, NOW + 1000).decisions;
+    expect(decisions.find((d) => d.agent === "n0")?.resources.ports).toEqual([]);
+    expect(decisions).toEqual(Allocator.fromSnapshot(ended).allocate(NOW + 1000));
+  });
+
   it("costs what changed: an unchanged snapshot applies nothing", () => {
     fc.assert(
       fc.property(clusterArb({ maxAgents: 8, maxFrameworks: 5 }), (s) => {
