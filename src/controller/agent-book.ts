@@ -53,6 +53,8 @@ export class AgentBook {
   private readonly entries = new Map<string, Entry>();
   /** Agents to make again at the next refresh. */
   private dirty = new Set<string>();
+  /** Live agents whose Lease alone changed since the last refresh. */
+  private leaseDirty = new Set<string>();
   private all = true;
   /** Agents whose Agent does not read: made (and reported) again each cycle. */
   private unreadable = new Set<string>();
@@ -60,7 +62,8 @@ export class AgentBook {
   private readonly lapses = new RankHeap<Entry>();
   private readonly lapsedNames = new Set<string>();
   private readonly findings = new Set<string>();
-  private readonly dynamic = new Set<string>();
+  /** Agents with dynamic reservations, whether or not their report reads (orphans are released). */
+  private readonly dynamic = new Map<string, Obj<Agent>>();
   /** Agents whose snapshot changed since the kept allocator last drained. */
   private forAllocator = new Set<string>();
   /** The agents the last drain handed unavailable for a rescind. */
@@ -72,10 +75,15 @@ export class AgentBook {
     this.dirty.add(name);
   }
 
-  /** Its Lease changed: a renewal of a live Lease changes nothing until it lapses (the heap's). */
-  leaseChanged(name: string, renewal: boolean): void {
+  /**
+   * Its Lease changed. For a live agent only the Lease is read again at the next refresh: a
+   * renewal moves its lapse later (the heap's), a shorter duration earlier; the rest of the view
+   * is made again only if that makes it lapsed.
+   */
+  leaseChanged(name: string): void {
     const e = this.entries.get(name);
-    if (!renewal || !e || e.lapsed) this.dirty.add(name);
+    if (!e || e.lapsed) this.dirty.add(name);
+    else this.leaseDirty.add(name);
   }
 
   /** Every view is made again at the next refresh. */
@@ -110,12 +118,7 @@ export class AgentBook {
 
   /** The Agents that carry dynamic reservations. */
   withDynamicReservations(): Obj<Agent>[] {
-    const out: Obj<Agent>[] = [];
-    for (const name of this.dynamic) {
-      const e = this.entries.get(name);
-      if (e) out.push(e.agent);
-    }
-    return out;
+    return [...this.dynamic.values()];
   }
 
   /** Brings the views up to date at `now`: the changed agents, the lapsed, the unreadable. */
@@ -125,21 +128,31 @@ export class AgentBook {
       this.lapses.remove(top);
       this.dirty.add(top.name);
     }
+    // Taken only once made: a refresh that throws leaves the rest for the next one.
     if (this.all) {
-      this.all = false;
-      this.dirty = new Set();
       const seen = new Set<string>();
       for (const a of src.agents.list()) {
         const name = a.metadata.name ?? "";
         seen.add(name);
         this.make(name, a, src, now, report);
       }
-      for (const name of [...this.entries.keys()]) if (!seen.has(name)) this.drop(name);
+      for (const name of [...this.entries.keys()])
+        if (!seen.has(name)) this.make(name, undefined, src, now, report);
+      for (const name of [...this.dynamic.keys()]) if (!seen.has(name)) this.dynamic.delete(name);
+      this.all = false;
+      this.dirty.clear();
+      this.leaseDirty.clear();
     } else {
-      const dirty = this.dirty;
-      this.dirty = new Set();
-      for (const name of this.unreadable) dirty.add(name);
-      for (const name of dirty) this.make(name, src.agents.get(name), src, now, report);
+      for (const name of this.unreadable) this.dirty.add(name);
+      for (const name of this.dirty) {
+        this.make(name, src.agents.get(name), src, now, report);
+        this.dirty.delete(name);
+        this.leaseDirty.delete(name);
+      }
+      for (const name of this.leaseDirty) {
+        this.leaseOnly(name, src, now, report);
+        this.leaseDirty.delete(name);
+      }
     }
     // A lapsed agent is held back until agent-loss.ts declares it lost; that changes with time.
     for (const name of this.lapsedNames) {
@@ -195,9 +208,12 @@ export class AgentBook {
     const prev = this.entries.get(name);
     if (!a) {
       this.unreadable.delete(name);
+      this.dynamic.delete(name);
       if (prev) this.drop(name);
       return;
     }
+    if ((a.spec?.dynamicReservations?.length ?? 0) > 0) this.dynamic.set(name, a);
+    else this.dynamic.delete(name);
     const lease = src.lease(name);
     const node = src.node?.(name);
     const foreign = src.foreign?.(name);
@@ -223,13 +239,23 @@ export class AgentBook {
       Object.assign(e, { agent: a, node, foreign, lapsed, base: v, findings, held: undefined });
       if (!prev) this.entries.set(name, e);
       this.mark(this.findings, name, findings.length > 0);
-      this.mark(this.dynamic, name, (a.spec?.dynamicReservations?.length ?? 0) > 0);
       this.mark(this.lapsedNames, name, lapsed);
       this.setView(e, lapsed ? this.heldOrLost(e, src) : v);
     }
-    const e = this.entries.get(name)!;
-    // Live: looked at again when its Lease lapses, unless renewed and seen as such before then.
-    const lapsesAt = lapsed ? undefined : leaseLapsedAt(lease);
+    this.schedule(this.entries.get(name)!, lapsed ? undefined : leaseLapsedAt(lease));
+  }
+
+  /** A live agent whose Lease alone changed: made again only if the Lease lapsed by now. */
+  private leaseOnly(name: string, src: AgentSources, now: number, report: ReportUnreadable): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    const lease = src.lease(name);
+    if (leaseExpired(lease, now) !== e.lapsed) this.make(name, src.agents.get(name), src, now, report);
+    else this.schedule(e, e.lapsed ? undefined : leaseLapsedAt(lease));
+  }
+
+  /** Looked at again when its Lease lapses (undefined: lapsed already, or no Lease). */
+  private schedule(e: Entry, lapsesAt: number | undefined): void {
     if (lapsesAt === undefined) this.lapses.remove(e);
     else if (e.hpos < 0) {
       e.share = lapsesAt;
@@ -264,7 +290,6 @@ export class AgentBook {
     this.entries.delete(name);
     this.lapses.remove(e);
     this.findings.delete(name);
-    this.dynamic.delete(name);
     this.lapsedNames.delete(name);
     this.forAllocator.add(name);
   }

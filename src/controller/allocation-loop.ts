@@ -47,6 +47,8 @@ export class AllocationLoop {
   /** What was last said about each Agent whose report its Node did not bear out. */
   private readonly agentFindings = new Map<string, string>();
   cycles = 0;
+  /** Whether the last cycle ran as leader (a new term starts over). */
+  private leading = false;
   /** One allocator across cycles, fed what changed; checked against a rebuild now and then. */
   private readonly allocator = new LiveAllocator();
   /** The agents' views, made again only for agents an event or a lapse touched (agent-book.ts). */
@@ -75,7 +77,7 @@ export class AllocationLoop {
     for (const ev of ["add", "update", "delete"])
       cache.leases.on(ev, (l: V1Lease) => {
         const node = cache.agentOfLease(l);
-        if (node) book.leaseChanged(node, ev === "update");
+        if (node) book.leaseChanged(node);
       });
     cache.foreign.onNodeChange((node) => book.changed(node));
     // After a relist, whatever the watch missed: every view is made again.
@@ -83,10 +85,15 @@ export class AllocationLoop {
       store.on("synced", () => book.changedAll());
   }
 
+  /** The kept allocator and the agents' views are built again from the cache at the next cycle. */
+  private startOver(): void {
+    this.allocator.reset();
+    this.agentBook.changedAll();
+  }
+
   start(): void {
     this.stopped = false;
-    this.allocator.reset(); // a new term of leading starts from what the cache holds now
-    this.agentBook.changedAll();
+    this.startOver();
     this.timer = setInterval(() => this.trigger("interval"), this.d.config.allocationIntervalMs);
     this.timer.unref();
     this.trigger("start");
@@ -120,7 +127,15 @@ export class AllocationLoop {
   }
 
   private async runCycle(): Promise<void> {
-    if (this.stopped || !this.d.isLeader() || !this.d.cache.synced) return;
+    if (this.stopped) return;
+    if (!this.d.isLeader()) {
+      this.leading = false;
+      return;
+    }
+    if (!this.d.cache.synced) return;
+    // A new term of leading starts from what the cache holds now, not from an earlier term's state.
+    if (!this.leading) this.startOver();
+    this.leading = true;
     const end = this.d.metrics.allocationCycle.startTimer();
     try {
       await this.cycle(this.d.clock());
@@ -128,6 +143,8 @@ export class AllocationLoop {
       this.d.metrics.allocationCycles.inc();
     } catch (err) {
       this.d.log.error({ err: String(err) }, "allocation cycle failed");
+      // What the failed cycle had drained of the changes is lost to the kept state: start over.
+      this.startOver();
     } finally {
       end();
     }

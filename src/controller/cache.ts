@@ -182,7 +182,16 @@ export class ClusterCache {
       this.leases.on(ev, (l: V1Lease) => void this.leaseClock.judge(key(l), l));
     this.leases.on("delete", (l: V1Lease) => this.leaseClock.forget(key(l)));
     this.agentLoss = new AgentLossTracker(() => this.agentObservations(), liveness.agentLoss);
-    this.agents.on("delete", (a: Obj<Agent>) => this.agentLeaseKeys.delete(a.metadata.name ?? ""));
+    // Known from the Agent's arrival, so its Lease's events (a hashed name too) find its node.
+    this.agents.on("add", (a: Obj<Agent>) =>
+      this.agentLeaseKey(a.metadata.name ?? "", this.agentLeaseNamespace),
+    );
+    this.agents.on("delete", (a: Obj<Agent>) => {
+      const node = a.metadata.name ?? "";
+      const k = this.agentLeaseKeys.get(node);
+      this.agentLeaseKeys.delete(node);
+      if (k) this.leaseAgents.delete(k.key);
+    });
   }
 
   /** A Lease as the operator judges it: renewTime is when the operator saw it renewed, on its own clock. */
@@ -240,6 +249,11 @@ export class ClusterCache {
   /** The liveness Lease of the agent on `node`, if any, as the operator judges it (lease()). */
   agentLease(node: string, leaseNamespace: string): V1Lease | undefined {
     if (leaseNamespace !== this.agentLeaseNamespace) return this.lease(agentLeaseName(node), leaseNamespace);
+    const k = this.agentLeaseKey(node, leaseNamespace);
+    return this.leaseClock.judge(k.key, this.leases.get(k.name, leaseNamespace));
+  }
+
+  private agentLeaseKey(node: string, leaseNamespace: string): { name: string; key: string } {
     let k = this.agentLeaseKeys.get(node);
     if (!k) {
       if (this.agentLeaseKeys.size >= MAX_LEASE_KEYS) {
@@ -251,7 +265,7 @@ export class ClusterCache {
       this.agentLeaseKeys.set(node, k);
       this.leaseAgents.set(k.key, node);
     }
-    return this.leaseClock.judge(k.key, this.leases.get(k.name, leaseNamespace));
+    return k;
   }
 
   /**

@@ -373,6 +373,26 @@ describe("planCycle", () => {
     const plan = planCycle(input({ agents: [a], frameworks: [framework("a")] }), NOW);
     expect(plan.orphanReservations).toEqual(want.length ? [{ agent: "n1", ids: want }] : []);
   });
+
+  it("an orphan reservation that does not read is released too: it keeps its agent out of the pool", () => {
+    const a = agent("n1", { cpu: "4", memory: "8Gi" });
+    a.spec = {
+      dynamicReservations: [
+        {
+          id: "r1",
+          role: "web",
+          framework: "ns/gone",
+          resources: { cpu: "bogus!" },
+          offer: "o1",
+          createdAt: iso(NOW - 60_000),
+        },
+      ],
+    } as never;
+    const plan = planCycle(input({ agents: [a], frameworks: [framework("a")] }), NOW);
+    expect(plan.unreadable.map((u) => u.reason)).toEqual(["UnreadableResources"]);
+    expect(plan.create).toEqual([]);
+    expect(plan.orphanReservations).toEqual([{ agent: "n1", ids: ["r1"] }]);
+  });
 });
 
 describe("planCycle with agent views kept between cycles", () => {
@@ -425,7 +445,7 @@ describe("planCycle with agent views kept between cycles", () => {
     {
       name: "the Lease renewed since, the rest the same: the offer stands, nothing new",
       change: (i, offers) => ({ ...i, offers, agentLease: () => lease("agent-n1", "kube-offers", -19_000) }),
-      events: (b) => b.leaseChanged("n1", true),
+      events: (b) => b.leaseChanged("n1"),
       atMs: 20_000,
       second: [],
       rescind: [],
@@ -485,7 +505,7 @@ describe("planCycle with agent views kept between cycles", () => {
     {
       name: "the Lease renewed since, the first offer gone: offered again past the old lapse time",
       change: (i) => ({ ...i, agentLease: () => lease("agent-n1", "kube-offers", -19_000) }),
-      events: (b) => b.leaseChanged("n1", true),
+      events: (b) => b.leaseChanged("n1"),
       atMs: 20_000,
       second: ["a@n1 4/8Gi"],
       rescind: [],
@@ -523,19 +543,28 @@ describe("planCycle with agent views kept between cycles", () => {
     book.refresh(src, NOW + 1000, () => {});
     expect(looked).toBe(0); // nothing happened to it: not looked at
     expect(book.get("n1")).toBe(view);
-    // A renewal of a live Lease is not looked at either; its lapse is (the Lease lasts 15 s).
-    book.leaseChanged("n1", true);
+    // A renewal of a live Lease: only the Lease is read again, and the view is kept; its lapse
+    // is looked at when it comes (the Lease lasts 15 s).
+    book.leaseChanged("n1");
     book.refresh(src, NOW + 2000, () => {});
-    expect(looked).toBe(0);
-    book.refresh(src, NOW + 16_000, () => {});
     expect(looked).toBe(1);
+    expect(book.get("n1")).toBe(view);
+    book.refresh(src, NOW + 16_000, () => {});
+    expect(looked).toBe(2);
     expect(book.get("n1")?.reason).toBe("AgentLost");
     // Renewed while lapsed: that update is looked at, and it is offerable again.
     l = lease("agent-n1", "kube-offers", -16_000);
-    book.leaseChanged("n1", true);
+    book.leaseChanged("n1");
     book.refresh(src, NOW + 16_000, () => {});
-    expect(looked).toBe(2);
+    expect(looked).toBe(3);
     expect(book.get("n1")?.offerable).toBe(true);
+    // Renewed with a shorter duration: the earlier lapse is looked at, not the one before.
+    l = { ...l, spec: { ...l.spec, leaseDurationSeconds: 1 } };
+    book.leaseChanged("n1");
+    book.refresh(src, NOW + 16_000, () => {});
+    expect(book.get("n1")?.offerable).toBe(true);
+    book.refresh(src, NOW + 17_500, () => {});
+    expect(book.get("n1")?.reason).toBe("AgentLost");
     // A new version of the Agent, told: made again.
     store.set("n1", agent("n1", { cpu: "2", memory: "4Gi" }));
     book.changed("n1");
