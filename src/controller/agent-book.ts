@@ -38,6 +38,8 @@ interface Entry extends HeapEntry {
   node: NodeFacts | undefined;
   foreign: Resources | undefined;
   lapsed: boolean;
+  /** Its Lease's duration when last read (a renewal with another one is read again). */
+  leaseSeconds: number | undefined;
   /** The view as its objects make it: checked against its Node, net of foreign usage. */
   base: AgentView;
   findings: NodeFinding[];
@@ -80,10 +82,12 @@ export class AgentBook {
    * renewal moves its lapse later (the heap's), a shorter duration earlier; the rest of the view
    * is made again only if that makes it lapsed.
    */
-  leaseChanged(name: string): void {
+  leaseChanged(name: string, lease?: V1Lease): void {
     const e = this.entries.get(name);
     if (!e || e.lapsed) this.dirty.add(name);
-    else this.leaseDirty.add(name);
+    // A renewal (a renew time, the same duration) can only move the lapse later: nothing to read.
+    else if (!lease?.spec?.renewTime || lease.spec.leaseDurationSeconds !== e.leaseSeconds)
+      this.leaseDirty.add(name);
   }
 
   /** Every view is made again at the next refresh. */
@@ -242,7 +246,9 @@ export class AgentBook {
       this.mark(this.lapsedNames, name, lapsed);
       this.setView(e, lapsed ? this.heldOrLost(e, src) : v);
     }
-    this.schedule(this.entries.get(name)!, lapsed ? undefined : leaseLapsedAt(lease));
+    const e = this.entries.get(name)!;
+    e.leaseSeconds = lease?.spec?.leaseDurationSeconds;
+    this.schedule(e, lapsed ? undefined : leaseLapsedAt(lease));
   }
 
   /** A live agent whose Lease alone changed: made again only if the Lease lapsed by now. */
@@ -250,8 +256,15 @@ export class AgentBook {
     const e = this.entries.get(name);
     if (!e) return;
     const lease = src.lease(name);
-    if (leaseExpired(lease, now) !== e.lapsed) this.make(name, src.agents.get(name), src, now, report);
-    else this.schedule(e, e.lapsed ? undefined : leaseLapsedAt(lease));
+    e.leaseSeconds = lease?.spec?.leaseDurationSeconds;
+    if (leaseExpired(lease, now) !== e.lapsed) {
+      this.make(name, src.agents.get(name), src, now, report);
+      return;
+    }
+    // A later lapse (a renewal) waits for the one scheduled, which looks again; an earlier one
+    // (a shorter duration) is scheduled now. Most updates are renewals: no heap work for them.
+    const at = e.lapsed ? undefined : leaseLapsedAt(lease);
+    if (at !== undefined && (e.hpos < 0 || at < e.share)) this.schedule(e, at);
   }
 
   /** Looked at again when its Lease lapses (undefined: lapsed already, or no Lease). */

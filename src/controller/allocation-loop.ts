@@ -77,7 +77,7 @@ export class AllocationLoop {
     for (const ev of ["add", "update", "delete"])
       cache.leases.on(ev, (l: V1Lease) => {
         const node = cache.agentOfLease(l);
-        if (node) book.leaseChanged(node);
+        if (node) book.leaseChanged(node, ev === "delete" ? undefined : l);
       });
     cache.foreign.onNodeChange((node) => book.changed(node));
     // After a relist, whatever the watch missed: every view is made again.

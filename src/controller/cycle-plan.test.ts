@@ -543,6 +543,10 @@ describe("planCycle with agent views kept between cycles", () => {
     book.refresh(src, NOW + 1000, () => {});
     expect(looked).toBe(0); // nothing happened to it: not looked at
     expect(book.get("n1")).toBe(view);
+    // A renewal with the same duration is not even read: it can only move the lapse later.
+    book.leaseChanged("n1", lease("agent-n1", "kube-offers", -1000));
+    book.refresh(src, NOW + 1500, () => {});
+    expect(looked).toBe(0);
     // A renewal of a live Lease: only the Lease is read again, and the view is kept; its lapse
     // is looked at when it comes (the Lease lasts 15 s).
     book.leaseChanged("n1");
