@@ -3,9 +3,9 @@
 // Lease lapses, never from a walk of every agent. Each case: one agent offered whole to one
 // framework, then something happens to it, then the next cycle (not a cross-check one).
 import type { V1Lease, V1Pod } from "@kubernetes/client-node";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { agentLeaseName, DEFAULT_LEASE_NAMESPACE } from "../crds/contract.ts";
-import { agentOnNode, registeredFramework } from "./fixtures.ts";
+import { agentOnNode, registeredFramework, taskPod } from "./fixtures.ts";
 import { type Rig, rig } from "./test-rig.ts";
 
 const NS = "team";
@@ -151,4 +151,52 @@ describe("allocation loop: the agents' views follow events between cross-checks"
       await r.loop.cycle(r.clock.now);
       expect(rescinds(r)).toEqual(c.rescind);
     });
+});
+
+describe("allocation loop while this replica follows", () => {
+  it("lets the Pods' changes go instead of keeping them, and a term starts from every Pod", async () => {
+    let leading = false;
+    const r = rig({ isLeader: () => leading, config: { batchDelayMs: 0, allocationIntervalMs: 20 } });
+    const {
+      agent,
+      node,
+      lease: l,
+    } = agentOnNode("n1", { cpu: "4", memory: "8Gi" }, r.clock.now, {
+      leaseSeconds: 3600,
+    });
+    r.cluster.seed({
+      agents: [agent],
+      nodes: [node],
+      leases: [l],
+      frameworks: [registeredFramework(NS, "fw")],
+    });
+    const pod = (i: number, phase = "Running") =>
+      taskPod({
+        namespace: NS,
+        name: `t${i}`,
+        framework: "fw",
+        offer: "o",
+        node: "n1",
+        resources: { cpu: "1" },
+        phase,
+      });
+    // Churn while following: 200 tasks start and end, 3 stay running.
+    for (let i = 0; i < 200; i++) r.cluster.stores.pods.set(pod(i));
+    for (let i = 3; i < 200; i++) r.cluster.stores.pods.set(pod(i, "Succeeded"));
+    expect(r.loop.pendingHoldChanges).toBeGreaterThan(0);
+    r.loop.start();
+    try {
+      await vi.waitFor(() => expect(r.loop.pendingHoldChanges).toBe(0), { timeout: 4000 });
+    } finally {
+      await r.loop.stop();
+    }
+    // Leading now: the 3 running tasks hold 3 of the 4 cpus.
+    leading = true;
+    r.loop.cycles = 1;
+    await r.loop.cycle(r.clock.now);
+    const made = r.cluster.writes.filter((w) => w.kind === "ResourceOffer" && w.verb === "create");
+    expect(made.map((w) => (w.body as { spec: { resources: { cpu?: string } } }).spec.resources.cpu)).toEqual(
+      ["1"],
+    );
+  });
 });

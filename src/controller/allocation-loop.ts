@@ -47,6 +47,10 @@ export class AllocationLoop {
   /** What was last said about each Agent whose report its Node did not bear out. */
   private readonly agentFindings = new Map<string, string>();
   cycles = 0;
+  /** Changes to the Pods' holds not yet drained by a cycle (bounded while following). */
+  get pendingHoldChanges(): number {
+    return this.podHolds.pending;
+  }
   /** Whether the last cycle ran as leader (a new term starts over). */
   private leading = false;
   /** One allocator across cycles, fed what changed; checked against a rebuild now and then. */
@@ -130,6 +134,9 @@ export class AllocationLoop {
     if (this.stopped) return;
     if (!this.d.isLeader()) {
       this.leading = false;
+      // Only a leader's cycle drains the Pods' holds; a term starts over from all of them, so
+      // what changed meanwhile is let go, not kept for as long as this replica follows.
+      this.podHolds.drain();
       return;
     }
     if (!this.d.cache.synced) return;

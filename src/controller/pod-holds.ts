@@ -99,6 +99,11 @@ export class PodHolds implements TrackedHolds {
     this.removed.push(alloc);
   }
 
+  /** Changes kept for the next drain. */
+  get pending(): number {
+    return this.added.length + this.removed.length;
+  }
+
   drain(): { added: Allocation[]; removed: Allocation[] } {
     const out = { added: this.added, removed: this.removed };
     this.added = [];

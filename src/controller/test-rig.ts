@@ -18,7 +18,12 @@ import { Assumptions, FilterStore, PodTombstones } from "./state.ts";
 export const T0 = Date.parse("2026-06-01T12:00:00Z");
 
 export function rig(
-  opts: { now?: number; config?: Partial<OperatorConfig>; offerBackoff?: LoopDeps["offerBackoff"] } = {},
+  opts: {
+    now?: number;
+    config?: Partial<OperatorConfig>;
+    offerBackoff?: LoopDeps["offerBackoff"];
+    isLeader?: () => boolean;
+  } = {},
 ) {
   const clock = { now: opts.now ?? T0 };
   const tick = () => clock.now;
@@ -48,7 +53,7 @@ export function rig(
     loop: new AllocationLoop({
       ...common,
       assumptions,
-      isLeader: () => true,
+      isLeader: opts.isLeader ?? (() => true),
       busyOffers: busy,
       ...(opts.offerBackoff ? { offerBackoff: opts.offerBackoff } : {}),
     }),
