@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { Allocator } from "./allocate.ts";
 import { clusterArb, NOW } from "./gen.ts";
 import { LiveAllocator, type TrackedAgents } from "./live.ts";
-import type { AgentSnapshot, Allocation, Snapshot } from "./types.ts";
+import type { AgentSnapshot, Allocation, OfferDecision, Snapshot } from "./types.ts";
 
 /** Agents reported as changes, as the controller's agent book reports them: by identity. */
 class AgentChanges implements TrackedAgents {
@@ -97,57 +97,60 @@ const changes: Record<string, Change> = {
 const changeArb = fc.tuple(fc.constantFrom(...Object.keys(changes)), fc.nat(1000));
 
 describe("LiveAllocator", () => {
-  it("decides what a rebuilt allocator decides, cycle after cycle, as the snapshot changes", () => {
+  /**
+   * Over random clusters changed step by step, each cycle `live` decides what a freshly built
+   * allocator decides from the same snapshot, and its cross-check then finds nothing.
+   */
+  const agreesWithRebuilds = (
+    live: () => {
+      decide(s: Snapshot, now: number): OfferDecision[];
+      divergences(s: Snapshot, now: number): string[];
+    },
+  ) =>
     fc.assert(
       fc.property(
         clusterArb({ maxAgents: 8, maxFrameworks: 5 }),
         fc.array(changeArb, { minLength: 1, maxLength: 12 }),
         (start, steps) => {
-          const live = new LiveAllocator();
+          const l = live();
           let s = start;
           let now = NOW;
-          expect(live.allocate(s, now).decisions).toEqual(Allocator.fromSnapshot(s).allocate(now));
+          expect(l.decide(s, now)).toEqual(Allocator.fromSnapshot(s).allocate(now));
           for (const [name, pick] of steps) {
             s = changes[name]!(s, pick);
             now += 1000;
             const fresh = Allocator.fromSnapshot(s).allocate(now);
-            const { decisions } = live.allocate(s, now);
-            expect(decisions, `after "${name}"`).toEqual(fresh);
+            expect(l.decide(s, now), `after "${name}"`).toEqual(fresh);
           }
-          expect(live.divergences(s, now)).toEqual([]);
+          expect(l.divergences(s, now)).toEqual([]);
         },
       ),
       { numRuns: 200 },
     );
+
+  it("decides what a rebuilt allocator decides, cycle after cycle, as the snapshot changes", () => {
+    agreesWithRebuilds(() => {
+      const live = new LiveAllocator();
+      return {
+        decide: (s, now) => live.allocate(s, now).decisions,
+        divergences: (s, now) => live.divergences(s, now),
+      };
+    });
   }, 60_000); // a few seconds alone; the machines are shared
 
   it("decides the same with its agents told as changes (TrackedAgents) instead of in the snapshot", () => {
-    fc.assert(
-      fc.property(
-        clusterArb({ maxAgents: 8, maxFrameworks: 5 }),
-        fc.array(changeArb, { minLength: 1, maxLength: 12 }),
-        (start, steps) => {
-          const live = new LiveAllocator();
-          const agents = new AgentChanges();
-          const run = (s: Snapshot, now: number) => {
-            agents.current = s.agents;
-            return live.allocate({ ...s, agents: [] }, now, { agents }).decisions;
-          };
-          let s = start;
-          let now = NOW;
-          expect(run(s, now)).toEqual(Allocator.fromSnapshot(s).allocate(now));
-          for (const [name, pick] of steps) {
-            s = changes[name]!(s, pick);
-            now += 1000;
-            const fresh = Allocator.fromSnapshot(s).allocate(now);
-            expect(run(s, now), `after "${name}"`).toEqual(fresh);
-          }
-          agents.current = s.agents;
-          expect(live.divergences({ ...s, agents: [] }, now, { agents })).toEqual([]);
-        },
-      ),
-      { numRuns: 200 },
-    );
+    agreesWithRebuilds(() => {
+      const live = new LiveAllocator();
+      const agents = new AgentChanges();
+      const told = (s: Snapshot) => {
+        agents.current = s.agents;
+        return { ...s, agents: [] };
+      };
+      return {
+        decide: (s, now) => live.allocate(told(s), now, { agents }).decisions,
+        divergences: (s, now) => live.divergences(told(s), now, { agents }),
+      };
+    });
   }, 60_000);
 
   it("a task holding a port its agent no longer reports frees nothing there when it ends", () => {

@@ -103,13 +103,6 @@ export class AgentBook {
     return this.entries.get(name)?.view;
   }
 
-  views(): Iterable<AgentView> {
-    const it = this.entries.values();
-    return (function* () {
-      for (const e of it) yield e.view;
-    })();
-  }
-
   /** Each agent whose report its Node does not bear out, with what had to change. */
   checks(): { agent: Obj<Agent>; findings: NodeFinding[] }[] {
     const out: { agent: Obj<Agent>; findings: NodeFinding[] }[] = [];
@@ -170,9 +163,8 @@ export class AgentBook {
    * changed since the last drain (including agents entering or leaving `skip`).
    */
   tracked(skip: ReadonlySet<string>): TrackedAgents {
-    const snapOf = (e: Entry) => this.snapshotOf(e, skip);
     return {
-      all: () => [...this.entries.values()].map(snapOf),
+      all: () => this.snapshots(skip),
       drain: () => {
         const names = this.forAllocator;
         this.forAllocator = new Set();
@@ -183,7 +175,7 @@ export class AgentBook {
         const removed: string[] = [];
         for (const n of names) {
           const e = this.entries.get(n);
-          if (e) changed.push(snapOf(e));
+          if (e) changed.push(this.snapshotOf(e, skip));
           else removed.push(n);
         }
         return { changed, removed };

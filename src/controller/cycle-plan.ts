@@ -140,7 +140,6 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     now,
     report,
   );
-  const agents = book;
   const frameworks = new Map<string, Obj<Framework>>();
   for (const f of input.frameworks)
     frameworks.set(frameworkId(f.metadata.namespace ?? "", f.metadata.name ?? ""), f);
@@ -193,7 +192,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
       ? whyRescind(
           alloc,
           frameworks.get(alloc.framework),
-          agents.get(alloc.agent),
+          book.get(alloc.agent),
           usedOn,
           connected,
           admissions,
@@ -235,7 +234,7 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
   const create: CyclePlan["create"] = [];
   for (const d of decisions) {
     const fw = frameworks.get(d.framework);
-    const agent = agents.get(d.agent);
+    const agent = book.get(d.agent);
     if (fw && agent) create.push({ decision: d, offer: offerObject(d, fw, agent, now, input.config) });
   }
   return {
