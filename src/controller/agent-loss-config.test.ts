@@ -1,13 +1,15 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { DEFAULT_AGENT_LOSS } from "./agent-loss.ts";
 import { defaultOperatorConfig } from "./config.ts";
 import { settingsFrom } from "./main.ts";
 
 function withConfig(yaml: string) {
-  const file = join(mkdtempSync(join(tmpdir(), "ko-agent-loss-")), "config.yaml");
+  const dir = mkdtempSync(join(tmpdir(), "ko-agent-loss-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "config.yaml");
   writeFileSync(file, yaml);
   return () => settingsFrom(["--config", file], {});
 }

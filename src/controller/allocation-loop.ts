@@ -27,6 +27,8 @@ export interface LoopDeps extends ControllerDeps {
   busyOffers: ReadonlySet<string>;
   /** Backoff of (framework, agent) pairs whose offers cannot be created (offer-backoff.ts). */
   offerBackoff?: Partial<BackoffConfig>;
+  /** The term this replica leads in, stamped on its offers; none without an election. */
+  leaderTerm?: () => number | undefined;
 }
 
 /** Writes in flight at once, per kind, within a cycle. */
@@ -195,6 +197,7 @@ export class AllocationLoop {
         }),
         config,
         cycle: this.cycles,
+        leaderTerm: this.d.leaderTerm?.(),
         allocator: this.allocator,
         agentBook: this.agentBook,
         crossCheck,

@@ -606,8 +606,12 @@ describe("a new leader's order", () => {
 });
 
 /** An Operator on `cluster`, started, cycling fast. */
-async function startOperator(cluster: MemoryCluster): Promise<Operator> {
+async function startOperator(
+  cluster: MemoryCluster,
+  opts: { leaderTerm?: () => number | undefined } = {},
+): Promise<Operator> {
   const op = new Operator(undefined, {
+    ...opts,
     stores: cluster.stores,
     writer: cluster,
     config: { allocationIntervalMs: 50, batchDelayMs: 5 },
@@ -629,6 +633,69 @@ async function until<T>(what: string, fn: () => T | undefined): Promise<T> {
 }
 
 describe("the whole Operator on a memory cluster", () => {
+  it("a new leader stamps its offers with its term, launches from an earlier term's offer it found, and rescinds one a deposed leader sent after the term began, answered or not", async () => {
+    const cluster = new MemoryCluster();
+    const { agent, node, lease } = agentOnNode("n1", WHOLE, Date.now());
+    const accept = (id: string) => ({
+      action: "Accept",
+      filters: { refuseSeconds: 0 },
+      operations: [
+        {
+          launch: {
+            tasks: [
+              {
+                id,
+                resources: { cpu: "1", memory: "1Gi" },
+                template: { spec: { containers: [{ name: "main", image: "busybox" }] } },
+              },
+            ],
+          },
+        },
+      ],
+    });
+    const earlier = (name: string, task: string) =>
+      outstandingOffer({
+        namespace: NS,
+        name,
+        framework: "fw",
+        agent: "n1",
+        resources: { cpu: "1", memory: "1Gi" },
+        createdAt: Date.now(),
+        response: accept(task),
+        leaderTerm: 3,
+      });
+    cluster.seed({
+      agents: [agent],
+      nodes: [node],
+      leases: [lease],
+      frameworks: [registeredFramework(NS, "fw")],
+      offers: [earlier("found", "t1")],
+    });
+    const op = await startOperator(cluster, { leaderTerm: () => 4 });
+    try {
+      const own = await until("an offer of term 4", () =>
+        cluster.stores.offers.list().find((o) => o.metadata.name !== "found"),
+      );
+      expect(own.spec.leaderTerm).toBe(4);
+      await until("the found offer's task Pod", () => cluster.stores.pods.get("fw-t1", NS));
+      expect(cluster.stores.offers.get("found", NS)?.status?.phase).toBe("Accepted");
+
+      // Term 3's leader wakes from a stall and its last create lands now, already answered.
+      cluster.stores.offers.set(earlier("late", "t2"));
+      const late = await until("the late offer finished", () => {
+        const o = cluster.stores.offers.get("late", NS);
+        return o?.status?.phase && o.status.phase !== "Offered" ? o : undefined;
+      });
+      expect(late.status).toMatchObject({ phase: "Rescinded", reason: "LeaderChanged" });
+      expect(cluster.stores.pods.get("fw-t2", NS)).toBeUndefined();
+      expect(cluster.writes.filter((w) => w.verb === "create" && w.kind === "Pod").map((w) => w.key)).toEqual(
+        [`${NS}/fw-t1`],
+      );
+    } finally {
+      await op.stop();
+    }
+  });
+
   it("registers a Framework, offers it the agent, and launches what it accepts", async () => {
     const cluster = new MemoryCluster();
     const { agent, node, lease } = agentOnNode("n1", WHOLE, Date.now());

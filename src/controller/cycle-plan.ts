@@ -69,6 +69,8 @@ export interface CycleInput {
   >;
   /** How many cycles ran before: varies the allocator's seed. */
   cycle: number;
+  /** The term this replica leads in, stamped on each offer it makes (deposed-offers.ts). */
+  leaderTerm?: number | undefined;
   /**
    * The allocator the loop keeps between cycles, fed only what changed (allocator/live.ts);
    * absent, the cycle builds one from the snapshot.
@@ -232,10 +234,11 @@ export function planCycle(input: CycleInput, now: number): CyclePlan {
     ? input.allocator.allocate(snapshot, now, tracked).decisions
     : allocate(withTracked(snapshot, tracked), now);
   const create: CyclePlan["create"] = [];
+  const offerConfig = { ...input.config, leaderTerm: input.leaderTerm };
   for (const d of decisions) {
     const fw = frameworks.get(d.framework);
     const agent = book.get(d.agent);
-    if (fw && agent) create.push({ decision: d, offer: offerObject(d, fw, agent, now, input.config) });
+    if (fw && agent) create.push({ decision: d, offer: offerObject(d, fw, agent, now, offerConfig) });
   }
   return {
     rescind,

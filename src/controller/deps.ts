@@ -31,6 +31,8 @@ export interface OfferReconcilerDeps extends ControllerDeps {
   busy: Set<string>;
   /** Ask the allocation loop for a cycle (resources were freed). */
   trigger: (reason: string) => void;
+  /** Offers a deposed leader sent late, rescinded unanswered (deposed-offers.ts); absent: none. */
+  deposed?: { has(key: string): boolean };
 }
 
 /** A reconciler of one registered Framework (operator.ts runs each on every Framework key). */

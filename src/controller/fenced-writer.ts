@@ -7,6 +7,7 @@
 //
 // What this cannot close: a stall between the check and the request leaving the process. The
 // API server has no lease precondition on writes, so client-go's leaders share this window.
+// A late offer create is caught after the fact instead (deposed-offers.ts).
 import type { V1Pod } from "@kubernetes/client-node";
 import type { DynamicReservation } from "../crds/agent.ts";
 import type { FrameworkStatus } from "../crds/framework.ts";

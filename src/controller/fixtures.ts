@@ -75,6 +75,7 @@ export function outstandingOffer(o: {
   createdAt: number;
   timeoutMs?: number;
   response?: unknown;
+  leaderTerm?: number;
 }): Obj<ResourceOffer> {
   return {
     apiVersion: FIXTURE_API_VERSION,
@@ -92,6 +93,7 @@ export function outstandingOffer(o: {
       resources: o.resources,
       expiresAt: new Date(o.createdAt + (o.timeoutMs ?? 30_000)).toISOString(),
       ...(o.response ? { response: o.response } : {}),
+      ...(o.leaderTerm !== undefined ? { leaderTerm: o.leaderTerm } : {}),
     },
   } as unknown as Obj<ResourceOffer>;
 }

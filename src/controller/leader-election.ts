@@ -70,6 +70,8 @@ export class LeaderElector {
   lastRenew = 0;
   /** The holder this replica last observed ("" when none). */
   leader = "";
+  /** The Lease's leaseTransitions when this replica last acquired or renewed it. */
+  private heldTerm: number | undefined;
 
   constructor(kc: KubeConfig, opts: LeaderElectionOptions) {
     this.o = opts;
@@ -89,6 +91,15 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * The term this replica leads in (the Lease's leaseTransitions, which every change of holder
+   * increments), while it leads: what its writes are stamped with, so that a write a deposed
+   * leader sends late can be told from this term's (deposed-offers.ts).
+   */
+  get term(): number | undefined {
+    return this.leading ? this.heldTerm : undefined;
   }
 
   /** Leading and renewed within the renew deadline (what /readyz reports for a leader). */
@@ -211,6 +222,7 @@ export class LeaderElector {
           },
         });
         this.observe(recordOf(created));
+        this.heldTerm = created.spec?.leaseTransitions ?? 0;
         return true;
       } catch (e) {
         if (isAlreadyExists(e)) return false;
@@ -246,6 +258,7 @@ export class LeaderElector {
         },
       });
       this.observe(recordOf(updated));
+      this.heldTerm = updated.spec?.leaseTransitions ?? spec.leaseTransitions;
       return true;
     } catch (err) {
       if (isConflict(err)) return false; // someone else wrote first

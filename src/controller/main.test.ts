@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { repoRoot } from "../local/binaries.ts";
 import { parseDuration, settingsFrom } from "./main.ts";
 import { STRICT_POD_POLICY } from "./pod-policy.ts";
@@ -30,6 +30,7 @@ describe("controller settings", () => {
 
   it("takes the API request deadline from the flag, the environment or the config file", () => {
     const dir = mkdtempSync(join(tmpdir(), "ko-main-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "config.yaml");
     writeFileSync(file, "apiTimeoutMs: 7000\n");
     const table: [string[], Record<string, string>, number | undefined][] = [
@@ -50,6 +51,7 @@ describe("controller settings", () => {
 
   it("reads flags over environment over the config file", () => {
     const dir = mkdtempSync(join(tmpdir(), "ko-main-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "config.yaml");
     writeFileSync(
       file,
@@ -84,6 +86,7 @@ describe("controller settings", () => {
   it("rejects unknown flags, unknown config keys and bad values with a readable message", () => {
     expect(() => settingsFrom(["--nope"], {})).toThrow(/Unknown option '--nope'/);
     const dir = mkdtempSync(join(tmpdir(), "ko-main-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "config.yaml");
     writeFileSync(file, "podPolicy: {forbidRoot: true}\n");
     expect(() => settingsFrom(["--config", file], {})).toThrow(

@@ -276,6 +276,7 @@ async function main(): Promise<void> {
     // A leader that stalled past its renew deadline writes nothing, even before its deadline
     // timer has run (a resumed process runs overdue timers and I/O in no order we control).
     holdsLeadership: () => (s.leaderElect ? (elector?.holdsLease() ?? false) : true),
+    leaderTerm: () => elector?.term,
   });
   metrics.bindCluster({ cache: operator.cache, agentLeaseNamespace: operator.config.agentLeaseNamespace });
   let started = false;

@@ -22,6 +22,8 @@ import type { AgentView } from "./views.ts";
 export interface OfferObjectConfig {
   pool?: string | undefined;
   defaultOfferTimeoutSeconds?: number | undefined;
+  /** The term of the leader making the offer (deposed-offers.ts); none without an election. */
+  leaderTerm?: number | undefined;
 }
 
 /** The offer for decision `d` of framework `fw` on `agent`, made at `now`. */
@@ -66,6 +68,7 @@ export function offerObject(
       attributes: agent.attributes,
       ...(reservations.length ? { reservations } : {}),
       ...(timeout ? { expiresAt: new Date(now + timeout * 1000).toISOString() } : {}),
+      ...(config.leaderTerm !== undefined ? { leaderTerm: config.leaderTerm } : {}),
     },
   } as ResourceOffer;
 }

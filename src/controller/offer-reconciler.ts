@@ -5,8 +5,9 @@
 import { CONDITION_FINISHED } from "../crds/contract.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { isConflict, isNotFound } from "../kube/errors.ts";
+import { REASON_LEADER_CHANGED } from "./deposed-offers.ts";
 import type { OfferReconcilerDeps } from "./deps.ts";
-import { LAUNCH_GRACE_MS } from "./launch-record.ts";
+import { isLaunchRecorded, LAUNCH_GRACE_MS } from "./launch-record.ts";
 import { splitKey } from "./names.ts";
 import { OfferAnswerer } from "./offer-answer.ts";
 import { refreshTasks } from "./offer-tasks.ts";
@@ -46,6 +47,15 @@ export class OfferReconciler {
     const now = this.d.clock();
     const phase = offerPhase(offer);
     if (phase === "Offered") {
+      if (this.d.deposed?.has(key) && !isLaunchRecorded(offer)) {
+        // Sent by a leader that had already lost its Lease: decided without this term's offers.
+        await this.answerer.finish(offer, {
+          phase: "Rescinded",
+          reason: REASON_LEADER_CHANGED,
+          message: `made in leader term ${offer.spec.leaderTerm ?? "(none)"} and sent after that leader had lost its lease; rescinded, nothing is launched from it`,
+        });
+        return { requeueAfterMs: this.d.config.offerRetentionMs };
+      }
       if (offer.spec.response) {
         this.d.busy.add(key);
         try {

@@ -12,6 +12,7 @@ import { AllocationLoop } from "./allocation-loop.ts";
 import { ClusterCache, type ClusterStores, informerStores, type Obj } from "./cache.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
+import { DeposedOffers } from "./deposed-offers.ts";
 import type { FrameworkReconciler } from "./deps.ts";
 import { failoverReconciler } from "./failover.ts";
 import { FencedWriter } from "./fenced-writer.ts";
@@ -45,6 +46,11 @@ export interface OperatorOptions {
    * asked before every cycle, every reconcile and every write (fenced-writer.ts). Default: true.
    */
   holdsLeadership?: () => boolean;
+  /**
+   * The leader election term this replica leads in (leader-election.ts), stamped on its offers
+   * so that a deposed leader's late ones are told apart (deposed-offers.ts). Default: none.
+   */
+  leaderTerm?: () => number | undefined;
   /** Where objects are read from; default: informers over `kc` (tests pass memory stores). */
   stores?: ClusterStores;
   /** Where writes go; default: the API server behind `kc` (tests pass a recording writer). */
@@ -131,6 +137,8 @@ export class Operator {
     this.frameworkQueue = new WorkQueue("frameworks", { concurrency: 4, hooks });
     this.roleQueue = new WorkQueue("roles", { concurrency: 1, hooks });
     const trigger = (reason: string) => this.loop.trigger(reason);
+    const leaderTerm = () => (this.leading ? opts.leaderTerm?.() : undefined);
+    const deposed = new DeposedOffers(this.cache.offers, leaderTerm);
     const common = {
       cache: this.cache,
       writer,
@@ -147,12 +155,14 @@ export class Operator {
       assumptions: this.assumptions,
       isLeader: () => this.acting,
       busyOffers: this.busyOffers,
+      leaderTerm,
     });
     this.offers = new OfferReconciler({
       ...common,
       assumptions: this.assumptions,
       tombstones: this.tombstones,
       busy: this.busyOffers,
+      deposed,
     });
     this.lifecycle = new FrameworkLifecycle({ ...common, assumptions: this.assumptions });
     this.frameworkReconcilers = [

@@ -191,6 +191,7 @@ export const IMMUTABLE_OFFER_FIELDS = [
   { name: "attributes", optional: false },
   { name: "reservations", optional: true },
   { name: "expiresAt", optional: true },
+  { name: "leaderTerm", optional: true },
 ] as const;
 
 const immutableRules: CelRule[] = IMMUTABLE_OFFER_FIELDS.map(({ name, optional }) => ({
@@ -229,6 +230,15 @@ export const ResourceOfferSpecSchema = withCel(
       expiresAt: TimestampSchema.optional().describe(
         "When the offer expires unanswered (only when the framework sets offerTimeoutSeconds).",
       ),
+      leaderTerm: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 31 - 1)
+        .optional()
+        .describe(
+          "The leader election term (the leader Lease's leaseTransitions) of the operator replica that made the offer. An offer of another term that appears while a later term leads was sent late by a deposed leader: it is rescinded (LeaderChanged) and never launched from.",
+        ),
       response: OfferResponseSchema.optional(),
     })
     .describe("Set by the operator and immutable, except response, which the framework writes once."),

@@ -1,13 +1,14 @@
 // The controller's config file carries the Mesos API's settings (`mesos:`), off by default.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { settingsFrom } from "../controller/main.ts";
 import { MesosConfigSchema } from "./index.ts";
 
 function withConfig(yaml: string) {
   const dir = mkdtempSync(join(tmpdir(), "mesos-config-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, "config.yaml");
   writeFileSync(file, yaml);
   return settingsFrom(["--config", file], {});

@@ -10,7 +10,7 @@
 //
 // Size: CHAOS_HITS hits per failpoint (default 1, the CI slice; npm run test:chaos: 20),
 // CHAOS_ROUNDS of each other fault (default: one per 5 hits, at least 1), CHAOS_SEED.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -79,6 +79,7 @@ async function control(path: string): Promise<unknown> {
 }
 
 let dir = "";
+let passed = false;
 let cp: ChaosControlPlane;
 let kc: KubeConfig;
 let recorder: Recorder | undefined;
@@ -163,7 +164,9 @@ afterAll(async () => {
   await sim?.stop().catch(() => {});
   await recorder?.stop().catch(() => {});
   await proxy?.stop().catch(() => {});
-  if (dir) process.stdout.write(`[chaos] history and operator logs: ${dir}\n`);
+  // The history and logs are kept for a run that failed, to be read; a passing run leaves nothing.
+  if (dir && passed) rmSync(dir, { recursive: true, force: true });
+  else if (dir) process.stdout.write(`[chaos] history and operator logs: ${dir}\n`);
 });
 
 function nodeControl(): NodeControl {
@@ -301,4 +304,5 @@ it(`keeps its promises under faults (hits per failpoint ${HITS}, rounds ${ROUNDS
     "kinds of fault injected at least once",
   ).toBeGreaterThan(tally.size / 2);
   expect(violations, "invariant violations").toBe("");
+  passed = true;
 });

@@ -115,7 +115,10 @@ export function failpointFault(name: Failpoint, timeoutMs: number): Fault {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `fn` until truthy; false when `timeoutMs` passed first. */
+/**
+ * Polls `fn` until truthy; false when `timeoutMs` passed first. It looks once more at the
+ * deadline: a slow look (a loaded machine) must not end the wait without a last answer.
+ */
 async function until(
   fn: () => Promise<boolean> | boolean,
   timeoutMs: number,
@@ -126,7 +129,7 @@ async function until(
     if (await fn()) return true;
     await sleep(everyMs);
   }
-  return false;
+  return !!(await fn());
 }
 
 /**
@@ -152,7 +155,10 @@ export function freezeLeaderFault(leaseMs: number): Fault {
         }, leaseMs * 4);
         const frozenMs = Date.now() - t0;
         r.signal("SIGCONT");
-        if (!replaced) throw new Error(`the standby did not take over within ${leaseMs * 4} ms`);
+        if (!replaced)
+          throw new Error(
+            `the standby did not take over within ${leaseMs * 4} ms (holder now "${await replicas.holder()}"; ${other?.identity ?? "no standby"}: ${other ? replicas.electionLog(other) : ""})`,
+          );
         // Thawed, it finds its lease gone: it exits (main.ts) instead of acting beside the new leader.
         const exited = await until(() => r.exited !== undefined, leaseMs * 2);
         return `${r.identity} frozen ${frozenMs} ms; ${other?.identity} took over; thawed, it ${exited ? `exited (${JSON.stringify(r.exited)})` : "kept running"}`;

@@ -294,6 +294,31 @@ describe("the invariant checker", () => {
     expect(agentCapacity(h.events).violations).toEqual([]);
   });
 
+  it("agent-capacity: a deposed leader's late offer holds nothing once rescinded LeaderChanged, unless something launched from it", () => {
+    const late = () =>
+      new H()
+        .agent("n1", "4")
+        .offer("o1", { type: "ADDED", cpu: "3", ports: [{ begin: 31000, end: 31009 }] })
+        .offer("late", { type: "ADDED", cpu: "2", ports: [{ begin: 31000, end: 31009 }] })
+        .offer("late", { phase: "Rescinded", reason: "LeaderChanged" });
+    expect(agentCapacity(late().events).violations).toEqual([]);
+    // Rescinded for another reason, the same two offers overlap.
+    const other = new H()
+      .agent("n1", "4")
+      .offer("o1", { type: "ADDED", cpu: "3" })
+      .offer("late", { type: "ADDED", cpu: "2" })
+      .offer("late", { phase: "Rescinded", reason: "ResourcesWithdrawn" });
+    expect(agentCapacity(other.events).violations).toHaveLength(1);
+    const launched = late().pod("t9", { offer: "late" });
+    expect(agentCapacity(launched.events).violations.map((v) => v.message)).toContainEqual(
+      expect.stringMatching(/launched from ns\/late/),
+    );
+    const accepted = late().offer("late", { phase: "Accepted", reason: "LeaderChanged" });
+    expect(agentCapacity(accepted.events).violations.map((v) => v.message)).toContainEqual(
+      expect.stringMatching(/late write, was accepted/),
+    );
+  });
+
   it("agent-capacity: two offers holding the same port", () => {
     const h = new H()
       .agent("n1", "8")

@@ -166,13 +166,19 @@ interface Hold {
   event: HistoryEvent;
 }
 
+/** Why the operator rescinds an offer a deposed leader sent late (src/controller/deposed-offers.ts). */
+const LEADER_CHANGED = "LeaderChanged";
+
 /**
  * At every resourceVersion, what each agent holds — outstanding offers (their Pods are inside
  * them), the Pods of finished offers until they terminate, and the tasks of an offer recorded as
  * Launching whose Pod was not seen yet — fits the agent's reported resources, ports never overlapping.
+ * An offer a deposed leader sent after another took over holds nothing: the new leader rescinds
+ * it (LeaderChanged) and launches nothing from it, which is checked here too.
  */
 export function agentCapacity(h: readonly HistoryEvent[]): CheckResult {
   const violations: Violation[] = [];
+  const late = lateOffers(h, violations);
   const offers = new Map<string, EventOfKind<"ResourceOffer">>();
   const pods = new Map<string, EventOfKind<"Pod">>();
   const agents = new Map<string, EventOfKind<"Agent">>();
@@ -203,7 +209,7 @@ export function agentCapacity(h: readonly HistoryEvent[]): CheckResult {
     const holds: Hold[] = [];
     const openOffers = new Set<string>();
     for (const o of offers.values()) {
-      if (o.fields.agent !== agent) continue;
+      if (o.fields.agent !== agent || late.has(o.key)) continue;
       if (!o.fields.phase || o.fields.phase === "Offered") {
         openOffers.add(o.key);
         const r = resourcesOf(o.fields.resources);
@@ -249,6 +255,32 @@ export function agentCapacity(h: readonly HistoryEvent[]): CheckResult {
     });
   }
   return { invariant: "agent-capacity", checked, violations };
+}
+
+/**
+ * The offers rescinded as a deposed leader's late writes; any of them that reached Accepted or
+ * has a Pod is a violation (the new leader must launch nothing from it).
+ */
+function lateOffers(h: readonly HistoryEvent[], violations: Violation[]): Set<string> {
+  const offers = ofKind(h, "ResourceOffer");
+  const late = new Set(offers.filter((e) => e.fields.reason === LEADER_CHANGED).map((e) => e.key));
+  for (const e of offers)
+    if (late.has(e.key) && e.fields.phase === "Accepted")
+      violations.push({
+        invariant: "agent-capacity",
+        message: `offer ${e.key}, a deposed leader's late write, was accepted`,
+        events: [e],
+      });
+  for (const p of ofKind(h, "Pod")) {
+    const offer = `${namespaceOf(p.key)}/${p.fields.offer}`;
+    if (late.has(offer) && p.type === "ADDED")
+      violations.push({
+        invariant: "agent-capacity",
+        message: `Pod ${p.key} was launched from ${offer}, a deposed leader's late offer`,
+        events: [p],
+      });
+  }
+  return late;
 }
 
 /** Every offer is final within the bound of its first sighting; `end` is when the history ends. */

@@ -27,6 +27,8 @@ export class Replica {
   exited: { code: number | null; signal: string | null } | undefined;
   readonly exit: Promise<{ code: number | null; signal: string | null }>;
   mesosUrl = "";
+  /** Its last log lines on leading and leases, and its warnings (newest last). */
+  readonly recent: string[] = [];
 
   constructor(identity: string, logDir: string, args: string[], env: Record<string, string>) {
     this.identity = identity;
@@ -58,7 +60,12 @@ export class Replica {
 
   private line(l: string): void {
     try {
-      const j = JSON.parse(l) as { msg?: string; http?: string; url?: string };
+      const j = JSON.parse(l) as { msg?: string; http?: string; url?: string; level?: number };
+      // What a failed fault reports: the last words on its election and its warnings.
+      if ((j.level ?? 0) >= 40 || /lead|lease/i.test(j.msg ?? "")) {
+        this.recent.push(l.length > 400 ? `${l.slice(0, 400)}…` : l);
+        if (this.recent.length > 8) this.recent.shift();
+      }
       if (j.msg === "controller starting") this.url = String(j.http);
       if (j.msg === "caches synced") this.synced = true;
       if (j.msg === "Mesos v1 scheduler API serving") this.mesosUrl = String(j.url);
@@ -188,16 +195,28 @@ export class Replicas {
     clearTimeout(t);
   }
 
-  /** The Lease's holder identity ("" when none or unreadable). */
+  /** The Lease's holder identity ("" when none, unreadable, or not read within 5 s). */
   async holder(): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const l = await this.o.kc
+      const read = this.o.kc
         .makeApiClient(CoordinationV1Api)
         .readNamespacedLease({ name: this.o.leaseName, namespace: this.o.leaseNamespace });
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timed out")), 5000);
+      });
+      const l = await Promise.race([read, late]);
       return l.spec?.holderIdentity ?? "";
     } catch {
       return "";
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** A replica's last lines on its election, for a fault's report. */
+  electionLog(r: Replica): string {
+    return `${r.exited ? `exited ${JSON.stringify(r.exited)}; ` : ""}last lines:\n${r.recent.join("\n")}`;
   }
 
   /** The slot whose live replica holds the Lease, waiting (bounded) for one. */

@@ -70,6 +70,8 @@ describe("leader election (client-go semantics)", () => {
     expect(durationMs).toBeGreaterThan(0);
     await waitUntil("a lease term past b's first look", Date.now() + durationMs + 2 * RETRY_MS * 1.2);
     expect(b.elector.isLeader).toBe(false);
+    // The term a leads in is the Lease's transitions; a standby has none.
+    expect([a.elector.term, b.elector.term]).toEqual([first.spec?.leaseTransitions ?? 0, undefined]);
     const later = await readLease("l1");
     expect(later.spec?.holderIdentity).toBe("a");
     expect(new Date(later.spec?.renewTime ?? 0).getTime()).toBeGreaterThan(
@@ -87,6 +89,7 @@ describe("leader election (client-go semantics)", () => {
       .readNamespacedLease({ name: "l1", namespace: ns });
     expect(lease.spec?.holderIdentity).toBe("b");
     expect(lease.spec?.leaseTransitions).toBe(1);
+    expect([a.elector.term, b.elector.term]).toEqual([undefined, 1]);
   });
 
   it("replaces a leader that went silent only after the lease expired", async () => {

@@ -3,12 +3,21 @@
 // answering every offer as fast as it can (a launch storm), and the leader SIGKILLed several
 // times. Afterwards: every accepted launch is a Pod, no task has two Pods, no agent was ever
 // offered more than it has, every answered offer was honoured, and each standby took over
-// within the lease time. A graceful stop hands over at once (the lease is released).
+// within the lease time. A graceful stop hands over at once (the lease is released). Offers carry
+// their leader term, and one a deposed leader sends late is rescinded without a launch.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CoordinationV1Api, type V1Pod } from "@kubernetes/client-node";
+import { CoordinationV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { LABEL_OFFER, LABEL_TASK_ID } from "../../src/crds/contract.ts";
+import {
+  GROUP,
+  KIND,
+  LABEL_FRAMEWORK,
+  LABEL_OFFER,
+  LABEL_TASK_ID,
+  PLURAL,
+  VERSION,
+} from "../../src/crds/contract.ts";
 import { parseQuantity } from "../../src/resources/quantity.ts";
 import { NodeProcess } from "./helm-support.ts";
 import { accept, BUSYBOX, FrameworkSide, task } from "./offers.ts";
@@ -306,5 +315,56 @@ describe("two controller replicas", () => {
     // lease could lapse (15 s); the margin is the API's latency on a loaded machine (4.6 s seen).
     expect(handover).toBeLessThan(Math.min(RETRY_MS * 1.2 + 6000, LEASE_MS / 2));
     expect(procs.filter((p) => p.exited && p.exited.signal !== "SIGKILL" && p.exited.code !== 0)).toEqual([]);
+
+    // Each offer carries the term it was made in (the Lease's transitions), and the leader's are
+    // of its own term. One a deposed leader sends late (a write that left its process only after
+    // it woke from a stall) is rescinded, LeaderChanged, and nothing is launched from it though
+    // it comes already answered.
+    const term = (
+      await pool.kc
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ name: LEASE, namespace: pool.namespace })
+    ).spec?.leaseTransitions;
+    expect(term).toBeGreaterThanOrEqual(KILLS + 1);
+    const own = await waitFor(
+      "an offer of the current term",
+      async () => (await listOffers()).find((o) => o.spec.leaderTerm === term),
+      30_000,
+      250,
+    );
+    expect(own.spec.agent).toBeTruthy();
+    expect((await listOffers()).filter((o) => !(Number(o.spec.leaderTerm) <= Number(term)))).toEqual([]);
+    const late = `storm-late-${Date.now() % 100000}`;
+    await pool.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: pool.namespace,
+      plural: PLURAL.resourceOffer,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: KIND.resourceOffer,
+        metadata: { name: late, labels: { ...pool.labels, [LABEL_FRAMEWORK]: "storm" } },
+        spec: {
+          framework: "storm",
+          role: "*",
+          agent: own.spec.agent,
+          resources: { cpu: "250m", memory: "64Mi" },
+          attributes: {},
+          leaderTerm: Number(term) - 1,
+          response: accept([task("late-1", { cpu: "250m", memory: "64Mi" }, { spec: BUSYBOX })], 0),
+        },
+      },
+    });
+    const rescinded = await waitFor(
+      "the late offer rescinded",
+      async () => {
+        const o = await fw.offer(late);
+        return o?.status?.phase && o.status.phase !== "Offered" ? o : undefined;
+      },
+      15_000,
+      100,
+    );
+    expect([rescinded.status?.phase, rescinded.status?.reason]).toEqual(["Rescinded", "LeaderChanged"]);
+    expect((await fw.pods()).filter((p) => p.metadata?.labels?.[LABEL_TASK_ID] === "late-1")).toEqual([]);
   });
 });

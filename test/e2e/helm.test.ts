@@ -1,7 +1,7 @@
 // The Helm chart: lint, render, values validated by values.schema.json, the chart's Pods pass
 // the `restricted` Pod Security level, and install / upgrade / uninstall on the real API server
 // (CRDs installed and kept). The RBAC it grants is proven in rbac.test.ts.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -11,7 +11,7 @@ import {
   RbacAuthorizationV1Api,
   type V1PodSpec,
 } from "@kubernetes/client-node";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { settingsFrom } from "../../src/controller/main.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
@@ -225,6 +225,7 @@ describe("helm chart", () => {
 
   it("writes a config file the controller accepts, with and without the Mesos API", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ko-chart-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const load = (cfg: Manifest) => {
       const file = join(dir, `config-${Math.random()}.yaml`);
       writeFileSync(file, cfg.data?.["config.yaml"] ?? cfg.stringData?.["config.yaml"]);

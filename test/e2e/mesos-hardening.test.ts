@@ -6,13 +6,13 @@
 // framework keeps subscribing, getting offers and being answered. Also: the controller and the
 // chart refuse to serve without credentials unless told to.
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { settingsFrom } from "../../src/controller/main.ts";
 import { ANNOTATION_PRINCIPAL, GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
@@ -486,6 +486,7 @@ describe("Mesos API under hostile clients", () => {
 describe("serving without credentials must be asked for", () => {
   it("the controller refuses to start with the Mesos API on and no credentials, naming the setting", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ko-mesos-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "config.yaml");
     writeFileSync(file, "mesos:\n  enabled: true\n  defaultNamespace: m\n");
     const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
@@ -557,7 +558,9 @@ describe("serving without credentials must be asked for", () => {
           (d.kind === "ConfigMap" || d.kind === "Secret"),
       );
       const text = cfg?.data?.["config.yaml"] ?? cfg?.stringData?.["config.yaml"];
-      const file = join(mkdtempSync(join(tmpdir(), "ko-mesos-chart-")), "config.yaml");
+      const dir = mkdtempSync(join(tmpdir(), "ko-mesos-chart-"));
+      onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+      const file = join(dir, "config.yaml");
       writeFileSync(file, text);
       const s = settingsFrom(["--config", file], { POD_NAMESPACE: "kube-offers-system", POD_NAME: "p" });
       expect(s !== "help" && s.mesos?.enabled).toBe(true);
