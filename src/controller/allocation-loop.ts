@@ -76,7 +76,9 @@ export class AllocationLoop {
     const { cache } = this.d;
     const book = this.agentBook;
     const byName = (o: { metadata?: { name?: string } }) => book.changed(o.metadata?.name ?? "");
-    for (const ev of ["add", "update", "delete", "resync"]) {
+    // Not on "resync" (the objects already seen): it would make every agent's view again once a
+    // resync period. The cross-check cycles make them all again anyway.
+    for (const ev of ["add", "update", "delete"]) {
       cache.agents.on(ev, byName);
       cache.nodes.on(ev, byName);
     }

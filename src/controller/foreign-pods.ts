@@ -76,7 +76,8 @@ export class ForeignUsage {
 
   /** Follows `pods` from now on, starting from what it holds. */
   constructor(pods: ObjectStore<V1Pod>) {
-    for (const ev of ["add", "update", "resync"]) pods.on(ev, (p: V1Pod) => this.set(p));
+    // Not on "resync": the objects already seen, each usage recomputed to find nothing changed.
+    for (const ev of ["add", "update"]) pods.on(ev, (p: V1Pod) => this.set(p));
     pods.on("delete", (p: V1Pod) => this.forget(keyOf(p)));
     for (const p of pods.list()) this.set(p);
   }

@@ -13,7 +13,7 @@ export class OpenOffers {
 
   /** Follows `offers` from now on, starting from what it holds. */
   constructor(offers: ObjectStore<Obj<ResourceOffer>>) {
-    for (const ev of ["add", "update", "resync"]) offers.on(ev, (o: Obj<ResourceOffer>) => this.set(o));
+    for (const ev of ["add", "update"]) offers.on(ev, (o: Obj<ResourceOffer>) => this.set(o));
     offers.on("delete", (o: Obj<ResourceOffer>) => this.open.delete(keyOf(o)));
     for (const o of offers.list()) this.set(o);
   }

@@ -59,7 +59,9 @@ export class PodHolds implements TrackedHolds {
   /** Follows `pods` from now on, starting from what it holds. */
   constructor(pods: ObjectStore<V1Pod>, report: ReportUnreadable) {
     this.report = report;
-    for (const ev of ["add", "update", "resync"]) pods.on(ev, (p: V1Pod) => this.set(p));
+    // Not on "resync": it hands back the objects already seen, and would recompute every Pod's
+    // hold once a resync period (100k of them at 10k agents) to find nothing changed.
+    for (const ev of ["add", "update"]) pods.on(ev, (p: V1Pod) => this.set(p));
     pods.on("delete", (p: V1Pod) => this.forget(keyOf(p)));
     for (const p of pods.list()) this.set(p);
   }
