@@ -35,6 +35,7 @@ import {
 import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import type { NodeHealth } from "../tasks/state.ts";
 import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
+import { ByFramework } from "./by-framework.ts";
 import type { Clock } from "./clock.ts";
 import { ForeignUsage, trimToUsage } from "./foreign-pods.ts";
 import { LeaseClock } from "./lease-clock.ts";
@@ -147,6 +148,9 @@ export class ClusterCache {
   readonly foreignPods: ObjectStore<V1Pod>;
   /** What the foreign Pods take on each node (foreign-pods.ts), kept from their store's events. */
   readonly foreign: ForeignUsage;
+  /** Each framework's task Pods and offers (by-framework.ts), kept from their stores' events. */
+  private readonly podsByFramework: ByFramework<V1Pod>;
+  private readonly offersByFramework: ByFramework<Obj<ResourceOffer>>;
   readonly nodes: ObjectStore<V1Node>;
   readonly leases: ObjectStore<V1Lease>;
   /** When each Lease's current record was first seen, on this process's clock (lease-clock.ts). */
@@ -175,6 +179,8 @@ export class ClusterCache {
       leases: this.leases,
     } = stores);
     this.foreign = new ForeignUsage(this.foreignPods);
+    this.podsByFramework = new ByFramework(this.pods, (p) => p.metadata?.labels?.[LABEL_FRAMEWORK]);
+    this.offersByFramework = new ByFramework(this.offers, (o) => o.spec?.framework);
     this.leaseClock = new LeaseClock(liveness.clock);
     // Renewals are timed when the watch delivers them, not when a reader next looks.
     const key = (l: V1Lease) => `${l.metadata?.namespace}/${l.metadata?.name}`;
@@ -289,18 +295,19 @@ export class ClusterCache {
     return { exists: true, ready: n?.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" };
   }
 
+  /** The framework's task Pods (by its label, the one every reader goes by): its own, not a walk. */
   podsOf(namespace: string, framework: string): V1Pod[] {
-    return this.pods.list(namespace).filter((p) => isPodOf(p, framework));
+    return this.podsByFramework.of(namespace, framework);
   }
 
-  /** The Pod of that name, if it is one of the framework's (a get, where podsOf walks them all). */
+  /** The Pod of that name, if it is one of the framework's. */
   podOf(namespace: string, framework: string, name: string): V1Pod | undefined {
     const p = this.pods.get(name, namespace);
     return p && isPodOf(p, framework) ? p : undefined;
   }
 
   offersOf(namespace: string, framework: string): Obj<ResourceOffer>[] {
-    return this.offers.list(namespace).filter((o) => o.spec?.framework === framework);
+    return this.offersByFramework.of(namespace, framework);
   }
 }
 
