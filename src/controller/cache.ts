@@ -35,10 +35,10 @@ import {
 import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import type { NodeHealth } from "../tasks/state.ts";
 import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
-import { ByFramework } from "./by-framework.ts";
 import type { Clock } from "./clock.ts";
 import { ForeignUsage, trimToUsage } from "./foreign-pods.ts";
 import { LeaseClock } from "./lease-clock.ts";
+import { StoreIndex } from "./store-index.ts";
 import { leaseExpired, nodeHealth, timeOf } from "./views.ts";
 
 export type Obj<T> = T & KubernetesObject;
@@ -148,9 +148,10 @@ export class ClusterCache {
   readonly foreignPods: ObjectStore<V1Pod>;
   /** What the foreign Pods take on each node (foreign-pods.ts), kept from their store's events. */
   readonly foreign: ForeignUsage;
-  /** Each framework's task Pods and offers (by-framework.ts), kept from their stores' events. */
-  private readonly podsByFramework: ByFramework<V1Pod>;
-  private readonly offersByFramework: ByFramework<Obj<ResourceOffer>>;
+  /** Each framework's task Pods and offers, and each node's task Pods (store-index.ts). */
+  private readonly podsByFramework: StoreIndex<V1Pod>;
+  private readonly offersByFramework: StoreIndex<Obj<ResourceOffer>>;
+  private readonly podsByNode: StoreIndex<V1Pod>;
   readonly nodes: ObjectStore<V1Node>;
   readonly leases: ObjectStore<V1Lease>;
   /** When each Lease's current record was first seen, on this process's clock (lease-clock.ts). */
@@ -179,8 +180,13 @@ export class ClusterCache {
       leases: this.leases,
     } = stores);
     this.foreign = new ForeignUsage(this.foreignPods);
-    this.podsByFramework = new ByFramework(this.pods, (p) => p.metadata?.labels?.[LABEL_FRAMEWORK]);
-    this.offersByFramework = new ByFramework(this.offers, (o) => o.spec?.framework);
+    const inNamespace = (o: { metadata?: { namespace?: string } }, fw: string | undefined) =>
+      fw ? `${o.metadata?.namespace}/${fw}` : undefined;
+    this.podsByFramework = new StoreIndex(this.pods, (p) =>
+      inNamespace(p, p.metadata?.labels?.[LABEL_FRAMEWORK]),
+    );
+    this.offersByFramework = new StoreIndex(this.offers, (o) => inNamespace(o, o.spec?.framework));
+    this.podsByNode = new StoreIndex(this.pods, (p) => p.spec?.nodeName || undefined);
     this.leaseClock = new LeaseClock(liveness.clock);
     // Renewals are timed when the watch delivers them, not when a reader next looks.
     const key = (l: V1Lease) => `${l.metadata?.namespace}/${l.metadata?.name}`;
@@ -297,7 +303,12 @@ export class ClusterCache {
 
   /** The framework's task Pods (by its label, the one every reader goes by): its own, not a walk. */
   podsOf(namespace: string, framework: string): V1Pod[] {
-    return this.podsByFramework.of(namespace, framework);
+    return this.podsByFramework.of(`${namespace}/${framework}`);
+  }
+
+  /** The task Pods bound to `node`. */
+  podsOn(node: string): V1Pod[] {
+    return this.podsByNode.of(node);
   }
 
   /** The Pod of that name, if it is one of the framework's. */
@@ -307,7 +318,7 @@ export class ClusterCache {
   }
 
   offersOf(namespace: string, framework: string): Obj<ResourceOffer>[] {
-    return this.offersByFramework.of(namespace, framework);
+    return this.offersByFramework.of(`${namespace}/${framework}`);
   }
 }
 

@@ -258,8 +258,7 @@ export class Operator {
         if (ev === "delete") nodeReadiness.delete(name);
         else nodeReadiness.set(name, ready);
         // Tasks on this node may have become unreachable or lost: refresh their rollups.
-        for (const p of c.pods.list()) {
-          if (p.spec?.nodeName !== n.metadata?.name) continue;
+        for (const p of c.podsOn(name)) {
           const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
           const offer = p.metadata?.labels?.[LABEL_OFFER];
           if (fw) this.frameworkQueue.add(`${p.metadata?.namespace}/${fw}`);

@@ -1,22 +1,23 @@
-// The objects of each framework — its task Pods (by their framework label), its offers (by
-// spec.framework) — kept from a store's events, so that a framework's reconcile (its status
-// roll-up, node states, a teardown's kills) reads its own objects instead of walking its whole
-// namespace: with many frameworks in one namespace, each walk was every framework's objects.
+// A store's objects grouped by a key of each — a framework's task Pods (by their framework
+// label) or offers (by spec.framework), the task Pods on a node — kept from the store's events,
+// so that a framework's reconcile (its status roll-up, node states, a teardown's kills) or a
+// node's readiness change reads its own objects instead of walking every one: with many
+// frameworks in one namespace, each walk was every framework's objects.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ObjectStore } from "../kube/store.ts";
 
 const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
-export class ByFramework<T extends KubernetesObject> {
-  /** "namespace/framework" → the framework's objects by key, newest version each. */
+export class StoreIndex<T extends KubernetesObject> {
+  /** Group → its objects by key, newest version each. */
   private readonly groups = new Map<string, Map<string, T>>();
-  /** Each object's group, to move it when it changes framework. */
+  /** Each object's group, to move it when its key changes. */
   private readonly groupOf = new Map<string, string>();
-  private readonly frameworkOf: (o: T) => string | undefined;
+  private readonly groupBy: (o: T) => string | undefined;
 
-  /** Follows `store` from now on, starting from what it holds; `frameworkOf` names an object's framework. */
-  constructor(store: ObjectStore<T>, frameworkOf: (o: T) => string | undefined) {
-    this.frameworkOf = frameworkOf;
+  /** Follows `store` from now on, starting from what it holds; `groupBy` names an object's group (none: left out). */
+  constructor(store: ObjectStore<T>, groupBy: (o: T) => string | undefined) {
+    this.groupBy = groupBy;
     // Not on "resync": the objects already seen.
     for (const ev of ["add", "update"]) store.on(ev, (o: T) => this.set(o));
     store.on("delete", (o: T) => this.remove(keyOf(o)));
@@ -25,8 +26,7 @@ export class ByFramework<T extends KubernetesObject> {
 
   private set(o: T): void {
     const key = keyOf(o);
-    const fw = this.frameworkOf(o);
-    const group = fw ? `${o.metadata?.namespace}/${fw}` : undefined;
+    const group = this.groupBy(o);
     const was = this.groupOf.get(key);
     if (was !== undefined && was !== group) this.remove(key);
     if (group === undefined) return;
@@ -48,9 +48,9 @@ export class ByFramework<T extends KubernetesObject> {
     if (g?.size === 0) this.groups.delete(group);
   }
 
-  /** The framework's objects in `namespace`. */
-  of(namespace: string, framework: string): T[] {
-    const g = this.groups.get(`${namespace}/${framework}`);
+  /** The objects of a group. */
+  of(group: string): T[] {
+    const g = this.groups.get(group);
     return g ? [...g.values()] : [];
   }
 }
