@@ -7,21 +7,18 @@ import type { KubeConfig, V1Lease, V1Node, V1Pod } from "@kubernetes/client-node
 import { AGENT_LEASE_PREFIX, LABEL_FRAMEWORK, LABEL_OFFER } from "../crds/contract.ts";
 import type { Framework } from "../crds/framework.ts";
 import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
-import { apiMessage, isNotFound } from "../kube/errors.ts";
+import { apiMessage } from "../kube/errors.ts";
 import { AllocationLoop } from "./allocation-loop.ts";
 import { ClusterCache, type ClusterStores, informerStores, type Obj } from "./cache.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
 import { DeposedOffers } from "./deposed-offers.ts";
-import type { FrameworkReconciler } from "./deps.ts";
-import { failoverReconciler } from "./failover.ts";
 import { FencedWriter } from "./fenced-writer.ts";
 import { FrameworkLifecycle } from "./framework-lifecycle.ts";
-import { FrameworkStatusReconciler } from "./framework-status.ts";
+import { frameworkKeyReconciler, frameworkReconcilers } from "./framework-reconcile.ts";
 import { KubeWriter } from "./kube-writer.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { nodeStateReconciler } from "./node-state.ts";
 import { OfferReconciler } from "./offer-reconciler.ts";
 import { rebuildFilters } from "./revive.ts";
 import { ROLES_KEY, RoleStatusReconciler } from "./role-status.ts";
@@ -74,8 +71,8 @@ export class Operator {
   private readonly tombstones: PodTombstones;
   private readonly offers: OfferReconciler;
   private readonly lifecycle: FrameworkLifecycle;
-  /** Run, in order, on each registered Framework; each returns when to look again. */
-  private readonly frameworkReconcilers: FrameworkReconciler[];
+  /** One Framework key: its lifecycle, then each reconciler of a registered one (framework-reconcile.ts). */
+  private readonly reconcileFramework: (key: string) => Promise<ReconcileResult | undefined>;
   private readonly roles: RoleStatusReconciler;
   private readonly isLeader: () => boolean;
   private readonly holdsLeadership: () => boolean;
@@ -165,35 +162,13 @@ export class Operator {
       deposed,
     });
     this.lifecycle = new FrameworkLifecycle({ ...common, assumptions: this.assumptions });
-    this.frameworkReconcilers = [
-      failoverReconciler(common),
-      nodeStateReconciler(common),
-      new FrameworkStatusReconciler(common),
-    ];
+    this.reconcileFramework = frameworkKeyReconciler(
+      this.lifecycle,
+      frameworkReconcilers(common),
+      this.clock,
+    );
     this.roles = new RoleStatusReconciler(common);
     this.route();
-  }
-
-  /**
-   * One Framework key: its lifecycle first; when it is registered, every other reconciler,
-   * each on its own (one failing does not hold the others back), looking again at the earliest
-   * time any of them asks for.
-   */
-  private async reconcileFramework(key: string): Promise<ReconcileResult | undefined> {
-    try {
-      const fw = await this.lifecycle.reconcile(key);
-      if (!fw) return undefined;
-      const now = this.clock();
-      const results = [];
-      for (const r of this.frameworkReconcilers) results.push(await r.reconcile(fw, now).then(ok, fail));
-      const failed = results.find((x) => "err" in x);
-      if (failed && "err" in failed) throw failed.err;
-      const after = results.flatMap((x) => ("ms" in x && x.ms !== undefined ? [x.ms] : []));
-      return after.length ? { requeueAfterMs: Math.min(...after) } : undefined;
-    } catch (err) {
-      if (isNotFound(err)) return undefined; // deleted meanwhile: the delete event brings us back
-      throw err;
-    }
   }
 
   /** Informer events only enqueue keys: handlers never do work or throw. */
@@ -362,6 +337,3 @@ export function offersByUrgency<T extends ResourceOffer>(offers: readonly T[]): 
   const rank = (o: ResourceOffer) => (offerPhase(o) !== "Offered" ? 2 : o.spec?.response ? 0 : 1);
   return [...offers].sort((a, b) => rank(a) - rank(b));
 }
-
-const ok = (ms: number | undefined) => ({ ms });
-const fail = (err: unknown) => ({ err });

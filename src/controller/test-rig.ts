@@ -1,11 +1,12 @@
 // One controller over a memory cluster (memory-cluster.ts), for table tests: the allocation loop,
-// the offer reconciler and the framework lifecycle wired as operator.ts wires them, reading memory
+// the offer reconciler and the framework reconcilers wired as operator.ts wires them, reading memory
 // stores, writing through the recording writer, on a clock the test moves.
 import { AllocationLoop, type LoopDeps } from "./allocation-loop.ts";
 import { ClusterCache } from "./cache.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
 import { agentOnNode } from "./fixtures.ts";
 import { FrameworkLifecycle } from "./framework-lifecycle.ts";
+import { frameworkKeyReconciler, frameworkReconcilers } from "./framework-reconcile.ts";
 import { FrameworkStatusReconciler } from "./framework-status.ts";
 import { createLogger } from "./log.ts";
 import { MemoryCluster } from "./memory-cluster.ts";
@@ -44,6 +45,8 @@ export function rig(
     trigger: () => {},
   };
   const busy = new Set<string>();
+  const lifecycle = new FrameworkLifecycle({ ...common, assumptions });
+  const status = new FrameworkStatusReconciler(common);
   return {
     clock,
     cluster,
@@ -63,8 +66,10 @@ export function rig(
       tombstones: new PodTombstones(60_000, tick),
       busy,
     }),
-    lifecycle: new FrameworkLifecycle({ ...common, assumptions }),
-    status: new FrameworkStatusReconciler(common),
+    lifecycle,
+    status,
+    /** A Framework key as the framework queue runs it: lifecycle, failover, node states, status. */
+    frameworks: frameworkKeyReconciler(lifecycle, frameworkReconcilers(common, status), tick),
     roles: new RoleStatusReconciler(common),
   };
 }
