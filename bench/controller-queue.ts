@@ -1,4 +1,4 @@
-// The operator's offer queue (operator.ts: a WorkQueue of offer keys, 8 workers) on a simulated
+// The operator's offer and framework queues (operator.ts: WorkQueues of keys, 8 and 4 workers) on a simulated
 // clock, for the part of bench:controller that moves time itself: keys are de-duplicated, up to
 // `concurrency` reconcile at once, a key added while it runs runs again, a requeueAfterMs is
 // honoured on the simulated clock, and a failed key is retried at the next drain (WorkQueue's
@@ -30,6 +30,11 @@ export class SimulatedQueue {
 
   add(key: string): void {
     this.addAt(key, this.clock());
+  }
+
+  /** Due `ms` from now on the simulated clock (WorkQueue.addAfter: the earliest time wins). */
+  addAfter(key: string, ms: number): void {
+    this.addAt(key, this.clock() + ms);
   }
 
   private addAt(key: string, at: number): void {
@@ -65,6 +70,6 @@ export class SimulatedQueue {
       };
       await Promise.all(Array.from({ length: this.concurrency }, worker));
     }
-    throw new Error(`offer queue not drained after ${MAX_PASSES} passes (${this.due.size} keys left)`);
+    throw new Error(`queue not drained after ${MAX_PASSES} passes (${this.due.size} keys left)`);
   }
 }

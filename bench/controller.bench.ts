@@ -14,9 +14,11 @@
 //    filters), through a copy of the offer queue on the simulated clock (controller-queue.ts), and
 //    then one AllocationLoop.cycle(now) runs: planCycle over the cache, the kept allocator, and the
 //    writes (rescinds, offer creates). Only the cycle is in the cycle times; the reconciler's time
-//    is reported beside it. One cycle a simulated second is what the 1 s allocation interval gives
-//    when triggers keep coming (they coalesce). Left out here: the framework queue (lifecycle,
-//    failover, status roll-ups) and the role queue, which do not feed the cycle.
+//    is reported beside it, and so is the framework queue's (each Framework key as operator.ts
+//    runs it: lifecycle, failover, node states, the status roll-up; queued by the same offer and
+//    Pod events, task Pod changes batched 500 ms). One cycle a simulated second is what the 1 s
+//    allocation interval gives when triggers keep coming (they coalesce). Left out here: the role
+//    queue, which does not feed the cycle.
 //    Two pools per size. "spare": every agent has room beyond its tasks, so every agent is
 //    offered anew each cycle (a decline's filter sends it to the next framework): 10,000
 //    decisions a cycle at 10k agents, the worst case, as Mesos's DeclineOffers scenario.
@@ -53,10 +55,11 @@ import type { ClusterCache, Obj } from "../src/controller/cache.ts";
 import { createLogger } from "../src/controller/log.ts";
 import { MemoryCluster, type RecordedWrite } from "../src/controller/memory-cluster.ts";
 import { Metrics } from "../src/controller/metrics.ts";
-import { Operator } from "../src/controller/operator.ts";
+import { Operator, TASK_POD_BATCH_MS } from "../src/controller/operator.ts";
 import type { Assumptions } from "../src/controller/state.ts";
 import { rig, T0 } from "../src/controller/test-rig.ts";
-import { LABEL_OFFER } from "../src/crds/contract.ts";
+import { LABEL_FRAMEWORK, LABEL_OFFER } from "../src/crds/contract.ts";
+import type { Framework } from "../src/crds/framework.ts";
 import type { ResourceOffer } from "../src/crds/offer.ts";
 import { SimulatedQueue } from "./controller-queue.ts";
 import {
@@ -77,8 +80,9 @@ const quick = flag("quick");
 const CYCLES = Number(option("cycles") ?? 20);
 const WARMUP = 3;
 const CHURN = 0.01;
-/** The operator's offer queue runs 8 workers (operator.ts). */
+/** The operator's offer queue runs 8 workers, its framework queue 4 (operator.ts). */
 const OFFER_WORKERS = 8;
+const FRAMEWORK_WORKERS = 4;
 /** Every this many cycles the loop cross-checks its allocator (allocation-loop.ts CROSS_CHECK_EVERY). */
 const CROSS_CHECK_EVERY = 60;
 const LATENCY_AGENTS = Number(option("latency-agents") ?? 1000);
@@ -136,6 +140,18 @@ function routeOfferQueue(cache: ClusterCache, queue: SimulatedQueue, assumptions
   }
 }
 
+/** What operator.ts routes from Framework, offer and task Pod events to the framework queue. */
+function routeFrameworkQueue(cache: ClusterCache, queue: SimulatedQueue): void {
+  for (const ev of ["add", "update", "delete"]) {
+    cache.frameworks.on(ev, (f: Obj<Framework>) => queue.add(keyOf(f)));
+    cache.offers.on(ev, (o: Obj<ResourceOffer>) => queue.add(`${o.metadata.namespace}/${o.spec?.framework}`));
+    cache.pods.on(ev, (p: V1Pod) => {
+      const fw = p.metadata?.labels?.[LABEL_FRAMEWORK];
+      if (fw) queue.addAfter(`${p.metadata?.namespace}/${fw}`, TASK_POD_BATCH_MS);
+    });
+  }
+}
+
 // ---------------------------------------------------------------- 1. cycle time at scale
 
 interface CycleRun {
@@ -151,6 +167,7 @@ interface CycleRun {
   loopWritesPerCycle: number;
   reconcilerWritesPerSecond: number;
   reconcileMsPerSecond: number;
+  frameworkMsPerSecond: number;
   tasksAtEnd: number;
   offersInCache: number;
   heapMiB: number;
@@ -165,11 +182,15 @@ async function cycleAtScale(size: PoolSize, pool: Pool): Promise<CycleRun> {
   const w = new Workload(r.cluster, size, capacity, clock);
   const queue = new SimulatedQueue((k) => r.offers.reconcile(k), clock, OFFER_WORKERS);
   routeOfferQueue(r.cache, queue, r.assumptions);
+  const frameworkQueue = new SimulatedQueue(r.frameworks, clock, FRAMEWORK_WORKERS);
+  routeFrameworkQueue(r.cache, frameworkQueue);
+  for (const f of r.cache.frameworks.list()) frameworkQueue.add(keyOf(f));
   const leaseSlots = LEASE_RENEW_MS / 1000;
   const times: number[] = [];
   const cpu: number[] = [];
   const copies: number[] = [];
   const reconcileMs: number[] = [];
+  const frameworkMs: number[] = [];
   let first = Number.NaN;
   let crossCheck = Number.NaN;
   let offers = 0;
@@ -194,6 +215,9 @@ async function cycleAtScale(size: PoolSize, pool: Pool): Promise<CycleRun> {
     const r0 = performance.now();
     await queue.drain();
     const reconciled = performance.now() - r0;
+    const f0 = performance.now();
+    await frameworkQueue.drain();
+    const frameworksTook = performance.now() - f0;
     const mark = r.cluster.writes.length;
     if (c === total - 1) r.loop.cycles = CROSS_CHECK_EVERY * Math.ceil(r.loop.cycles / CROSS_CHECK_EVERY);
     const checking = r.loop.cycles % CROSS_CHECK_EVERY === 0;
@@ -212,6 +236,7 @@ async function cycleAtScale(size: PoolSize, pool: Pool): Promise<CycleRun> {
       cpu.push(cycleCpu);
       copies.push(copied);
       reconcileMs.push(reconciled);
+      frameworkMs.push(frameworksTook);
       const cycleWrites = r.cluster.writes.slice(mark).filter(notEvent);
       offers += cycleWrites.filter(isOfferCreate).length;
       loopWrites += cycleWrites.length;
@@ -233,6 +258,7 @@ async function cycleAtScale(size: PoolSize, pool: Pool): Promise<CycleRun> {
     loopWritesPerCycle: loopWrites / measured,
     reconcilerWritesPerSecond: reconcilerWrites / measured,
     reconcileMsPerSecond: q(reconcileMs, 0.5),
+    frameworkMsPerSecond: q(frameworkMs, 0.5),
     tasksAtEnd: w.runningTasks,
     offersInCache: r.cache.offers.list().length,
     ...mem,
@@ -375,22 +401,22 @@ if (!flag("latency-only")) {
   );
   log();
   log(
-    "| pool | agents | tasks | frameworks | median cycle | p99 cycle | median CPU | memory cluster's copies | first cycle (build) | cross-check cycle | offers / cycle | loop writes / cycle | reconciler writes / s | reconciler ms / s | offers in cache | heap MiB | rss MiB | median / 50 ms target |",
+    "| pool | agents | tasks | frameworks | median cycle | p99 cycle | median CPU | memory cluster's copies | first cycle (build) | cross-check cycle | offers / cycle | loop writes / cycle | reconciler writes / s | offer reconciler ms / s | framework reconcilers ms / s | offers in cache | heap MiB | rss MiB | median / 50 ms target |",
   );
   log(
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
   for (const size of sizes)
     for (const pool of pools) {
       const x = await cycleAtScale(size, pool);
       const med = q(x.times, 0.5);
       log(
-        `| ${pool} | ${size.agents} | ${size.tasks} | ${size.frameworks} | ${ms(med)} ms | ${ms(q(x.times, 0.99))} ms | ${ms(q(x.cpu, 0.5))} ms | ${ms(q(x.copies, 0.5))} ms | ${ms(x.first)} ms | ${ms(x.crossCheck)} ms | ${x.offersPerCycle.toFixed(0)} | ${x.loopWritesPerCycle.toFixed(0)} | ${x.reconcilerWritesPerSecond.toFixed(0)} | ${ms(x.reconcileMsPerSecond)} ms | ${x.offersInCache} | ${x.heapMiB.toFixed(0)} | ${x.rssMiB.toFixed(0)} | ${(med / 50).toFixed(2)}x |`,
+        `| ${pool} | ${size.agents} | ${size.tasks} | ${size.frameworks} | ${ms(med)} ms | ${ms(q(x.times, 0.99))} ms | ${ms(q(x.cpu, 0.5))} ms | ${ms(q(x.copies, 0.5))} ms | ${ms(x.first)} ms | ${ms(x.crossCheck)} ms | ${x.offersPerCycle.toFixed(0)} | ${x.loopWritesPerCycle.toFixed(0)} | ${x.reconcilerWritesPerSecond.toFixed(0)} | ${ms(x.reconcileMsPerSecond)} ms | ${ms(x.frameworkMsPerSecond)} ms | ${x.offersInCache} | ${x.heapMiB.toFixed(0)} | ${x.rssMiB.toFixed(0)} | ${(med / 50).toFixed(2)}x |`,
       );
     }
   log();
   log(
-    "Cycle times are wall-clock of AllocationLoop.cycle (planCycle, the kept allocator, the writes to the memory cluster); 'median CPU' is process CPU time of the same cycles; 'memory cluster's copies' is the median time within a cycle the memory cluster spent copying what was written (the API server's stored copy, which a watch would hand back: its part of a write, not the operator's). Finished offers stay in the cache for their 60 s retention, so 'offers in cache' grows through the run. Pool 'spare': every agent has room, so every agent is offered each cycle (the worst case); 'full': agents are full, so only what the cycle's finished tasks freed is offered, and accepted.",
+    "Cycle times are wall-clock of AllocationLoop.cycle (planCycle, the kept allocator, the writes to the memory cluster); 'median CPU' is process CPU time of the same cycles; 'memory cluster's copies' is the median time within a cycle the memory cluster spent copying what was written (the API server's stored copy, which a watch would hand back: its part of a write, not the operator's). 'reconciler writes / s' are the offer and framework reconcilers' writes (answers, statuses, Pods) between cycles; the two 'ms / s' columns are their medians per simulated second, outside the cycle. Finished offers stay in the cache for their 60 s retention, so 'offers in cache' grows through the run. Pool 'spare': every agent has room, so every agent is offered each cycle (the worst case); 'full': agents are full, so only what the cycle's finished tasks freed is offered, and accepted.",
   );
   log();
 }
