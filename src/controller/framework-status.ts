@@ -6,22 +6,15 @@ import { dominantShare } from "../allocator/index.ts";
 import { CONDITION_CONNECTED, CONDITION_ROLES_AUTHORIZED, KIND } from "../crds/contract.ts";
 import type { Framework, FrameworkStatus } from "../crds/framework.ts";
 import { add, emptyResources, fromResources } from "../resources/resources.ts";
-import type { Resources, Scalars } from "../resources/types.ts";
+import type { Resources } from "../resources/types.ts";
 import { type TaskState, taskStatusOf } from "../tasks/state.ts";
-import { checkAgainstNode } from "./agent-check.ts";
 import type { Obj } from "./cache.ts";
 import { type ControllerDeps, type FrameworkReconciler, RECHECK_MS } from "./deps.ts";
 import { connectivityOf } from "./failover.ts";
 import { frameworkId } from "./names.ts";
+import { PoolTotal } from "./pool-total.ts";
 import { authorizeFrameworkRoles, ROLE_NOT_AUTHORIZED, roleAdmissions } from "./role-authz.ts";
-import {
-  agentView,
-  type Connectivity,
-  leaseLapsedAt,
-  netOfForeign,
-  offerAllocation,
-  podAllocation,
-} from "./views.ts";
+import { type Connectivity, leaseLapsedAt, offerAllocation, podAllocation } from "./views.ts";
 
 export interface FrameworkStatusDeps extends ControllerDeps {
   trigger: (reason: string) => void;
@@ -44,8 +37,12 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
   /** When each Framework's status was last written (this replica's clock). */
   private readonly lastWrite = new Map<string, number>();
 
+  /** The pool's total for the dominant shares, kept from events (pool-total.ts). */
+  private readonly pool: PoolTotal;
+
   constructor(d: FrameworkStatusDeps) {
     this.d = d;
+    this.pool = new PoolTotal(d.cache, d.unreadable);
   }
 
   async reconcile(fw: Obj<Framework>, now: number): Promise<number> {
@@ -106,7 +103,7 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
       const a = offerAllocation(o, report);
       if (a) offered[a.role] = add(offered[a.role] ?? emptyResources(), a.resources);
     }
-    const share = this.dominantShare([...Object.values(allocated), ...Object.values(offered)], now);
+    const share = this.dominantShare([...Object.values(allocated), ...Object.values(offered)]);
     for (const [state, n] of Object.entries(counts))
       this.d.metrics.tasks.set({ namespace: ns, framework: name, state }, n);
     this.d.metrics.dominantShare.set({ namespace: ns, framework: name }, share);
@@ -173,20 +170,10 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
   }
 
   /** max over resources of held / pool total (resources excluded from fair sharing skipped). */
-  private dominantShare(held: Resources[], now: number): number {
-    const total: Scalars = {};
-    for (const a of this.d.cache.agents.list()) {
-      const reported = agentView(a, undefined, now, this.d.unreadable);
-      // The pool as the allocator sees it: what the Node bears out (agent-check.ts), less what
-      // ordinary Pods there take (foreign-pods.ts).
-      const checked = reported && checkAgainstNode(reported, this.d.cache.nodes.get(reported.name)).view;
-      const v = checked && netOfForeign(checked, this.d.cache.foreign.usedOn(checked.name));
-      if (!v) continue;
-      for (const [k, n] of Object.entries(v.total.scalars)) total[k] = (total[k] ?? 0) + n;
-    }
+  private dominantShare(held: Resources[]): number {
     const sum = held.reduce((acc, r) => add(acc, r), emptyResources());
     // The allocator's own DRF share, so status and allocation agree on what "share" means.
-    return dominantShare(sum.scalars, total, new Set(this.d.config.fairShareExcludedResources));
+    return dominantShare(sum.scalars, this.pool.total(), new Set(this.d.config.fairShareExcludedResources));
   }
 }
 
