@@ -26,10 +26,7 @@ export const STATUS_WRITE_INTERVAL_MS = 2000;
 /** A change of phase or of a condition (not of counts, shares or resources): a user waits on it. */
 function statusNewsworthy(before: FrameworkStatus | undefined, after: FrameworkStatus): boolean {
   if (before?.phase !== after.phase) return true;
-  return (
-    JSON.stringify(stripTimes(before?.conditions ?? [])) !==
-    JSON.stringify(stripTimes(after.conditions ?? []))
-  );
+  return timelessJson(before?.conditions ?? []) !== timelessJson(after.conditions ?? []);
 }
 
 export class FrameworkStatusReconciler implements FrameworkReconciler {
@@ -56,7 +53,7 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
       if (lapse !== undefined) requeue = Math.min(requeue, Math.max(50, lapse - now + 10));
     }
     const status = this.rollUp(fw, conn, now);
-    if (JSON.stringify(stripTimes(status)) !== JSON.stringify(stripTimes(fw.status ?? {}))) {
+    if (timelessJson(status) !== timelessJson(fw.status ?? {})) {
       // Counts and resources move with every task and offer: written at most every
       // STATUS_WRITE_INTERVAL_MS per Framework (the last change always lands). A new phase or
       // condition is written at once.
@@ -191,13 +188,42 @@ function keepTransition(
   return c && c.status === (isTrue ? "True" : "False") ? c.lastTransitionTime : new Date(now).toISOString();
 }
 
-/** Status compared without volatile timestamps, so unchanged roll-ups cause no writes. */
-export function stripTimes(s: object): unknown {
-  return JSON.parse(JSON.stringify(s), (k, v) => {
-    if (k === "lastTransitionTime") return undefined;
-    // Canonical key order: the API server need not keep ours.
-    if (v && typeof v === "object" && !Array.isArray(v))
-      return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)));
-    return v;
-  });
+/**
+ * A status as canonical JSON without its volatile timestamps (lastTransitionTime, at any depth),
+ * keys sorted (the API server need not keep ours): two statuses that differ only in those times
+ * give the same string, so unchanged roll-ups cause no writes. Made in one walk, as
+ * JSON.stringify would (toJSON, undefined left out, non-finite numbers null).
+ */
+export function timelessJson(v: unknown): string {
+  return canon(v) ?? "null";
+}
+
+function canon(v: unknown): string | undefined {
+  if (v === null) return "null";
+  const x =
+    typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function"
+      ? (v as { toJSON: () => unknown }).toJSON()
+      : v;
+  switch (typeof x) {
+    case "string":
+      return JSON.stringify(x);
+    case "number":
+      return Number.isFinite(x) ? String(x) : "null";
+    case "boolean":
+      return x ? "true" : "false";
+    case "object": {
+      if (x === null) return "null";
+      if (Array.isArray(x)) return `[${x.map((e) => canon(e) ?? "null").join(",")}]`;
+      const o = x as Record<string, unknown>;
+      const parts: string[] = [];
+      for (const k of Object.keys(o).sort()) {
+        if (k === "lastTransitionTime") continue;
+        const c = canon(o[k]);
+        if (c !== undefined) parts.push(`${JSON.stringify(k)}:${c}`);
+      }
+      return `{${parts.join(",")}}`;
+    }
+    default:
+      return undefined; // undefined, functions, symbols: left out, as JSON.stringify does
+  }
 }

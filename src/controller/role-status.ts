@@ -16,7 +16,7 @@ import { add, emptyResources, fromResources } from "../resources/resources.ts";
 import type { Resources } from "../resources/types.ts";
 import { checkAgainstNode } from "./agent-check.ts";
 import type { ControllerDeps } from "./deps.ts";
-import { stripTimes } from "./framework-status.ts";
+import { timelessJson } from "./framework-status.ts";
 import { authorizeFrameworkRoles, roleAdmissions } from "./role-authz.ts";
 import { unreadableOf } from "./unreadable.ts";
 import { agentView, offerAllocation, podAllocation } from "./views.ts";
@@ -141,8 +141,8 @@ export class RoleStatusReconciler {
       const status = { ...usage.get(role), observedGeneration: generation };
       for (const [res, q] of Object.entries(status.allocated ?? {}))
         this.d.metrics.quotaConsumed.set({ role, resource: res }, parseQuantity(res, q));
-      const want = JSON.stringify(stripTimes(status));
-      if (want === JSON.stringify(stripTimes(current ?? {}))) continue;
+      const want = timelessJson(status);
+      if (want === timelessJson(current ?? {})) continue;
       const last = this.written.get(name);
       if (last?.want === want && last.rv === rv) continue; // written; its echo not seen yet
       try {
