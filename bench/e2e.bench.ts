@@ -12,19 +12,23 @@
 // CPU by process, and the machine. Sizes: NODES (1000), TASKS (10000), `--quick` (100 / 1000),
 // RUN_SECONDS (3), CREATE_CONCURRENCY (64), FRAMEWORKS ("1,10"), AGENT_PROCS (4: the agents'
 // processes, each with its share of the nodes); `--ways=a,b,…` runs a subset;
-// `--cpu-prof` profiles the operator and prints where its time went. Everything it starts is
+// The operator runs with the chart's Node options (controller.nodeOptions; OPERATOR_NODE_OPTIONS
+// overrides). `--cpu-prof` profiles the operator and prints where its time went; `--apiserver-prof` profiles
+// the API server in each way's window (Go's pprof) and prints the same. Everything it starts is
 // ended by PID, on failure too.
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
 import { SupervisedInformer } from "../src/kube/informer.ts";
 import { ControlPlane } from "../src/local/controlplane.ts";
 import { installCrds } from "../src/local/crds.ts";
 import { installFlowControl } from "../src/local/flowcontrol.ts";
 import { freePort } from "../src/local/ports.ts";
 import { agentShares } from "../test/load/agent-shares.ts";
+import { ApiserverProfiler, formatGoProfile } from "./e2e/apiserver-profile.ts";
 import {
   createNamespace,
   type Identities,
@@ -64,7 +68,12 @@ import { frameworkTasks, plainPods, type TaskShape, type Workload } from "./e2e/
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
-  options: { quick: { type: "boolean" }, "cpu-prof": { type: "boolean" }, ways: { type: "string" } },
+  options: {
+    quick: { type: "boolean" },
+    "cpu-prof": { type: "boolean" },
+    "apiserver-prof": { type: "boolean" },
+    ways: { type: "string" },
+  },
   strict: true,
 });
 const QUICK = flags.quick === true;
@@ -92,6 +101,16 @@ for (const w of WAYS)
 /** A way that has not settled within this is reported failed (at least 5 tasks/s, at least 10 minutes). */
 const WAY_TIMEOUT_MS = Math.max(600_000, TASKS * 200);
 const NODE_PREFIX = "node-";
+/** The operator runs with the chart's Node options (controller.nodeOptions), as it would be installed; OPERATOR_NODE_OPTIONS overrides. */
+const OPERATOR_NODE_OPTIONS =
+  process.env.OPERATOR_NODE_OPTIONS ??
+  String(
+    (
+      parseYaml(readFileSync(new URL("../deploy/helm/kube-offers/values.yaml", import.meta.url), "utf8")) as {
+        controller?: { nodeOptions?: string };
+      }
+    ).controller?.nodeOptions ?? "",
+  );
 const WORKLOAD_NS = "bench";
 
 const TITLES: Record<string, string> = {
@@ -128,7 +147,8 @@ async function main(): Promise<void> {
     loadStart: loadavg(),
   };
   say(
-    `${NODES} nodes, ${TASKS} tasks (${SHAPE.cpu} / ${SHAPE.memory}, ${SHAPE.runSeconds} s each), ways ${WAYS}`,
+    `${NODES} nodes, ${TASKS} tasks (${SHAPE.cpu} / ${SHAPE.memory}, ${SHAPE.runSeconds} s each), ways ${WAYS}; ` +
+      `operator NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"`,
   );
   /** Processes this bench is stopping on purpose: their exit is not a failure. */
   const expected = new Set<string>();
@@ -136,6 +156,7 @@ async function main(): Promise<void> {
   const abort = () => fatal;
   const cp = await ControlPlane.start({
     controllerManager: false,
+    profiling: flags["apiserver-prof"] === true,
     log: (m) => {
       if (![...expected].some((n) => m.startsWith(`${n} exited`))) say(m);
     },
@@ -173,6 +194,7 @@ async function main(): Promise<void> {
   const results = new Map<string, WayResult>();
   let operatorPort: number | undefined;
   let profile = "";
+  const apiserverProfiles: string[] = [];
   try {
     const kc = cp.kubeConfig();
     const ids: Identities = await identities(cp, kc, WORKLOAD_NS);
@@ -264,6 +286,10 @@ async function main(): Promise<void> {
         await pods.start();
         const before = await snapshot();
         const peakReset = operator?.running ? resetPeakRss(operator.pid) : false;
+        const profiler = flags["apiserver-prof"]
+          ? new ApiserverProfiler(kc, join(cp.dir, "apiserver-profile", key))
+          : undefined;
+        profiler?.start();
         const t0 = Date.now();
         let submitError: Error | undefined;
         void workload.submit().catch((err: unknown) => {
@@ -284,6 +310,10 @@ async function main(): Promise<void> {
         }
         result.windowMs = Date.now() - t0;
         const after = await snapshot();
+        if (profiler)
+          apiserverProfiles.push(
+            formatGoProfile(`API server CPU profile, way ${key}`, await profiler.stop()),
+          );
         for (const [name, at] of times.running) {
           result.submitToRunningMs.push(at - t0);
           result.podToRunningMs.push(at - (times.seen.get(name) ?? at));
@@ -302,6 +332,8 @@ async function main(): Promise<void> {
           result.operatorPeakRssMiB = peakRssMiB(operator.pid);
           if (!peakReset)
             say("operator peak RSS could not be reset: the figure is since the operator started");
+          if (operatorPort !== undefined)
+            say(`way ${key}: operator memory at the end: ${await memoryLine(operatorPort)}`);
         }
         say(
           `way ${key}: ${times.running.size}/${TASKS} Running in ${(result.toRunningMs / 1000).toFixed(1)} s` +
@@ -383,7 +415,7 @@ async function main(): Promise<void> {
           `--agent-lease-namespace=${SYSTEM_NAMESPACE}`,
           "--identity=bench-operator",
         ],
-        { LOG_LEVEL: "info", POD_NAMESPACE: SYSTEM_NAMESPACE },
+        { LOG_LEVEL: "info", POD_NAMESPACE: SYSTEM_NAMESPACE, NODE_OPTIONS: OPERATOR_NODE_OPTIONS },
       );
       const gauge = (name: string, match: Record<string, string> = {}) =>
         scrapeSum(port, name, match).catch(() => Number.NaN);
@@ -457,6 +489,7 @@ async function main(): Promise<void> {
           perTaskTable("watch events per task", ways, (w) => w.watchEvents, 8) +
           "\nCPU seconds per process in each way's window:\n\n" +
           cpuTable(ways) +
+          apiserverProfiles.join("") +
           profile,
       );
     }
@@ -464,6 +497,18 @@ async function main(): Promise<void> {
   }
   const failed = [...results.values()].filter((w) => w.error);
   if (failed.length) throw new Error(`ways failed: ${failed.map((w) => w.key).join(", ")}`);
+}
+
+/** The operator's memory as its /metrics has it (prom-client's process metrics), in MiB: where its RSS goes. */
+async function memoryLine(port: number): Promise<string> {
+  const mib = async (name: string, match: Record<string, string> = {}) =>
+    ((await scrapeSum(port, `kubeoffers_${name}`, match).catch(() => Number.NaN)) / 2 ** 20).toFixed(0);
+  return (
+    `RSS ${await mib("process_resident_memory_bytes")} MiB, V8 heap used ${await mib("nodejs_heap_size_used_bytes")} ` +
+    `of ${await mib("nodejs_heap_size_total_bytes")} (old space ${await mib("nodejs_heap_space_size_used_bytes", { space: "old" })}, ` +
+    `new space ${await mib("nodejs_heap_space_size_total_bytes", { space: "new" })} reserved), ` +
+    `external ${await mib("nodejs_external_memory_bytes")}`
+  );
 }
 
 main().catch((err: unknown) => {

@@ -92,29 +92,35 @@ export function sumCounts(c: WriteCounts, keep: (key: string) => boolean = () =>
 }
 
 /** GET the API server's /metrics with the kubeconfig's client certificate (an admin's). */
-export function fetchApiserverMetrics(kc: KubeConfig): Promise<string> {
+export async function fetchApiserverMetrics(kc: KubeConfig): Promise<string> {
+  return (await fetchApiserver(kc, "/metrics", 30_000)).toString();
+}
+
+/** GET a path of the API server with the kubeconfig's client certificate (an admin's). */
+export function fetchApiserver(kc: KubeConfig, path: string, timeoutMs: number): Promise<Buffer> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
   return new Promise((resolve, reject) => {
     const req = request(
-      `${cluster?.server}/metrics`,
+      `${cluster?.server}${path}`,
       {
         ca: Buffer.from(cluster?.caData ?? "", "base64"),
         cert: Buffer.from(user?.certData ?? "", "base64"),
         key: Buffer.from(user?.keyData ?? "", "base64"),
-        timeout: 30_000,
+        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (d: Buffer) => chunks.push(d));
         res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          if (res.statusCode === 200) resolve(text);
-          else reject(new Error(`API server /metrics: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+          const body = Buffer.concat(chunks);
+          if (res.statusCode === 200) resolve(body);
+          else
+            reject(new Error(`API server ${path}: HTTP ${res.statusCode}: ${body.toString().slice(0, 200)}`));
         });
       },
     );
-    req.on("timeout", () => req.destroy(new Error("API server /metrics timed out")));
+    req.on("timeout", () => req.destroy(new Error(`API server ${path} timed out`)));
     req.on("error", reject);
     req.end();
   });

@@ -28,6 +28,8 @@ export interface ControlPlaneOptions {
    * reachable on, and advertised at, so that kubelets and in-cluster Pods can talk to it.
    */
   nodeNetwork?: boolean;
+  /** Serve /debug/pprof on the API server (benchmarks profile it). Default false. */
+  profiling?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -169,7 +171,7 @@ export class ControlPlane extends EventEmitter {
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       `--service-account-key-file=${this.pki.saPublicKey}`,
       `--service-account-signing-key-file=${this.pki.saPrivateKey}`,
-      "--profiling=false",
+      `--profiling=${opts.profiling === true}`,
       "--v=1",
     ];
     this.processes.spawn("kube-apiserver", this.bins.kubeApiserver, this.apiserverArgs);

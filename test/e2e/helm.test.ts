@@ -76,6 +76,7 @@ describe("helm chart", () => {
       RETRY_PERIOD: "2s",
       AGENT_LEASE_NAMESPACE: "kube-offers-system",
       POD_NAME: { fieldRef: { fieldPath: "metadata.name" } },
+      NODE_OPTIONS: "--max-semi-space-size=16",
     });
     expect(c.readinessProbe.httpGet.path).toBe("/readyz");
     expect(c.livenessProbe.httpGet.path).toBe("/healthz");
@@ -129,6 +130,17 @@ describe("helm chart", () => {
     expect(JSON.parse(env.AGENT_RESERVE)).toEqual({ cpu: "500m", memory: "1Gi" });
     const controllerEnv = byKind(ms, "Deployment")[0].spec.template.spec.containers[0].env;
     expect(controllerEnv.find((e: Manifest) => e.name === "POOL")?.value).toBe("batch");
+  });
+
+  it("passes the controller's Node options through, and none when they are emptied", async () => {
+    const envOf = async (args: string[]) =>
+      byKind(await render(args), "Deployment")[0].spec.template.spec.containers[0].env.find(
+        (e: Manifest) => e.name === "NODE_OPTIONS",
+      );
+    expect((await envOf(["--set", "controller.nodeOptions=--max-old-space-size=400"]))?.value).toBe(
+      "--max-old-space-size=400",
+    );
+    expect(await envOf(["--set", "controller.nodeOptions="])).toBeUndefined();
   });
 
   it("renders the CRDs from config/crd, kept on uninstall; both switchable", async () => {
