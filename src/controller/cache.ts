@@ -37,6 +37,7 @@ import type { NodeHealth } from "../tasks/state.ts";
 import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
 import type { Clock } from "./clock.ts";
 import { ForeignUsage, trimToUsage } from "./foreign-pods.ts";
+import { trimTaskPod } from "./trim-task-pod.ts";
 import { LeaseClock } from "./lease-clock.ts";
 import { StoreIndex } from "./store-index.ts";
 import { leaseExpired, nodeHealth, timeOf } from "./views.ts";
@@ -110,7 +111,8 @@ export function informerStores(
       kc,
       "/api/v1/pods",
       () => core.listPodForAllNamespaces({ labelSelector: `${LABEL_FRAMEWORK},${inPool}` }),
-      { labelSelector: `${LABEL_FRAMEWORK},${inPool}`, onError, trim: dropManagedFields },
+      // Kept of each only what the operator reads (trim-task-pod.ts): most of its memory at scale.
+      { labelSelector: `${LABEL_FRAMEWORK},${inPool}`, onError, trim: trimTaskPod },
     ),
     foreignPods: new SupervisedInformer<V1Pod>(
       "foreign-pods",
