@@ -506,6 +506,31 @@ describe("framework status: given a Framework whose tasks change, these writes",
     expect(statusWrites(r)).toBe(2);
   });
 
+  it("within the interval a new phase is written at once, without waiting for the counts' turn", async () => {
+    const r = rig({ now: T0 + 3_600_000 });
+    seedAgent(r, "n1");
+    const lease = {
+      metadata: { name: "fw-lease", namespace: NS },
+      spec: { renewTime: new Date(r.clock.now).toISOString(), leaseDurationSeconds: 1 },
+    };
+    r.cluster.seed({
+      frameworks: [registeredFramework(NS, "fw", { liveness: { leaseName: "fw-lease" } } as never)],
+      leases: [lease],
+      pods: [pod("fw-t1")],
+    });
+    await r.status.reconcile(fwOf(r), r.clock.now);
+    expect(statusWrites(r)).toBe(1);
+    expect(fwOf(r).status?.phase).toBe("Active");
+    // 1.1 s later, inside the interval: a second task (its count waits) and the Lease lapsed (not).
+    r.clock.now += 1100;
+    r.cluster.seed({ pods: [pod("fw-t2")] });
+    await r.status.reconcile(fwOf(r), r.clock.now);
+    expect(statusWrites(r)).toBe(2);
+    expect(fwOf(r).status?.phase).toBe("Disconnected");
+    // The write was the whole status: the count it carries is today's.
+    expect(fwOf(r).status?.tasks).toMatchObject({ TASK_RUNNING: 2 });
+  });
+
   it("a condition that turns is dated by the operator's clock, one that holds keeps its date", async () => {
     const r = rig({ now: T0 + 3_600_000 }); // an hour after the fixtures' times: not the wall clock
     seedAgent(r, "n1");

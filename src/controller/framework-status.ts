@@ -52,15 +52,18 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
       const lapse = leaseLapsedAt(lease);
       if (lapse !== undefined) requeue = Math.min(requeue, Math.max(50, lapse - now + 10));
     }
-    const status = this.rollUp(fw, conn, now);
+    // Counts and resources move with every task and offer: written at most every
+    // STATUS_WRITE_INTERVAL_MS per Framework (the last change always lands, when the interval
+    // ends). A new phase or condition is written at once. Within the interval, then, only the
+    // headline can be written, so the roll-up of every Pod and offer waits for the interval's end.
+    const key = frameworkId(ns, name);
+    const since = now - (this.lastWrite.get(key) ?? Number.NEGATIVE_INFINITY);
+    const waitMs = Math.min(requeue, Math.max(10, STATUS_WRITE_INTERVAL_MS - since));
+    const head = this.headline(fw, conn, now);
+    if (since < STATUS_WRITE_INTERVAL_MS && !statusNewsworthy(fw.status, head)) return waitMs;
+    const status = this.rollUp(fw, head, now);
     if (timelessJson(status) !== timelessJson(fw.status ?? {})) {
-      // Counts and resources move with every task and offer: written at most every
-      // STATUS_WRITE_INTERVAL_MS per Framework (the last change always lands). A new phase or
-      // condition is written at once.
-      const key = frameworkId(ns, name);
-      const since = now - (this.lastWrite.get(key) ?? Number.NEGATIVE_INFINITY);
-      if (!statusNewsworthy(fw.status, status) && since < STATUS_WRITE_INTERVAL_MS)
-        return Math.min(requeue, Math.max(10, STATUS_WRITE_INTERVAL_MS - since));
+      if (!statusNewsworthy(fw.status, status) && since < STATUS_WRITE_INTERVAL_MS) return waitMs;
       await this.d.writer.putFrameworkStatus(ns, name, status);
       this.noteWrite(key, now);
       await this.reportRoles(fw, status);
@@ -82,28 +85,13 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
     }
   }
 
-  private rollUp(fw: Obj<Framework>, conn: Connectivity, now: number): FrameworkStatus {
+  /** Phase and conditions: what a user waits on, and all that may be written within the interval. */
+  private headline(
+    fw: Obj<Framework>,
+    conn: Connectivity,
+    now: number,
+  ): Pick<FrameworkStatus, "phase" | "conditions" | "disconnectedAt"> {
     const ns = fw.metadata.namespace ?? "";
-    const name = fw.metadata.name ?? "";
-    const report = this.d.unreadable;
-    const allocated: Record<string, Resources> = {};
-    const offered: Record<string, Resources> = {};
-    const counts: Partial<Record<TaskState, number>> = {};
-    for (const p of this.d.cache.podsOf(ns, name)) {
-      const a = podAllocation(p, report);
-      if (a) allocated[a.role] = add(allocated[a.role] ?? emptyResources(), a.resources);
-      const health = this.d.cache.nodeHealth(p.spec?.nodeName ?? "", this.d.config.agentLeaseNamespace, now);
-      const s = taskStatusOf(p, health);
-      counts[s.state] = (counts[s.state] ?? 0) + 1;
-    }
-    for (const o of this.d.cache.offersOf(ns, name)) {
-      const a = offerAllocation(o, report);
-      if (a) offered[a.role] = add(offered[a.role] ?? emptyResources(), a.resources);
-    }
-    const share = this.dominantShare([...Object.values(allocated), ...Object.values(offered)]);
-    for (const [state, n] of Object.entries(counts))
-      this.d.metrics.tasks.set({ namespace: ns, framework: name, state }, n);
-    this.d.metrics.dominantShare.set({ namespace: ns, framework: name }, share);
     const leaseName = fw.spec.liveness?.leaseName;
     const connected = {
       type: CONDITION_CONNECTED,
@@ -135,15 +123,50 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
     };
     return {
       phase: conn.connected ? "Active" : "Disconnected",
-      observedGeneration: fw.metadata.generation ?? 0,
       conditions: [connected, rolesAuthorized],
+      ...(conn.connected || conn.since === undefined
+        ? {}
+        : { disconnectedAt: new Date(conn.since).toISOString() }),
+    };
+  }
+
+  /** The headline with the allocated and offered resources per role, the dominant share and the task counts. */
+  private rollUp(
+    fw: Obj<Framework>,
+    head: Pick<FrameworkStatus, "phase" | "conditions" | "disconnectedAt">,
+    now: number,
+  ): FrameworkStatus {
+    const ns = fw.metadata.namespace ?? "";
+    const name = fw.metadata.name ?? "";
+    const report = this.d.unreadable;
+    const allocated: Record<string, Resources> = {};
+    const offered: Record<string, Resources> = {};
+    const counts: Partial<Record<TaskState, number>> = {};
+    for (const p of this.d.cache.podsOf(ns, name)) {
+      const a = podAllocation(p, report);
+      if (a) allocated[a.role] = add(allocated[a.role] ?? emptyResources(), a.resources);
+      const health = this.d.cache.nodeHealth(p.spec?.nodeName ?? "", this.d.config.agentLeaseNamespace, now);
+      const s = taskStatusOf(p, health);
+      counts[s.state] = (counts[s.state] ?? 0) + 1;
+    }
+    for (const o of this.d.cache.offersOf(ns, name)) {
+      const a = offerAllocation(o, report);
+      if (a) offered[a.role] = add(offered[a.role] ?? emptyResources(), a.resources);
+    }
+    const share = this.dominantShare([...Object.values(allocated), ...Object.values(offered)]);
+    for (const [state, n] of Object.entries(counts))
+      this.d.metrics.tasks.set({ namespace: ns, framework: name, state }, n);
+    this.d.metrics.dominantShare.set({ namespace: ns, framework: name }, share);
+    const { disconnectedAt, ...rest } = head;
+    return {
+      phase: rest.phase,
+      observedGeneration: fw.metadata.generation ?? 0,
+      conditions: rest.conditions,
       allocated: mapValues(allocated, fromResources) as FrameworkStatus["allocated"],
       offered: mapValues(offered, fromResources) as FrameworkStatus["offered"],
       dominantShare: Math.round(share * 1e6) / 1e6,
       tasks: counts,
-      ...(conn.connected || conn.since === undefined
-        ? {}
-        : { disconnectedAt: new Date(conn.since).toISOString() }),
+      ...(disconnectedAt !== undefined ? { disconnectedAt } : {}),
     };
   }
 
