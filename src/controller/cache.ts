@@ -37,9 +37,9 @@ import type { NodeHealth } from "../tasks/state.ts";
 import { type AgentLossConfig, AgentLossTracker, type AgentVerdict } from "./agent-loss.ts";
 import type { Clock } from "./clock.ts";
 import { ForeignUsage, trimToUsage } from "./foreign-pods.ts";
-import { trimTaskPod } from "./trim-task-pod.ts";
 import { LeaseClock } from "./lease-clock.ts";
 import { StoreIndex } from "./store-index.ts";
+import { trimTaskPod } from "./trim-task-pod.ts";
 import { leaseExpired, nodeHealth, timeOf } from "./views.ts";
 
 export type Obj<T> = T & KubernetesObject;
