@@ -3,7 +3,7 @@
 // one watch, as the Mesos master counts what runs on an agent and kube-scheduler counts every
 // Pod: an agent reporting them would rewrite its Agent object each time one landed or finished.
 // A node's sum is computed again only when one of its Pods changed what it takes.
-import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import type { V1Container, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { LABEL_FRAMEWORK } from "../crds/contract.ts";
 import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import { type PodOnNode, podFinished, podUsage } from "../resources/pod-usage.ts";
@@ -32,29 +32,38 @@ export function trimToUsage(p: V1Pod): void {
       ? { labels: { [LABEL_FRAMEWORK]: m.labels[LABEL_FRAMEWORK] } }
       : {}),
   };
-  const spec = p.spec;
-  if (spec) {
-    const container = (c: V1Container): V1Container => ({
-      name: c.name,
-      ...(c.resources ? { resources: c.resources } : {}),
-      ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}),
-      ...(c.ports?.some((x) => x.hostPort)
-        ? {
-            ports: c.ports
-              .filter((x) => x.hostPort)
-              .map((x) => ({ containerPort: x.containerPort, hostPort: x.hostPort })),
-          }
-        : {}),
-    });
-    p.spec = {
-      ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
-      containers: (spec.containers ?? []).map(container),
-      ...(spec.initContainers?.length ? { initContainers: spec.initContainers.map(container) } : {}),
-      ...(spec.overhead ? { overhead: spec.overhead } : {}),
-      ...(spec.resources ? { resources: spec.resources } : {}),
-    };
-  }
+  if (p.spec) p.spec = usageSpec(p.spec);
   p.status = p.status?.phase ? { phase: p.status.phase } : {};
+}
+
+/** Of a Pod's spec, what it takes from its node (podUsage's inputs): task Pod and foreign Pod trims share it. */
+export function usageSpec(spec: V1PodSpec): V1PodSpec {
+  return {
+    ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
+    containers: (spec.containers ?? []).map(usageContainer),
+    ...(spec.initContainers?.length ? { initContainers: spec.initContainers.map(usageContainer) } : {}),
+    ...(spec.overhead ? { overhead: spec.overhead } : {}),
+    ...(spec.resources ? { resources: spec.resources } : {}),
+  };
+}
+
+function usageContainer(c: V1Container): V1Container {
+  return {
+    name: c.name,
+    ...(c.resources ? { resources: c.resources } : {}),
+    ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}),
+    ...(c.ports?.some((x) => x.hostPort)
+      ? {
+          ports: c.ports
+            .filter((x) => x.hostPort)
+            .map((x) => ({
+              containerPort: x.containerPort,
+              hostPort: x.hostPort,
+              ...(x.protocol ? { protocol: x.protocol } : {}),
+            })),
+        }
+      : {}),
+  };
 }
 
 interface Taken {

@@ -157,16 +157,13 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
     for (const [state, n] of Object.entries(counts))
       this.d.metrics.tasks.set({ namespace: ns, framework: name, state }, n);
     this.d.metrics.dominantShare.set({ namespace: ns, framework: name }, share);
-    const { disconnectedAt, ...rest } = head;
     return {
-      phase: rest.phase,
+      ...head,
       observedGeneration: fw.metadata.generation ?? 0,
-      conditions: rest.conditions,
       allocated: mapValues(allocated, fromResources) as FrameworkStatus["allocated"],
       offered: mapValues(offered, fromResources) as FrameworkStatus["offered"],
       dominantShare: Math.round(share * 1e6) / 1e6,
       tasks: counts,
-      ...(disconnectedAt !== undefined ? { disconnectedAt } : {}),
     };
   }
 

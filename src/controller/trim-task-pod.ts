@@ -3,37 +3,19 @@
 // ServiceAccount token volume and its mounts, env, commands, probes, tolerations and every
 // defaulted field, conditions and container statuses' image ids. Kept: every reader's fields —
 // names, uid and version, times, labels, owners, kube-offers' annotations (resources, role, node
-// state, task group, Mesos ids), the node, what each container takes (resources, host ports,
-// restart policy), and of the status what the task-state mapping reads (src/tasks/state.ts).
+// state, task group, Mesos ids), the node, what each container takes (foreign-pods.ts's usageSpec,
+// the one definition), and of the status what the task-state mapping reads (src/tasks/state.ts).
 // Writes never send a cached Pod back (annotations are patched, deletes go by uid), so nothing
 // dropped here can be lost from the API server's copy.
-import type { V1Container, V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { GROUP } from "../crds/contract.ts";
+import { usageSpec } from "./foreign-pods.ts";
 
 /** kube-offers' own annotation keys: its group's domain and subdomains (sim., mesos., acked.mesos.). */
 function ours(key: string): boolean {
   const slash = key.indexOf("/");
   const domain = slash < 0 ? "" : key.slice(0, slash);
   return domain === GROUP || domain.endsWith(`.${GROUP}`);
-}
-
-function container(c: V1Container): V1Container {
-  return {
-    name: c.name,
-    ...(c.resources ? { resources: c.resources } : {}),
-    ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}),
-    ...(c.ports?.some((x) => x.hostPort)
-      ? {
-          ports: c.ports
-            .filter((x) => x.hostPort)
-            .map((x) => ({
-              containerPort: x.containerPort,
-              hostPort: x.hostPort,
-              ...(x.protocol ? { protocol: x.protocol } : {}),
-            })),
-        }
-      : {}),
-  };
 }
 
 function containerStatus(s: V1ContainerStatus): V1ContainerStatus {
@@ -75,17 +57,7 @@ export function trimTaskPod(p: V1Pod): void {
       ...(m.finalizers ? { finalizers: m.finalizers } : {}),
     };
   }
-  const spec = p.spec;
-  if (spec) {
-    p.spec = {
-      ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
-      containers: (spec.containers ?? []).map(container),
-      ...(spec.initContainers?.length ? { initContainers: spec.initContainers.map(container) } : {}),
-      ...(spec.overhead ? { overhead: spec.overhead } : {}),
-      ...(spec.resources ? { resources: spec.resources } : {}),
-      ...(spec.restartPolicy ? { restartPolicy: spec.restartPolicy } : {}),
-    };
-  }
+  if (p.spec) p.spec = usageSpec(p.spec);
   const st = p.status;
   if (st) {
     p.status = {
