@@ -21,7 +21,6 @@ import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
-import { parse as parseYaml } from "yaml";
 import { SupervisedInformer } from "../src/kube/informer.ts";
 import { ControlPlane } from "../src/local/controlplane.ts";
 import { installCrds } from "../src/local/crds.ts";
@@ -33,8 +32,10 @@ import {
   createNamespace,
   type Identities,
   identities,
+  operatorNodeOptions,
   SYSTEM_NAMESPACE,
   spawnNode,
+  spawnOperator,
   startScheduler,
   waitForLine,
   waitUntil,
@@ -44,6 +45,7 @@ import {
   diffCounts,
   fetchApiserverMetrics,
   isLeaseWrite,
+  operatorMemory,
   PodTimes,
   peakRssMiB,
   readCounts,
@@ -101,16 +103,7 @@ for (const w of WAYS)
 /** A way that has not settled within this is reported failed (at least 5 tasks/s, at least 10 minutes). */
 const WAY_TIMEOUT_MS = Math.max(600_000, TASKS * 200);
 const NODE_PREFIX = "node-";
-/** The operator runs with the chart's Node options (controller.nodeOptions), as it would be installed; OPERATOR_NODE_OPTIONS overrides. */
-const OPERATOR_NODE_OPTIONS =
-  process.env.OPERATOR_NODE_OPTIONS ??
-  String(
-    (
-      parseYaml(readFileSync(new URL("../deploy/helm/kube-offers/values.yaml", import.meta.url), "utf8")) as {
-        controller?: { nodeOptions?: string };
-      }
-    ).controller?.nodeOptions ?? "",
-  );
+const OPERATOR_NODE_OPTIONS = operatorNodeOptions();
 const WORKLOAD_NS = "bench";
 
 const TITLES: Record<string, string> = {
@@ -400,22 +393,11 @@ async function main(): Promise<void> {
       const ready = await Promise.all(agentProcs.map((p) => waitForLine(p, "ready", 15 * 60_000)));
       say(`agents: ${ready.join("; ")}`);
       const port = await freePort();
-      spawnNode(
+      spawnOperator(
         cp,
-        "operator",
-        [
-          ...(flags["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
-          "src/controller/main.ts",
-          `--kubeconfig=${ids.controller.kubeconfigPath}`,
-          `--http-port=${port}`,
-          "--http-host=127.0.0.1",
-          // One replica acting alone: with leader election, a leader whose renewal misses its
-          // deadline on a loaded machine exits by design, and the way would measure the restart.
-          "--leader-elect=false",
-          `--agent-lease-namespace=${SYSTEM_NAMESPACE}`,
-          "--identity=bench-operator",
-        ],
-        { LOG_LEVEL: "info", POD_NAMESPACE: SYSTEM_NAMESPACE, NODE_OPTIONS: OPERATOR_NODE_OPTIONS },
+        ids.controller.kubeconfigPath,
+        port,
+        flags["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
       );
       const gauge = (name: string, match: Record<string, string> = {}) =>
         scrapeSum(port, name, match).catch(() => Number.NaN);
@@ -499,15 +481,13 @@ async function main(): Promise<void> {
   if (failed.length) throw new Error(`ways failed: ${failed.map((w) => w.key).join(", ")}`);
 }
 
-/** The operator's memory as its /metrics has it (prom-client's process metrics), in MiB: where its RSS goes. */
+/** The operator's memory at a way's end, as one line. */
 async function memoryLine(port: number): Promise<string> {
-  const mib = async (name: string, match: Record<string, string> = {}) =>
-    ((await scrapeSum(port, `kubeoffers_${name}`, match).catch(() => Number.NaN)) / 2 ** 20).toFixed(0);
+  const m = await operatorMemory(port);
+  const f = (x: number) => x.toFixed(0);
   return (
-    `RSS ${await mib("process_resident_memory_bytes")} MiB, V8 heap used ${await mib("nodejs_heap_size_used_bytes")} ` +
-    `of ${await mib("nodejs_heap_size_total_bytes")} (old space ${await mib("nodejs_heap_space_size_used_bytes", { space: "old" })}, ` +
-    `new space ${await mib("nodejs_heap_space_size_total_bytes", { space: "new" })} reserved), ` +
-    `external ${await mib("nodejs_external_memory_bytes")}`
+    `RSS ${f(m.rss)} MiB, V8 heap used ${f(m.heapUsed)} of ${f(m.heapTotal)} (old space ${f(m.oldSpaceUsed)}, ` +
+    `new space ${f(m.newSpaceTotal)} reserved), external ${f(m.external)}`
   );
 }
 

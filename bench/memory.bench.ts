@@ -19,7 +19,6 @@ import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import pLimit from "p-limit";
-import { parse as parseYaml } from "yaml";
 import { buildTaskPod } from "../src/controller/task-pod.ts";
 import { API_VERSION, GROUP, PLURAL, taskPodName, VERSION } from "../src/crds/contract.ts";
 import type { ResourceOffer } from "../src/crds/offer.ts";
@@ -33,12 +32,13 @@ import { agentShares } from "../test/load/agent-shares.ts";
 import {
   createNamespace,
   identities,
-  SYSTEM_NAMESPACE,
+  operatorNodeOptions,
   spawnNode,
+  spawnOperator,
   waitForLine,
   waitUntil,
 } from "./e2e/cluster.ts";
-import { cpuSeconds, peakRssMiB, scrapeSum } from "./e2e/measure.ts";
+import { cpuSeconds, operatorMemory, peakRssMiB, scrapeSum } from "./e2e/measure.ts";
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
@@ -62,15 +62,7 @@ const NODE_PREFIX = "node-";
 const NAMESPACES = Math.min(FRAMEWORKS, 10);
 const TASK_SHAPE = { cpu: "500m", memory: "256Mi" };
 const RSS_TARGET_MIB = 256;
-const OPERATOR_NODE_OPTIONS =
-  process.env.OPERATOR_NODE_OPTIONS ??
-  String(
-    (
-      parseYaml(readFileSync(new URL("../deploy/helm/kube-offers/values.yaml", import.meta.url), "utf8")) as {
-        controller?: { nodeOptions?: string };
-      }
-    ).controller?.nodeOptions ?? "",
-  );
+const OPERATOR_NODE_OPTIONS = operatorNodeOptions();
 
 const say = (m: string) =>
   process.stdout.write(`[bench:memory ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -155,20 +147,7 @@ async function main(): Promise<void> {
     );
 
     const port = await freePort();
-    const operator = spawnNode(
-      cp,
-      "operator",
-      [
-        "src/controller/main.ts",
-        `--kubeconfig=${ids.controller.kubeconfigPath}`,
-        `--http-port=${port}`,
-        "--http-host=127.0.0.1",
-        "--leader-elect=false",
-        `--agent-lease-namespace=${SYSTEM_NAMESPACE}`,
-        "--identity=bench-operator",
-      ],
-      { LOG_LEVEL: "info", POD_NAMESPACE: SYSTEM_NAMESPACE, NODE_OPTIONS: OPERATOR_NODE_OPTIONS },
-    );
+    const operator = spawnOperator(cp, ids.controller.kubeconfigPath, port);
     const gauge = (name: string, match: Record<string, string> = {}) =>
       scrapeSum(port, name, match).catch(() => Number.NaN);
     await waitUntil(
@@ -228,12 +207,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const cpuPerSecond = (cpuSeconds(operator.pid) - cpu0) / ((Date.now() - w0) / 1000);
-    const mib = async (name: string, match: Record<string, string> = {}) =>
-      (await gauge(`kubeoffers_${name}`, match)) / 2 ** 20;
-    const heapUsed = await mib("nodejs_heap_size_used_bytes");
-    const heapTotal = await mib("nodejs_heap_size_total_bytes");
-    const newSpace = await mib("nodejs_heap_space_size_total_bytes", { space: "new" });
-    const external = await mib("nodejs_external_memory_bytes");
+    const mem = await operatorMemory(port);
     const offers = await gauge("kubeoffers_offers_outstanding");
     const median = quantile(samples, 0.5);
     const f = (x: number) => x.toFixed(0);
@@ -246,8 +220,8 @@ async function main(): Promise<void> {
           .join(" / ")}; ${basename(cp.bins.dir)}; Node ${process.version}\n\n` +
         "| RSS median / largest in the window | peak since start (VmHWM) | V8 heap used / total | of it new space | external | operator CPU s / s | target |\n" +
         "| ---: | ---: | ---: | ---: | ---: | ---: | --- |\n" +
-        `| ${f(median)} / ${f(Math.max(...samples))} MiB | ${f(peakRssMiB(operator.pid))} MiB | ${f(heapUsed)} / ${f(heapTotal)} MiB | ` +
-        `${f(newSpace)} MiB | ${f(external)} MiB | ${cpuPerSecond.toFixed(2)} | ≤ ${RSS_TARGET_MIB} MiB: ` +
+        `| ${f(median)} / ${f(Math.max(...samples))} MiB | ${f(peakRssMiB(operator.pid))} MiB | ${f(mem.heapUsed)} / ${f(mem.heapTotal)} MiB | ` +
+        `${f(mem.newSpaceTotal)} MiB | ${f(mem.external)} MiB | ${cpuPerSecond.toFixed(2)} | ≤ ${RSS_TARGET_MIB} MiB: ` +
         `${median <= RSS_TARGET_MIB ? "met" : "missed"} (${(median / RSS_TARGET_MIB).toFixed(2)}×) |\n`,
     );
   } finally {

@@ -1,9 +1,11 @@
 // The pieces of bench:e2e's cluster: identities, the processes it runs (every one through the
 // control plane's ProcessGroup, so each is ended by PID on stop, on the bench's exit, or by the
 // next run if the bench was SIGKILLed), kube-scheduler started from the cached binary, and waits.
+import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
 import { DEFAULT_LEASE_NAMESPACE } from "../../src/crds/contract.ts";
 import type { ControlPlane } from "../../src/local/controlplane.ts";
 import { HARNESS_FLOW_NAMES } from "../../src/local/flowcontrol.ts";
@@ -158,4 +160,42 @@ export async function startScheduler(
     abort,
   );
   return p;
+}
+
+/**
+ * The controller's Node options as the chart sets them (controller.nodeOptions): the benches run
+ * the operator as it is installed. OPERATOR_NODE_OPTIONS overrides.
+ */
+export function operatorNodeOptions(): string {
+  if (process.env.OPERATOR_NODE_OPTIONS !== undefined) return process.env.OPERATOR_NODE_OPTIONS;
+  const values = parseYaml(readFileSync(join(REPO, "deploy/helm/kube-offers/values.yaml"), "utf8")) as {
+    controller?: { nodeOptions?: string };
+  };
+  return String(values.controller?.nodeOptions ?? "");
+}
+
+/** The operator in its own process, as `kubeconfigPath`'s identity, serving /metrics on `port`. */
+export function spawnOperator(
+  cp: ControlPlane,
+  kubeconfigPath: string,
+  port: number,
+  nodeArgs: string[] = [],
+): ManagedProcess {
+  return spawnNode(
+    cp,
+    "operator",
+    [
+      ...nodeArgs,
+      "src/controller/main.ts",
+      `--kubeconfig=${kubeconfigPath}`,
+      `--http-port=${port}`,
+      "--http-host=127.0.0.1",
+      // One replica acting alone: with leader election, a leader whose renewal misses its
+      // deadline on a loaded machine exits by design, and the bench would measure the restart.
+      "--leader-elect=false",
+      `--agent-lease-namespace=${SYSTEM_NAMESPACE}`,
+      "--identity=bench-operator",
+    ],
+    { LOG_LEVEL: "info", POD_NAMESPACE: SYSTEM_NAMESPACE, NODE_OPTIONS: operatorNodeOptions() },
+  );
 }

@@ -234,3 +234,26 @@ export class PodTimes {
     return this.succeeded.size + this.failed.size;
   }
 }
+
+export interface OperatorMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  oldSpaceUsed: number;
+  newSpaceTotal: number;
+  external: number;
+}
+
+/** The operator's memory as its /metrics has it (prom-client's process metrics), in MiB: where its RSS goes. */
+export async function operatorMemory(port: number): Promise<OperatorMemory> {
+  const mib = async (name: string, match: Record<string, string> = {}) =>
+    (await scrapeSum(port, `kubeoffers_${name}`, match).catch(() => Number.NaN)) / 2 ** 20;
+  return {
+    rss: await mib("process_resident_memory_bytes"),
+    heapUsed: await mib("nodejs_heap_size_used_bytes"),
+    heapTotal: await mib("nodejs_heap_size_total_bytes"),
+    oldSpaceUsed: await mib("nodejs_heap_space_size_used_bytes", { space: "old" }),
+    newSpaceTotal: await mib("nodejs_heap_space_size_total_bytes", { space: "new" }),
+    external: await mib("nodejs_external_memory_bytes"),
+  };
+}
