@@ -9,8 +9,11 @@
 //   filters.ts  who may be offered an agent: refusal filters, constraints, GPU capability
 //   cycle.ts    one allocation cycle, composing the above
 // State that changes every cycle (allocations, filters, suppression, activation) is updated in
-// place. Adding or removing agents, frameworks or roles, or changing reservations or role
-// configuration, marks the derived state dirty; it is rebuilt once, at the next allocate().
+// place. An agent whose total, ports or attributes change (foreign Pods come and go) is updated
+// in place too; the cluster totals and shares are summed again at the next allocate(), without
+// recounting allocations. Adding or removing agents, frameworks or roles, changing an agent's
+// reservations or availability or a role's configuration, marks the derived state dirty; it is
+// rebuilt once, at the next allocate().
 // The rules themselves are in docs/allocation.md; reference.ts is their literal transcription
 // and the tests hold this class to it.
 
@@ -36,6 +39,29 @@ import type {
 export interface AllocatorOptions {
   /** How a stage-2 agent finds its frameworks; "auto" picks per agent. For tests. */
   strategy?: Strategy;
+}
+
+/**
+ * Whether an update of an agent leaves what it holds counted as it is: the same availability
+ * and the same reserved amounts per role (reserved ports are the ledger's own business).
+ */
+function sameStanding(was: AgentSnapshot, now: AgentSnapshot): boolean {
+  if (was.available !== now.available) return false;
+  const roles = Object.keys(was.reservations);
+  if (roles.length !== Object.keys(now.reservations).length) return false;
+  for (const role of roles) {
+    const a = was.reservations[role]?.scalars;
+    const b = now.reservations[role]?.scalars;
+    if (!a || !b || !sameScalars(a, b)) return false;
+  }
+  return true;
+}
+
+function sameScalars(a: Scalars, b: Scalars): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 export class Allocator {
@@ -119,6 +145,16 @@ export class Allocator {
 
   /** Adds an agent, or updates its total, reservations, attributes or availability. */
   addAgent(snap: AgentSnapshot): void {
+    const known = this.model.agents.get(snap.name);
+    if (known?.snap && !this.model.dirty && sameStanding(known.snap, snap)) {
+      // Its total, ports or attributes moved (a foreign Pod landed or left), not its reservations
+      // or availability: what it holds stays counted as it is. Only the cluster totals (every
+      // share's denominator) and the free headroom are summed again, at the next cycle.
+      this.ledger.setAgent(known, snap);
+      this.filters.constrainAgent(known);
+      this.model.retotal = true; // the set of available agents, their order, is the same
+      return;
+    }
     const a = this.agent(snap.name);
     this.ledger.setAgent(a, snap);
     this.filters.constrainAgent(a);
@@ -250,7 +286,7 @@ export class Allocator {
 
   /** Rebuilds derived state now instead of in the next allocate(), e.g. after a bulk load. */
   refresh(): void {
-    if (this.model.dirty) this.rebuild();
+    this.settle();
     this.sorter.roleOrder();
     this.cycle.sortedAgents();
   }
@@ -258,8 +294,21 @@ export class Allocator {
   /** One allocation cycle. Offered resources are tracked as allocated until recovered. */
   allocate(now: number): OfferDecision[] {
     this.filters.expire(now);
-    if (this.model.dirty) this.rebuild();
+    this.settle();
     return this.cycle.run(now);
+  }
+
+  /** Brings what is derived up to date: a rebuild after a change of structure, else new totals. */
+  private settle(): void {
+    if (this.model.dirty) this.rebuild();
+    else if (this.model.retotal) this.retotal();
+  }
+
+  /** Agents' totals changed and nothing else: shares against the new totals, the free headroom. */
+  private retotal(): void {
+    this.sorter.retotal([...this.model.roles.values()]);
+    this.ledger.sumHeadroom();
+    this.model.retotal = false;
   }
 
   /** Recomputes everything derived from the structure: totals, shares, orders, quota sums, bitsets. */
@@ -273,13 +322,14 @@ export class Allocator {
     this.sorter.rank(roles);
     this.filters.rebuild();
     this.model.dirty = false;
+    this.model.retotal = false;
   }
 
   // ---------------------------------------------------------------- introspection
 
   /** A framework's dominant share in a role. */
   frameworkShare(framework: string, role: string): number {
-    if (this.model.dirty) this.rebuild();
+    this.settle();
     const node = this.model.roles.get(role);
     const m = node && this.model.frameworks.get(framework)?.members.get(node);
     return m ? this.sorter.share(m.alloc, 1) : 0;
@@ -301,7 +351,7 @@ export class Allocator {
 
   /** A role's weighted dominant share, its subtree included. */
   roleShare(role: string): number {
-    if (this.model.dirty) this.rebuild();
+    this.settle();
     const n = this.model.roles.get(role);
     return n ? this.sorter.share(n.subtree, n.weight) : 0;
   }

@@ -234,7 +234,6 @@ export class Ledger {
    */
   recount(): void {
     const res = this.model.res;
-    const available: number[] = [];
     for (const fw of this.model.frameworks.values()) for (const m of fw.members.values()) m.alloc = [];
     for (const a of this.model.agents.values()) {
       for (const [m, r] of a.allocs.entries()) {
@@ -244,6 +243,14 @@ export class Ledger {
       }
       for (const [role, rv] of a.reservations) addInto(role.consumedOwn, rv.vec, 1);
       for (const [role, used] of a.allocByRole) addUnreservedUse(role.consumedOwn, a, role, used);
+    }
+    this.sumHeadroom();
+  }
+
+  /** Each available agent's free unreserved resources, and their sum (quota's headroom). */
+  sumHeadroom(): void {
+    const available: number[] = [];
+    for (const a of this.model.agents.values()) {
       a.headroom = [];
       if (a.snap && a.available) {
         for (let i = 0; i < a.unresTotal.length; i++)

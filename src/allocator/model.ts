@@ -173,6 +173,8 @@ export class Model {
    * derived state (totals, shares, orders, quota sums, bitsets) is rebuilt at the next cycle.
    */
   dirty = true;
+  /** Only agents' totals, ports or attributes changed: totals and shares are summed again. */
+  retotal = false;
 
   constructor(config: AllocatorConfig) {
     this.config = config;

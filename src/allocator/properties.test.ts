@@ -202,6 +202,8 @@ describe("the incremental Allocator agrees with the reference over several cycle
       revive: fc.nat(),
       toggleActive: fc.nat(),
       toggleAgent: fc.nat(),
+      resizeAgent: fc.nat(),
+      resize: fc.constantFrom(0, 0.5, 0.9, 1.5, 3),
     }),
     { minLength: 1, maxLength: 5 },
   );
@@ -260,6 +262,17 @@ describe("the incremental Allocator agrees with the reference over several cycle
               const updated = { ...node, available: !node.available };
               alloc.addAgent(updated);
               agents = agents.map((a) => (a.name === node.name ? updated : a));
+            }
+            // A foreign Pod lands or leaves: the agent's total moves under what it holds (to
+            // nothing, below it, above it), its reservations and availability stay.
+            const resized = agents[act.resizeAgent % agents.length];
+            if (resized && act.resizeAgent % 2 === 0) {
+              const scalars = Object.fromEntries(
+                Object.entries(resized.total.scalars).map(([k, v]) => [k, Math.floor(v * act.resize)]),
+              );
+              const updated = { ...resized, total: { ...resized.total, scalars } };
+              alloc.addAgent(updated);
+              agents = agents.map((a) => (a.name === resized.name ? updated : a));
             }
             s = { ...s, agents, frameworks, filters, allocations: [...s.allocations, ...kept] };
           }

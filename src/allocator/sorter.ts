@@ -59,10 +59,14 @@ export class Sorter {
 
   // ---------------------------------------------------------------- rebuild
 
-  /** First step of a rebuild: totals and weights, and no allocation sums or orders yet. */
-  reset(roles: RoleNode[]): void {
+  private sumTotals(): void {
     this.totals = [];
     for (const a of this.model.agents.values()) if (a.snap) addInto(this.totals, a.total, 1);
+  }
+
+  /** First step of a rebuild: totals and weights, and no allocation sums or orders yet. */
+  reset(roles: RoleNode[]): void {
+    this.sumTotals();
     for (const n of roles) {
       n.weight = effectiveWeight(n.config?.weight);
       n.own = [];
@@ -112,6 +116,17 @@ export class Sorter {
     for (const n of roles) n.sortedKids.sort(compareRanked);
     this.topEntries.sort(compareRanked);
     this.orderDirty = true;
+  }
+
+  /**
+   * Agents' totals changed and nothing they hold: the totals summed again (as a rebuild sums
+   * them, so both give the same shares to the last bit) and every share and order against them.
+   * The allocation sums stay; ranking is a pass over members and roles, no recount.
+   */
+  retotal(roles: RoleNode[]): void {
+    this.sumTotals();
+    for (const n of roles) n.sortedKids = [];
+    this.rank(roles);
   }
 
   // ---------------------------------------------------------------- in place
