@@ -2,11 +2,13 @@
 // hierarchical_allocator_benchmarks.cpp): DeclineOffers, SuppressOffers, LargeAndSmallQuota.
 //
 // They drive the allocator through its production entry point, LiveAllocator.allocate(snapshot,
-// now) (src/allocator/live.ts), the call planCycle makes each cycle with the allocator the loop
-// keeps: each round hands it the whole snapshot — agents, frameworks, roles, what is held — and
-// the refusal filters as the operator's filter store reports them (those made since the last
-// round: src/controller/state.ts), and it applies what changed since the last round, allocates,
-// and hands the round's offers back. That entry, not AllocationLoop.cycle, because these scenarios
+// now, tracked) (src/allocator/live.ts), the call planCycle makes each cycle with the allocator
+// the loop keeps: agents and the running tasks' holds are fed as changes, as the agent book and
+// the Pod holds feed them (productionFeed below), refusal filters as the operator's filter store
+// reports them (those made since the last round: src/controller/state.ts), and each round hands
+// it the rest of the snapshot — frameworks, roles, outstanding offers — whose changes it finds
+// by identity; it applies what changed since the last round, allocates, and hands the round's
+// offers back. That entry, not AllocationLoop.cycle, because these scenarios
 // measure the allocator as Mesos's measure its allocator (without the master's offer messages);
 // bench:controller times the whole cycle on the memory cluster. As in production, objects that
 // did not change are the same objects from round to round (the controller parses each object
@@ -26,7 +28,7 @@
 
 import { cpus, loadavg, totalmem } from "node:os";
 import { DEFAULT_MIN_ALLOCATABLE } from "../src/allocator/eligibility.ts";
-import { LiveAllocator } from "../src/allocator/live.ts";
+import { LiveAllocator, type Tracked, type TrackedAgents, type TrackedHolds } from "../src/allocator/live.ts";
 import { makeRng } from "../src/allocator/rng.ts";
 import type {
   AgentSnapshot,
@@ -40,6 +42,68 @@ import type { PortRange, Resources } from "../src/resources/types.ts";
 
 const MIB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc;
+
+// ---------------------------------------------------------------- the production feed
+
+/**
+ * Agents as the controller's agent book hands them over (src/controller/agent-book.ts): each
+ * told once, then only when it changes — none does in these scenarios.
+ */
+class KeptAgents implements TrackedAgents {
+  private readonly agents: readonly AgentSnapshot[];
+  private pending: AgentSnapshot[];
+  constructor(agents: readonly AgentSnapshot[]) {
+    this.agents = agents;
+    this.pending = agents.slice();
+  }
+  drain() {
+    const changed = this.pending;
+    this.pending = [];
+    return { changed, removed: [] };
+  }
+  all() {
+    return this.agents;
+  }
+}
+
+/**
+ * Running tasks' holds as the controller's Pod holds hand them over (src/controller/pod-holds.ts):
+ * each told once, then only what appears or goes — nothing does here.
+ */
+class KeptHolds implements TrackedHolds {
+  private readonly held: readonly Allocation[];
+  private pending: Allocation[];
+  constructor(held: readonly Allocation[]) {
+    this.held = held;
+    this.pending = held.slice();
+  }
+  drain() {
+    const added = this.pending;
+    this.pending = [];
+    return { added, removed: [] };
+  }
+  all() {
+    return this.held;
+  }
+  onAgent(agent: string) {
+    return this.held.filter((h) => h.agent === agent);
+  }
+  ofFramework(framework: string) {
+    return this.held.filter((h) => h.framework === framework);
+  }
+}
+
+/**
+ * The snapshot as planCycle makes it for the allocator it keeps: agents and the running tasks'
+ * holds move to trackers; what stays in the snapshot (frameworks, roles, outstanding offers) is
+ * compared by identity each round.
+ */
+function productionFeed(cluster: Snapshot): { snapshot: Snapshot; tracked: Tracked } {
+  return {
+    snapshot: { ...cluster, agents: [], allocations: [] },
+    tracked: { agents: new KeptAgents(cluster.agents), holds: new KeptHolds(cluster.allocations) },
+  };
+}
 
 // ---------------------------------------------------------------- options
 
@@ -205,11 +269,12 @@ interface DeclineResult {
 
 function declineOffers(agents: number, frameworks: number): DeclineResult {
   gc?.();
-  const snapshot = meshCluster(agents, frameworks, 2014);
+  const feed = productionFeed(meshCluster(agents, frameworks, 2014));
+  const snapshot = feed.snapshot;
   const live = new LiveAllocator();
   // The declines' filters, kept as the offer reconciler keeps them (no framework ever revives).
   const store = new FilterStore();
-  const tracked = { filters: store.tracker(() => Number.NEGATIVE_INFINITY) };
+  const tracked = { ...feed.tracked, filters: store.tracker(() => Number.NEGATIVE_INFINITY) };
   let clock = 1_000_000;
   // The first call builds the allocator from the snapshot (the operator's first cycle) and makes
   // the first round's offers: it is the setup, not a round.
@@ -315,11 +380,11 @@ interface SuppressResult {
 
 function suppressOffers(agents: number, frameworks: number): SuppressResult {
   gc?.();
-  const snapshot = meshCluster(agents, frameworks, 1024);
+  const { snapshot, tracked } = productionFeed(meshCluster(agents, frameworks, 1024));
   const live = new LiveAllocator();
   let clock = 1_000_000;
   // The allocator is built, and its first offers made, before the runs (untimed).
-  let offers = live.allocate(snapshot, clock).decisions;
+  let offers = live.allocate(snapshot, clock, tracked).decisions;
   clock += 1000;
   let heap = peakHeap(0);
   let suppressed = 0;
@@ -334,7 +399,7 @@ function suppressOffers(agents: number, frameworks: number): SuppressResult {
       snapshot.frameworks[i] = { ...f, suppressedRoles: [...f.roles] };
     }
     const start = now();
-    offers = live.allocate(snapshot, clock).decisions;
+    offers = live.allocate(snapshot, clock, tracked).decisions;
     times.push(now() - start);
     counts.push(offers.length);
     clock += 1000;
@@ -387,14 +452,15 @@ function largeAndSmallQuota(small: number, large: number): QuotaResult {
     });
   }
   const live = new LiveAllocator();
+  const feed = productionFeed(snapshot);
   let heap = peakHeap(0);
   let t = now();
-  const first = live.allocate(snapshot, 1_000_000).decisions;
+  const first = live.allocate(feed.snapshot, 1_000_000, feed.tracked).decisions;
   const firstTime = now() - t;
   // Nobody answered: the first cycle's offers are outstanding, held in the next snapshot.
-  snapshot.allocations = first;
+  feed.snapshot.allocations = first;
   t = now();
-  const second = live.allocate(snapshot, 1_001_000).decisions;
+  const second = live.allocate(feed.snapshot, 1_001_000, feed.tracked).decisions;
   const secondTime = now() - t;
   heap = peakHeap(heap);
   return {
@@ -421,7 +487,9 @@ log(
   `kube-offers allocator benchmark — node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ` +
     `${(totalmem() / 1024 ** 3).toFixed(0)} GiB, ${gc ? "with" : "WITHOUT"} --expose-gc`,
 );
-log("entry point: LiveAllocator.allocate(snapshot, now), as planCycle calls it");
+log(
+  "entry point: LiveAllocator.allocate(snapshot, now, tracked), as planCycle calls it (agents and task holds fed as changes)",
+);
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(2))
