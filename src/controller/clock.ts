@@ -4,3 +4,20 @@
 export type Clock = () => number;
 
 export const systemClock: Clock = () => Date.now();
+
+/**
+ * Timers on the operator's clock: `after(ms, fn)` calls fn once `ms` have passed and returns
+ * what cancels it. Production's are Node's (unref'd: a pending retry never keeps a process
+ * alive); a test's can fire when it moves its clock.
+ */
+export interface Timers {
+  after(ms: number, fn: () => void): () => void;
+}
+
+export const systemTimers: Timers = {
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};

@@ -10,7 +10,7 @@ import { offerPhase, type ResourceOffer } from "../crds/offer.ts";
 import { apiMessage } from "../kube/errors.ts";
 import { AllocationLoop } from "./allocation-loop.ts";
 import { ClusterCache, type ClusterStores, informerStores, type Obj } from "./cache.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock, type Timers } from "./clock.ts";
 import { defaultOperatorConfig, type OperatorConfig } from "./config.ts";
 import { DeposedOffers } from "./deposed-offers.ts";
 import { FencedWriter } from "./fenced-writer.ts";
@@ -54,6 +54,8 @@ export interface OperatorOptions {
   writer?: ClusterWriter;
   /** The time; default: the system clock. */
   clock?: Clock;
+  /** The work queues' delayed adds and retries, on that clock; default: Node's timers. */
+  timers?: Timers;
 }
 
 export class Operator {
@@ -130,9 +132,10 @@ export class Operator {
       onLatency: (queue: string, seconds: number) => m.queueLatency.observe({ queue }, seconds),
       onRetry: (queue: string) => m.queueRetries.inc({ queue }),
     };
-    this.offerQueue = new WorkQueue("offers", { concurrency: 8, hooks });
-    this.frameworkQueue = new WorkQueue("frameworks", { concurrency: 4, hooks });
-    this.roleQueue = new WorkQueue("roles", { concurrency: 1, hooks });
+    const time = { clock: this.clock, ...(opts.timers ? { timers: opts.timers } : {}) };
+    this.offerQueue = new WorkQueue("offers", { concurrency: 8, hooks, ...time });
+    this.frameworkQueue = new WorkQueue("frameworks", { concurrency: 4, hooks, ...time });
+    this.roleQueue = new WorkQueue("roles", { concurrency: 1, hooks, ...time });
     const trigger = (reason: string) => this.loop.trigger(reason);
     const leaderTerm = () => (this.leading ? opts.leaderTerm?.() : undefined);
     const deposed = new DeposedOffers(this.cache.offers, leaderTerm);

@@ -158,3 +158,75 @@ describe("WorkQueue", () => {
     await run;
   });
 });
+
+describe("WorkQueue on an injected clock", () => {
+  /** A clock the test moves, with timers that fire when it passes their time. */
+  function manualTime(start: number) {
+    let now = start;
+    const pending: { at: number; fn: () => void }[] = [];
+    return {
+      clock: () => now,
+      timers: {
+        after(ms: number, fn: () => void) {
+          const t = { at: now + ms, fn };
+          pending.push(t);
+          return () => {
+            const i = pending.indexOf(t);
+            if (i >= 0) pending.splice(i, 1);
+          };
+        },
+      },
+      /** Moves the clock by `ms`, firing due timers in time order; lets the queue's workers run. */
+      async advance(ms: number) {
+        const until = now + ms;
+        for (;;) {
+          pending.sort((a, b) => a.at - b.at);
+          const next = pending[0];
+          if (!next || next.at > until) break;
+          pending.shift();
+          now = next.at;
+          next.fn();
+          for (let i = 0; i < 10; i++) await Promise.resolve();
+        }
+        now = until;
+        for (let i = 0; i < 10; i++) await Promise.resolve();
+      },
+      get waiting() {
+        return pending.length;
+      },
+    };
+  }
+
+  it("holds a failed key for its backoff on that clock, and measures latency on it, whatever the wall clock does", async () => {
+    const t = manualTime(Date.parse("2026-06-01T00:00:00Z"));
+    const latencies: number[] = [];
+    const q = new WorkQueue("t", {
+      baseDelayMs: 1000,
+      jitter: 0,
+      clock: t.clock,
+      timers: t.timers,
+      hooks: { onLatency: (_q, s) => latencies.push(s) },
+    });
+    const runsAt: number[] = [];
+    const run = q.run(async () => {
+      runsAt.push(t.clock());
+      if (runsAt.length === 1) throw new Error("fails once");
+      return undefined;
+    });
+    q.add("k");
+    await t.advance(0);
+    expect(runsAt).toHaveLength(1);
+    // Added during its hold: still waits for the hold, on the test's clock (no wall time passes).
+    q.add("k");
+    await t.advance(999);
+    expect(runsAt).toHaveLength(1);
+    await t.advance(1);
+    expect(runsAt).toEqual([runsAt[0], (runsAt[0] ?? 0) + 1000]);
+    expect(q.retries("k")).toBe(0);
+    // The retry was enqueued when its hold ended and taken at once: no latency on the test clock.
+    expect(latencies).toEqual([0, 0]);
+    q.stop();
+    expect(t.waiting).toBe(0);
+    await run;
+  });
+});

@@ -6,6 +6,8 @@
 // forever (and whose own writes keep re-adding it) cannot spin hot, and, queued behind every
 // other key once its hold ends, cannot starve them.
 
+import { type Clock, systemClock, systemTimers, type Timers } from "./clock.ts";
+
 export interface ReconcileResult {
   /** Process the key again after this long (a timed recheck, not an error). */
   requeueAfterMs?: number;
@@ -27,6 +29,10 @@ export interface WorkQueueHooks {
 }
 
 export interface WorkQueueOptions {
+  /** The time (enqueue times, backoff holds, latency); default: the system clock. */
+  clock?: Clock;
+  /** Delayed adds and retries; default: Node's timers. */
+  timers?: Timers;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** The part of each backoff delay taken away at random, 0–1 (default 0.2): delays only get shorter. */
@@ -43,7 +49,7 @@ export class WorkQueue {
   private readonly dirty = new Map<string, number>(); // key → enqueue time
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly delayed = new Map<string, { at: number; cancel: () => void }>();
   /** Failed keys → when their backoff ends: adds before then wait for it. */
   private readonly holds = new Map<string, number>();
   private readonly waiters: (() => void)[] = [];
@@ -53,6 +59,8 @@ export class WorkQueue {
   private readonly random: () => number;
   private readonly concurrency: number;
   private readonly hooks: WorkQueueHooks;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
   private stopped = false;
 
   constructor(name: string, opts: WorkQueueOptions = {}) {
@@ -63,6 +71,8 @@ export class WorkQueue {
     this.random = opts.random ?? Math.random;
     this.concurrency = opts.concurrency ?? 1;
     this.hooks = opts.hooks ?? {};
+    this.clock = opts.clock ?? systemClock;
+    this.timers = opts.timers ?? systemTimers;
   }
 
   get depth(): number {
@@ -77,7 +87,7 @@ export class WorkQueue {
       return;
     }
     if (this.dirty.has(key)) return;
-    this.dirty.set(key, Date.now());
+    this.dirty.set(key, this.clock());
     if (this.processing.has(key)) return; // re-queued when the current run finishes
     this.queue.push(key);
     this.hooks.onDepth?.(this.name, this.queue.length);
@@ -91,16 +101,15 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const at = Date.now() + ms;
+    const at = this.clock() + ms;
     const existing = this.delayed.get(key);
     if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
+    existing?.cancel();
+    const cancel = this.timers.after(ms, () => {
       this.delayed.delete(key);
       this.add(key);
-    }, ms);
-    timer.unref();
-    this.delayed.set(key, { at, timer });
+    });
+    this.delayed.set(key, { at, cancel });
   }
 
   /** The backoff after the n-th failure in a row (0 = first): base·2ⁿ capped, less the jitter. */
@@ -114,7 +123,7 @@ export class WorkQueue {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
     const delay = this.backoffMs(n);
-    this.holds.set(key, Date.now() + delay);
+    this.holds.set(key, this.clock() + delay);
     this.hooks.onRetry?.(this.name, n + 1, delay);
     this.addAfter(key, delay);
   }
@@ -127,7 +136,7 @@ export class WorkQueue {
   private heldForMs(key: string): number {
     const until = this.holds.get(key);
     if (until === undefined) return 0;
-    const left = until - Date.now();
+    const left = until - this.clock();
     if (left <= 0) this.holds.delete(key);
     return left;
   }
@@ -140,11 +149,11 @@ export class WorkQueue {
     while (!this.stopped) {
       const key = this.queue.shift();
       if (key !== undefined) {
-        const enqueued = this.dirty.get(key) ?? Date.now();
+        const enqueued = this.dirty.get(key) ?? this.clock();
         this.dirty.delete(key);
         this.processing.add(key);
         this.hooks.onDepth?.(this.name, this.queue.length);
-        this.hooks.onLatency?.(this.name, (Date.now() - enqueued) / 1000);
+        this.hooks.onLatency?.(this.name, (this.clock() - enqueued) / 1000);
         return key;
       }
       await new Promise<void>((r) => this.waiters.push(r));
@@ -196,7 +205,7 @@ export class WorkQueue {
 
   stop(): void {
     this.stopped = true;
-    for (const d of this.delayed.values()) clearTimeout(d.timer);
+    for (const d of this.delayed.values()) d.cancel();
     this.delayed.clear();
     this.holds.clear();
     for (const w of this.waiters.splice(0)) w();
