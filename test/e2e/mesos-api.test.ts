@@ -10,7 +10,7 @@ import type { Framework } from "../../src/crds/framework.ts";
 import { type MesosApi, startMesosApi } from "../../src/mesos/index.ts";
 import { commandTask, type Event, Subscription, scalar, scalarOf } from "../mesos/client.ts";
 import { Pool } from "./pool.ts";
-import { waitFor } from "./support.ts";
+import { afterCycles, waitFor } from "./support.ts";
 
 let pool: Pool;
 let api: MesosApi;
@@ -60,6 +60,24 @@ async function subscribe(
   const s = await Subscription.open(api.url, frameworkInfo, extra);
   subs.push(s);
   return s;
+}
+
+/** Resolves after `n` heartbeats on the stream, from now: its own clock (one a second here). */
+async function heartbeats(s: Subscription, n: number): Promise<void> {
+  let from = s.events.length;
+  for (let i = 0; i < n; i++) {
+    const hb = await s.next((e) => e.type === "HEARTBEAT", 10_000, from);
+    from = s.events.indexOf(hb, from) + 1;
+  }
+}
+
+/**
+ * Three more allocation cycles, then a heartbeat: whatever those cycles offered has reached the
+ * stream (the offers' watch events are written to it as they come, well within a second).
+ */
+async function quiet(s: Subscription): Promise<void> {
+  await afterCycles(pool.operator, 3);
+  await heartbeats(s, 1);
 }
 
 const co = () => pool.kc.makeApiClient(CustomObjectsApi);
@@ -362,7 +380,7 @@ describe("Mesos v1 scheduler API", () => {
         expect(r.status).toBe(202);
       }
       from = s.events.length;
-      await new Promise((r) => setTimeout(r, 2500));
+      await quiet(s);
       settled = offersIn(s, from).length === 0;
     }
     expect(settled).toBe(true);
@@ -385,10 +403,10 @@ describe("Mesos v1 scheduler API", () => {
       (await getFramework(fid))?.spec.suppressedRoles?.includes("*"),
     );
     // Offers the allocator made before it saw the suppression may still arrive: let them.
-    await new Promise((r) => setTimeout(r, 1500));
-    const quiet = s.events.length;
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(offersIn(s, quiet)).toHaveLength(0);
+    await quiet(s);
+    const quietFrom = s.events.length;
+    await quiet(s);
+    expect(offersIn(s, quietFrom)).toHaveLength(0);
     expect(s.events.slice(from).filter((e) => e.type === "RESCIND")).toEqual([]);
     // The held offer is still valid: a task launches on it.
     const agent = held.agent_id.value as string;
@@ -405,12 +423,12 @@ describe("Mesos v1 scheduler API", () => {
     // A role the framework does not have: the call is dropped whole, with a 202 (as Mesos drops it).
     expect((await s.call("SUPPRESS", { suppress: { roles: ["nope"] } })).status).toBe(202);
     expect((await s.call("REVIVE", { revive: { roles: ["*", "nope"] } })).status).toBe(202);
-    await new Promise((r) => setTimeout(r, 1000));
+    await quiet(s);
     expect((await getFramework(fid))?.spec.suppressedRoles).toEqual(["*"]);
-    expect(offersIn(s, quiet)).toHaveLength(0);
+    expect(offersIn(s, quietFrom)).toHaveLength(0);
     // REVIVE (all roles): offers again.
     await s.call("REVIVE", {});
-    await anOffer(s, quiet);
+    await anOffer(s, quietFrom);
     expect((await getFramework(fid))?.spec.suppressedRoles ?? []).toEqual([]);
     s.disconnect();
   });
@@ -621,8 +639,6 @@ describe("Mesos v1 scheduler API", () => {
       },
     });
     expect(opAck.status).toBe(202);
-    // A retry already on its way when the acknowledgement landed may still arrive: let it.
-    await new Promise((r) => setTimeout(r, 300));
     // RECONCILE_OPERATIONS: the latest status (no uuid), and OPERATION_UNKNOWN for one never seen.
     const recFrom = s.events.length;
     const rec = await s.call("RECONCILE_OPERATIONS", {
@@ -649,10 +665,12 @@ describe("Mesos v1 scheduler API", () => {
       recFrom,
     );
     expect(recNope.update_operation_status.status.state).toBe("OPERATION_UNKNOWN");
-    // Acknowledged: not re-sent any more (retries are every second here).
-    await new Promise((r) => setTimeout(r, 2500));
+    // Acknowledged: not re-sent any more over three retry periods (retries and heartbeats are
+    // every second here). A retry already on its way when the acknowledgement landed is written
+    // before the reconciliation's answer on the one stream, so only what follows that counts.
+    await heartbeats(s, 3);
     const resent = s.events
-      .slice(recFrom)
+      .slice(s.events.indexOf(recOk) + 1)
       .filter(
         (e) =>
           e.type === "UPDATE_OPERATION_STATUS" && e.update_operation_status.status.uuid?.value === opUuid,

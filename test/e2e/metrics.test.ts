@@ -19,7 +19,7 @@ import {
 } from "./helm-support.ts";
 import { accept, BUSYBOX, FrameworkSide, task } from "./offers.ts";
 import { LEASE_NAMESPACE, Pool } from "./pool.ts";
-import { kubectl, uniqueName } from "./support.ts";
+import { holdsUntil, kubectl, uniqueName } from "./support.ts";
 
 let pool: Pool;
 let rbacYaml = "";
@@ -83,14 +83,18 @@ describe("controller observability", () => {
   }, async () => {
     const c = await startController("metrics-a");
     const url = await c.url();
-    // Without RBAC every list is refused: the process lives, but is not ready.
-    for (let i = 0; i < 10; i++) {
-      const r = await httpGet(`${url}/readyz`);
-      expect(r.status).toBe(503);
-      expect(r.body).toMatch(/\[-\]informers failed: caches not synced: .*pods/);
-      expect((await httpGet(`${url}/healthz`)).status).toBe(200);
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    // Without RBAC every list is refused: the process lives, but is not ready — and stays so
+    // over its informers' retries (checked every 200 ms for 2 s).
+    await holdsUntil(
+      async () => {
+        const r = await httpGet(`${url}/readyz`);
+        expect(r.status).toBe(503);
+        expect(r.body).toMatch(/\[-\]informers failed: caches not synced: .*pods/);
+        expect((await httpGet(`${url}/healthz`)).status).toBe(200);
+      },
+      Date.now() + 2000,
+      { intervalMs: 200 },
+    );
     const t0 = Date.now();
     await kubectl(["apply", "-f", "-"], rbacYaml);
     const ready = await waitFor(
