@@ -33,7 +33,6 @@ import {
   type Identities,
   identities,
   operatorNodeOptions,
-  SYSTEM_NAMESPACE,
   spawnNode,
   spawnOperator,
   startScheduler,
@@ -393,7 +392,7 @@ async function main(): Promise<void> {
       const ready = await Promise.all(agentProcs.map((p) => waitForLine(p, "ready", 15 * 60_000)));
       say(`agents: ${ready.join("; ")}`);
       const port = await freePort();
-      spawnOperator(
+      await spawnOperator(
         cp,
         ids.controller.kubeconfigPath,
         port,

@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     );
 
     const port = await freePort();
-    const operator = spawnOperator(cp, ids.controller.kubeconfigPath, port);
+    const operator = await spawnOperator(cp, ids.controller.kubeconfigPath, port);
     const gauge = (name: string, match: Record<string, string> = {}) =>
       scrapeSum(port, name, match).catch(() => Number.NaN);
     await waitUntil(

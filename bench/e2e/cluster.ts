@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_LEASE_NAMESPACE } from "../../src/crds/contract.ts";
+import { buildBundles } from "../../src/local/bundle.ts";
 import type { ControlPlane } from "../../src/local/controlplane.ts";
 import { HARNESS_FLOW_NAMES } from "../../src/local/flowcontrol.ts";
 import type { Identity } from "../../src/local/kubeconfig.ts";
@@ -174,19 +175,24 @@ export function operatorNodeOptions(): string {
   return String(values.controller?.nodeOptions ?? "");
 }
 
-/** The operator in its own process, as `kubeconfigPath`'s identity, serving /metrics on `port`. */
-export function spawnOperator(
+/**
+ * The operator in its own process, as `kubeconfigPath`'s identity, serving /metrics on `port`:
+ * the controller's bundle, the file the image runs (src/local/bundle.ts), built into the control
+ * plane's directory.
+ */
+export async function spawnOperator(
   cp: ControlPlane,
   kubeconfigPath: string,
   port: number,
   nodeArgs: string[] = [],
-): ManagedProcess {
+): Promise<ManagedProcess> {
+  const { controller } = await buildBundles(join(cp.dir, "bundles"));
   return spawnNode(
     cp,
     "operator",
     [
       ...nodeArgs,
-      "src/controller/main.ts",
+      controller,
       `--kubeconfig=${kubeconfigPath}`,
       `--http-port=${port}`,
       "--http-host=127.0.0.1",

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { repoRoot } from "../local/binaries.ts";
+import { bundlePath } from "../local/bundle.ts";
 import { parseDuration, settingsFrom } from "./main.ts";
 import { STRICT_POD_POLICY } from "./pod-policy.ts";
 
@@ -105,9 +106,10 @@ describe("controller settings", () => {
 });
 
 describe("the container image", () => {
-  // The image holds src/ and production dependencies only (Dockerfile, .dockerignore): both
-  // entry points must import nothing else.
-  it("runs the controller and the agent from src/ with production dependencies only", () => {
+  // The image's bundles are built from src/ (Dockerfile, .dockerignore), and the examples image
+  // adds src/ and the production dependencies only (examples/Dockerfile): both entry points must
+  // import nothing else.
+  it("builds the controller and the agent from src/ with production dependencies only", () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
       dependencies: Record<string, string>;
     };
@@ -138,8 +140,11 @@ describe("the container image", () => {
     expect(bad).toEqual([]);
     expect(seen.size).toBeGreaterThan(10);
     const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
-    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^RUN node src\/local\/bundle\.ts dist$/m);
+    expect(dockerfile).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
-    expect(dockerfile).toMatch(/^CMD \["src\/controller\/main\.ts"\]$/m);
+    expect(dockerfile).toContain(`CMD ["${bundlePath("controller")}"]`);
+    const examples = readFileSync(join(repoRoot, "examples/Dockerfile"), "utf8");
+    expect(examples).toMatch(/npm ci --omit=dev/);
   });
 });

@@ -1,12 +1,13 @@
 // What the images are made of: Debian's static busybox, the Node 24 runtime the npm `node`
-// package provides (stripped) with the glibc libraries it needs, the app's production
-// dependencies, its sources and the examples.
+// package provides (stripped) with the glibc libraries it needs, the controller's and the agent's
+// bundles, and for the examples the app's production dependencies, its sources and the examples.
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "./binaries.ts";
+import { BUNDLES, type BundleName, buildBundles, bundlePath } from "./bundle.ts";
 import {
   BUSYBOX_IMAGE,
   EXAMPLES_IMAGE,
@@ -197,29 +198,44 @@ export async function specs(names: readonly ImageName[], b: Builder): Promise<Im
       .file("etc/group", GROUP)
       .file("etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n")
       .dir("tmp", 0o1777);
-    const deps = new Layer("npm ci --omit=dev --ignore-scripts → /app/node_modules");
-    await deps.hostTree("app/node_modules", await productionDeps(b.dir, b.log));
-    const app = new Layer("/app/package.json, /app/src (no *.test.ts)");
-    await app.hostFile("app/package.json", join(repoRoot, "package.json"));
-    await app.hostTree("app/src", join(repoRoot, "src"), notTest);
+    // The operator's processes run bundles (bundle.ts): no node_modules, no sources to strip.
+    const bundleDir = join(b.dir, `bundles-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const bundles = new Layer(
+      `/app/${bundlePath("controller")}, /app/${bundlePath("agent")} (esbuild bundles of ${BUNDLES.controller.entry}, ${BUNDLES.agent.entry})`,
+    );
+    try {
+      const built = await buildBundles(bundleDir);
+      // Read now: layers read host files when they are written, after this directory is gone.
+      for (const name of Object.keys(BUNDLES) as BundleName[]) {
+        bundles.file(`app/${bundlePath(name)}`, await readFile(built[name]));
+      }
+    } finally {
+      await rm(bundleDir, { recursive: true, force: true });
+    }
     const config: ImageConfig = {
       User: "65532:65532",
       ExposedPorts: { "8080/tcp": {} },
       Env: ["PATH=/usr/local/bin:/usr/bin:/bin", "NODE_ENV=production", "NODE_NO_WARNINGS=1"],
       Entrypoint: ["node"],
-      Cmd: ["src/controller/main.ts"],
+      Cmd: [bundlePath("controller")],
       WorkingDir: "/app",
     };
     if (want.has("kube-offers")) {
-      out.push({ name: "kube-offers", ref: KUBE_OFFERS_IMAGE, layers: [runtime, deps, app], config });
+      out.push({ name: "kube-offers", ref: KUBE_OFFERS_IMAGE, layers: [runtime, bundles], config });
     }
     if (want.has("kube-offers-examples")) {
+      // The examples run from their sources, which import the SDK's: those and the dependencies.
+      const deps = new Layer("npm ci --omit=dev --ignore-scripts → /app/node_modules");
+      await deps.hostTree("app/node_modules", await productionDeps(b.dir, b.log));
+      const app = new Layer("/app/package.json, /app/src (no *.test.ts)");
+      await app.hostFile("app/package.json", join(repoRoot, "package.json"));
+      await app.hostTree("app/src", join(repoRoot, "src"), notTest);
       const examples = new Layer("/app/examples (no *.test.ts)");
       await examples.hostTree("app/examples", join(repoRoot, "examples"), notTest);
       out.push({
         name: "kube-offers-examples",
         ref: EXAMPLES_IMAGE,
-        layers: [runtime, deps, app, examples],
+        layers: [runtime, bundles, deps, app, examples],
         config: { ...config, Cmd: ["examples/batch/main.ts", "--help"] },
       });
     }

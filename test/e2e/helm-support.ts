@@ -1,7 +1,8 @@
 // Helpers for the production e2e tests (helm, rbac, tenancy, ha, metrics): the helm binary,
 // ServiceAccount token identities, and the controller and agent run as real processes
-// (node src/controller/main.ts, node src/agent/main.ts) — there is no container runtime here,
-// so the chart's Pods never run; their processes run locally under the chart's identities.
+// (node src/controller/main.ts, node src/agent/main.ts: the sources the image's bundles are built
+// from) — there is no container runtime here, so the chart's Pods never run; their processes run
+// locally under the chart's identities. The bundles run in real-cluster.test.ts, on a real node.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

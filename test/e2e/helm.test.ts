@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { settingsFrom } from "../../src/controller/main.ts";
 import { repoRoot } from "../../src/local/binaries.ts";
+import { bundlePath } from "../../src/local/bundle.ts";
 import { CHART, helm, helmOk } from "./helm-support.ts";
 import { adminKubeConfig, createNamespace, deleteNamespace, uniqueName } from "./support.ts";
 
@@ -66,7 +67,7 @@ describe("helm chart", () => {
     const [deploy] = byKind(ms, "Deployment");
     expect(deploy.spec.replicas).toBe(2);
     const c = deploy.spec.template.spec.containers[0];
-    expect(c.args).toEqual(["src/controller/main.ts"]);
+    expect(c.args).toEqual([bundlePath("controller")]);
     const env = Object.fromEntries(c.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
     expect(env).toMatchObject({
       LEADER_ELECT: "true",
@@ -83,7 +84,7 @@ describe("helm chart", () => {
     expect(deploy.spec.template.spec.serviceAccountName).toBe("ko-kube-offers-controller");
     const [ds] = byKind(ms, "DaemonSet");
     expect(ds.spec.template.spec.serviceAccountName).toBe("ko-kube-offers-agent");
-    expect(ds.spec.template.spec.containers[0].args).toEqual(["src/agent/main.ts"]);
+    expect(ds.spec.template.spec.containers[0].args).toEqual([bundlePath("agent")]);
     for (const spec of [deploy.spec.template.spec, ds.spec.template.spec]) {
       expect(spec.securityContext).toMatchObject({
         runAsNonRoot: true,

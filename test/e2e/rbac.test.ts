@@ -22,6 +22,7 @@ import { GROUP, PLURAL, VERSION } from "../../src/crds/contract.ts";
 import type { ResourceOffer } from "../../src/crds/offer.ts";
 import { apiMessage, statusCode } from "../../src/kube/errors.ts";
 import { mergePatch } from "../../src/kube/patch.ts";
+import { bundlePath } from "../../src/local/bundle.ts";
 import { NodeSimulator } from "../../src/local/node-simulator.ts";
 import {
   CHART,
@@ -94,7 +95,7 @@ beforeAll(async () => {
   const deploy = await apps.readNamespacedDeployment({ name: `${fullname}-controller`, namespace: ns });
   const podSpec = deploy.spec?.template.spec;
   const container = podSpec?.containers[0];
-  expect(container?.args).toEqual(["src/controller/main.ts"]);
+  expect(container?.args).toEqual([bundlePath("controller")]);
   const cm = await core.readNamespacedConfigMap({ name: `${fullname}-controller`, namespace: ns });
   const configFile = join(inject("stateDir"), `${release}-config.yaml`);
   writeFileSync(configFile, cm.data?.["config.yaml"] ?? "");
@@ -109,7 +110,7 @@ beforeAll(async () => {
   // The agents: one per node, each with a token bound to the DaemonSet's Pod on that node.
   const ds = await apps.readNamespacedDaemonSet({ name: `${fullname}-agent`, namespace: ns });
   const agentContainer = ds.spec?.template.spec?.containers[0];
-  expect(agentContainer?.args).toEqual(["src/agent/main.ts"]);
+  expect(agentContainer?.args).toEqual([bundlePath("agent")]);
   const dsPods = await waitFor(
     "the DaemonSet's Pods on our nodes",
     async () => {
