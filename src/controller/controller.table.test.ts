@@ -1,7 +1,9 @@
 // The controller's parts as tables, in the style of Kueue's scheduler tests: given these objects
 // and this time, expect these writes. No API server: the cache reads memory stores, the writer
 // records (memory-cluster.ts), the clock is set by the test.
+import pino from "pino";
 import { describe, expect, it } from "vitest";
+import type { Allocation } from "../allocator/index.ts";
 import { FINALIZER, LABEL_FRAMEWORK, LABEL_POOL } from "../crds/contract.ts";
 import type { ResourceRole } from "../crds/role.ts";
 import type { Obj } from "./cache.ts";
@@ -10,6 +12,7 @@ import { STATUS_WRITE_INTERVAL_MS } from "./framework-status.ts";
 import { createLogger } from "./log.ts";
 import { MemoryCluster, type RecordedWrite } from "./memory-cluster.ts";
 import { Metrics } from "./metrics.ts";
+import { frameworkId } from "./names.ts";
 import { Operator, offersByUrgency } from "./operator.ts";
 import { type Rig, rig, seedAgent, T0 } from "./test-rig.ts";
 
@@ -169,6 +172,45 @@ describe("allocation loop: given the cluster and the time, these offers", () => 
     r.clock.now += 1000;
     await r.loop.cycle(r.clock.now);
     expect(r.cache.offers.list().map((o) => o.spec.agent)).toEqual(["n1"]);
+  });
+});
+
+describe("allocation loop: the cross-check against a rebuild", () => {
+  it("counts and logs a kept allocator that diverged, and starts over from the rebuild", async () => {
+    const lines: string[] = [];
+    const log = pino({ level: "error" }, { write: (l: string) => void lines.push(l) });
+    const r = rig({ log });
+    seedAgent(r, "n1");
+    r.cluster.seed({ frameworks: [registeredFramework(NS, "fw")] });
+    // An offer being written, held until the informers see it (the assumptions).
+    const inFlight: Allocation = {
+      framework: frameworkId(NS, "fw"),
+      role: "*",
+      agent: "n1",
+      resources: { scalars: { cpu: 100 }, ports: [] },
+    };
+    r.assumptions.assumeOffer(`${NS}/in-flight`, inFlight);
+    const divergences = async () => (await r.metrics.allocatorDivergences.get()).values[0]?.value ?? 0;
+    await r.loop.cycle(r.clock.now); // the first cycle is a cross-check too: nothing to find
+    expect(await divergences()).toBe(0);
+    expect(lines).toEqual([]);
+    // Changed in place, the same object: the kept allocator takes it as unchanged (the bug class
+    // the cross-check is for); a rebuild counts what it holds now.
+    inFlight.resources = { scalars: { cpu: 300 }, ports: [] };
+    r.loop.cycles = 60; // the next cross-check's turn
+    r.clock.now += 1000;
+    await r.loop.cycle(r.clock.now);
+    expect(await divergences()).toBe(1);
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as { msg: string; count: number; divergences: string[] };
+    expect(line.msg).toMatch(/diverged from a rebuild/);
+    expect(line.count).toBeGreaterThan(0);
+    expect(line.divergences.join("\n")).toContain("n1");
+    // Started over from the rebuild: the next cross-check finds nothing.
+    r.loop.cycles = 120;
+    r.clock.now += 1000;
+    await r.loop.cycle(r.clock.now);
+    expect(await divergences()).toBe(1);
   });
 });
 

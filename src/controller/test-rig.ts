@@ -8,7 +8,7 @@ import { agentOnNode } from "./fixtures.ts";
 import { FrameworkLifecycle } from "./framework-lifecycle.ts";
 import { frameworkKeyReconciler, frameworkReconcilers } from "./framework-reconcile.ts";
 import { FrameworkStatusReconciler } from "./framework-status.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { MemoryCluster } from "./memory-cluster.ts";
 import { Metrics } from "./metrics.ts";
 import { OfferReconciler } from "./offer-reconciler.ts";
@@ -24,6 +24,8 @@ export function rig(
     config?: Partial<OperatorConfig>;
     offerBackoff?: LoopDeps["offerBackoff"];
     isLeader?: () => boolean;
+    /** Where the controller's log lines go; default: nowhere. */
+    log?: Logger;
   } = {},
 ) {
   const clock = { now: opts.now ?? T0 };
@@ -38,7 +40,7 @@ export function rig(
     writer: cluster,
     filters: new FilterStore(),
     config,
-    log: createLogger("table", "silent"),
+    log: opts.log ?? createLogger("table", "silent"),
     metrics,
     unreadable: () => {},
     clock: tick,
