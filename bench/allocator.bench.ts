@@ -50,11 +50,19 @@ const gc = (globalThis as { gc?: () => void }).gc;
  * told once, then only when it changes — none does in these scenarios.
  */
 class KeptAgents implements TrackedAgents {
-  private readonly agents: readonly AgentSnapshot[];
+  private readonly agents = new Map<string, AgentSnapshot>();
   private pending: AgentSnapshot[];
   constructor(agents: readonly AgentSnapshot[]) {
-    this.agents = agents;
+    for (const a of agents) this.agents.set(a.name, a);
     this.pending = agents.slice();
+  }
+  /** The agent's view changed (a new object, as the book makes one). */
+  update(a: AgentSnapshot): void {
+    this.agents.set(a.name, a);
+    this.pending.push(a);
+  }
+  get(name: string): AgentSnapshot | undefined {
+    return this.agents.get(name);
   }
   drain() {
     const changed = this.pending;
@@ -62,7 +70,7 @@ class KeptAgents implements TrackedAgents {
     return { changed, removed: [] };
   }
   all() {
-    return this.agents;
+    return this.agents.values();
   }
 }
 
@@ -98,10 +106,16 @@ class KeptHolds implements TrackedHolds {
  * holds move to trackers; what stays in the snapshot (frameworks, roles, outstanding offers) is
  * compared by identity each round.
  */
-function productionFeed(cluster: Snapshot): { snapshot: Snapshot; tracked: Tracked } {
+function productionFeed(cluster: Snapshot): {
+  snapshot: Snapshot;
+  tracked: Tracked;
+  agents: KeptAgents;
+} {
+  const agents = new KeptAgents(cluster.agents);
   return {
     snapshot: { ...cluster, agents: [], allocations: [] },
-    tracked: { agents: new KeptAgents(cluster.agents), holds: new KeptHolds(cluster.allocations) },
+    tracked: { agents, holds: new KeptHolds(cluster.allocations) },
+    agents,
   };
 }
 
@@ -147,7 +161,9 @@ const exhaustive = flag("exhaustive") || process.env.BENCH_EXHAUSTIVE === "1";
 // For profiling: stop DeclineOffers early.
 const maxRounds = Number(option("max-rounds", "BENCH_MAX_ROUNDS") ?? Number.POSITIVE_INFINITY);
 const MAX_FILTERS = Number(option("max-filters", "BENCH_MAX_FILTERS") ?? 1_000_000);
-const scenarios = new Set((option("scenarios", "BENCH_SCENARIOS") ?? "decline,suppress,quota").split(","));
+const scenarios = new Set(
+  (option("scenarios", "BENCH_SCENARIOS") ?? "decline,suppress,quota,agents").split(","),
+);
 
 // ---------------------------------------------------------------- Mesos's published figures (notes §4.2)
 
@@ -474,6 +490,83 @@ function largeAndSmallQuota(small: number, large: number): QuotaResult {
   };
 }
 
+// ---------------------------------------------------------------- AgentUpdates
+
+interface AgentUpdateResult {
+  agents: number;
+  frameworks: number;
+  change: "total" | "reservation";
+  times: number[];
+  cpu: number[];
+  offers: number[];
+  heap: number;
+}
+
+/** Rounds of AgentUpdates, each changing 1% of the agents. */
+const AGENT_UPDATE_ROUNDS = 10;
+/** What lands on an agent each round: a foreign Pod's 512 MiB. */
+const FOREIGN_POD_MEMORY = 512 * MIB;
+
+/**
+ * Not a Mesos scenario: the cluster shared with ordinary workloads. Every agent's room is offered
+ * and left outstanding (nobody answers); then each round 1% of the agents change, and the round
+ * allocates what that leaves. `total`: a foreign Pod lands there (the agent's total shrinks under
+ * what it holds), applied in place. `reservation`: a reservation appears there, which rebuilds
+ * the allocator: the same round, the cost a total change had before it was applied in place.
+ */
+function agentUpdates(
+  agents: number,
+  frameworks: number,
+  change: "total" | "reservation",
+): AgentUpdateResult {
+  gc?.();
+  const feed = productionFeed(meshCluster(agents, frameworks, 1024));
+  const live = new LiveAllocator();
+  let clock = 1_000_000;
+  // Round 0 (untimed): the allocator is built and every agent's room offered; the offers stay.
+  feed.snapshot.allocations = [...live.allocate(feed.snapshot, clock, feed.tracked).decisions];
+  let heap = peakHeap(0);
+  const times: number[] = [];
+  const cpu: number[] = [];
+  const offers: number[] = [];
+  const step = Math.max(1, Math.floor(agents / 100));
+  for (let round = 1; round <= AGENT_UPDATE_ROUNDS; round++) {
+    clock += 1000;
+    for (let j = 0; j < step; j++) {
+      const name = `agent-${(round * step + j * 97) % agents}`;
+      const a = feed.agents.get(name);
+      if (!a) continue;
+      feed.agents.update(
+        change === "total"
+          ? {
+              ...a,
+              total: {
+                ...a.total,
+                scalars: {
+                  ...a.total.scalars,
+                  memory: Math.max(0, (a.total.scalars.memory ?? 0) - FOREIGN_POD_MEMORY),
+                },
+              },
+            }
+          : {
+              ...a,
+              reservations: { ...a.reservations, [`r${round}`]: { scalars: { cpu: 100 }, ports: [] } },
+            },
+      );
+    }
+    const start = now();
+    const c0 = process.cpuUsage();
+    const d = live.allocate(feed.snapshot, clock, feed.tracked).decisions;
+    times.push(now() - start);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    offers.push(d.length);
+    feed.snapshot.allocations.push(...d);
+    heap = peakHeap(heap);
+  }
+  return { agents, frameworks, change, times, cpu, offers, heap };
+}
+
 // ---------------------------------------------------------------- main
 
 /** Rounds measured, of how many (sampled), and where the filter bound stopped the run. */
@@ -603,6 +696,50 @@ if (scenarios.has("suppress")) {
   log();
   log(table(["agents", "frameworks", "suppressed", "allocate()", "offers", "peak heap"], rows));
   log("Mesos publishes no figures for this scenario.");
+  log();
+}
+
+if (scenarios.has("agents")) {
+  const rows: string[][] = [];
+  for (const [a, f] of sizes().filter(([a, f]) => a * f <= EXHAUSTIVE_LIMIT)) {
+    const results = (["total", "reservation"] as const).map((c) => agentUpdates(a, f, c));
+    const inPlace = stats(results[0]!.times).median;
+    for (const r of results) {
+      const s = stats(r.times);
+      rows.push([
+        k(a),
+        k(f),
+        r.change === "total" ? "a foreign Pod lands (in place)" : "a reservation appears (rebuild)",
+        `${ms(s.median)} ms`,
+        `${ms(s.max)} ms`,
+        `${ms(stats(r.cpu).median)} ms`,
+        r.change === "total" ? "1.00×" : `${(s.median / inPlace).toFixed(2)}×`,
+        String(stats(r.offers).median),
+        mib(r.heap),
+      ]);
+    }
+  }
+  log(
+    `## AgentUpdates (every agent's room offered and outstanding; each of ${AGENT_UPDATE_ROUNDS} rounds, 1% of the agents change)`,
+  );
+  log();
+  log(
+    table(
+      [
+        "agents",
+        "frameworks",
+        "change",
+        "median round",
+        "max",
+        "median CPU",
+        "vs in place",
+        "offers",
+        "peak heap",
+      ],
+      rows,
+    ),
+  );
+  log("Not a Mesos scenario (Mesos's allocator re-sorts on an agent's change, as here).");
   log();
 }
 
