@@ -8,6 +8,7 @@ import { KIND } from "../crds/contract.ts";
 import { isRequestTimeout } from "../kube/deadline.ts";
 import { apiMessage, isConflict, isNotFound, statusCode } from "../kube/errors.ts";
 import { AgentBook } from "./agent-book.ts";
+import { systemTimers, type Timers } from "./clock.ts";
 import { type CyclePlan, planCycle, type Rescind } from "./cycle-plan.ts";
 import type { ControllerDeps } from "./deps.ts";
 import { frameworkId, splitKey } from "./names.ts";
@@ -29,6 +30,8 @@ export interface LoopDeps extends ControllerDeps {
   offerBackoff?: Partial<BackoffConfig>;
   /** The term this replica leads in, stamped on its offers; none without an election. */
   leaderTerm?: () => number | undefined;
+  /** The interval and batch timers, on the operator's clock; default: Node's. */
+  timers?: Timers;
 }
 
 /** Writes in flight at once, per kind, within a cycle. */
@@ -39,8 +42,9 @@ const CROSS_CHECK_EVERY = 60;
 
 export class AllocationLoop {
   private readonly d: LoopDeps;
-  private timer: NodeJS.Timeout | undefined;
-  private batch: NodeJS.Timeout | undefined;
+  private cancelInterval: (() => void) | undefined;
+  /** Cancels the pending batch's timer; set while a batch waits. */
+  private batch: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
@@ -102,15 +106,28 @@ export class AllocationLoop {
   start(): void {
     this.stopped = false;
     this.startOver();
-    this.timer = setInterval(() => this.trigger("interval"), this.d.config.allocationIntervalMs);
-    this.timer.unref();
+    this.armInterval();
     this.trigger("start");
+  }
+
+  /** A cycle every allocationIntervalMs at least, whatever else triggers one. */
+  private armInterval(): void {
+    this.cancelInterval = this.timers.after(this.d.config.allocationIntervalMs, () => {
+      if (this.stopped) return;
+      this.trigger("interval");
+      this.armInterval();
+    });
+  }
+
+  private get timers(): Timers {
+    return this.d.timers ?? systemTimers;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    clearTimeout(this.batch);
+    this.cancelInterval?.();
+    this.batch?.();
+    this.batch = undefined;
     await this.running;
   }
 
@@ -122,7 +139,7 @@ export class AllocationLoop {
       return;
     }
     if (this.batch) return;
-    this.batch = setTimeout(() => {
+    this.batch = this.timers.after(this.d.config.batchDelayMs, () => {
       this.batch = undefined;
       this.running = this.runCycle().finally(() => {
         this.running = undefined;
@@ -131,7 +148,7 @@ export class AllocationLoop {
           this.trigger("again");
         }
       });
-    }, this.d.config.batchDelayMs);
+    });
   }
 
   private async runCycle(): Promise<void> {

@@ -10,6 +10,7 @@ import type { Obj } from "./cache.ts";
 import { agentOnNode, outstandingOffer, registeredFramework, taskPod } from "./fixtures.ts";
 import { STATUS_WRITE_INTERVAL_MS } from "./framework-status.ts";
 import { createLogger } from "./log.ts";
+import { ManualTime } from "./manual-time.ts";
 import { MemoryCluster, type RecordedWrite } from "./memory-cluster.ts";
 import { Metrics } from "./metrics.ts";
 import { frameworkId } from "./names.ts";
@@ -700,6 +701,46 @@ async function until<T>(what: string, fn: () => T | undefined): Promise<T> {
 }
 
 describe("the whole Operator on a memory cluster", () => {
+  it("runs on the clock and timers it is given: no cycle until the batch delay has passed on them, then an offer stamped with their time", async () => {
+    const t = new ManualTime(T0);
+    const cluster = new MemoryCluster(t.clock);
+    const { agent, node, lease } = agentOnNode("n1", WHOLE, T0);
+    cluster.seed({
+      agents: [agent],
+      nodes: [node],
+      leases: [lease],
+      frameworks: [registeredFramework(NS, "fw")],
+    });
+    const op = new Operator(undefined, {
+      stores: cluster.stores,
+      writer: cluster,
+      config: { allocationIntervalMs: 1000, batchDelayMs: 50 },
+      log: createLogger("table", "silent"),
+      metrics: new Metrics(false),
+      clock: t.clock,
+      timers: t.timers,
+    });
+    await op.start();
+    try {
+      await t.advance(49);
+      expect(op.loop.cycles).toBe(0);
+      expect(cluster.stores.offers.list()).toEqual([]);
+      await t.advance(1);
+      expect(op.loop.cycles).toBe(1);
+      const [offer] = cluster.stores.offers.list();
+      expect(offer?.spec).toMatchObject({ framework: "fw", agent: "n1" });
+      expect(offer?.metadata.creationTimestamp).toEqual(new Date(T0 + 50));
+      // The interval, on the same clock: one more cycle a second, none in between.
+      await t.advance(999);
+      expect(op.loop.cycles).toBe(1);
+      await t.advance(1 + 50);
+      expect(op.loop.cycles).toBe(2);
+    } finally {
+      await op.stop();
+    }
+    expect(t.waiting).toBe(0);
+  });
+
   it("a new leader stamps its offers with its term, launches from an earlier term's offer it found, and rescinds one a deposed leader sent after the term began, answered or not", async () => {
     const cluster = new MemoryCluster();
     const { agent, node, lease } = agentOnNode("n1", WHOLE, Date.now());

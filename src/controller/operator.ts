@@ -156,6 +156,7 @@ export class Operator {
       isLeader: () => this.acting,
       busyOffers: this.busyOffers,
       leaderTerm,
+      ...(opts.timers ? { timers: opts.timers } : {}),
     });
     this.offers = new OfferReconciler({
       ...common,

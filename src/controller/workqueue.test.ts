@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ManualTime } from "./manual-time.ts";
 import { WorkQueue } from "./workqueue.ts";
 
 // Time is faked: a test moves it, so delays and backoffs are exact and a loaded machine cannot
@@ -160,45 +161,8 @@ describe("WorkQueue", () => {
 });
 
 describe("WorkQueue on an injected clock", () => {
-  /** A clock the test moves, with timers that fire when it passes their time. */
-  function manualTime(start: number) {
-    let now = start;
-    const pending: { at: number; fn: () => void }[] = [];
-    return {
-      clock: () => now,
-      timers: {
-        after(ms: number, fn: () => void) {
-          const t = { at: now + ms, fn };
-          pending.push(t);
-          return () => {
-            const i = pending.indexOf(t);
-            if (i >= 0) pending.splice(i, 1);
-          };
-        },
-      },
-      /** Moves the clock by `ms`, firing due timers in time order; lets the queue's workers run. */
-      async advance(ms: number) {
-        const until = now + ms;
-        for (;;) {
-          pending.sort((a, b) => a.at - b.at);
-          const next = pending[0];
-          if (!next || next.at > until) break;
-          pending.shift();
-          now = next.at;
-          next.fn();
-          for (let i = 0; i < 10; i++) await Promise.resolve();
-        }
-        now = until;
-        for (let i = 0; i < 10; i++) await Promise.resolve();
-      },
-      get waiting() {
-        return pending.length;
-      },
-    };
-  }
-
   it("holds a failed key for its backoff on that clock, and measures latency on it, whatever the wall clock does", async () => {
-    const t = manualTime(Date.parse("2026-06-01T00:00:00Z"));
+    const t = new ManualTime(Date.parse("2026-06-01T00:00:00Z"));
     const latencies: number[] = [];
     const q = new WorkQueue("t", {
       baseDelayMs: 1000,
