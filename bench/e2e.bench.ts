@@ -33,6 +33,7 @@ import {
   type Identities,
   identities,
   operatorNodeOptions,
+  operatorRuns,
   spawnNode,
   spawnOperator,
   startScheduler,
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
   };
   say(
     `${NODES} nodes, ${TASKS} tasks (${SHAPE.cpu} / ${SHAPE.memory}, ${SHAPE.runSeconds} s each), ways ${WAYS}; ` +
-      `operator NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"`,
+      `operator: ${operatorRuns()}, NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"`,
   );
   /** Processes this bench is stopping on purpose: their exit is not a failure. */
   const expected = new Set<string>();

@@ -33,6 +33,7 @@ import {
   createNamespace,
   identities,
   operatorNodeOptions,
+  operatorRuns,
   spawnNode,
   spawnOperator,
   waitForLine,
@@ -80,7 +81,7 @@ const quantile = (xs: number[], q: number) => {
 async function main(): Promise<void> {
   const loadStart = loadavg();
   say(
-    `${AGENTS} agents, ${TASKS} task Pods, ${FRAMEWORKS} frameworks; operator NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"`,
+    `${AGENTS} agents, ${TASKS} task Pods, ${FRAMEWORKS} frameworks; operator: ${operatorRuns()}, NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"`,
   );
   const expected = new Set<string>();
   let fatal: Error | undefined;
@@ -213,7 +214,7 @@ async function main(): Promise<void> {
     const f = (x: number) => x.toFixed(0);
     process.stdout.write(
       `\nthe operator's memory at ${AGENTS} agents, ${TASKS} task Pods Running, ${FRAMEWORKS} frameworks ` +
-        `(${f(offers)} offers outstanding, unanswered); NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"\n` +
+        `(${f(offers)} offers outstanding, unanswered); operator: ${operatorRuns()}, NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"\n` +
         `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
         `load average at start ${loadStart.map((x) => x.toFixed(2)).join(" / ")}, at end ${loadavg()
           .map((x) => x.toFixed(2))

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_LEASE_NAMESPACE } from "../../src/crds/contract.ts";
-import { buildBundles } from "../../src/local/bundle.ts";
+import { buildBundles, bundlePath } from "../../src/local/bundle.ts";
 import type { ControlPlane } from "../../src/local/controlplane.ts";
 import { HARNESS_FLOW_NAMES } from "../../src/local/flowcontrol.ts";
 import type { Identity } from "../../src/local/kubeconfig.ts";
@@ -175,10 +175,17 @@ export function operatorNodeOptions(): string {
   return String(values.controller?.nodeOptions ?? "");
 }
 
+/** What spawnOperator runs, for a bench's header. */
+export function operatorRuns(): string {
+  return process.env.OPERATOR_FROM === "source"
+    ? "src/controller/main.ts (OPERATOR_FROM=source)"
+    : `the controller's bundle (${bundlePath("controller")}, as the image runs it)`;
+}
+
 /**
  * The operator in its own process, as `kubeconfigPath`'s identity, serving /metrics on `port`:
  * the controller's bundle, the file the image runs (src/local/bundle.ts), built into the control
- * plane's directory.
+ * plane's directory. OPERATOR_FROM=source runs src/controller/main.ts instead, for comparison.
  */
 export async function spawnOperator(
   cp: ControlPlane,
@@ -186,7 +193,10 @@ export async function spawnOperator(
   port: number,
   nodeArgs: string[] = [],
 ): Promise<ManagedProcess> {
-  const { controller } = await buildBundles(join(cp.dir, "bundles"));
+  const controller =
+    process.env.OPERATOR_FROM === "source"
+      ? join(REPO, "src/controller/main.ts")
+      : (await buildBundles(join(cp.dir, "bundles"))).controller;
   return spawnNode(
     cp,
     "operator",
