@@ -511,8 +511,9 @@ const FOREIGN_POD_MEMORY = 512 * MIB;
  * Not a Mesos scenario: the cluster shared with ordinary workloads. Every agent's room is offered
  * and left outstanding (nobody answers); then each round 1% of the agents change, and the round
  * allocates what that leaves. `total`: a foreign Pod lands there (the agent's total shrinks under
- * what it holds), applied in place. `reservation`: a reservation appears there, which rebuilds
- * the allocator: the same round, the cost a total change had before it was applied in place.
+ * what it holds), applied in place. `reservation`: a reservation for a role of its own appears
+ * there (one role more in the tree each round), which rebuilds the allocator: about the cost a
+ * total change had before it was applied in place.
  */
 function agentUpdates(
   agents: number,

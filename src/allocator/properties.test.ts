@@ -270,7 +270,11 @@ describe("the incremental Allocator agrees with the reference over several cycle
               const scalars = Object.fromEntries(
                 Object.entries(resized.total.scalars).map(([k, v]) => [k, Math.floor(v * act.resize)]),
               );
-              const updated = { ...resized, total: { ...resized.total, scalars } };
+              // Its ports shrink too (held or reserved ones included) and its zone may move.
+              const ports = resized.total.ports.filter((_, i) => (act.resizeAgent >> (i + 1)) & 1);
+              const zone = ["a", "b", undefined][act.resizeAgent % 3];
+              const attributes: Record<string, string> = zone ? { zone } : {};
+              const updated: AgentSnapshot = { ...resized, attributes, total: { scalars, ports } };
               alloc.addAgent(updated);
               agents = agents.map((a) => (a.name === resized.name ? updated : a));
             }

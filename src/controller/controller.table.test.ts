@@ -177,7 +177,7 @@ describe("allocation loop: given the cluster and the time, these offers", () => 
 });
 
 describe("allocation loop: the cross-check against a rebuild", () => {
-  it("counts and logs a kept allocator that diverged, and starts over from the rebuild", async () => {
+  it("counts and logs a kept allocator that diverged from a rebuild", async () => {
     const lines: string[] = [];
     const log = pino({ level: "error" }, { write: (l: string) => void lines.push(l) });
     const r = rig({ log });
@@ -207,8 +207,8 @@ describe("allocation loop: the cross-check against a rebuild", () => {
     expect(line.msg).toMatch(/diverged from a rebuild/);
     expect(line.count).toBeGreaterThan(0);
     expect(line.divergences.join("\n")).toContain("n1");
-    // Started over from the rebuild: the next cross-check finds nothing.
-    r.loop.cycles = 120;
+    // A cycle that is not a cross-check does not compare: nothing more is counted.
+    r.loop.cycles = 61;
     r.clock.now += 1000;
     await r.loop.cycle(r.clock.now);
     expect(await divergences()).toBe(1);

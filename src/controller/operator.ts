@@ -54,7 +54,7 @@ export interface OperatorOptions {
   writer?: ClusterWriter;
   /** The time; default: the system clock. */
   clock?: Clock;
-  /** The work queues' delayed adds and retries, on that clock; default: Node's timers. */
+  /** Timers on `clock` (the work queues run on both, or on neither); default: Node's. */
   timers?: Timers;
 }
 
@@ -132,7 +132,9 @@ export class Operator {
       onLatency: (queue: string, seconds: number) => m.queueLatency.observe({ queue }, seconds),
       onRetry: (queue: string) => m.queueRetries.inc({ queue }),
     };
-    const time = { clock: this.clock, ...(opts.timers ? { timers: opts.timers } : {}) };
+    // The queues' clock and timers go together: an injected clock with Node's timers would have a
+    // retry fire on wall time and find its hold, timed on the other clock, not yet over, forever.
+    const time = opts.timers ? { clock: this.clock, timers: opts.timers } : {};
     this.offerQueue = new WorkQueue("offers", { concurrency: 8, hooks, ...time });
     this.frameworkQueue = new WorkQueue("frameworks", { concurrency: 4, hooks, ...time });
     this.roleQueue = new WorkQueue("roles", { concurrency: 1, hooks, ...time });

@@ -42,6 +42,9 @@ export async function buildBundles(outDir: string): Promise<Record<BundleName, s
       target: "node24",
       // Class and function names stay what the sources call them (logs and errors name them).
       keepNames: true,
+      // As Node runs the sources (type stripping keeps every import not marked `type`), and the
+      // same with or without tsconfig.json beside src/ (the Dockerfile's build has none).
+      tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
       banner: { js: REQUIRE_BANNER },
       legalComments: "eof",
       logLevel: "silent",
