@@ -258,14 +258,21 @@ it(`keeps its promises under faults (hits per failpoint ${HITS}, rounds ${ROUNDS
     );
   }
   await workload!.stop();
-  // Settle: outstanding offers expire, launches resolve; bounded, the checks judge what is left.
+  // Settle: outstanding offers expire, launches resolve, teardowns begun (the workload's last may
+  // start just before it stops) end; bounded, the checks judge what is left.
   const settleUntil = Date.now() + BOUNDS.offerFinalMs + 10_000;
   while (Date.now() < settleUntil) {
     const last = new Map<string, string>();
-    for (const e of recorder!.events)
+    const tearingDown = new Set<string>();
+    for (const e of recorder!.events) {
       if (e.kind === "ResourceOffer") last.set(e.key, e.type === "DELETED" ? "Deleted" : e.fields.phase);
+      if (e.kind === "Framework") {
+        if (e.type !== "DELETED" && e.fields.deleting) tearingDown.add(e.key);
+        else tearingDown.delete(e.key);
+      }
+    }
     const open = [...last.values()].filter((p) => p === "" || p === "Offered").length;
-    if (!open && acceptedTasksResolved(recorder!.events).violations.length === 0) break;
+    if (!open && !tearingDown.size && acceptedTasksResolved(recorder!.events).violations.length === 0) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   const end = Date.now();
