@@ -16,17 +16,15 @@
 // overrides). `--cpu-prof` profiles the operator and prints where its time went; `--apiserver-prof` profiles
 // the API server in each way's window (Go's pprof) and prints the same. Everything it starts is
 // ended by PID, on failure too.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { SupervisedInformer } from "../src/kube/informer.ts";
-import { ControlPlane } from "../src/local/controlplane.ts";
 import { installCrds } from "../src/local/crds.ts";
 import { installFlowControl } from "../src/local/flowcontrol.ts";
 import { freePort } from "../src/local/ports.ts";
-import { agentShares } from "../test/load/agent-shares.ts";
 import { ApiserverProfiler, formatGoProfile } from "./e2e/apiserver-profile.ts";
 import {
   createNamespace,
@@ -34,8 +32,11 @@ import {
   identities,
   operatorNodeOptions,
   operatorRuns,
+  positiveEnv,
+  spawnAgents,
   spawnNode,
   spawnOperator,
+  startBenchControlPlane,
   startScheduler,
   waitForLine,
   waitUntil,
@@ -79,17 +80,11 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 const QUICK = flags.quick === true;
-const positive = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive integer`);
-  return n;
-};
-const NODES = positive("NODES", QUICK ? 100 : 1000);
-const TASKS = positive("TASKS", QUICK ? 1000 : 10000);
-const SHAPE: TaskShape = { cpu: "500m", memory: "256Mi", runSeconds: positive("RUN_SECONDS", 3) };
-const CREATE_CONCURRENCY = positive("CREATE_CONCURRENCY", 64);
-const AGENT_PROCS = Math.min(NODES, positive("AGENT_PROCS", 4));
+const NODES = positiveEnv("NODES", QUICK ? 100 : 1000);
+const TASKS = positiveEnv("TASKS", QUICK ? 1000 : 10000);
+const SHAPE: TaskShape = { cpu: "500m", memory: "256Mi", runSeconds: positiveEnv("RUN_SECONDS", 3) };
+const CREATE_CONCURRENCY = positiveEnv("CREATE_CONCURRENCY", 64);
+const AGENT_PROCS = Math.min(NODES, positiveEnv("AGENT_PROCS", 4));
 const FRAMEWORK_COUNTS = (process.env.FRAMEWORKS ?? "1,10").split(",").map((s) => {
   const n = Number(s);
   if (!Number.isInteger(n) || n <= 0)
@@ -143,33 +138,9 @@ async function main(): Promise<void> {
     `${NODES} nodes, ${TASKS} tasks (${SHAPE.cpu} / ${SHAPE.memory}, ${SHAPE.runSeconds} s each), ways ${WAYS}; ` +
       `operator: ${operatorRuns()}, NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"`,
   );
-  /** Processes this bench is stopping on purpose: their exit is not a failure. */
-  const expected = new Set<string>();
-  let fatal: Error | undefined;
-  const abort = () => fatal;
-  const cp = await ControlPlane.start({
-    controllerManager: false,
+  const { cp, expected, abort } = await startBenchControlPlane(say, {
     profiling: flags["apiserver-prof"] === true,
-    log: (m) => {
-      if (![...expected].some((n) => m.startsWith(`${n} exited`))) say(m);
-    },
   });
-  cp.on(
-    "process-exit",
-    ({ name, code, signal }: { name: string; code: number | null; signal: string | null }) => {
-      if (expected.has(name)) return;
-      fatal ??= new Error(`${name} exited (code ${code}, signal ${signal})`);
-      // Its log goes with the state directory: keep the end of it here.
-      try {
-        const log = readFileSync(join(cp.dir, "logs", `${name}.log`), "utf8")
-          .split("\n")
-          .slice(-40);
-        process.stderr.write(`--- the last lines of ${name}'s log ---\n${log.join("\n")}\n---\n`);
-      } catch {
-        /* no log written */
-      }
-    },
-  );
   let stopping: Promise<void> | undefined;
   const profileDir = join(cp.dir, "profile");
   const stop = () => {
@@ -241,7 +212,7 @@ async function main(): Promise<void> {
           2000,
         );
       } catch (err) {
-        if (fatal) throw err;
+        if (abort()) throw err;
         say(`${(err as Error).message}; measuring anyway`);
       }
     };
@@ -288,7 +259,7 @@ async function main(): Promise<void> {
         void workload.submit().catch((err: unknown) => {
           submitError = new Error(`submission failed: ${err instanceof Error ? err.message : String(err)}`);
         });
-        const failing = () => fatal ?? submitError;
+        const failing = () => abort() ?? submitError;
         try {
           await waitUntil(
             `${TASKS} tasks Running`,
@@ -381,16 +352,14 @@ async function main(): Promise<void> {
     if (WAYS.some((w) => w === "c" || w.startsWith("d"))) {
       await installCrds(kc);
       await installFlowControl(kc);
-      // As on real nodes, agents get CPU of their own: AGENT_PROCS processes, each its share
-      // of the nodes (a thousand agents in one process starve each other's renewals).
-      const agentProcs = agentShares(NODES, AGENT_PROCS).map(({ env }, k) =>
-        spawnNode(cp, `agents-${k}`, ["test/load/agents.ts"], {
-          KUBECONFIG: ids.agent.kubeconfigPath,
-          NODE_PREFIX,
-          ...env,
-        }),
+      const ready = await spawnAgents(
+        cp,
+        ids.agent.kubeconfigPath,
+        NODES,
+        AGENT_PROCS,
+        { NODE_PREFIX },
+        15 * 60_000,
       );
-      const ready = await Promise.all(agentProcs.map((p) => waitForLine(p, "ready", 15 * 60_000)));
       say(`agents: ${ready.join("; ")}`);
       const port = await freePort();
       await spawnOperator(
@@ -413,7 +382,7 @@ async function main(): Promise<void> {
       if (WAYS.includes("c")) await podsWay("c", false);
       for (const n of FRAMEWORK_COUNTS) {
         const key = `d${n}`;
-        if (!WAYS.includes(key) || fatal) continue;
+        if (!WAYS.includes(key) || abort()) continue;
         const namespace = `bench-${key}`;
         await createNamespace(kc, namespace);
         await runWay(

@@ -22,20 +22,21 @@ import pLimit from "p-limit";
 import { buildTaskPod } from "../src/controller/task-pod.ts";
 import { API_VERSION, GROUP, PLURAL, taskPodName, VERSION } from "../src/crds/contract.ts";
 import type { ResourceOffer } from "../src/crds/offer.ts";
-import { ControlPlane } from "../src/local/controlplane.ts";
 import { installCrds } from "../src/local/crds.ts";
 import { installFlowControl } from "../src/local/flowcontrol.ts";
 import { freePort } from "../src/local/ports.ts";
 import { toResources } from "../src/resources/resources.ts";
 import { commandTask } from "../src/sdk/task.ts";
-import { agentShares } from "../test/load/agent-shares.ts";
 import {
   createNamespace,
   identities,
   operatorNodeOptions,
   operatorRuns,
+  positiveEnv,
+  spawnAgents,
   spawnNode,
   spawnOperator,
+  startBenchControlPlane,
   waitForLine,
   waitUntil,
 } from "./e2e/cluster.ts";
@@ -47,17 +48,11 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 const QUICK = flags.quick === true;
-const positive = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive integer`);
-  return n;
-};
-const AGENTS = positive("AGENTS", QUICK ? 500 : 5000);
-const TASKS = positive("TASKS", QUICK ? 5000 : 50000);
-const FRAMEWORKS = positive("FRAMEWORKS", QUICK ? 50 : 500);
-const MEASURE_SECONDS = positive("MEASURE_SECONDS", QUICK ? 20 : 60);
-const AGENT_PROCS = Math.min(AGENTS, positive("AGENT_PROCS", 4));
+const AGENTS = positiveEnv("AGENTS", QUICK ? 500 : 5000);
+const TASKS = positiveEnv("TASKS", QUICK ? 5000 : 50000);
+const FRAMEWORKS = positiveEnv("FRAMEWORKS", QUICK ? 50 : 500);
+const MEASURE_SECONDS = positiveEnv("MEASURE_SECONDS", QUICK ? 20 : 60);
+const AGENT_PROCS = Math.min(AGENTS, positiveEnv("AGENT_PROCS", 4));
 const LEASE_SECONDS = 600;
 const NODE_PREFIX = "node-";
 const NAMESPACES = Math.min(FRAMEWORKS, 10);
@@ -91,21 +86,7 @@ async function main(): Promise<void> {
   say(
     `${AGENTS} agents, ${TASKS} task Pods, ${FRAMEWORKS} frameworks; operator: ${operatorRuns()}, NODE_OPTIONS "${OPERATOR_NODE_OPTIONS}"`,
   );
-  const expected = new Set<string>();
-  let fatal: Error | undefined;
-  const abort = () => fatal;
-  const cp = await ControlPlane.start({
-    controllerManager: false,
-    log: (m) => {
-      if (![...expected].some((n) => m.startsWith(`${n} exited`))) say(m);
-    },
-  });
-  cp.on(
-    "process-exit",
-    ({ name, code, signal }: { name: string; code: number | null; signal: string | null }) => {
-      if (!expected.has(name)) fatal ??= new Error(`${name} exited (code ${code}, signal ${signal})`);
-    },
-  );
+  const { cp, expected, abort } = await startBenchControlPlane(say);
   try {
     const kc = cp.kubeConfig();
     const ids = await identities(cp, kc, "bench");
@@ -118,15 +99,14 @@ async function main(): Promise<void> {
       LEASE_SECONDS: String(LEASE_SECONDS),
     });
     say(await waitForLine(sim, "ready", 30 * 60_000));
-    const agentProcs = agentShares(AGENTS, AGENT_PROCS).map(({ env }, k) =>
-      spawnNode(cp, `agents-${k}`, ["test/load/agents.ts"], {
-        KUBECONFIG: ids.agent.kubeconfigPath,
-        NODE_PREFIX,
-        AGENT_LEASE_SECONDS: String(LEASE_SECONDS),
-        ...env,
-      }),
+    await spawnAgents(
+      cp,
+      ids.agent.kubeconfigPath,
+      AGENTS,
+      AGENT_PROCS,
+      { NODE_PREFIX, AGENT_LEASE_SECONDS: String(LEASE_SECONDS) },
+      30 * 60_000,
     );
-    await Promise.all(agentProcs.map((p) => waitForLine(p, "ready", 30 * 60_000)));
     say(`${AGENTS} agents started`);
 
     const co = kc.makeApiClient(CustomObjectsApi);
@@ -176,7 +156,7 @@ async function main(): Promise<void> {
     await Promise.all(
       Array.from({ length: TASKS }, (_, i) =>
         create(async () => {
-          if (fatal) return;
+          if (abort()) return;
           const fw = frameworks[i % FRAMEWORKS];
           if (!fw) return;
           const agent = `${NODE_PREFIX}${i % AGENTS}`;
@@ -195,7 +175,8 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    if (fatal) throw fatal;
+    const stopped = abort();
+    if (stopped) throw stopped;
     await waitUntil(
       `the operator counts ${TASKS} tasks running`,
       async () => (await gauge("kubeoffers_tasks", { state: "TASK_RUNNING" })) >= TASKS,
@@ -211,7 +192,8 @@ async function main(): Promise<void> {
     const cpu0 = cpuSeconds(operator.pid);
     const w0 = Date.now();
     while (Date.now() - w0 < MEASURE_SECONDS * 1000) {
-      if (fatal) throw fatal;
+      const stopped = abort();
+      if (stopped) throw stopped;
       samples.push(rssMiB(operator.pid));
       await new Promise((r) => setTimeout(r, 1000));
     }

@@ -8,14 +8,90 @@ import { CoreV1Api, type KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_LEASE_NAMESPACE } from "../../src/crds/contract.ts";
 import { buildBundles, bundlePath } from "../../src/local/bundle.ts";
-import type { ControlPlane } from "../../src/local/controlplane.ts";
+import { ControlPlane } from "../../src/local/controlplane.ts";
 import { HARNESS_FLOW_NAMES } from "../../src/local/flowcontrol.ts";
 import type { Identity } from "../../src/local/kubeconfig.ts";
 import { freePort } from "../../src/local/ports.ts";
 import type { ManagedProcess } from "../../src/local/processes.ts";
+import { agentShares } from "../../test/load/agent-shares.ts";
 
 export const REPO = join(import.meta.dirname, "../..");
 export const SYSTEM_NAMESPACE = DEFAULT_LEASE_NAMESPACE;
+
+/** A positive whole number from the environment variable `name`, else `fallback`; anything else is refused by name. */
+export function positiveEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === "" ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive integer`);
+  return n;
+}
+
+export interface BenchControlPlane {
+  cp: ControlPlane;
+  /** Processes the bench is stopping on purpose: their exit is not a failure. */
+  expected: Set<string>;
+  /** The first unexpected exit of one of its processes, for waits to give up on. */
+  abort: () => Error | undefined;
+}
+
+/**
+ * A private control plane (no controller manager) whose processes' unexpected exits are
+ * recorded for `abort`, with the end of the exited process's log on stderr (the log goes with
+ * the state directory).
+ */
+export async function startBenchControlPlane(
+  say: (line: string) => void,
+  opts: { profiling?: boolean } = {},
+): Promise<BenchControlPlane> {
+  const expected = new Set<string>();
+  let fatal: Error | undefined;
+  const cp = await ControlPlane.start({
+    controllerManager: false,
+    ...(opts.profiling ? { profiling: true } : {}),
+    log: (m) => {
+      if (![...expected].some((n) => m.startsWith(`${n} exited`))) say(m);
+    },
+  });
+  cp.on(
+    "process-exit",
+    ({ name, code, signal }: { name: string; code: number | null; signal: string | null }) => {
+      if (expected.has(name)) return;
+      fatal ??= new Error(`${name} exited (code ${code}, signal ${signal})`);
+      try {
+        const log = readFileSync(join(cp.dir, "logs", `${name}.log`), "utf8")
+          .split("\n")
+          .slice(-40);
+        process.stderr.write(`--- the last lines of ${name}'s log ---\n${log.join("\n")}\n---\n`);
+      } catch {
+        /* no log written */
+      }
+    },
+  );
+  return { cp, expected, abort: () => fatal };
+}
+
+/**
+ * Real agents for `nodes` simulated nodes (test/load/agents.ts), in `procs` processes of their
+ * own as on real nodes (a thousand agents in one process starve each other's renewals); resolves
+ * with each process's "ready" line.
+ */
+export async function spawnAgents(
+  cp: ControlPlane,
+  kubeconfigPath: string,
+  nodes: number,
+  procs: number,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<string[]> {
+  const agents = agentShares(nodes, procs).map(({ env: share }, k) =>
+    spawnNode(cp, `agents-${k}`, ["test/load/agents.ts"], {
+      KUBECONFIG: kubeconfigPath,
+      ...env,
+      ...share,
+    }),
+  );
+  return Promise.all(agents.map((p) => waitForLine(p, "ready", timeoutMs)));
+}
 
 /** Polls `fn` every `everyMs` until it holds; throws after `timeoutMs`, or as soon as `abort` returns an error. */
 export async function waitUntil(
