@@ -63,7 +63,6 @@ export class FrameworkStatusReconciler implements FrameworkReconciler {
     if (since < STATUS_WRITE_INTERVAL_MS && !statusNewsworthy(fw.status, head)) return waitMs;
     const status = this.rollUp(fw, head, now);
     if (timelessJson(status) !== timelessJson(fw.status ?? {})) {
-      if (!statusNewsworthy(fw.status, status) && since < STATUS_WRITE_INTERVAL_MS) return waitMs;
       await this.d.writer.putFrameworkStatus(ns, name, status);
       this.noteWrite(key, now);
       await this.reportRoles(fw, status);
