@@ -3,7 +3,7 @@
 // one watch, as the Mesos master counts what runs on an agent and kube-scheduler counts every
 // Pod: an agent reporting them would rewrite its Agent object each time one landed or finished.
 // A node's sum is computed again only when one of its Pods changed what it takes.
-import type { V1Container, V1Pod, V1PodSpec } from "@kubernetes/client-node";
+import type { V1Container, V1ObjectMeta, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { LABEL_FRAMEWORK } from "../crds/contract.ts";
 import { MemoryStore, type ObjectStore } from "../kube/store.ts";
 import { type PodOnNode, podFinished, podUsage } from "../resources/pod-usage.ts";
@@ -24,16 +24,23 @@ export function isForeignLoad(p: PodOnNode): boolean {
 export function trimToUsage(p: V1Pod): void {
   const m = p.metadata ?? {};
   p.metadata = {
-    ...(m.name !== undefined ? { name: m.name } : {}),
-    ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
-    ...(m.uid !== undefined ? { uid: m.uid } : {}),
-    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+    ...identityOf(m),
     ...(m.labels?.[LABEL_FRAMEWORK] !== undefined
       ? { labels: { [LABEL_FRAMEWORK]: m.labels[LABEL_FRAMEWORK] } }
       : {}),
   };
   if (p.spec) p.spec = usageSpec(p.spec);
   p.status = p.status?.phase ? { phase: p.status.phase } : {};
+}
+
+/** What names a cached object and its version: every trim keeps it (built anew, never deleted from). */
+export function identityOf(m: V1ObjectMeta): V1ObjectMeta {
+  return {
+    ...(m.name !== undefined ? { name: m.name } : {}),
+    ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+    ...(m.uid !== undefined ? { uid: m.uid } : {}),
+    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+  };
 }
 
 /** Of a Pod's spec, what it takes from its node (podUsage's inputs): task Pod and foreign Pod trims share it. */

@@ -9,7 +9,7 @@
 // dropped here can be lost from the API server's copy.
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { GROUP } from "../crds/contract.ts";
-import { usageSpec } from "./foreign-pods.ts";
+import { identityOf, usageSpec } from "./foreign-pods.ts";
 
 /** kube-offers' own annotation keys: its group's domain and subdomains (sim., mesos., acked.mesos.). */
 function ours(key: string): boolean {
@@ -45,10 +45,7 @@ export function trimTaskPod(p: V1Pod): void {
   if (m) {
     const kept = Object.entries(m.annotations ?? {}).filter(([k]) => ours(k));
     p.metadata = {
-      ...(m.name !== undefined ? { name: m.name } : {}),
-      ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
-      ...(m.uid !== undefined ? { uid: m.uid } : {}),
-      ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+      ...identityOf(m),
       ...(m.creationTimestamp !== undefined ? { creationTimestamp: m.creationTimestamp } : {}),
       ...(m.deletionTimestamp !== undefined ? { deletionTimestamp: m.deletionTimestamp } : {}),
       ...(m.labels ? { labels: m.labels } : {}),
