@@ -17,6 +17,7 @@
 // The rules themselves are in docs/allocation.md; reference.ts is their literal transcription
 // and the tests hold this class to it.
 
+import { equals } from "../resources/resources.ts";
 import type { Resources, Scalars } from "../resources/types.ts";
 import { Cycle, type Strategy } from "./cycle.ts";
 import { Filters } from "./filters.ts";
@@ -43,24 +44,17 @@ export interface AllocatorOptions {
 
 /**
  * Whether an update of an agent leaves what it holds counted as it is: the same availability
- * and the same reserved amounts per role (reserved ports are the ledger's own business).
+ * and the same reservations per role.
  */
 function sameStanding(was: AgentSnapshot, now: AgentSnapshot): boolean {
   if (was.available !== now.available) return false;
   const roles = Object.keys(was.reservations);
   if (roles.length !== Object.keys(now.reservations).length) return false;
   for (const role of roles) {
-    const a = was.reservations[role]?.scalars;
-    const b = now.reservations[role]?.scalars;
-    if (!a || !b || !sameScalars(a, b)) return false;
+    const a = was.reservations[role];
+    const b = now.reservations[role];
+    if (!a || !b || !equals(a, b)) return false;
   }
-  return true;
-}
-
-function sameScalars(a: Scalars, b: Scalars): boolean {
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) if (a[k] !== b[k]) return false;
   return true;
 }
 
