@@ -1,6 +1,7 @@
 // The controller's parts as tables, in the style of Kueue's scheduler tests: given these objects
 // and this time, expect these writes. No API server: the cache reads memory stores, the writer
 // records (memory-cluster.ts), the clock is set by the test.
+import type { V1Pod } from "@kubernetes/client-node";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { Allocation } from "../allocator/index.ts";
@@ -511,6 +512,20 @@ describe("framework lifecycle: given a Framework, these writes", () => {
   });
 });
 
+/** Agent n1, and Framework "fw" whose liveness Lease was renewed at the rig's time for `leaseSeconds`. */
+function seedLiveFramework(r: Rig, leaseSeconds: number, pods: V1Pod[] = []): void {
+  seedAgent(r, "n1");
+  const lease = {
+    metadata: { name: "fw-lease", namespace: NS },
+    spec: { renewTime: new Date(r.clock.now).toISOString(), leaseDurationSeconds: leaseSeconds },
+  };
+  r.cluster.seed({
+    frameworks: [registeredFramework(NS, "fw", { liveness: { leaseName: "fw-lease" } } as never)],
+    leases: [lease],
+    pods,
+  });
+}
+
 describe("framework status: given a Framework whose tasks change, these writes", () => {
   const fwOf = (r: Rig) => r.cache.frameworks.get("fw", NS)!;
   const pod = (name: string, phase = "Running") =>
@@ -551,16 +566,7 @@ describe("framework status: given a Framework whose tasks change, these writes",
 
   it("within the interval a new phase is written at once, without waiting for the counts' turn", async () => {
     const r = rig({ now: T0 + 3_600_000 });
-    seedAgent(r, "n1");
-    const lease = {
-      metadata: { name: "fw-lease", namespace: NS },
-      spec: { renewTime: new Date(r.clock.now).toISOString(), leaseDurationSeconds: 1 },
-    };
-    r.cluster.seed({
-      frameworks: [registeredFramework(NS, "fw", { liveness: { leaseName: "fw-lease" } } as never)],
-      leases: [lease],
-      pods: [pod("fw-t1")],
-    });
+    seedLiveFramework(r, 1, [pod("fw-t1")]);
     await r.status.reconcile(fwOf(r), r.clock.now);
     expect(statusWrites(r)).toBe(1);
     expect(fwOf(r).status?.phase).toBe("Active");
@@ -576,15 +582,7 @@ describe("framework status: given a Framework whose tasks change, these writes",
 
   it("a condition that turns is dated by the operator's clock, one that holds keeps its date", async () => {
     const r = rig({ now: T0 + 3_600_000 }); // an hour after the fixtures' times: not the wall clock
-    seedAgent(r, "n1");
-    const lease = {
-      metadata: { name: "fw-lease", namespace: NS },
-      spec: { renewTime: new Date(r.clock.now).toISOString(), leaseDurationSeconds: 10 },
-    };
-    r.cluster.seed({
-      frameworks: [registeredFramework(NS, "fw", { liveness: { leaseName: "fw-lease" } } as never)],
-      leases: [lease],
-    });
+    seedLiveFramework(r, 10);
     await r.status.reconcile(fwOf(r), r.clock.now);
     const first = new Date(r.clock.now).toISOString();
     const conds = () => Object.fromEntries((fwOf(r).status?.conditions ?? []).map((c) => [c.type, c]));
